@@ -1,0 +1,220 @@
+# soulgw -- plain GNU make.
+#
+#   make            build build/soulgw, build/libsoulgw.so.*, build/libsoulgw.a, build/soulgw.pc
+#   make run        install missing packages, build, serve conf/gateway.toml on 127.0.0.1:8080
+#   make check      install missing packages, build with sanitizers, run every test (T=filter)
+#   make perf       the perf_* load scenarios against a release build
+#   make fuzz       build the libFuzzer targets (clang)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make uninstall
+#
+# User CFLAGS and LDFLAGS are appended last.
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+EXAMPLEDIR  ?= $(PREFIX)/share/doc/soulgw/examples
+
+VERSION := $(shell sed -n 's/^\#define SOULGW_VERSION "\(.*\)"/\1/p' include/soulgw.h)
+ABI     := $(shell sed -n 's/^\#define SOULGW_ABI \([0-9]*\)/\1/p' include/soulgw.h)
+SONAME  := libsoulgw.so.$(ABI)
+REALNAME := libsoulgw.so.$(VERSION)
+
+CC      ?= cc
+B       ?= build
+OPT     ?= -O2 -g
+WERROR  ?=
+SAN     ?=
+
+PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lcurl)
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wcast-qual -Wwrite-strings -fno-common
+ALL_CFLAGS  = $(WARN) $(WERROR) $(OPT) $(SAN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+              -Iinclude -Ilib -I$(B) $(EXTRA_INC) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard lib/*.c lib/routes/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+
+COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+
+.PHONY: all run check check-build check-run deps perf fuzz install uninstall clean lint-man
+.DEFAULT_GOAL := all
+
+all: $(B)/soulgw $(B)/$(REALNAME) $(B)/libsoulgw.a $(B)/soulgw.pc
+
+# build/commit.h changes only when the commit does, so only version.o is rebuilt.
+$(shell mkdir -p $(B) && printf '#define SOULGW_COMMIT "%s"\n#define SOULGW_BUILT_AT "%s"\n' \
+  '$(COMMIT)' '$(BUILT_AT)' > $(B)/commit.h.new && \
+  (cmp -s $(B)/commit.h.new $(B)/commit.h || mv $(B)/commit.h.new $(B)/commit.h); rm -f $(B)/commit.h.new)
+
+# V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC    $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/test/%.o: EXTRA_INC := -Itest/helpers
+
+$(B)/obj/lib/version.o: $(B)/commit.h
+
+$(B)/libsoulgw.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR    $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/$(REALNAME): $(LIB_OBJ)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)ln -sf $(REALNAME) $(B)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(B)/libsoulgw.so
+
+# The command links the static library: one self-contained binary over Debian's shared libs.
+$(B)/soulgw: $(CLI_OBJ) $(B)/libsoulgw.a
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libsoulgw.a $(LIBS)
+
+$(B)/soulgw.pc: Makefile include/soulgw.h
+	@mkdir -p $(B)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: soulgw' 'Description: gateway library for AI-agent backends' 'Version: $(VERSION)' \
+	  'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lsoulgw' \
+	  'Libs.private: -lpthread -lm' 'Cflags: -I$${includedir}' > $@
+
+# ---------------------------------------------------------------------------------------------
+# Set-up: what a fresh Debian 12 with only gcc and make lacks.
+
+APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
+            libcurl4-openssl-dev mandoc curl perl
+deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing)) || exit 1; \
+	else \
+	  echo "missing packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	fi
+
+DEV_TOKEN ?= dev-token
+DEV_HMAC  ?= dev-hmac
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	@echo "development secrets (not for production):"
+	@echo "  GATEWAY_TOKEN_LOCAL=$${GATEWAY_TOKEN_LOCAL:-$(DEV_TOKEN)}"
+	@echo "  GATEWAY_HMAC_LOCAL=$${GATEWAY_HMAC_LOCAL:-$(DEV_HMAC)}"
+	@echo "serving conf/gateway.toml on http://127.0.0.1:8080 (Ctrl-C drains and stops)"
+	@GATEWAY_TOKEN_LOCAL=$${GATEWAY_TOKEN_LOCAL:-$(DEV_TOKEN)} \
+	 GATEWAY_HMAC_LOCAL=$${GATEWAY_HMAC_LOCAL:-$(DEV_HMAC)} \
+	 exec $(B)/soulgw --config conf/gateway.toml
+
+# ---------------------------------------------------------------------------------------------
+# Tests: unit tests per module (TAP), black-box tests against the real binaries, the example,
+# the man pages.  Everything is built with ASan and UBSan into build/asan.
+
+CHECK_B  := build/asan
+CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+T ?=
+
+check: deps
+	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
+	@$(MAKE) --no-print-directory examples
+	@SOULGW_TEST_FILTER='$(T)' B=$(CHECK_B) test/run
+
+TEST_HELPERS := $(sort $(wildcard test/helpers/*.c))
+TEST_HELPER_OBJ := $(filter-out $(B)/obj/test/helpers/testhost.o,$(TEST_HELPERS:%.c=$(B)/obj/%.o))
+UNIT_SRC := $(sort $(wildcard test/unit/*.c))
+BB_SRC   := $(sort $(wildcard test/contract/*.c test/integration/*.c))
+UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/t/unit_%)
+# black-box test programs: test/contract/x.c -> build/asan/t/contract_x
+BB_BIN   := $(foreach s,$(BB_SRC),$(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(s))))
+
+check-build: all $(UNIT_BIN) $(BB_BIN) $(B)/testhost
+
+$(B)/t/unit_%: $(B)/obj/test/unit/%.o $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(LIBS)
+
+$(B)/testhost: $(B)/obj/test/helpers/testhost.o $(B)/libsoulgw.a
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libsoulgw.a $(LIBS)
+
+define bb_rule
+$(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(1))): $(B)/obj/$(1:.c=.o) $(TEST_HELPER_OBJ)
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD    $$@")
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$(TEST_HELPER_OBJ) $$(LIBS)
+endef
+$(foreach s,$(BB_SRC),$(eval $(call bb_rule,$(s))))
+
+# The example is built the way a host program would build it: against an installed copy,
+# through pkg-config.
+STAGE := $(abspath build/stage)
+.PHONY: examples
+examples: all
+	@rm -rf $(STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	@echo "  CC    examples/embed.c (pkg-config soulgw, installed in $(STAGE))"
+	$(Q)PKG_CONFIG_PATH=$(STAGE)/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) \
+	  $(CC) -std=c11 -Wall -Wextra -Werror -o build/embed examples/embed.c \
+	  $$(PKG_CONFIG_PATH=$(STAGE)/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(STAGE) pkg-config --cflags --libs soulgw)
+
+perf: all
+	@B=$(B) test/perf/run
+
+FUZZ_TARGETS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*.c))
+fuzz: $(FUZZ_TARGETS)
+build/fuzz/%: test/fuzz/%.c $(LIB_SRC)
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
+	  -o $@ $< $(LIB_SRC) $(LIBS)
+
+# ---------------------------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(EXAMPLEDIR)
+	install -m 755 $(B)/soulgw $(DESTDIR)$(BINDIR)/soulgw
+	install -m 755 $(B)/$(REALNAME) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsoulgw.so
+	install -m 644 $(B)/libsoulgw.a $(DESTDIR)$(LIBDIR)/libsoulgw.a
+	install -m 644 include/soulgw.h $(DESTDIR)$(INCLUDEDIR)/soulgw.h
+	install -m 644 $(B)/soulgw.pc $(DESTDIR)$(PKGCONFIGDIR)/soulgw.pc
+	install -m 644 man/soulgw.1 $(DESTDIR)$(MANDIR)/man1/soulgw.1
+	install -m 644 man/libsoulgw.3 $(DESTDIR)$(MANDIR)/man3/libsoulgw.3
+	install -m 644 man/soulgw.toml.5 $(DESTDIR)$(MANDIR)/man5/soulgw.toml.5
+	install -m 644 conf/gateway.toml conf/manifests.json $(DESTDIR)$(EXAMPLEDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/soulgw $(DESTDIR)$(LIBDIR)/$(REALNAME) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libsoulgw.so \
+	  $(DESTDIR)$(LIBDIR)/libsoulgw.a $(DESTDIR)$(INCLUDEDIR)/soulgw.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/soulgw.pc $(DESTDIR)$(MANDIR)/man1/soulgw.1 \
+	  $(DESTDIR)$(MANDIR)/man3/libsoulgw.3 $(DESTDIR)$(MANDIR)/man5/soulgw.toml.5 \
+	  $(DESTDIR)$(EXAMPLEDIR)/gateway.toml $(DESTDIR)$(EXAMPLEDIR)/manifests.json
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,164 @@
+/*
+ * main.c -- the soulgw command: argument parsing and signals around the public libsoulgw API.
+ *
+ * Exit status: 0 clean shutdown, 64 usage error, 69 cannot bind, 78 configuration error,
+ * 1 anything else.  SIGTERM and SIGINT drain and exit; SIGHUP reloads.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "soulgw.h"
+
+#define EX_OK 0
+#define EX_FAIL 1
+#define EX_USAGE 64
+#define EX_UNAVAILABLE 69
+#define EX_CONFIG 78
+
+int soulgw_cli_sign(int argc, char **argv); /* sign.c */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: soulgw [--config FILE] [--address ADDR] [--port N] [--port-file FILE]\n"
+          "              [--db PATH] [--check] [--version] [--help]\n"
+          "       soulgw sign --key-id ID --secret-env VAR [--body FILE] METHOD PATH\n"
+          "\n"
+          "  --config FILE     configuration (default $GATEWAY_CONFIG_FILE, else ./gateway.toml)\n"
+          "  --address ADDR    listen address (server.address)\n"
+          "  --port N          listen port, 0 for any free port (server.port)\n"
+          "  --port-file FILE  write the bound port to FILE once listening\n"
+          "  --db PATH         SQLite database (storage.path)\n"
+          "  --check           validate the configuration and secrets, print a summary, exit\n"
+          "  --version         print the version and exit\n"
+          "\n"
+          "Environment: GATEWAY__SECTION__KEY overrides any key; flags override both.\n"
+          "See soulgw(1) and soulgw.toml(5).\n");
+}
+
+static int write_port_file(const char *path, int port) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -1;
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  fprintf(f, "%d\n", port);
+  if (fclose(f) != 0) return -1;
+  return rename(tmp, path);
+}
+
+int main(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'}, {"address", required_argument, NULL, 'a'},
+      {"port", required_argument, NULL, 'p'},   {"port-file", required_argument, NULL, 'P'},
+      {"db", required_argument, NULL, 'd'},     {"check", no_argument, NULL, 'k'},
+      {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *config = NULL, *port_file = NULL;
+  int check = 0, c, rc = EX_FAIL;
+  soulgw_config *cfg = NULL;
+  soulgw *gw = NULL;
+
+  if (argc > 1 && strcmp(argv[1], "sign") == 0) return soulgw_cli_sign(argc - 1, argv + 1);
+
+  cfg = soulgw_config_new();
+  if (!cfg) {
+    fprintf(stderr, "soulgw: out of memory\n");
+    return EX_FAIL;
+  }
+  while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    int set = 0;
+    switch (c) {
+      case 'c': config = optarg; break;
+      case 'a': set = soulgw_config_set(cfg, "server.address", optarg); break;
+      case 'p': set = soulgw_config_set(cfg, "server.port", optarg); break;
+      case 'P': port_file = optarg; break;
+      case 'd': set = soulgw_config_set(cfg, "storage.path", optarg); break;
+      case 'k': check = 1; break;
+      case 'V':
+        printf("soulgw %s (commit %s)\n", soulgw_version(), soulgw_commit());
+        soulgw_config_free(cfg);
+        return EX_OK;
+      case 'h':
+        usage(stdout);
+        soulgw_config_free(cfg);
+        return EX_OK;
+      default:
+        usage(stderr);
+        soulgw_config_free(cfg);
+        return EX_USAGE;
+    }
+    if (set) {
+      fprintf(stderr, "soulgw: %s\n", soulgw_strerror(set));
+      soulgw_config_free(cfg);
+      return EX_FAIL;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "soulgw: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    soulgw_config_free(cfg);
+    return EX_USAGE;
+  }
+
+  int lrc = soulgw_config_load(cfg, config);
+  if (lrc) {
+    fprintf(stderr, "soulgw: %s\n", soulgw_config_errmsg(cfg));
+    soulgw_config_free(cfg);
+    return lrc == SOULGW_ENOMEM ? EX_FAIL : EX_CONFIG;
+  }
+  if (check) {
+    char *summary = soulgw_config_describe(cfg);
+    if (summary) fputs(summary, stdout);
+    printf("configuration ok\n");
+    free(summary);
+    soulgw_config_free(cfg);
+    return summary ? EX_OK : EX_FAIL;
+  }
+
+  /* Signals are taken synchronously by this thread; the gateway's threads inherit the mask. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  gw = soulgw_new(cfg);
+  if (!gw) {
+    fprintf(stderr, "soulgw: out of memory\n");
+    goto out;
+  }
+  int src = soulgw_start(gw, SOULGW_START_THREADS);
+  if (src) {
+    fprintf(stderr, "soulgw: %s\n", soulgw_errmsg(gw));
+    rc = src == SOULGW_EBIND ? EX_UNAVAILABLE : src == SOULGW_ECONFIG ? EX_CONFIG : EX_FAIL;
+    goto out;
+  }
+  if (port_file && write_port_file(port_file, soulgw_port(gw)) != 0) {
+    fprintf(stderr, "soulgw: cannot write %s: %s\n", port_file, strerror(errno));
+    soulgw_stop(gw, 0);
+    goto out;
+  }
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      soulgw_reload(gw);
+      continue;
+    }
+    long long drain = 10;
+    soulgw_config_get_int(cfg, "server.drain_timeout_s", &drain);
+    soulgw_stop(gw, (int)(drain * 1000));
+    rc = EX_OK;
+    break;
+  }
+out:
+  soulgw_free(gw);
+  soulgw_config_free(cfg);
+  return rc;
+}

@@ -1,0 +1,410 @@
+/*
+ * gateway.c -- the public gateway handle: creation, route registration, start, drain, stop,
+ * and reload by atomic snapshot swap.
+ *
+ * A snapshot (configuration, router, auth state) is what one request runs on.  Requests take a
+ * reference to the current snapshot when they start; a reload builds a complete new snapshot
+ * aside and swaps the pointer, so that requests in flight finish on the old one, which is freed
+ * when the last of them ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "gateway.h"
+#include "routes/routes.h"
+#include "services.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors and snapshots */
+
+void sg_gw_seterr(soulgw *gw, const char *fmt, ...) {
+  va_list ap;
+  pthread_mutex_lock(&gw->err_lock);
+  va_start(ap, fmt);
+  vsnprintf(gw->errmsg, sizeof gw->errmsg, fmt, ap);
+  va_end(ap);
+  pthread_mutex_unlock(&gw->err_lock);
+}
+
+const char *soulgw_errmsg(const soulgw *gw) { return gw ? gw->errmsg : ""; }
+
+sg_snap *sg_gw_snap_acquire(soulgw *gw) {
+  pthread_mutex_lock(&gw->snap_lock);
+  sg_snap *s = gw->snap;
+  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&gw->snap_lock);
+  return s;
+}
+
+void sg_snap_release(sg_snap *s) {
+  if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  sg_auth_free(s->auth);
+  sg_router_free(s->router);
+  sg_conf_unref(s->conf);
+  free(s);
+}
+
+void sg_gw_request_id(soulgw *gw, char out[33]) {
+  uint64_t n = atomic_fetch_add_explicit(&gw->rid_counter, 1, memory_order_relaxed);
+  snprintf(out, 33, "%016llx%016llx", (unsigned long long)gw->rid_prefix, (unsigned long long)n);
+}
+
+void sg_gw_deferred_add(soulgw *gw, soulgw_req *req) {
+  pthread_mutex_lock(&gw->defer_lock);
+  if (!req->on_deferred_list) {
+    req->prev_deferred = NULL;
+    req->next_deferred = gw->deferred;
+    if (gw->deferred) gw->deferred->prev_deferred = req;
+    gw->deferred = req;
+    req->on_deferred_list = 1;
+  }
+  pthread_mutex_unlock(&gw->defer_lock);
+}
+
+void sg_gw_deferred_remove(soulgw *gw, soulgw_req *req) {
+  pthread_mutex_lock(&gw->defer_lock);
+  if (req->on_deferred_list) {
+    if (req->prev_deferred) req->prev_deferred->next_deferred = req->next_deferred;
+    else gw->deferred = req->next_deferred;
+    if (req->next_deferred) req->next_deferred->prev_deferred = req->prev_deferred;
+    req->on_deferred_list = 0;
+  }
+  pthread_mutex_unlock(&gw->defer_lock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Building a snapshot */
+
+static int add_route(soulgw *gw, sg_router *r, sg_route *rt, char *err, size_t errlen) {
+  rt->metric_id = sg_metrics_route(gw->metrics, rt->name ? rt->name : rt->pattern);
+  int rc = sg_router_add(r, rt);
+  if (rc == SOULGW_EEXIST)
+    snprintf(err, errlen, "route %s (%s) is already bound for one of its methods", rt->pattern,
+             rt->name ? rt->name : "?");
+  else if (rc)
+    snprintf(err, errlen, "cannot bind route %s: %s", rt->pattern, soulgw_strerror(rc));
+  return rc;
+}
+
+static const sg_service_conf *service_conf(const sg_conf *c, const char *name) {
+  for (const sg_service_conf *s = c->services; s; s = s->next)
+    if (strcmp(s->name, name) == 0) return s;
+  return NULL;
+}
+
+/* Binds one service: a standard definition (def, may be NULL) overridden by a [service.NAME]
+ * section (sc, may be NULL). */
+static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
+                        const sg_service_conf *sc, char *err, size_t errlen) {
+  const char *name = def ? def->name : sc->name;
+  const char *kind = sc && sc->kind ? sc->kind : def->kind;
+  const char *pattern = sc && sc->route ? sc->route : def->route;
+  const sg_kind *k = sg_kind_find(kind);
+  if (sc && sc->enabled == 0) return 0;
+  if (!k || !k->handler) return 0; /* not implemented in this build */
+  const char *one[1];
+  sg_route rt;
+  memset(&rt, 0, sizeof rt);
+  rt.name = name;
+  rt.pattern = pattern;
+  rt.kind = kind;
+  rt.description = sc && sc->description ? sc->description : k->description;
+  rt.methods = sg_methods_parse(k->methods);
+  rt.fn = k->handler;
+  rt.ud = gw;
+  rt.flags = SOULGW_ROUTE_TENANT;
+  if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;
+  if (sc && sc->has_scopes) {
+    rt.scopes = sc->scopes;
+  } else if (def) {
+    one[0] = def->scope;
+    rt.scopes.v = one;
+    rt.scopes.n = 1;
+  }
+  return add_route(gw, r, &rt, err, errlen);
+}
+
+static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_t errlen) {
+  int rc = SOULGW_ENOMEM;
+  sg_snap *s = calloc(1, sizeof *s);
+  if (!s) goto fail;
+  atomic_init(&s->refs, 1);
+  s->conf = sg_conf_ref(conf);
+  if (!(s->router = sg_router_new())) goto fail;
+  if ((rc = sg_ops_bind(gw, s->router, conf, err, errlen))) goto fail;
+  for (size_t i = 0; i < sg_standard_services_count; i++) {
+    const sg_service_def *def = &sg_standard_services[i];
+    if ((rc = bind_service(gw, s->router, def, service_conf(conf, def->name), err, errlen)))
+      goto fail;
+  }
+  for (const sg_service_conf *sc = conf->services; sc; sc = sc->next) {
+    if (sg_service_find(sc->name)) continue;
+    if ((rc = bind_service(gw, s->router, NULL, sc, err, errlen))) goto fail;
+  }
+  for (sg_host_route *h = gw->host_routes; h; h = h->next)
+    if ((rc = add_route(gw, s->router, &h->route, err, errlen))) goto fail;
+  rc = SOULGW_ENOMEM;
+  if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures))) goto fail;
+  *out = s;
+  return 0;
+fail:
+  if (rc == SOULGW_ENOMEM && !err[0]) snprintf(err, errlen, "out of memory");
+  sg_snap_release(s);
+  return rc == SOULGW_ENOMEM ? rc : SOULGW_ECONFIG;
+}
+
+static void log_conf(soulgw *gw, const sg_conf *c) {
+  for (size_t i = 0; i < c->warnings.n; i++)
+    sg_log(gw->log, SOULGW_LOG_WARN, c->warnings.v[i], SG_S("config", c->file));
+  char msg[128];
+  snprintf(msg, sizeof msg, "auth stage loaded %zu tokens, %zu hmac keys", c->auth.ntokens,
+           c->auth.nhmac);
+  sg_log(gw->log, SOULGW_LOG_INFO, msg, SG_I("tokens", c->auth.ntokens),
+         SG_I("hmac_keys", c->auth.nhmac), SG_S("api_key", c->auth.api_key ? "yes" : "no"));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lifecycle */
+
+soulgw *soulgw_new(const soulgw_config *cfg) {
+  sg_conf *conf = sg_config_snapshot(cfg);
+  if (!conf || sg_crypto_init() != 0) return NULL;
+  soulgw *gw = calloc(1, sizeof *gw);
+  if (!gw) return NULL;
+  pthread_mutex_init(&gw->snap_lock, NULL);
+  pthread_mutex_init(&gw->defer_lock, NULL);
+  pthread_mutex_init(&gw->err_lock, NULL);
+  sg_arena_init(&gw->host_arena, NULL, 0, 0);
+  gw->host_tail = &gw->host_routes;
+  gw->initial = sg_conf_ref(conf);
+  gw->rid_prefix = sg_random_u64();
+  gw->log = sg_log_new();
+  gw->metrics = sg_metrics_new();
+  gw->replay = sg_replay_new(1u << 16);
+  if (sg_conf_source_copy(&gw->src, sg_config_source(cfg)) || !gw->log || !gw->metrics ||
+      !gw->replay)
+    goto fail;
+  sg_log_configure(gw->log, conf->log.level, conf->log.json);
+  sg_metrics_set_build(gw->metrics, soulgw_version(), soulgw_commit());
+  gw->auth_failures = sg_metrics_family(gw->metrics, "soulgw_auth_failures_total",
+                                        "Requests refused by authentication, by reason.",
+                                        "reason", 32, NULL);
+  gw->config_reloads = sg_metrics_family(gw->metrics, "soulgw_config_reloads_total",
+                                         "Configuration reloads, by result.", "result", 4, NULL);
+  gw->store_errors = sg_metrics_family(gw->metrics, "soulgw_store_errors_total",
+                                       "Storage operations that failed.", "", 1, NULL);
+  if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors) goto fail;
+  return gw;
+fail:
+  soulgw_free(gw);
+  return NULL;
+}
+
+void soulgw_free(soulgw *gw) {
+  if (!gw) return;
+  if (gw->state == GW_RUNNING) soulgw_stop(gw, 0);
+  sg_snap_release(gw->snap);
+  sg_conf_unref(gw->initial);
+  sg_conf_source_clear(&gw->src);
+  sg_replay_free(gw->replay);
+  sg_metrics_free(gw->metrics);
+  sg_log_free(gw->log);
+  sg_arena_release(&gw->host_arena);
+  pthread_mutex_destroy(&gw->snap_lock);
+  pthread_mutex_destroy(&gw->defer_lock);
+  pthread_mutex_destroy(&gw->err_lock);
+  free(gw);
+}
+
+void soulgw_set_log_fn(soulgw *gw, soulgw_log_fn fn, void *userdata) {
+  sg_log_set_fn(gw->log, fn, userdata);
+}
+
+int soulgw_route_add(soulgw *gw, const char *methods, const char *pattern, soulgw_handler_fn fn,
+                     void *userdata, const soulgw_route_opts *opts) {
+  if (!gw || !methods || !pattern || !fn) return SOULGW_EINVAL;
+  if (gw->state != GW_NEW) return SOULGW_ESTATE;
+  unsigned bits = sg_methods_parse(methods);
+  if (!bits || sg_pattern_check(pattern)) return SOULGW_EINVAL;
+  for (sg_host_route *h = gw->host_routes; h; h = h->next)
+    if (strcmp(h->route.pattern, pattern) == 0 && (h->route.methods & bits & ~SG_M_HEAD))
+      return SOULGW_EEXIST;
+  sg_arena *a = &gw->host_arena;
+  sg_host_route *h = sg_arena_calloc(a, sizeof *h);
+  if (!h) return SOULGW_ENOMEM;
+  sg_route *rt = &h->route;
+  rt->pattern = sg_arena_strdup(a, pattern);
+  rt->methods = bits;
+  rt->fn = fn;
+  rt->ud = userdata;
+  rt->name = sg_arena_strdup(a, opts && opts->name ? opts->name : pattern);
+  rt->kind = sg_arena_strdup(a, opts && opts->kind ? opts->kind : "custom");
+  rt->description = sg_arena_strdup(a, opts && opts->description ? opts->description : "");
+  rt->flags = opts ? (opts->flags & (SOULGW_ROUTE_ANONYMOUS | SOULGW_ROUTE_TENANT)) : 0;
+  size_t n = 0;
+  while (opts && opts->scopes && opts->scopes[n]) n++;
+  rt->scopes.n = n;
+  rt->scopes.v = sg_arena_alloc(a, (n + 1) * sizeof(char *));
+  if (!rt->pattern || !rt->name || !rt->kind || !rt->description || !rt->scopes.v)
+    return SOULGW_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (!(rt->scopes.v[i] = sg_arena_strdup(a, opts->scopes[i]))) return SOULGW_ENOMEM;
+  *gw->host_tail = h;
+  gw->host_tail = &h->next;
+  return 0;
+}
+
+int soulgw_start(soulgw *gw, unsigned mode) {
+  char err[1024] = "";
+  if (!gw) return SOULGW_EINVAL;
+  if (gw->state != GW_NEW) return SOULGW_ESTATE;
+  uint64_t t0 = sg_now_ns();
+  sg_conf *c = gw->initial;
+  sg_snap *snap = NULL;
+  int rc = build_snap(gw, c, &snap, err, sizeof err);
+  if (rc) {
+    sg_gw_seterr(gw, "%s", err);
+    return rc;
+  }
+  gw->snap = snap;
+  gw->started_ms = sg_wall_ms();
+  sg_ops_prepare(gw);
+  sg_http_opts o = {c->server.address,
+                    (int)c->server.port,
+                    (int)c->server.threads,
+                    (int)c->server.max_connections,
+                    (int)c->server.connection_timeout_s,
+                    (mode & SOULGW_START_EXTERNAL) != 0};
+  rc = sg_http_start(gw, &o, &gw->http, err, sizeof err);
+  if (rc) {
+    sg_gw_seterr(gw, "%s", err);
+    sg_log(gw->log, SOULGW_LOG_ERROR, "cannot start", SG_S("error", err));
+    return rc;
+  }
+  gw->state = GW_RUNNING;
+  log_conf(gw, c);
+  sg_log(gw->log, SOULGW_LOG_INFO, "listening", SG_S("address", c->server.address),
+         SG_I("port", sg_http_port(gw->http)), SG_S("version", soulgw_version()),
+         SG_S("commit", soulgw_commit()), SG_S("config", c->file),
+         SG_S("mode", o.external ? "external" : "threads"),
+         SG_F("startup_ms", (double)(sg_now_ns() - t0) / 1e6));
+  return 0;
+}
+
+int soulgw_port(const soulgw *gw) { return gw && gw->http ? sg_http_port(gw->http) : 0; }
+
+int soulgw_fdset(soulgw *gw, fd_set *rs, fd_set *ws, fd_set *es, int *max_fd) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  return sg_http_fdset(gw->http, rs, ws, es, max_fd);
+}
+
+int soulgw_timeout(soulgw *gw, long long *timeout_ms) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  return sg_http_timeout(gw->http, timeout_ms);
+}
+
+int soulgw_run(soulgw *gw) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  return sg_http_run(gw->http);
+}
+
+int soulgw_run_wait(soulgw *gw, int timeout_ms) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  return sg_http_run_wait(gw->http, timeout_ms);
+}
+
+int soulgw_drain(soulgw *gw) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  if (atomic_exchange(&gw->draining, 1) == 0) {
+    sg_http_quiesce(gw->http);
+    sg_log(gw->log, SOULGW_LOG_INFO, "draining", SG_I("in_flight", atomic_load(&gw->inflight)));
+  }
+  return 0;
+}
+
+int soulgw_inflight(const soulgw *gw) { return gw ? atomic_load(&gw->inflight) : 0; }
+
+/* Waits for requests in flight, running the loop in external mode. */
+static void wait_inflight(soulgw *gw, int external, uint64_t until) {
+  while (atomic_load(&gw->inflight) > 0 && sg_now_ns() < until) {
+    if (external) {
+      sg_http_run_wait(gw->http, 20);
+    } else {
+      struct timespec ts = {0, 5 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
+int soulgw_stop(soulgw *gw, int timeout_ms) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  int rc = 0;
+  int external = sg_http_is_external(gw->http);
+  soulgw_drain(gw);
+  uint64_t t0 = sg_now_ns();
+  wait_inflight(gw, external, t0 + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u);
+  if (atomic_load(&gw->inflight) > 0) {
+    rc = SOULGW_ETIMEDOUT;
+    int forced = 0;
+    pthread_mutex_lock(&gw->defer_lock);
+    for (soulgw_req *r = gw->deferred, *next; r; r = next) {
+      next = r->next_deferred;
+      r->on_deferred_list = 0;
+      sg_req_force_answer(r);
+      forced++;
+    }
+    gw->deferred = NULL;
+    pthread_mutex_unlock(&gw->defer_lock);
+    /* give the forced answers a moment to go out */
+    wait_inflight(gw, external, sg_now_ns() + 200 * 1000000u);
+    sg_log(gw->log, SOULGW_LOG_WARN, "drain timeout: requests cut short",
+           SG_I("in_flight", atomic_load(&gw->inflight)), SG_I("answered_503", forced));
+  }
+  sg_http_stop(gw->http);
+  gw->http = NULL;
+  gw->state = GW_STOPPED;
+  sg_log(gw->log, SOULGW_LOG_INFO, "stopped",
+         SG_F("drain_ms", (double)(sg_now_ns() - t0) / 1e6));
+  return rc;
+}
+
+int soulgw_reload(soulgw *gw) {
+  char err[8192] = "";
+  sg_conf *c = NULL;
+  sg_snap *snap = NULL;
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  int rc = sg_conf_build(&gw->src, &c, err, sizeof err);
+  if (rc == 0) rc = build_snap(gw, c, &snap, err, sizeof err);
+  if (rc) {
+    sg_conf_unref(c);
+    sg_gw_seterr(gw, "%s", err);
+    sg_family_add(gw->config_reloads, (const char *[]){"error"}, 1);
+    sg_log(gw->log, SOULGW_LOG_ERROR, "reload failed; keeping the running configuration",
+           SG_S("error", err));
+    return SOULGW_ECONFIG;
+  }
+  pthread_mutex_lock(&gw->snap_lock);
+  sg_snap *old = gw->snap;
+  gw->snap = snap;
+  pthread_mutex_unlock(&gw->snap_lock);
+  const sg_conf *o = old->conf;
+  if (strcmp(o->server.address, c->server.address) || o->server.port != c->server.port ||
+      o->server.threads != c->server.threads ||
+      o->server.max_connections != c->server.max_connections ||
+      o->server.connection_timeout_s != c->server.connection_timeout_s ||
+      strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full)
+    sg_log(gw->log, SOULGW_LOG_WARN,
+           "server address, port, threads, connection limits and storage take effect only "
+           "after a restart");
+  sg_snap_release(old);
+  sg_log_configure(gw->log, c->log.level, c->log.json);
+  sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
+  sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
+  log_conf(gw, c);
+  sg_conf_unref(c);
+  return 0;
+}

@@ -1,0 +1,126 @@
+/*
+ * ops.c -- the operations routes of SPEC 4.1: /health, /version, /metrics, /routes.  They need
+ * no credential (unless server.metrics_scope is set for /metrics), no tenant and no body.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gateway.h"
+#include "../http.h"
+#include "../store.h"
+#include "../version.h"
+#include "routes.h"
+
+static int health(soulgw_req *req, void *ud) {
+  static const char ok[] = "{\"status\":\"ok\"}";
+  static const char draining[] = "{\"status\":\"draining\"}";
+  soulgw *gw = ud;
+  if (atomic_load_explicit(&gw->draining, memory_order_relaxed))
+    return sg_req_static(req, 503, draining, sizeof draining - 1);
+  return sg_req_static(req, 200, ok, sizeof ok - 1);
+}
+
+static int version(soulgw_req *req, void *ud) {
+  soulgw *gw = ud;
+  return sg_req_static(req, 200, gw->version_json, gw->version_len);
+}
+
+static int metrics(soulgw_req *req, void *ud) {
+  soulgw *gw = ud;
+  sg_buf b;
+  const char *fmt = soulgw_req_query(req, "format");
+  int json = fmt && strcmp(fmt, "json") == 0;
+  if (fmt && !json && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0)
+    return sg_req_error(req, SOULGW_API_REQUEST_BAD,
+                        "unknown format \"%.32s\"; use json or prometheus", fmt);
+  sg_buf_init(&b, 64u << 20);
+  int rc = json ? sg_metrics_render_json(gw->metrics, &b) : sg_metrics_render_text(gw->metrics, &b);
+  size_t len;
+  char *text = sg_buf_detach(&b, &len);
+  if (rc || !text) {
+    free(text);
+    return sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory rendering metrics");
+  }
+  return sg_req_answer_typed(req, 200, text, len,
+                             json ? "application/json"
+                                  : "text/plain; version=0.0.4; charset=utf-8");
+}
+
+typedef struct routes_ctx {
+  soulgw_json *list;
+} routes_ctx;
+
+static void add_route_json(void *ud, const sg_route *rt) {
+  routes_ctx *ctx = ud;
+  soulgw_json *o = soulgw_json_object(), *scopes = soulgw_json_array(), *methods;
+  char m[80];
+  sg_methods_format(rt->methods, m, sizeof m);
+  methods = soulgw_json_array();
+  for (char *p = m, *save = NULL, *t; (t = strtok_r(p, ", ", &save)); p = NULL)
+    soulgw_json_push(methods, soulgw_json_new_string(t));
+  for (size_t i = 0; i < rt->scopes.n; i++)
+    soulgw_json_push(scopes, soulgw_json_new_string(rt->scopes.v[i]));
+  soulgw_json_set(o, "name", soulgw_json_new_string(rt->name));
+  soulgw_json_set(o, "route", soulgw_json_new_string(rt->pattern));
+  soulgw_json_set(o, "kind", soulgw_json_new_string(rt->kind));
+  soulgw_json_set(o, "methods", methods);
+  soulgw_json_set(o, "scopes", scopes);
+  soulgw_json_set(o, "allow_anonymous",
+                  soulgw_json_new_bool((rt->flags & SOULGW_ROUTE_ANONYMOUS) != 0));
+  soulgw_json_set(o, "description", soulgw_json_new_string(rt->description));
+  soulgw_json_push(ctx->list, o);
+}
+
+static int routes(soulgw_req *req, void *ud) {
+  (void)ud;
+  routes_ctx ctx = {soulgw_json_array()};
+  sg_router_each(req->snap->router, add_route_json, &ctx);
+  return soulgw_reply_json(req, 200, ctx.list);
+}
+
+int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t errlen) {
+  static const struct {
+    const char *name, *path, *description;
+    soulgw_handler_fn fn;
+  } ops[] = {
+      {"health", "/health", "Liveness and readiness", health},
+      {"version", "/version", "Build information", version},
+      {"metrics", "/metrics", "Prometheus metrics (?format=json for a JSON snapshot)", metrics},
+      {"routes", "/routes", "The routes this gateway serves", routes},
+  };
+  const char *scope[1] = {conf->server.metrics_scope};
+  for (size_t i = 0; i < SG_ARRAY_LEN(ops); i++) {
+    sg_route rt;
+    memset(&rt, 0, sizeof rt);
+    rt.name = ops[i].name;
+    rt.pattern = ops[i].path;
+    rt.kind = "ops";
+    rt.description = ops[i].description;
+    rt.methods = SG_M_GET | SG_M_HEAD;
+    rt.fn = ops[i].fn;
+    rt.ud = gw;
+    rt.flags = SG_ROUTE_OPS | SOULGW_ROUTE_ANONYMOUS;
+    if (ops[i].fn == metrics && *conf->server.metrics_scope) {
+      rt.flags = SG_ROUTE_OPS;
+      rt.scopes.v = scope;
+      rt.scopes.n = 1;
+    }
+    rt.metric_id = sg_metrics_route(gw->metrics, rt.name);
+    int rc = sg_router_add(r, &rt);
+    if (rc) {
+      snprintf(err, errlen, "cannot bind %s: %s", rt.pattern, soulgw_strerror(rc));
+      return rc;
+    }
+  }
+  return 0;
+}
+
+void sg_ops_prepare(soulgw *gw) {
+  int n = snprintf(gw->version_json, sizeof gw->version_json,
+                   "{\"version\":\"%s\",\"commit\":\"%s\",\"built_at\":\"%s\","
+                   "\"libmicrohttpd\":\"%s\",\"sqlite\":\"%s\"}",
+                   soulgw_version(), soulgw_commit(), sg_built_at(), sg_http_version(),
+                   sg_store_engine_version());
+  gw->version_len = n > 0 && (size_t)n < sizeof gw->version_json ? (size_t)n : 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * sg.h -- internal definitions shared by every file of libsoulgw: arenas, growable buffers,
+ * small string helpers, clocks.  Nothing here is exported.
+ */
+#ifndef SG_H
+#define SG_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "soulgw.h"
+
+#if defined(__GNUC__)
+#define SG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SG_PRINTF(f, a)
+#define SG_UNLIKELY(x) (x)
+#endif
+
+#define SG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------------------------ */
+/* Arena: bump allocation, all released at once.  Used for one request and for one
+ * configuration snapshot.  The first block may be supplied by the caller (embedded in the
+ * owning struct) so that small requests allocate nothing. */
+
+typedef struct sg_arena_block sg_arena_block;
+typedef struct sg_arena {
+  sg_arena_block *head; /* blocks from malloc, newest first */
+  char *cur, *end;      /* free space of the current block */
+  size_t total;         /* bytes obtained from malloc */
+  size_t limit;         /* 0: no limit */
+} sg_arena;
+
+void sg_arena_init(sg_arena *a, void *first, size_t first_len, size_t limit);
+void sg_arena_release(sg_arena *a);
+/* NULL when out of memory or over the limit.  Aligned for any type. */
+void *sg_arena_alloc(sg_arena *a, size_t n);
+void *sg_arena_calloc(sg_arena *a, size_t n);
+char *sg_arena_strdup(sg_arena *a, const char *s);
+char *sg_arena_strndup(sg_arena *a, const char *s, size_t n);
+char *sg_arena_printf(sg_arena *a, const char *fmt, ...) SG_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Growable buffer, always NUL-terminated, with a hard cap.  After a failure (out of memory or
+ * over the cap) the buffer stays failed and further appends do nothing, so a writer can append
+ * freely and check sg_buf_failed() once. */
+
+typedef struct sg_buf {
+  char *ptr;
+  size_t len, cap, max; /* max 0: no cap */
+  int failed;
+} sg_buf;
+
+void sg_buf_init(sg_buf *b, size_t max);
+void sg_buf_free(sg_buf *b);
+void sg_buf_reset(sg_buf *b);
+int sg_buf_reserve(sg_buf *b, size_t extra);
+int sg_buf_append(sg_buf *b, const void *p, size_t n);
+int sg_buf_puts(sg_buf *b, const char *s);
+int sg_buf_putc(sg_buf *b, char c);
+int sg_buf_printf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
+int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap);
+/* Appends s as the body of a JSON string (without quotes), escaping what JSON requires and
+ * replacing invalid UTF-8 by U+FFFD, at most max_in input bytes ((size_t)-1 for all). */
+int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in);
+/* Hands the string out (to free()); the buffer is left empty. */
+char *sg_buf_detach(sg_buf *b, size_t *len);
+static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Strings and time */
+
+char *sg_strdup(const char *s);
+char *sg_strndup(const char *s, size_t n);
+int sg_strcaseeq(const char *a, const char *b);
+/* Copies at most dstlen-1 bytes and terminates; returns strlen(src). */
+size_t sg_strlcpy(char *dst, const char *src, size_t dstlen);
+/* 1 when s is entirely valid UTF-8 (len bytes), else 0 and *bad the offset of the first bad
+ * byte when bad is not NULL. */
+int sg_utf8_valid(const char *s, size_t len, size_t *bad);
+/* 1 when s is empty or only ASCII white space. */
+int sg_is_blank(const char *s);
+
+uint64_t sg_now_ns(void);   /* monotonic */
+int64_t sg_wall_ms(void);   /* Unix epoch milliseconds */
+/* RFC 3339 UTC with milliseconds, "2025-01-01T00:00:00.000Z"; out needs 25 bytes. */
+void sg_format_time_ms(int64_t ms, char out[32]);
+
+/* Error message formatting into a fixed buffer owned by a handle. */
+void sg_seterr(char *dst, size_t len, const char *fmt, ...) SG_PRINTF(3, 4);
+
+#endif

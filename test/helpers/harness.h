@@ -1,0 +1,91 @@
+/*
+ * harness.h -- black-box testing against the real binaries.
+ *
+ * gw_start() writes a configuration into a fresh temporary directory, starts the gateway
+ * (build/.../soulgw, or the test host) on a free port with --port 0 --port-file, and waits until
+ * it answers.  http() drives it with libcurl.  gw_stop() sends SIGTERM, waits, and fails the test
+ * when the gateway's stderr holds a sanitizer report or it did not exit cleanly.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct gwproc {
+  pid_t pid;
+  int port;
+  char dir[256];      /* the temporary directory: gateway.toml, stderr.log, test.db */
+  char config[300];
+  char errlog[300];
+  const char *bin;    /* absolute path of the binary */
+  char **env;         /* extra environment ("NAME=value"), NULL-terminated */
+  int keep_db;        /* gw_stop() leaves the directory (for restart tests) */
+} gwproc;
+
+/* The default configuration body used by most tests: the shipped conf/gateway.toml settings
+ * with a local token and HMAC key. */
+extern const char *const HARNESS_DEFAULT_TOML;
+
+/* Binaries: $SOULGW_BIN or build/asan/soulgw, and the test host. */
+const char *harness_soulgw_bin(void);
+const char *harness_testhost_bin(void);
+
+/* Starts bin with toml as its configuration (written to dir/gateway.toml).  env: extra
+ * variables; extra_args: NULL-terminated extra command-line arguments.  Returns 0 when the
+ * gateway answers /health, -1 otherwise (with a diagnostic). */
+int gw_start(gwproc *g, const char *bin, const char *toml, const char *const *env,
+             const char *const *extra_args);
+/* Starts again in the same directory (same database), for restart tests. */
+int gw_restart(gwproc *g, const char *const *env);
+/* SIGTERM, wait up to 20 s; returns the exit status (or -1), and records a test failure when
+ * the gateway's stderr holds a sanitizer report. */
+int gw_stop(gwproc *g);
+/* Sends a signal. */
+void gw_signal(gwproc *g, int sig);
+/* Rewrites dir/gateway.toml. */
+void gw_write_config(gwproc *g, const char *toml);
+/* 1 when the gateway's stderr contains text. */
+int gw_log_has(gwproc *g, const char *text);
+
+/* Runs a command to completion: exit status, stdout+stderr (malloc'd, in *out when not NULL). */
+int run_cmd(const char *const *argv, const char *const *env, char **out);
+
+typedef struct http_resp {
+  long status;
+  char *body;
+  size_t len;
+  char *headers; /* raw header block */
+} http_resp;
+
+/* One request.  headers: NULL-terminated "Name: value" strings.  body may be NULL.  Returns 0
+ * when an HTTP answer arrived. */
+int http(gwproc *g, const char *method, const char *path, const char *const *headers,
+         const char *body, http_resp *out);
+/* Shorthand: a JSON POST with "Authorization: Bearer <token>" (token NULL: none). */
+int http_post(gwproc *g, const char *path, const char *token, const char *body, http_resp *out);
+int http_get(gwproc *g, const char *path, http_resp *out);
+/* The value of a response header (case-insensitive), copied into a static buffer, or NULL. */
+const char *resp_header(const http_resp *r, const char *name);
+void resp_free(http_resp *r);
+
+/* A raw exchange on a new TCP connection: sends data, reads until the peer closes or timeout_ms
+ * passes.  Returns the bytes read (malloc'd, NUL-terminated) or NULL. */
+char *raw_exchange(gwproc *g, const char *data, size_t len, int timeout_ms);
+
+/* A kept-alive raw connection: connect, then exchange one request at a time.  raw_request()
+ * sends req and reads one answer (headers and Content-Length body); NULL when the peer closed
+ * or nothing came within timeout_ms. */
+int raw_connect(gwproc *g);
+char *raw_request(int fd, const char *req, int timeout_ms);
+
+/* Milliseconds on a monotonic clock. */
+long long now_ms(void);
+
+/* JSON helpers over cJSON for assertions. */
+struct cJSON;
+struct cJSON *json_of(const http_resp *r);
+const char *json_str(const struct cJSON *obj, const char *path); /* "a.b.c" */
+double json_num(const struct cJSON *obj, const char *path, double def);
+
+#endif
