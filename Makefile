@@ -89,12 +89,17 @@ $(B)/soulgw: $(CLI_OBJ) $(B)/libsoulgw.a
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libsoulgw.a $(LIBS)
 
-$(B)/soulgw.pc: Makefile include/soulgw.h
-	@mkdir -p $(B)
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+# The .pc names the install directories, so install writes it afresh for its PREFIX.
+write_pc = printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	  'Name: soulgw' 'Description: gateway library for AI-agent backends' 'Version: $(VERSION)' \
 	  'Requires.private: $(PKGS)' 'Libs: -L$${libdir} -lsoulgw' \
-	  'Libs.private: -lpthread -lm' 'Cflags: -I$${includedir}' > $@
+	  'Libs.private: -lpthread -lm' 'Cflags: -I$${includedir}' > $(1)
+
+$(B)/soulgw.pc: Makefile include/soulgw.h
+	@mkdir -p $(B)
+	$(Q)$(call write_pc,$@)
+
+.SECONDARY:
 
 # ---------------------------------------------------------------------------------------------
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
@@ -199,7 +204,7 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsoulgw.so
 	install -m 644 $(B)/libsoulgw.a $(DESTDIR)$(LIBDIR)/libsoulgw.a
 	install -m 644 include/soulgw.h $(DESTDIR)$(INCLUDEDIR)/soulgw.h
-	install -m 644 $(B)/soulgw.pc $(DESTDIR)$(PKGCONFIGDIR)/soulgw.pc
+	$(call write_pc,$(DESTDIR)$(PKGCONFIGDIR)/soulgw.pc)
 	install -m 644 man/soulgw.1 $(DESTDIR)$(MANDIR)/man1/soulgw.1
 	install -m 644 man/libsoulgw.3 $(DESTDIR)$(MANDIR)/man3/libsoulgw.3
 	install -m 644 man/soulgw.toml.5 $(DESTDIR)$(MANDIR)/man5/soulgw.toml.5

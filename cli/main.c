@@ -74,7 +74,17 @@ int main(int argc, char **argv) {
     switch (c) {
       case 'c': config = optarg; break;
       case 'a': set = soulgw_config_set(cfg, "server.address", optarg); break;
-      case 'p': set = soulgw_config_set(cfg, "server.port", optarg); break;
+      case 'p': {
+        char *end = NULL;
+        long port = strtol(optarg, &end, 10);
+        if (!*optarg || *end || port < 0 || port > 65535) {
+          fprintf(stderr, "soulgw: --port needs a number from 0 to 65535, not '%s'\n", optarg);
+          soulgw_config_free(cfg);
+          return EX_USAGE;
+        }
+        set = soulgw_config_set(cfg, "server.port", optarg);
+        break;
+      }
       case 'P': port_file = optarg; break;
       case 'd': set = soulgw_config_set(cfg, "storage.path", optarg); break;
       case 'k': check = 1; break;
@@ -151,9 +161,7 @@ int main(int argc, char **argv) {
       soulgw_reload(gw);
       continue;
     }
-    long long drain = 10;
-    soulgw_config_get_int(cfg, "server.drain_timeout_s", &drain);
-    soulgw_stop(gw, (int)(drain * 1000));
+    soulgw_stop(gw, -1); /* the configured drain_timeout_s, as last reloaded */
     rc = EX_OK;
     break;
   }

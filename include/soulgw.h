@@ -169,8 +169,9 @@ SOULGW_API int soulgw_config_get_str(const soulgw_config *cfg, const char *key, 
 
 /* A parsed or built JSON value.  Request bodies arrive as one; handlers may answer with one.
  * Values handed to a container (soulgw_json_set, soulgw_json_push) belong to it from then on.
- * Builders accept NULL values and only report the failure when the tree is handed on or
- * printed, so a handler can build a whole answer and check once. */
+ * Constructors return NULL when out of memory, and set/push accept that NULL and return
+ * SOULGW_ENOMEM, so calls can be nested without a check at each step; a handler that must not
+ * answer with a partial object checks the codes of set/push. */
 typedef struct cJSON soulgw_json;
 
 typedef enum {
@@ -258,7 +259,7 @@ typedef struct soulgw_route_opts {
 } soulgw_route_opts;
 
 /* Registers a route before soulgw_start().  methods is a comma-separated list ("GET",
- * "GET,POST"); a route answering GET also answers HEAD.  pattern is an absolute path whose
+ * "GET,POST"); a route answering GET also answers HEAD unless a route claims HEAD itself.  pattern is an absolute path whose
  * segments are literal or "{name}" (one non-empty segment, read with soulgw_req_param()).
  * opts may be NULL (no scopes, a credential required, name = pattern).  Everything is copied.
  * Returns 0, SOULGW_EINVAL (bad method or pattern), SOULGW_EEXIST (same method and pattern
@@ -298,8 +299,9 @@ SOULGW_API int soulgw_inflight(const soulgw *gw);
 
 /* Drains (if soulgw_drain() was not called), waits up to timeout_ms for requests in flight to
  * finish (in external mode it runs the loop itself meanwhile), answers any still deferred with
- * 503, stops serving and closes the store.  Returns 0, or SOULGW_ETIMEDOUT when requests had to
- * be cut short (the gateway is stopped either way). */
+ * 503, stops serving and closes the store.  A negative timeout_ms means the configured
+ * server.drain_timeout_s (as last reloaded).  Returns 0, or SOULGW_ETIMEDOUT when requests had
+ * to be cut short (the gateway is stopped either way). */
 SOULGW_API int soulgw_stop(soulgw *gw, int timeout_ms);
 
 /* Re-reads the configuration and every secret and swaps them in atomically: requests in flight

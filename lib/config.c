@@ -425,6 +425,16 @@ static void *entity(builder *b, const sectiondef *sd, const char *name, int line
   return e;
 }
 
+/* "token" for token_env, token_file and token. */
+static const char *role_stem(const char *key) {
+  static const char *const stems[] = {"token", "secret", "api_key", "key"};
+  for (size_t i = 0; i < SG_ARRAY_LEN(stems); i++)
+    if (strncmp(key, stems[i], strlen(stems[i])) == 0 &&
+        (key[strlen(stems[i])] == '\0' || key[strlen(stems[i])] == '_'))
+      return stems[i];
+  return key;
+}
+
 /* Finds the section definition of a section name; *name receives the entity name. */
 static const sectiondef *find_section(const char *section, const char **name) {
   for (size_t i = 0; i < SG_ARRAY_LEN(sections); i++) {
@@ -479,7 +489,13 @@ static int apply(builder *b, const char *section, int section_line, const char *
         *(const char **)field = s;
       } else {
         sg_secret *sec = field;
-        sec->env = sec->file = sec->literal = NULL; /* a later source replaces an earlier one */
+        if (!raw && (sec->env || sec->file || sec->literal)) {
+          problem(b, "%s: [%s] has more than one secret source; keep one of %s_env, %s_file "
+                     "or %s", where, section, role_stem(key), role_stem(key), role_stem(key));
+          return SOULGW_ECONFIG;
+        }
+        /* the environment and overrides replace the file's source */
+        sec->env = sec->file = sec->literal = NULL;
         if (k->role == R_ENV) sec->env = s;
         if (k->role == R_FILE) sec->file = s;
         if (k->role == R_LIT) sec->literal = s;
@@ -711,12 +727,15 @@ static void check_scopes(builder *b, const sg_strv *v, const char *what) {
 
 static void validate_cred(builder *b, sg_cred_conf *e, const char *kind, const char *secret) {
   char what[300], loc[300];
+  char where[280];
+  if (e->line) snprintf(where, sizeof where, "%s:%d: ", b->file, e->line);
+  else snprintf(where, sizeof where, "environment: ");
   if (strcmp(kind, "auth.api_key") == 0) {
     snprintf(what, sizeof what, "auth.api_key.%s", secret);
-    snprintf(loc, sizeof loc, "%s:%d: [auth.api_key]", b->file, e->line);
+    snprintf(loc, sizeof loc, "%s[auth.api_key]", where);
   } else {
     snprintf(what, sizeof what, "%s.%s.%s", kind, e->name, secret);
-    snprintf(loc, sizeof loc, "%s:%d: [%s.%s]", b->file, e->line, kind, e->name);
+    snprintf(loc, sizeof loc, "%s[%s.%s]", where, kind, e->name);
   }
   if (!e->secret.env && !e->secret.file && !e->secret.literal)
     problem(b, "%s needs one of %s_env, %s_file or %s", loc, secret, secret, secret);
@@ -847,7 +866,7 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
     char why[256];
     b.file = path;
     if (!asked && access(path, F_OK) != 0) {
-      b.file = "<defaults>"; /* no ./gateway.toml: every key at its default */
+      b.file = "(defaults)"; /* no ./gateway.toml: every key at its default */
     } else if (read_file(path, &text, &len, why, sizeof why) != 0) {
       snprintf(err, errlen, "%s: cannot read configuration: %s", path, why);
       rc = SOULGW_EIO;
@@ -867,6 +886,7 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
   if (rc == 0 && b.nerr == 0) apply_overrides(&b, src);
   if (rc == 0 && b.nerr == 0) validate(&b);
   if (rc == 0 && b.nerr) rc = SOULGW_ECONFIG;
+  if (rc == 0) b.c->source = b.c->file ? b.c->file : adup(&b, b.file);
   if (rc == 0 && (sg_buf_failed(&b.err) || sg_buf_failed(&b.warn))) rc = SOULGW_ENOMEM;
   if (rc == 0 && b.warn.len) {
     /* split warnings into a vector in the arena */
@@ -975,7 +995,9 @@ sg_conf *sg_config_snapshot(const soulgw_config *cfg) { return cfg ? cfg->conf :
 const sg_conf_source *sg_config_source(const soulgw_config *cfg) { return &cfg->src; }
 
 int soulgw_config_set(soulgw_config *cfg, const char *key, const char *value) {
-  if (!cfg || !key || !value || !strchr(key, '.')) return SOULGW_EINVAL;
+  if (!cfg || !key || !value || !strchr(key, '.') || key[0] == '.' ||
+      key[strlen(key) - 1] == '.' || strstr(key, ".."))
+    return SOULGW_EINVAL;
   for (const char *p = key; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '_' || *p == '-' || *p == '.'))
@@ -1105,7 +1127,7 @@ char *soulgw_config_describe(const soulgw_config *cfg) {
   sg_buf b;
   sg_buf_init(&b, 1 << 20);
   static const char *const levels[] = {"error", "warn", "info", "debug"};
-  sg_buf_printf(&b, "config:   %s\n", c->file ? c->file : "(defaults)");
+  sg_buf_printf(&b, "config:   %s\n", c->source ? c->source : "(defaults)");
   sg_buf_printf(&b, "listen:   %s:%lld (threads %lld, max body %lld bytes, timeout %llds, "
                     "max %lld connections, drain %llds)\n",
                 c->server.address, c->server.port, c->server.threads, c->server.max_body_bytes,

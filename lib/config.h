@@ -57,7 +57,8 @@ typedef struct sg_service_conf {
 typedef struct sg_conf {
   atomic_int refs;
   sg_arena arena;
-  const char *file; /* the file read, or NULL */
+  const char *file;   /* the file read, or NULL */
+  const char *source; /* for messages: the file, the text's name, or "(defaults)" */
   struct {
     const char *address;
     long long port, threads, max_body_bytes, connection_timeout_s, max_connections,

@@ -49,8 +49,12 @@ void sg_snap_release(sg_snap *s) {
 }
 
 void sg_gw_request_id(soulgw *gw, char out[33]) {
+  static const char hex[] = "0123456789abcdef";
   uint64_t n = atomic_fetch_add_explicit(&gw->rid_counter, 1, memory_order_relaxed);
-  snprintf(out, 33, "%016llx%016llx", (unsigned long long)gw->rid_prefix, (unsigned long long)n);
+  uint64_t p = gw->rid_prefix;
+  for (int i = 15; i >= 0; i--, p >>= 4) out[i] = hex[p & 15];
+  for (int i = 31; i >= 16; i--, n >>= 4) out[i] = hex[n & 15];
+  out[32] = '\0';
 }
 
 void sg_gw_deferred_add(soulgw *gw, soulgw_req *req) {
@@ -231,7 +235,7 @@ int soulgw_route_add(soulgw *gw, const char *methods, const char *pattern, soulg
   unsigned bits = sg_methods_parse(methods);
   if (!bits || sg_pattern_check(pattern)) return SOULGW_EINVAL;
   for (sg_host_route *h = gw->host_routes; h; h = h->next)
-    if (strcmp(h->route.pattern, pattern) == 0 && (h->route.methods & bits & ~SG_M_HEAD))
+    if (strcmp(h->route.pattern, pattern) == 0 && (h->route.methods & bits))
       return SOULGW_EEXIST;
   sg_arena *a = &gw->host_arena;
   sg_host_route *h = sg_arena_calloc(a, sizeof *h);
@@ -321,16 +325,16 @@ int soulgw_drain(soulgw *gw) {
   if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
   if (atomic_exchange(&gw->draining, 1) == 0) {
     sg_http_quiesce(gw->http);
-    sg_log(gw->log, SOULGW_LOG_INFO, "draining", SG_I("in_flight", atomic_load(&gw->inflight)));
+    sg_log(gw->log, SOULGW_LOG_INFO, "draining", SG_I("in_flight", sg_metrics_inflight_value(gw->metrics)));
   }
   return 0;
 }
 
-int soulgw_inflight(const soulgw *gw) { return gw ? atomic_load(&gw->inflight) : 0; }
+int soulgw_inflight(const soulgw *gw) { return gw ? sg_metrics_inflight_value(gw->metrics) : 0; }
 
 /* Waits for requests in flight, running the loop in external mode. */
 static void wait_inflight(soulgw *gw, int external, uint64_t until) {
-  while (atomic_load(&gw->inflight) > 0 && sg_now_ns() < until) {
+  while (sg_metrics_inflight_value(gw->metrics) > 0 && sg_now_ns() < until) {
     if (external) {
       sg_http_run_wait(gw->http, 20);
     } else {
@@ -344,10 +348,15 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
   int rc = 0;
   int external = sg_http_is_external(gw->http);
+  if (timeout_ms < 0) {
+    sg_snap *s = sg_gw_snap_acquire(gw);
+    timeout_ms = (int)s->conf->server.drain_timeout_s * 1000;
+    sg_snap_release(s);
+  }
   soulgw_drain(gw);
   uint64_t t0 = sg_now_ns();
-  wait_inflight(gw, external, t0 + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u);
-  if (atomic_load(&gw->inflight) > 0) {
+  wait_inflight(gw, external, t0 + (uint64_t)timeout_ms * 1000000u);
+  if (sg_metrics_inflight_value(gw->metrics) > 0) {
     rc = SOULGW_ETIMEDOUT;
     int forced = 0;
     pthread_mutex_lock(&gw->defer_lock);
@@ -362,7 +371,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
     /* give the forced answers a moment to go out */
     wait_inflight(gw, external, sg_now_ns() + 200 * 1000000u);
     sg_log(gw->log, SOULGW_LOG_WARN, "drain timeout: requests cut short",
-           SG_I("in_flight", atomic_load(&gw->inflight)), SG_I("answered_503", forced));
+           SG_I("in_flight", sg_metrics_inflight_value(gw->metrics)), SG_I("answered_503", forced));
   }
   sg_http_stop(gw->http);
   gw->http = NULL;

@@ -48,7 +48,6 @@ struct soulgw {
 
   int state;
   atomic_int draining;
-  atomic_int inflight;
   pthread_mutex_t defer_lock;
   soulgw_req *deferred; /* requests a handler still has to answer */
 

@@ -38,7 +38,7 @@ struct sg_http {
 /* Per-connection buffer for the request line and headers.  Large enough that a 100 KB path is
  * still answered by the router (404, JSON) rather than by libmicrohttpd (414, HTML); the pages
  * are only touched when a client sends that much. */
-#define CONN_MEMORY (160u * 1024u)
+#define CONN_MEMORY (32u * 1024u)
 
 static const char *io_header(void *ctx, const char *name) {
   return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
@@ -118,7 +118,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long long clen = cl ? strtoll(cl, NULL, 10) : -1;
     int has_body = clen > 0 || (clen < 0 && has_chunked_body(c));
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = has_body ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_CONTENT_TYPE)
+                              : NULL;
     if (sg_pipeline_begin(req, has_body, clen, ct)) {
       req->glue_ran = 1;
       /* With a body still unread, answer now (MHD then closes the connection); without one,

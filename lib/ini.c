@@ -133,8 +133,10 @@ static void classify(parser *p, const char *raw, size_t n, size_t maxlen) {
   p->kind = LINE_BLANK;
   p->value = NULL;
   if (len == 0) return;
-  if (len + 2 >= maxlen || len >= sizeof p->content) {
-    fail(p, p->lineno, "line is longer than %zu characters", maxlen - 3);
+  /* inih's buffer holds maxlen-1 characters; a continuation line gets one leading blank */
+  size_t limit = maxlen - 1 - (p->depth > 0 ? 1 : 0);
+  if (len > limit || len >= sizeof p->content) {
+    fail(p, p->lineno, "line is longer than %zu characters", limit);
     p->kind = LINE_BAD;
     return;
   }

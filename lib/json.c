@@ -68,7 +68,7 @@ const char *soulgw_json_key(const soulgw_json *v) { return v ? v->string : NULL;
 soulgw_json *soulgw_json_object(void) { return cJSON_CreateObject(); }
 soulgw_json *soulgw_json_array(void) { return cJSON_CreateArray(); }
 soulgw_json *soulgw_json_new_string(const char *s) { return s ? cJSON_CreateString(s) : NULL; }
-soulgw_json *soulgw_json_new_bool(int b) { return cJSON_CreateBool(b ? cJSON_True : cJSON_False); }
+soulgw_json *soulgw_json_new_bool(int b) { return cJSON_CreateBool(b != 0); }
 soulgw_json *soulgw_json_null(void) { return cJSON_CreateNull(); }
 
 soulgw_json *soulgw_json_new_number(double n) {
@@ -127,7 +127,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Encoding, depth and "\u0000" in one pass.  Strings are only skipped over here; cJSON checks
+/* Encoding, depth, raw control characters and "\u0000" in one pass.  Strings are only skipped over here; cJSON checks
  * their escapes. */
 static int prescan(const char *s, size_t len, char *err, size_t errlen) {
   size_t bad;
@@ -140,6 +140,10 @@ static int prescan(const char *s, size_t len, char *err, size_t errlen) {
     char c = s[i];
     if (c == '"') {
       for (i++; i < len && s[i] != '"'; i++) {
+        if ((unsigned char)s[i] < 0x20) {
+          seterr(err, errlen, "control character in a string at byte %zu", i);
+          return -1;
+        }
         if (s[i] != '\\') continue;
         if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
           seterr(err, errlen, "\\u0000 is not allowed in strings (byte %zu)", i);

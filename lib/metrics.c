@@ -172,6 +172,8 @@ void sg_metrics_inflight(sg_metrics *m, int delta) {
   atomic_fetch_add_explicit(&m->inflight, delta, memory_order_relaxed);
 }
 
+int sg_metrics_inflight_value(sg_metrics *m) { return atomic_load(&m->inflight); }
+
 /* ------------------------------------------------------------------------------------------ */
 /* Families */
 
@@ -187,6 +189,7 @@ sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
   size_t n = 0;
   for (const char *p = labels; p && *p; p++) n += *p == ',';
   if (labels && *labels) n++;
+  if (n > 16) goto fail; /* find_series() handles at most 16 labels */
   f->labels = calloc(n + 1, sizeof *f->labels);
   if (!f->name || !f->help || !f->slots || !f->labels) goto fail;
   for (const char *p = labels; n && p;) {

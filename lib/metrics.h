@@ -25,9 +25,11 @@ int sg_metrics_route(sg_metrics *m, const char *name);
 /* Counts a finished request: route id, method bit (SG_M_*), status, duration. */
 void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, uint64_t ns);
 void sg_metrics_inflight(sg_metrics *m, int delta);
+int sg_metrics_inflight_value(sg_metrics *m);
 
 /* A labelled family.  labels is a comma-separated list ("tool,status"); max_series bounds the
- * distinct label combinations (the rest are counted with every label "other").  buckets is
+ * distinct label combinations (the rest are counted with every label "other"); at most 16
+ * labels.  buckets is
  * NULL for a counter, else an ascending list of upper bounds (seconds) ending with 0. */
 sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
                              const char *labels, size_t max_series, const double *buckets);

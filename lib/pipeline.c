@@ -208,7 +208,6 @@ void sg_pipeline_done(soulgw_req *req, int aborted) {
   pthread_mutex_unlock(&req->lock);
   sg_metrics_request(gw->metrics, req->metric_route, req->method_bit, status ? status : 499, ns);
   sg_metrics_inflight(gw->metrics, -1);
-  atomic_fetch_sub_explicit(&gw->inflight, 1, memory_order_relaxed);
   if (!req->snap->conf->log.access || !sg_log_enabled(gw->log, SOULGW_LOG_INFO)) return;
   char path[257];
   sg_strlcpy(path, req->path, sizeof path);

@@ -68,7 +68,6 @@ soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char
   } else {
     sg_gw_request_id(gw, req->id);
   }
-  atomic_fetch_add_explicit(&gw->inflight, 1, memory_order_relaxed);
   sg_metrics_inflight(gw->metrics, 1);
   return req;
 }

@@ -83,7 +83,10 @@ struct soulgw_req {
   soulgw_req *next_deferred, *prev_deferred; /* gateway's list of deferred requests */
   int on_deferred_list;
 
-  max_align_t first_block[256]; /* the arena's first block: most requests allocate nothing */
+  /* The arena's first block: most requests allocate nothing more.  Sized so that the whole
+   * struct stays within glibc's per-thread cache (1032 bytes), which keeps malloc off the
+   * request path's profile. */
+  max_align_t first_block[10];
 };
 
 /* Creates a request bound to the gateway's current snapshot.  NULL when out of memory. */

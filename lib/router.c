@@ -76,7 +76,6 @@ unsigned sg_methods_parse(const char *list) {
     if (!b) return 0;
     bits |= b;
   }
-  if (bits & SG_M_GET) bits |= SG_M_HEAD;
   return bits;
 }
 
@@ -84,12 +83,13 @@ int sg_pattern_check(const char *p) {
   if (p[0] != '/') return -1;
   if (p[1] == '\0') return 0;
   const char *s = p + 1;
+  int params = 0;
   for (;;) {
     const char *e = strchr(s, '/');
     size_t n = e ? (size_t)(e - s) : strlen(s);
     if (n == 0) return -1;
     if (s[0] == '{') {
-      if (n < 3 || s[n - 1] != '}') return -1;
+      if (n < 3 || s[n - 1] != '}' || ++params > SG_MAX_PARAMS) return -1;
       for (size_t i = 1; i + 1 < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -197,7 +197,7 @@ int sg_router_add(sg_router *r, const sg_route *route) {
   if (!route->pattern || sg_pattern_check(route->pattern) || !route->methods || !route->fn)
     return SOULGW_EINVAL;
   sg_path *p = find_path(r, route->pattern);
-  if (p && (p->methods & route->methods & ~SG_M_HEAD)) return SOULGW_EEXIST;
+  if (p && (p->methods & route->methods)) return SOULGW_EEXIST;
   if (!p && !(p = new_path(r, route->pattern))) return SOULGW_ENOMEM;
   /* Routes of one path are few; a realloc'd array keeps them contiguous.  Pointers handed out
    * by sg_router_match() are only taken after the router is complete. */
@@ -222,10 +222,14 @@ int sg_router_add(sg_router *r, const sg_route *route) {
   return 0;
 }
 
+/* The route of p for method; HEAD falls back to GET when no route claims HEAD itself. */
 static const sg_route *pick(const sg_path *p, unsigned method, unsigned *allowed) {
-  *allowed |= p->methods;
+  *allowed |= p->methods | (p->methods & SG_M_GET ? SG_M_HEAD : 0);
   for (size_t i = 0; i < p->nroutes; i++)
     if (p->routes[i].methods & method) return &p->routes[i];
+  if (method == SG_M_HEAD)
+    for (size_t i = 0; i < p->nroutes; i++)
+      if (p->routes[i].methods & SG_M_GET) return &p->routes[i];
   return NULL;
 }
 
@@ -281,7 +285,7 @@ const sg_route *sg_router_match(const sg_router *r, unsigned method, const char 
     unsigned dummy = 0;
     if (!match_params(p, path, params, &np, scratch)) continue;
     const sg_route *rt = pick(p, method, &dummy);
-    *allowed |= p->methods;
+    *allowed |= dummy;
     if (rt) {
       *nparams = np;
       return rt;

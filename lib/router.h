@@ -62,9 +62,10 @@ void sg_router_each(const sg_router *r, void (*fn)(void *ud, const sg_route *rou
 unsigned sg_method_bit(const char *method);
 /* "GET, HEAD, POST" for a set of methods; out needs 64 bytes. */
 void sg_methods_format(unsigned methods, char *out, size_t len);
-/* Parses "GET,POST" into bits; 0 when empty or a name is unknown. */
+/* Parses "GET,POST" into bits; 0 when empty or a name is unknown.  (HEAD is not added: the
+ * router answers HEAD with the GET route unless a route claims HEAD itself.) */
 unsigned sg_methods_parse(const char *list);
-/* 0 when pattern is a valid absolute path pattern, else -1. */
+/* 0 when pattern is a valid absolute path pattern (at most SG_MAX_PARAMS parameters), else -1. */
 int sg_pattern_check(const char *pattern);
 
 #endif

@@ -158,6 +158,7 @@ int sg_buf_puts(sg_buf *b, const char *s) { return sg_buf_append(b, s, strlen(s)
 int sg_buf_putc(sg_buf *b, char c) { return sg_buf_append(b, &c, 1); }
 
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) {
+  if (b->failed) return SOULGW_ENOMEM;
   va_list cp;
   va_copy(cp, ap);
   size_t room = b->cap > b->len ? b->cap - b->len : 0;
@@ -168,7 +169,10 @@ int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) {
     return SOULGW_EINVAL;
   }
   if ((size_t)n >= room) {
-    if (sg_buf_reserve(b, (size_t)n)) return SOULGW_ENOMEM;
+    if (sg_buf_reserve(b, (size_t)n)) {
+      if (b->ptr) b->ptr[b->len] = '\0'; /* undo what the first try wrote */
+      return SOULGW_ENOMEM;
+    }
     vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
   }
   b->len += (size_t)n;
@@ -328,13 +332,15 @@ int64_t sg_wall_ms(void) {
 }
 
 void sg_format_time_ms(int64_t ms, char out[32]) {
-  time_t secs = (time_t)(ms / 1000);
+  int64_t rem = ms % 1000;
+  if (rem < 0) rem += 1000; /* floor division for times before 1970 */
+  time_t secs = (time_t)((ms - rem) / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
            (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
            (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
-           (unsigned)(ms % 1000));
+           (unsigned)rem);
 }
 
 void sg_seterr(char *dst, size_t len, const char *fmt, ...) {

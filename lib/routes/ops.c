@@ -55,7 +55,7 @@ static void add_route_json(void *ud, const sg_route *rt) {
   routes_ctx *ctx = ud;
   soulgw_json *o = soulgw_json_object(), *scopes = soulgw_json_array(), *methods;
   char m[80];
-  sg_methods_format(rt->methods, m, sizeof m);
+  sg_methods_format(rt->methods | (rt->methods & SG_M_GET ? SG_M_HEAD : 0), m, sizeof m);
   methods = soulgw_json_array();
   for (char *p = m, *save = NULL, *t; (t = strtok_r(p, ", ", &save)); p = NULL)
     soulgw_json_push(methods, soulgw_json_new_string(t));
@@ -97,7 +97,7 @@ int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t
     rt.pattern = ops[i].path;
     rt.kind = "ops";
     rt.description = ops[i].description;
-    rt.methods = SG_M_GET | SG_M_HEAD;
+    rt.methods = SG_M_GET;
     rt.fn = ops[i].fn;
     rt.ud = gw;
     rt.flags = SG_ROUTE_OPS | SOULGW_ROUTE_ANONYMOUS;

@@ -184,8 +184,6 @@ int main(int argc, char **argv) {
       rename(tmp, port_file);
     }
   }
-  long long drain = 10;
-  soulgw_config_get_int(cfg, "server.drain_timeout_s", &drain);
   if (external) {
     /* The host's own select() loop. */
     signal(SIGTERM, on_signal);
@@ -220,7 +218,7 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  soulgw_stop(gw, (int)drain * 1000);
+  soulgw_stop(gw, -1);
   soulgw_free(gw);
   soulgw_config_free(cfg);
   return 0;
