@@ -157,7 +157,12 @@ static void contract_long_path_and_garbage(void) {
   path[n + 1] = '\0';
   http_resp r;
   http_get(&gw, path, &r);
-  is_int(r.status, 404, "a 100 KB path gets a 404");
+  is_int(r.status, 414, "a 100 KB path gets 414 URI Too Long");
+  ok(r.len > 0, "with an error body");
+  resp_free(&r);
+  path[8 * 1024] = '\0';
+  http_get(&gw, path, &r);
+  is_int(r.status, 404, "an 8 KB path is still routed (404)");
   cJSON *j = json_of(&r);
   is_str(json_str(j, "code"), "ROUTE.NOT_FOUND", "in the common error shape");
   ok(json_str(j, "path") && strlen(json_str(j, "path")) <= 256, "the echoed path is truncated");
