@@ -329,8 +329,13 @@ int http(gwproc *g, const char *method, const char *path, const char *const *hea
   memset(out, 0, sizeof *out);
   CURL *c = curl_easy_init();
   if (!c) return -1;
-  char url[8192];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", g->port, path);
+  size_t ulen = strlen(path) + 64;
+  char *url = malloc(ulen);
+  if (!url) {
+    curl_easy_cleanup(c);
+    return -1;
+  }
+  snprintf(url, ulen, "http://127.0.0.1:%d%s", g->port, path);
   sink b = {0}, h = {0};
   struct curl_slist *hl = NULL;
   for (int i = 0; headers && headers[i]; i++) hl = curl_slist_append(hl, headers[i]);
@@ -353,6 +358,7 @@ int http(gwproc *g, const char *method, const char *path, const char *const *hea
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
   curl_slist_free_all(hl);
   curl_easy_cleanup(c);
+  free(url);
   out->body = b.p ? b.p : calloc(1, 1);
   out->len = b.len;
   out->headers = h.p ? h.p : calloc(1, 1);
