@@ -129,11 +129,12 @@ static char **child_env(const char *const *env) {
   for (size_t i = 0; i < n; i++) out[k++] = environ[i];
   out[k++] = unconst("GATEWAY_TOKEN_LOCAL=test-token");
   out[k++] = unconst("GATEWAY_HMAC_LOCAL=test-hmac");
+  /* "NAME=value" sets, a bare "NAME" unsets */
   for (size_t i = 0; i < m; i++) {
     const char *eq = strchr(env[i], '=');
-    size_t nl = eq ? (size_t)(eq - env[i]) + 1 : strlen(env[i]);
+    size_t nl = eq ? (size_t)(eq - env[i]) : strlen(env[i]);
     for (size_t j = 0; j < k; j++)
-      if (out[j] && strncmp(out[j], env[i], nl) == 0) out[j] = unconst("SOULGW_UNSET_=1");
+      if (strncmp(out[j], env[i], nl) == 0 && out[j][nl] == '=') out[j] = unconst("SOULGW_UNSET_=1");
     if (eq) out[k++] = unconst(env[i]);
   }
   out[k] = NULL;
