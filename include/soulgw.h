@@ -324,6 +324,19 @@ typedef void (*soulgw_log_fn)(void *userdata, int level, const char *line);
 SOULGW_API void soulgw_set_log_fn(soulgw *gw, soulgw_log_fn fn, void *userdata);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Signing requests (SB-HMAC)                                                                 */
+
+/* The headers that sign a request with an HMAC key, one "Name: value" per line, each ending
+ * with a newline: x-sb-date (now_s as RFC 3339 UTC), x-sb-content-sha256 (only when body is not
+ * NULL), x-sb-nonce (fresh, random) and Authorization: SB-HMAC key_id:signature.  The canonical
+ * string is METHOD, PATH (without its query) and the date, then the body hash and the nonce,
+ * joined by newlines.  Returns a string to free(), or NULL for a bad argument (an empty key id
+ * or one containing ':') or when out of memory. */
+SOULGW_API char *soulgw_sign(const char *key_id, const void *secret, size_t secret_len,
+                             const char *method, const char *path, const void *body,
+                             size_t body_len, long long now_s);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Inside a handler                                                                            */
 
 /* Request accessors.  Strings stay valid until the request is answered. */

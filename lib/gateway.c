@@ -152,7 +152,8 @@ static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_
   for (sg_host_route *h = gw->host_routes; h; h = h->next)
     if ((rc = add_route(gw, s->router, &h->route, err, errlen))) goto fail;
   rc = SOULGW_ENOMEM;
-  if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures))) goto fail;
+  if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures, gw->snap ? gw->snap->auth : NULL)))
+    goto fail;
   *out = s;
   return 0;
 fail:
@@ -171,6 +172,8 @@ static void log_conf(soulgw *gw, const sg_conf *c) {
          SG_I("hmac_keys", c->auth.nhmac), SG_S("api_key", c->auth.api_key ? "yes" : "no"));
 }
 
+static int reload_locked(soulgw *gw);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle */
 
@@ -180,6 +183,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   soulgw *gw = calloc(1, sizeof *gw);
   if (!gw) return NULL;
   pthread_mutex_init(&gw->snap_lock, NULL);
+  pthread_mutex_init(&gw->reload_lock, NULL);
   pthread_mutex_init(&gw->defer_lock, NULL);
   pthread_mutex_init(&gw->err_lock, NULL);
   sg_arena_init(&gw->host_arena, NULL, 0, 0);
@@ -219,6 +223,7 @@ void soulgw_free(soulgw *gw) {
   sg_log_free(gw->log);
   sg_arena_release(&gw->host_arena);
   pthread_mutex_destroy(&gw->snap_lock);
+  pthread_mutex_destroy(&gw->reload_lock);
   pthread_mutex_destroy(&gw->defer_lock);
   pthread_mutex_destroy(&gw->err_lock);
   free(gw);
@@ -382,10 +387,17 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
 }
 
 int soulgw_reload(soulgw *gw) {
+  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
+  pthread_mutex_lock(&gw->reload_lock);
+  int rc = reload_locked(gw);
+  pthread_mutex_unlock(&gw->reload_lock);
+  return rc;
+}
+
+static int reload_locked(soulgw *gw) {
   char err[8192] = "";
   sg_conf *c = NULL;
   sg_snap *snap = NULL;
-  if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
   int rc = sg_conf_build(&gw->src, &c, err, sizeof err);
   if (rc == 0) rc = build_snap(gw, c, &snap, err, sizeof err);
   if (rc) {

@@ -35,6 +35,7 @@ struct soulgw {
   sg_conf_source src; /* what reloads re-read */
   sg_conf *initial;   /* the snapshot soulgw_new() was given, used by start */
   pthread_mutex_t snap_lock;
+  pthread_mutex_t reload_lock; /* one reload at a time */
   sg_snap *snap;
 
   sg_log *log;

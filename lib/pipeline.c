@@ -134,6 +134,7 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
     return -1;
   }
   if (p && strcmp(t, p->tenant) != 0 && !sg_principal_has(p, "tenant:*")) {
+    sg_auth_count(req->snap->auth, "tenant_mismatch");
     sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN,
                  "principal %s belongs to tenant %s and may not act for tenant %.128s", p->id,
                  p->tenant, t);
@@ -153,6 +154,7 @@ void sg_pipeline_run(soulgw_req *req) {
   if (!(ops && anonymous && rt->scopes.n == 0)) {
     if (sg_auth_authenticate(req->snap->auth, req, &p) < 0) return;
     if (!p && !anonymous) {
+      sg_auth_count(req->snap->auth, "missing");
       sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
                    "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
                    "signature, or x-api-key");
@@ -180,6 +182,7 @@ void sg_pipeline_run(soulgw_req *req) {
   if (p || !anonymous) {
     for (size_t i = 0; i < rt->scopes.n; i++) {
       if (!sg_principal_has(p, rt->scopes.v[i])) {
+        sg_auth_count(req->snap->auth, "insufficient_scope");
         sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
                      rt->scopes.v[i]);
         return;

@@ -160,6 +160,8 @@ int main(int argc, char **argv) {
   rc |= soulgw_route_add(gw, "GET", "/test/things/{id}", thing, NULL, &other);
   rc |= soulgw_route_add(gw, "GET", "/test/things/{id}/{sub}", thing, NULL, &other);
   rc |= soulgw_route_add(gw, "GET", "/test/slow", slow, NULL, &other);
+  soulgw_route_opts slow_secure = {"test_slow_secure", "test", NULL, read_scope, 0};
+  rc |= soulgw_route_add(gw, "GET", "/test/slow_secure", slow, NULL, &slow_secure);
   rc |= soulgw_route_add(gw, "GET,POST", "/test/stream", stream, NULL, &other);
   rc |= soulgw_route_add(gw, "GET", "/test/fail", fail, NULL, &other);
   if (rc || soulgw_route_add(gw, "GET", "/test/echo", echo, NULL, NULL) != SOULGW_EEXIST) {
