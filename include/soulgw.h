@@ -324,6 +324,44 @@ typedef void (*soulgw_log_fn)(void *userdata, int level, const char *line);
 SOULGW_API void soulgw_set_log_fn(soulgw *gw, soulgw_log_fn fn, void *userdata);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Native tools and model providers                                                           */
+
+/* A tool implemented in C.  It receives the tool's validated input and sets *output to its
+ * result (a JSON value the gateway takes), returning 0; or returns a negative code with a
+ * message in err (answered as 503 PROVIDER.UNAVAILABLE "tool <id> failed: <err>").  It runs on a
+ * gateway thread and may block that thread; keep it short. */
+typedef int (*soulgw_tool_fn)(void *userdata, const soulgw_json *input, soulgw_json **output,
+                              char *err, size_t errlen);
+
+/* Registers a C tool under a handler name: a manifest whose "handler" is that name runs fn.
+ * Before or after start.  Returns 0, SOULGW_EINVAL (empty name, or one starting with
+ * "builtin:" or "http"), SOULGW_EEXIST, SOULGW_ENOMEM. */
+SOULGW_API int soulgw_tool_register(soulgw *gw, const char *name, soulgw_tool_fn fn,
+                                    void *userdata);
+
+/* A model provider implemented in C, addressed by models "<name>:<model>".
+ *
+ * complete: request is {"model","messages":[{"role","content"}],"max_tokens","temperature",
+ * "top_p","stop","seed","metadata"} (absent fields omitted; the prompt is the last user
+ * message).  On success set *out to {"response":"...","usage":{"input_tokens":N,
+ * "output_tokens":N},"finish":"stop"} and return 0; else return a negative code with a message
+ * in err (answered 503 PROVIDER.UNAVAILABLE; SOULGW_ETIMEDOUT answers 504 LLM.TIMEOUT).
+ * embed (may be NULL): texts is an array of strings; set *out to {"vectors":[[...]...],"dim":N,
+ * "usage":{"input_tokens":N}}.  Both run on a gateway thread and may block it. */
+typedef struct soulgw_provider {
+  int (*complete)(void *userdata, const char *model, const soulgw_json *request,
+                  soulgw_json **out, char *err, size_t errlen);
+  int (*embed)(void *userdata, const char *model, const soulgw_json *texts, int normalize,
+               soulgw_json **out, char *err, size_t errlen);
+} soulgw_provider;
+
+/* Registers a provider under name (not "local", which is built in); it takes precedence over
+ * a configured [llm.providers.NAME] of the same name.  The struct is copied.  Before start.
+ * Returns 0, SOULGW_EINVAL, SOULGW_EEXIST, SOULGW_ESTATE, SOULGW_ENOMEM. */
+SOULGW_API int soulgw_provider_register(soulgw *gw, const char *name,
+                                        const soulgw_provider *provider, void *userdata);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Signing requests (SB-HMAC)                                                                 */
 
 /* The headers that sign a request with an HMAC key, one "Name: value" per line, each ending

@@ -205,7 +205,28 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Configuration reloads, by result.", "result", 4, NULL);
   gw->store_errors = sg_metrics_family(gw->metrics, "soulgw_store_errors_total",
                                        "Storage operations that failed.", "", 1, NULL);
-  if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors) goto fail;
+  gw->tool_invocations = sg_metrics_family(gw->metrics, "soulgw_tool_invocations_total",
+                                           "Tool executions, by tool and status.", "tool,status",
+                                           1000, NULL);
+  gw->llm_tokens = sg_metrics_family(gw->metrics, "soulgw_llm_tokens_total",
+                                     "LLM tokens, by model and direction (input, output).",
+                                     "model,direction", 200, NULL);
+  static const double upstream_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                            0.5,   1,      2.5,   5,    10,    30,   60,  0};
+  gw->upstream_duration = sg_metrics_family(gw->metrics, "soulgw_upstream_duration_seconds",
+                                            "Time spent on upstream calls, by provider.",
+                                            "provider", 100, upstream_buckets);
+  gw->observe_events = sg_metrics_family(gw->metrics, "soulgw_observe_events_total",
+                                         "Observe events ingested, by topic (the first 100 "
+                                         "topics; the rest as other).",
+                                         "topic", 100, NULL);
+  gw->tools = sg_tools_new();
+  gw->llm = sg_llm_new();
+  gw->registry = sg_registry_new();
+  if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
+      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
+      !gw->llm || !gw->registry)
+    goto fail;
   return gw;
 fail:
   soulgw_free(gw);
@@ -216,6 +237,9 @@ void soulgw_free(soulgw *gw) {
   if (!gw) return;
   if (gw->state == GW_RUNNING) soulgw_stop(gw, 0);
   sg_snap_release(gw->snap);
+  sg_registry_free(gw->registry);
+  sg_tools_free(gw->tools);
+  sg_llm_free(gw->llm);
   sg_conf_unref(gw->initial);
   sg_conf_source_clear(&gw->src);
   sg_replay_free(gw->replay);
@@ -227,6 +251,17 @@ void soulgw_free(soulgw *gw) {
   pthread_mutex_destroy(&gw->defer_lock);
   pthread_mutex_destroy(&gw->err_lock);
   free(gw);
+}
+
+int soulgw_tool_register(soulgw *gw, const char *name, soulgw_tool_fn fn, void *userdata) {
+  return gw ? sg_tools_register(gw->tools, name, fn, userdata) : SOULGW_EINVAL;
+}
+
+int soulgw_provider_register(soulgw *gw, const char *name, const soulgw_provider *provider,
+                             void *userdata) {
+  if (!gw) return SOULGW_EINVAL;
+  if (gw->state != GW_NEW) return SOULGW_ESTATE;
+  return sg_llm_register(gw->llm, name, provider, userdata);
 }
 
 void soulgw_set_log_fn(soulgw *gw, soulgw_log_fn fn, void *userdata) {
@@ -267,6 +302,15 @@ int soulgw_route_add(soulgw *gw, const char *methods, const char *pattern, soulg
   return 0;
 }
 
+/* Undoes a start that failed half-way; the gateway can be freed (not started again). */
+static void start_cleanup(soulgw *gw) {
+  sg_upstream_free(gw->upstream);
+  gw->upstream = NULL;
+  sg_store_close(gw->store);
+  gw->store = NULL;
+  gw->state = GW_STOPPED;
+}
+
 int soulgw_start(soulgw *gw, unsigned mode) {
   char err[1024] = "";
   if (!gw) return SOULGW_EINVAL;
@@ -282,6 +326,20 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   gw->snap = snap;
   gw->started_ms = sg_wall_ms();
   sg_ops_prepare(gw);
+  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
+  if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
+      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, err,
+                             sizeof err)) != 0 ||
+      !(gw->upstream = sg_upstream_new(gw->log))) {
+    if (!rc) {
+      rc = SOULGW_ENOMEM;
+      snprintf(err, sizeof err, "out of memory");
+    }
+    sg_gw_seterr(gw, "%s", err);
+    sg_log(gw->log, SOULGW_LOG_ERROR, "cannot start", SG_S("error", err));
+    start_cleanup(gw);
+    return rc;
+  }
   sg_http_opts o = {c->server.address,
                     (int)c->server.port,
                     (int)c->server.threads,
@@ -292,6 +350,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   if (rc) {
     sg_gw_seterr(gw, "%s", err);
     sg_log(gw->log, SOULGW_LOG_ERROR, "cannot start", SG_S("error", err));
+    start_cleanup(gw);
     return rc;
   }
   gw->state = GW_RUNNING;
@@ -380,6 +439,10 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   }
   sg_http_stop(gw->http);
   gw->http = NULL;
+  sg_upstream_free(gw->upstream); /* after the HTTP side: nothing can start a call now */
+  gw->upstream = NULL;
+  sg_store_close(gw->store); /* finishes the queued writes */
+  gw->store = NULL;
   gw->state = GW_STOPPED;
   sg_log(gw->log, SOULGW_LOG_INFO, "stopped",
          SG_F("drain_ms", (double)(sg_now_ns() - t0) / 1e6));

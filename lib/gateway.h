@@ -10,10 +10,15 @@
 #include "auth.h"
 #include "config.h"
 #include "http.h"
+#include "llm.h"
 #include "log.h"
 #include "metrics.h"
+#include "registry.h"
 #include "req.h"
 #include "router.h"
+#include "store.h"
+#include "tools.h"
+#include "upstream.h"
 
 /* Everything a request runs on, swapped as one on reload. */
 struct sg_snap {
@@ -41,8 +46,17 @@ struct soulgw {
   sg_log *log;
   sg_metrics *metrics;
   sg_family *auth_failures, *config_reloads, *store_errors;
+  sg_family *tool_invocations;   /* {tool,status} */
+  sg_family *llm_tokens;         /* {model,direction} */
+  sg_family *upstream_duration;  /* {provider}, histogram */
+  sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_replay *replay;
   sg_http *http;
+  sg_store *store;       /* opened at start */
+  sg_registry *registry; /* loaded at start */
+  sg_tools *tools;       /* host C tools, registered before or after start */
+  sg_llm *llm;           /* host providers, registered before start */
+  sg_upstream *upstream; /* outbound HTTP: HTTP tools, OpenAI-compatible providers */
 
   sg_arena host_arena; /* strings of host routes */
   sg_host_route *host_routes, **host_tail;

@@ -15,9 +15,12 @@
 static int health(soulgw_req *req, void *ud) {
   static const char ok[] = "{\"status\":\"ok\"}";
   static const char draining[] = "{\"status\":\"draining\"}";
+  static const char degraded[] = "{\"status\":\"degraded\",\"storage\":\"not writable\"}";
   soulgw *gw = ud;
   if (atomic_load_explicit(&gw->draining, memory_order_relaxed))
     return sg_req_static(req, 503, draining, sizeof draining - 1);
+  if (gw->store && !sg_store_writable(gw->store))
+    return sg_req_static(req, 503, degraded, sizeof degraded - 1);
   return sg_req_static(req, 200, ok, sizeof ok - 1);
 }
 

@@ -1,0 +1,16 @@
+/*
+ * config_tools.c -- (in progress)
+ */
+#include "../gateway.h"
+#include "routes.h"
+
+int sg_route_config_tools(soulgw_req *req, void *ud) {
+  (void)ud;
+  return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "not implemented yet");
+}
+
+int sg_route_config_tools_activate(soulgw_req *req, void *ud) {
+  (void)ud;
+  return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "not implemented yet");
+}
+
