@@ -274,3 +274,25 @@ int sg_json_remove(soulgw_json *obj, const char *key) {
   cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
   return 0;
 }
+
+int sg_json_merge(soulgw_json *dst, const soulgw_json *src) {
+  if (!cJSON_IsObject(dst) || !cJSON_IsObject(src)) return SOULGW_EINVAL;
+  for (const cJSON *m = src->child; m; m = m->next) {
+    cJSON *have = cJSON_GetObjectItemCaseSensitive(dst, m->string);
+    if (have && cJSON_IsObject(have) && cJSON_IsObject(m)) {
+      if (sg_json_merge(have, m)) return SOULGW_ENOMEM;
+    } else if (soulgw_json_set(dst, m->string, cJSON_Duplicate(m, 1))) {
+      return SOULGW_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+int sg_json_replace(soulgw_json *parent, soulgw_json *item, soulgw_json *with) {
+  if (!with) return SOULGW_ENOMEM;
+  if (!cJSON_ReplaceItemViaPointer(parent, item, with)) {
+    cJSON_Delete(with);
+    return SOULGW_ENOMEM;
+  }
+  return 0;
+}

@@ -18,5 +18,11 @@ int sg_json_print_buf(const soulgw_json *v, sg_buf *out);
 /* 1 when v is a number with an exact integer value. */
 int sg_json_is_integer(const soulgw_json *v);
 soulgw_json *sg_json_new_int(long long n);
+/* Deep-merges the object src into the object dst: members that are objects on both sides merge,
+ * any other member of src replaces dst's (copied).  0 or SOULGW_ENOMEM. */
+int sg_json_merge(soulgw_json *dst, const soulgw_json *src);
+/* Replaces item (a child of parent) by with, which it takes in every case.  0 or
+ * SOULGW_ENOMEM. */
+int sg_json_replace(soulgw_json *parent, soulgw_json *item, soulgw_json *with);
 
 #endif
