@@ -422,6 +422,9 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   wait_inflight(gw, external, t0 + (uint64_t)timeout_ms * 1000000u);
   if (sg_metrics_inflight_value(gw->metrics) > 0) {
     rc = SOULGW_ETIMEDOUT;
+    /* Upstream calls still out end first, with an error their owners answer properly (an
+     * event stream gets its error event), before the rest is cut short with 503. */
+    sg_upstream_cancel_all(gw->upstream);
     int forced = 0;
     pthread_mutex_lock(&gw->defer_lock);
     for (soulgw_req *r = gw->deferred, *next; r; r = next) {

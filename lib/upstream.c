@@ -1,0 +1,471 @@
+/*
+ * upstream.c -- outbound HTTP over libcurl (see upstream.h); the only file that calls libcurl.
+ *
+ * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
+ * on a queue under a mutex, then wakes the thread with curl_multi_wakeup().  The thread moves
+ * queued jobs onto the multi handle (or onto a timer list when they carry a delay), drives every
+ * transfer with curl_multi_perform(), completes the finished ones through their callbacks, and
+ * sleeps in curl_multi_poll() until a socket, a timer or a wakeup needs it.
+ *
+ * The multi handle keeps a cache of open connections shared by all its transfers, so a call to
+ * a host that was called before reuses the kept-alive connection instead of connecting again;
+ * easy handles are pooled as well.  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
+ * touches signals), no redirects and only the http and https protocols.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "upstream.h"
+
+#define DEFAULT_MAX_RESPONSE (64u << 20)
+#define POOL_MAX 256         /* idle easy handles kept for reuse */
+#define MAX_CONNECTS 1024    /* kept-alive connections in the cache */
+#define POLL_MAX_MS 1000
+
+typedef struct job {
+  struct job *next;               /* queue or timer list */
+  struct job *prev_act, *next_act; /* the list of transfers on the multi handle */
+  CURL *easy;
+  struct curl_slist *headers;
+  sg_up_done_fn done;
+  sg_up_chunk_fn chunk;
+  void *ud;
+  const char *method, *url, *label;
+  const char *body;
+  size_t body_len, max_response;
+  long timeout_ms, idle_timeout_ms;
+  uint64_t start_at; /* monotonic ns */
+  uint64_t t0;
+  long status;
+  int aborted, too_large, oom;
+  sg_buf resp;
+  char errbuf[CURL_ERROR_SIZE];
+  /* method, url, label and body follow in the same allocation */
+} job;
+
+struct sg_upstream {
+  sg_log *log;
+  CURLM *multi;
+  pthread_t thread;
+  int thread_started;
+
+  pthread_mutex_t lock; /* guards the fields up to the next comment */
+  pthread_cond_t cond;
+  job *queue, **queue_tail;
+  int refusing;             /* cancel_all or free was called: no new calls */
+  int stop;                 /* free was called: the thread ends */
+  unsigned cancel_asked, cancel_done;
+
+  /* the upstream thread's own */
+  job *timers; /* by start_at */
+  job *active;
+  CURL *pool[POOL_MAX];
+  size_t npool;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Jobs */
+
+static void job_free(job *j) {
+  if (!j) return;
+  /* Header values may hold keys: wipe them before the memory goes back to malloc. */
+  for (struct curl_slist *h = j->headers; h; h = h->next) sg_wipe(h->data, strlen(h->data));
+  curl_slist_free_all(j->headers);
+  sg_buf_free(&j->resp);
+  free(j);
+}
+
+/* "host:port" of a URL, without user info, for log lines. */
+static void url_host(const char *url, char *out, size_t len) {
+  const char *p = strstr(url, "://");
+  p = p ? p + 3 : url;
+  size_t n = strcspn(p, "/?#");
+  const char *at = memchr(p, '@', n);
+  if (at) {
+    n -= (size_t)(at + 1 - p);
+    p = at + 1;
+  }
+  if (n >= len) n = len - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+static int is_http_url(const char *url) {
+  return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
+static job *job_new(const sg_up_req *r) {
+  const char *method = r->method ? r->method : "POST";
+  const char *label = r->label ? r->label : "upstream";
+  size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
+  size_t bl = r->body ? r->body_len : 0;
+  job *j = malloc(sizeof *j + ml + ul + ll + bl + 1);
+  if (!j) return NULL;
+  memset(j, 0, sizeof *j);
+  char *p = (char *)(j + 1);
+  j->method = memcpy(p, method, ml);
+  j->url = memcpy(p += ml, r->url, ul);
+  j->label = memcpy(p += ul, label, ll);
+  p += ll;
+  if (bl) memcpy(p, r->body, bl);
+  p[bl] = '\0';
+  j->body = p;
+  j->body_len = bl;
+  j->done = r->done;
+  j->chunk = r->chunk;
+  j->ud = r->ud;
+  j->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 0;
+  j->idle_timeout_ms = r->idle_timeout_ms > 0 ? r->idle_timeout_ms : 0;
+  j->max_response = r->max_response ? r->max_response : DEFAULT_MAX_RESPONSE;
+  j->start_at = sg_now_ns() + (r->delay_ms > 0 ? (uint64_t)r->delay_ms * 1000000u : 0);
+  sg_buf_init(&j->resp, 0);
+  /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait for the
+   * upstream's go-ahead, a round trip (or a second) lost on every such call. */
+  struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; h && r->headers && r->headers[i]; i++) {
+    struct curl_slist *n = curl_slist_append(h, r->headers[i]);
+    if (!n) {
+      curl_slist_free_all(h);
+      h = NULL;
+    }
+    h = n;
+  }
+  if (!h) {
+    free(j);
+    return NULL;
+  }
+  j->headers = h;
+  return j;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The public side: queueing */
+
+int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
+  if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
+  job *j = job_new(r);
+  if (!j) return SOULGW_ENOMEM;
+  pthread_mutex_lock(&u->lock);
+  if (u->refusing) {
+    pthread_mutex_unlock(&u->lock);
+    job_free(j);
+    return SOULGW_ESTATE;
+  }
+  int was_empty = u->queue == NULL;
+  *u->queue_tail = j;
+  u->queue_tail = &j->next;
+  pthread_mutex_unlock(&u->lock);
+  /* One wakeup per batch: the thread takes the whole queue when it wakes. */
+  if (was_empty) curl_multi_wakeup(u->multi);
+  return 0;
+}
+
+int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *extra_headers,
+                          const char *json, size_t len, long timeout_ms, const char *label,
+                          sg_up_done_fn done, void *ud) {
+  const char *hdrs[18] = {"Content-Type: application/json", "Accept: application/json"};
+  size_t n = 2;
+  for (size_t i = 0; extra_headers && extra_headers[i]; i++) {
+    if (n == SG_ARRAY_LEN(hdrs) - 1) return SOULGW_EINVAL;
+    hdrs[n++] = extra_headers[i];
+  }
+  hdrs[n] = NULL;
+  sg_up_req r = {.method = "POST", .url = url, .headers = hdrs, .body = json, .body_len = len,
+                 .timeout_ms = timeout_ms, .label = label, .done = done, .ud = ud};
+  return sg_upstream_call(u, &r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The upstream thread */
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
+  job *j = ud;
+  size_t len = size * nmemb;
+  if (!j->status) curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->status);
+  if (j->chunk && j->status >= 200 && j->status < 300) {
+    if (j->chunk(j->ud, j->status, data, len) != 0) {
+      j->aborted = 1;
+      return 0; /* anything but len makes libcurl end the transfer with CURLE_WRITE_ERROR */
+    }
+    return len;
+  }
+  if (len > j->max_response - j->resp.len) {
+    j->too_large = 1;
+    return 0;
+  }
+  if (sg_buf_append(&j->resp, data, len) != 0) {
+    j->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+static CURL *easy_get(sg_upstream *u) {
+  if (u->npool) {
+    CURL *e = u->pool[--u->npool];
+    curl_easy_reset(e);
+    return e;
+  }
+  return curl_easy_init();
+}
+
+static void easy_put(sg_upstream *u, CURL *e) {
+  if (!e) return;
+  if (u->npool < POOL_MAX) u->pool[u->npool++] = e;
+  else curl_easy_cleanup(e);
+}
+
+static void active_unlink(sg_upstream *u, job *j) {
+  if (j->prev_act) j->prev_act->next_act = j->next_act;
+  else u->active = j->next_act;
+  if (j->next_act) j->next_act->prev_act = j->prev_act;
+  j->prev_act = j->next_act = NULL;
+}
+
+static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
+  sg_up_result res;
+  memset(&res, 0, sizeof res);
+  res.err = err;
+  res.status = j->status;
+  res.body = j->resp.ptr ? j->resp.ptr : "";
+  res.body_len = j->resp.len;
+  res.errmsg = err == SG_UP_OK ? "" : msg;
+  res.duration_ns = j->t0 ? sg_now_ns() - j->t0 : 0;
+  if (j->easy) {
+    char *ct = NULL;
+    if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) res.content_type = ct;
+  }
+  if (err != SG_UP_OK && err != SG_UP_CANCELLED && err != SG_UP_ABORTED) {
+    char host[256];
+    url_host(j->url, host, sizeof host);
+    sg_log(u->log, SOULGW_LOG_WARN, "upstream call failed", SG_S("upstream", j->label),
+           SG_S("host", host), SG_S("method", j->method), SG_S("error", msg),
+           SG_F("duration_ms", (double)res.duration_ns / 1e6));
+  }
+  j->done(j->ud, &res);
+  easy_put(u, j->easy);
+  job_free(j);
+}
+
+static sg_up_err classify(job *j, CURLcode rc) {
+  if (rc == CURLE_OK) return SG_UP_OK;
+  if (j->aborted) return SG_UP_ABORTED;
+  if (j->too_large) return SG_UP_TOO_LARGE;
+  switch (rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_GOT_NOTHING:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+    return j->status ? SG_UP_OTHER : SG_UP_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT:
+    return SG_UP_TIMEOUT;
+  default:
+    return SG_UP_OTHER;
+  }
+}
+
+static void start(sg_upstream *u, job *j) {
+  CURL *e = easy_get(u);
+  if (!e) {
+    complete(u, j, SG_UP_OTHER, "out of memory");
+    return;
+  }
+  j->easy = e;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(e, CURLOPT_URL, j->url);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (j->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+  if (j->idle_timeout_ms) {
+    /* "below one byte a second for N seconds" is libcurl's way to say "idle for N seconds" */
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->idle_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (j->idle_timeout_ms + 999) / 1000);
+  }
+  if (strcmp(j->method, "GET") == 0 && !j->body_len) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+    if (strcmp(j->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+  }
+  j->t0 = sg_now_ns();
+  if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+    complete(u, j, SG_UP_OTHER, "cannot add the transfer");
+    return;
+  }
+  j->next_act = u->active;
+  if (u->active) u->active->prev_act = j;
+  u->active = j;
+}
+
+/* Starts j now or puts it on the timer list. */
+static void schedule(sg_upstream *u, job *j, uint64_t now) {
+  if (j->start_at <= now) {
+    start(u, j);
+    return;
+  }
+  job **pp = &u->timers;
+  while (*pp && (*pp)->start_at <= j->start_at) pp = &(*pp)->next;
+  j->next = *pp;
+  *pp = j;
+}
+
+static void finish_transfers(sg_upstream *u) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(u->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURL *e = m->easy_handle;
+    CURLcode rc = m->data.result;
+    char *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+    job *j = (job *)(void *)priv;
+    curl_multi_remove_handle(u->multi, e);
+    active_unlink(u, j);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &j->status);
+    sg_up_err err = classify(j, rc);
+    const char *msg = err == SG_UP_TOO_LARGE ? "the answer is over the size limit"
+                      : j->oom                ? "out of memory"
+                      : j->errbuf[0]          ? j->errbuf
+                                              : curl_easy_strerror(rc);
+    complete(u, j, err, msg);
+  }
+}
+
+/* Completes every job the thread holds, and those in q, with SG_UP_CANCELLED. */
+static void cancel_everything(sg_upstream *u, job *q) {
+  while (q) {
+    job *n = q->next;
+    complete(u, q, SG_UP_CANCELLED, "the gateway is shutting down");
+    q = n;
+  }
+  while (u->timers) {
+    job *j = u->timers;
+    u->timers = j->next;
+    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+  }
+  while (u->active) {
+    job *j = u->active;
+    active_unlink(u, j);
+    curl_multi_remove_handle(u->multi, j->easy);
+    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+  }
+}
+
+static void *run(void *arg) {
+  sg_upstream *u = arg;
+  for (;;) {
+    pthread_mutex_lock(&u->lock);
+    job *q = u->queue;
+    u->queue = NULL;
+    u->queue_tail = &u->queue;
+    int stop = u->stop;
+    unsigned asked = u->cancel_asked;
+    int cancel = asked != u->cancel_done;
+    pthread_mutex_unlock(&u->lock);
+    if (cancel || stop) {
+      cancel_everything(u, q);
+      pthread_mutex_lock(&u->lock);
+      u->cancel_done = asked;
+      pthread_cond_broadcast(&u->cond);
+      pthread_mutex_unlock(&u->lock);
+      if (stop) break;
+      q = NULL;
+    }
+    uint64_t now = sg_now_ns();
+    while (q) {
+      job *n = q->next;
+      q->next = NULL;
+      schedule(u, q, now);
+      q = n;
+    }
+    while (u->timers && u->timers->start_at <= now) {
+      job *j = u->timers;
+      u->timers = j->next;
+      j->next = NULL;
+      start(u, j);
+    }
+    int running = 0;
+    curl_multi_perform(u->multi, &running);
+    finish_transfers(u);
+    int wait_ms = POLL_MAX_MS;
+    if (u->timers) {
+      now = sg_now_ns();
+      uint64_t d = u->timers->start_at > now ? (u->timers->start_at - now + 999999) / 1000000 : 0;
+      if (d < (uint64_t)wait_ms) wait_ms = (int)d;
+    }
+    curl_multi_poll(u->multi, NULL, 0, wait_ms, NULL);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lifecycle */
+
+sg_upstream *sg_upstream_new(sg_log *log) {
+  pthread_once(&global_once, global_init);
+  if (global_rc != CURLE_OK) return NULL;
+  sg_upstream *u = calloc(1, sizeof *u);
+  if (!u) return NULL;
+  u->log = log;
+  u->queue_tail = &u->queue;
+  pthread_mutex_init(&u->lock, NULL);
+  pthread_cond_init(&u->cond, NULL);
+  if (!(u->multi = curl_multi_init())) goto fail;
+  curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+  if (pthread_create(&u->thread, NULL, run, u) != 0) goto fail;
+  u->thread_started = 1;
+  return u;
+fail:
+  sg_upstream_free(u);
+  return NULL;
+}
+
+void sg_upstream_cancel_all(sg_upstream *u) {
+  if (!u) return;
+  int self = u->thread_started && pthread_equal(pthread_self(), u->thread);
+  pthread_mutex_lock(&u->lock);
+  u->refusing = 1;
+  unsigned want = ++u->cancel_asked;
+  pthread_mutex_unlock(&u->lock);
+  curl_multi_wakeup(u->multi);
+  if (self || !u->thread_started) return;
+  pthread_mutex_lock(&u->lock);
+  while ((int)(u->cancel_done - want) < 0) pthread_cond_wait(&u->cond, &u->lock);
+  pthread_mutex_unlock(&u->lock);
+}
+
+void sg_upstream_free(sg_upstream *u) {
+  if (!u) return;
+  if (u->thread_started) {
+    pthread_mutex_lock(&u->lock);
+    u->refusing = 1;
+    u->stop = 1;
+    pthread_mutex_unlock(&u->lock);
+    curl_multi_wakeup(u->multi);
+    pthread_join(u->thread, NULL);
+  }
+  for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
+  if (u->multi) curl_multi_cleanup(u->multi);
+  pthread_cond_destroy(&u->cond);
+  pthread_mutex_destroy(&u->lock);
+  free(u);
+}
