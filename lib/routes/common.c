@@ -215,27 +215,37 @@ int sg_field_object(soulgw_req *req, const soulgw_json *obj, const char *at, con
   return 0;
 }
 
+soulgw_api_error sg_st_error(sg_st st, const char **generic) {
+  static const struct {
+    sg_st st;
+    soulgw_api_error e;
+    const char *msg;
+  } map[] = {
+      {SG_ST_NOTFOUND, SOULGW_API_STORAGE_NOT_FOUND, "not found"},
+      {SG_ST_CONFLICT, SOULGW_API_STORAGE_CONFLICT, "conflict"},
+      {SG_ST_UNAVAILABLE, SOULGW_API_STORAGE_UNAVAILABLE, "storage unavailable"},
+  };
+  for (size_t i = 0; i < SG_ARRAY_LEN(map); i++) {
+    if (map[i].st == st) {
+      if (generic) *generic = map[i].msg;
+      return map[i].e;
+    }
+  }
+  if (generic) *generic = "unexpected storage outcome";
+  return SOULGW_API_UNKNOWN_INTERNAL;
+}
+
 int sg_reply_store(soulgw_req *req, sg_st st, soulgw_json *result, const char *msg) {
-  switch (st) {
-    case SG_ST_OK:
-      if (!result)
-        return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
-                                  "out of memory building the answer");
-      return soulgw_reply_json(req, 200, result);
-    case SG_ST_NOTFOUND:
-      soulgw_json_free(result);
-      return soulgw_reply_error(req, SOULGW_API_STORAGE_NOT_FOUND, "%s", msg ? msg : "not found");
-    case SG_ST_CONFLICT:
-      soulgw_json_free(result);
-      return soulgw_reply_error(req, SOULGW_API_STORAGE_CONFLICT, "%s", msg ? msg : "conflict");
-    case SG_ST_UNAVAILABLE:
-      soulgw_json_free(result);
-      return soulgw_reply_error(req, SOULGW_API_STORAGE_UNAVAILABLE, "%s",
-                                msg ? msg : "storage unavailable");
+  if (st == SG_ST_OK) {
+    if (!result)
+      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
+                                "out of memory building the answer");
+    return soulgw_reply_json(req, 200, result);
   }
   soulgw_json_free(result);
-  return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "unexpected storage outcome %d",
-                            (int)st);
+  const char *generic;
+  soulgw_api_error e = sg_st_error(st, &generic);
+  return soulgw_reply_error(req, e, "%s", msg ? msg : generic);
 }
 
 void sg_store_reply(void *ud, sg_st st, soulgw_json *result, const char *msg) {

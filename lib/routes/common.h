@@ -74,6 +74,12 @@ int sg_field_object(soulgw_req *req, const soulgw_json *obj, const char *at, con
 int sg_field_array(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
                    size_t max, const soulgw_json **out);
 
+/* The API error of a store outcome other than SG_ST_OK (SG_ST_NOTFOUND -> STORAGE.NOT_FOUND,
+ * SG_ST_CONFLICT -> STORAGE.CONFLICT, SG_ST_UNAVAILABLE -> STORAGE.UNAVAILABLE, anything else
+ * UNKNOWN.INTERNAL), with a generic message for it in *generic when not NULL.  For routes that
+ * answer in their own envelope (the legacy routes). */
+soulgw_api_error sg_st_error(sg_st st, const char **generic);
+
 /* Answers from a store outcome and takes result in every case: SG_ST_OK answers 200 with
  * result; SG_ST_NOTFOUND 404 STORAGE.NOT_FOUND, SG_ST_CONFLICT 409 STORAGE.CONFLICT,
  * SG_ST_UNAVAILABLE 503 STORAGE.UNAVAILABLE, each with msg (NULL: a generic message).  A store
