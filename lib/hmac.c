@@ -100,23 +100,41 @@ static int month_of(const char *s) {
   return 0;
 }
 
+static int alpha(const char *s, int n) {
+  for (int i = 0; i < n; i++)
+    if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z'))) return 0;
+  return 1;
+}
+
+/* "HH:MM:SS" at s. */
+static int clock_of(const char *s, int *h, int *mi, int *sec) {
+  return digits(s, 2, h) || s[2] != ':' || digits(s + 3, 2, mi) || s[5] != ':' ||
+                 digits(s + 6, 2, sec)
+             ? -1
+             : 0;
+}
+
+/* The three forms of RFC 9110 5.6.7, each with fixed-width fields. */
 static int parse_http_date(const char *s, int64_t *out) {
-  char wd[16], mon[4], tz[4];
-  int d, y, h, mi, sec, n = 0;
-  /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-  if (sscanf(s, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &h, &mi, &sec, tz,
-             &n) == 8 &&
-      s[n] == '\0' && strcmp(tz, "GMT") == 0 && month_of(mon))
-    return to_epoch(y, month_of(mon), d, h, mi, sec, out);
-  /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT (two-digit years read as 1970..2069) */
-  if (sscanf(s, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &h, &mi, &sec, tz,
-             &n) == 8 &&
-      s[n] == '\0' && strcmp(tz, "GMT") == 0 && month_of(mon))
-    return to_epoch(y < 70 ? 2000 + y : 1900 + y, month_of(mon), d, h, mi, sec, out);
-  /* asctime: Sun Nov  6 08:49:37 1994 */
-  if (sscanf(s, "%3[A-Za-z] %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d, &h, &mi, &sec, &y, &n) == 7 &&
-      s[n] == '\0' && month_of(mon))
-    return to_epoch(y, month_of(mon), d, h, mi, sec, out);
+  int d, y, h, mi, sec, mon;
+  size_t n = strlen(s);
+  /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+  if (n == 29 && alpha(s, 3) && s[3] == ',' && s[4] == ' ' && !digits(s + 5, 2, &d) &&
+      s[7] == ' ' && (mon = month_of(s + 8)) && s[11] == ' ' && !digits(s + 12, 4, &y) &&
+      s[16] == ' ' && !clock_of(s + 17, &h, &mi, &sec) && strcmp(s + 25, " GMT") == 0)
+    return to_epoch(y, mon, d, h, mi, sec, out);
+  /* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT", two-digit years read as 1970..2069 */
+  const char *comma = strchr(s, ',');
+  if (comma && comma - s >= 6 && comma - s <= 9 && alpha(s, (int)(comma - s)) &&
+      strlen(comma) == 24 && comma[1] == ' ' && !digits(comma + 2, 2, &d) && comma[4] == '-' &&
+      (mon = month_of(comma + 5)) && comma[8] == '-' && !digits(comma + 9, 2, &y) &&
+      comma[11] == ' ' && !clock_of(comma + 12, &h, &mi, &sec) && strcmp(comma + 20, " GMT") == 0)
+    return to_epoch(y < 70 ? 2000 + y : 1900 + y, mon, d, h, mi, sec, out);
+  /* asctime: "Sun Nov  6 08:49:37 1994" (the day padded with a space) */
+  if (n == 24 && alpha(s, 3) && s[3] == ' ' && (mon = month_of(s + 4)) && s[7] == ' ' &&
+      (s[8] == ' ' ? !digits(s + 9, 1, &d) : !digits(s + 8, 2, &d)) && s[10] == ' ' &&
+      !clock_of(s + 11, &h, &mi, &sec) && s[19] == ' ' && !digits(s + 20, 4, &y))
+    return to_epoch(y, mon, d, h, mi, sec, out);
   return -1;
 }
 
