@@ -48,7 +48,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps perf fuzz install uninstall clean lint-man
+.PHONY: all run check check-build check-run deps perf fuzz install uninstall clean lint-man FORCE
+FORCE:
 .DEFAULT_GOAL := all
 
 all: $(B)/soulgw $(B)/$(REALNAME) $(B)/libsoulgw.a $(B)/soulgw.pc
@@ -74,13 +75,18 @@ $(B)/obj/test/%.o: EXTRA_INC := -Itest/helpers
 
 $(B)/obj/lib/version.o: $(B)/commit.h
 
-$(B)/libsoulgw.a: $(LIB_OBJ)
-	@$(if $(Q),echo "  AR    $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+# The archive is rebuilt when the list of sources changes too (a deleted file's object must go).
+$(B)/objects.list: FORCE
+	@mkdir -p $(B)
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
 
-$(B)/$(REALNAME): $(LIB_OBJ)
+$(B)/libsoulgw.a: $(LIB_OBJ) $(B)/objects.list
+	@$(if $(Q),echo "  AR    $@")
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+$(B)/$(REALNAME): $(LIB_OBJ) $(B)/objects.list
 	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
 	$(Q)ln -sf $(REALNAME) $(B)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(B)/libsoulgw.so
 
@@ -105,7 +111,7 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
-            libcurl4-openssl-dev mandoc curl perl
+            libcurl4-openssl-dev mandoc curl perl sqlite3
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
