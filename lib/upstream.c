@@ -39,6 +39,7 @@ typedef struct job {
   long timeout_ms, idle_timeout_ms;
   uint64_t start_at; /* monotonic ns */
   uint64_t t0;
+  uint64_t last_io; /* when the last byte came (idle timeout) */
   long status;
   int aborted, too_large, oom;
   sg_buf resp;
@@ -64,6 +65,7 @@ struct sg_upstream {
   job *active;
   CURL *pool[POOL_MAX];
   size_t npool;
+  size_t nidle; /* transfers on the multi handle with an idle timeout */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -189,6 +191,7 @@ int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *ex
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   job *j = ud;
   size_t len = size * nmemb;
+  if (j->idle_timeout_ms) j->last_io = sg_now_ns();
   if (!j->status) curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->status);
   if (j->chunk && j->status >= 200 && j->status < 300) {
     if (j->chunk(j->ud, j->status, data, len) != 0) {
@@ -224,6 +227,7 @@ static void easy_put(sg_upstream *u, CURL *e) {
 }
 
 static void active_unlink(sg_upstream *u, job *j) {
+  if (j->idle_timeout_ms) u->nidle--;
   if (j->prev_act) j->prev_act->next_act = j->next_act;
   else u->active = j->next_act;
   if (j->next_act) j->next_act->prev_act = j->prev_act;
@@ -293,12 +297,6 @@ static void start(sg_upstream *u, job *j) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (j->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
-  if (j->idle_timeout_ms) {
-    /* "below one byte a second for N seconds" is libcurl's way to say "idle for N seconds" */
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, j->idle_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (j->idle_timeout_ms + 999) / 1000);
-  }
   if (strcmp(j->method, "GET") == 0 && !j->body_len) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
@@ -306,7 +304,7 @@ static void start(sg_upstream *u, job *j) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
     if (strcmp(j->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
   }
-  j->t0 = sg_now_ns();
+  j->t0 = j->last_io = sg_now_ns();
   if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
     complete(u, j, SG_UP_OTHER, "cannot add the transfer");
     return;
@@ -314,6 +312,7 @@ static void start(sg_upstream *u, job *j) {
   j->next_act = u->active;
   if (u->active) u->active->prev_act = j;
   u->active = j;
+  if (j->idle_timeout_ms) u->nidle++;
 }
 
 /* Starts j now or puts it on the timer list. */
@@ -348,6 +347,25 @@ static void finish_transfers(sg_upstream *u) {
                                               : curl_easy_strerror(rc);
     complete(u, j, err, msg);
   }
+}
+
+/* Ends the transfers that have been idle too long; returns the milliseconds until the next
+ * one could be (POLL_MAX_MS when none). */
+static int check_idle(sg_upstream *u, uint64_t now) {
+  uint64_t next = (uint64_t)POLL_MAX_MS * 1000000u;
+  for (job *j = u->active, *n; u->nidle && j; j = n) {
+    n = j->next_act;
+    if (!j->idle_timeout_ms) continue;
+    uint64_t limit = (uint64_t)j->idle_timeout_ms * 1000000u, idle = now - j->last_io;
+    if (idle >= limit) {
+      active_unlink(u, j);
+      curl_multi_remove_handle(u->multi, j->easy);
+      complete(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+    } else if (limit - idle < next) {
+      next = limit - idle;
+    }
+  }
+  return (int)((next + 999999) / 1000000);
 }
 
 /* Completes every job the thread holds, and those in q, with SG_UP_CANCELLED. */
@@ -406,9 +424,9 @@ static void *run(void *arg) {
     int running = 0;
     curl_multi_perform(u->multi, &running);
     finish_transfers(u);
-    int wait_ms = POLL_MAX_MS;
+    now = sg_now_ns();
+    int wait_ms = u->nidle ? check_idle(u, now) : POLL_MAX_MS;
     if (u->timers) {
-      now = sg_now_ns();
       uint64_t d = u->timers->start_at > now ? (u->timers->start_at - now + 999999) / 1000000 : 0;
       if (d < (uint64_t)wait_ms) wait_ms = (int)d;
     }

@@ -68,9 +68,9 @@ typedef struct sg_up_req {
   const void *body;            /* may be NULL */
   size_t body_len;
   long timeout_ms;             /* for the whole transfer, connection included; <= 0: none */
-  long idle_timeout_ms;        /* for streams: connecting, and then any stretch without a
-                                  byte, may last this long (rounded up to whole seconds once
-                                  connected); <= 0: none */
+  long idle_timeout_ms;        /* for streams: the wait for the first byte of the answer, and
+                                  then any stretch without a byte, may last this long (ends
+                                  with SG_UP_TIMEOUT); <= 0: none */
   long delay_ms;               /* start no sooner than this from now (retry backoff) */
   size_t max_response;         /* cap on the buffered body; 0 means 64 MB */
   const char *label;           /* names the caller in log lines ("provider openai") */
