@@ -118,6 +118,62 @@ static int stream(soulgw_req *req, void *ud) {
   return 0;
 }
 
+/* A model provider "hostp" (models "hostp:<anything>").  complete answers "host <model>: " and
+ * the request it was given as JSON, so that tests can see the shape a provider receives;
+ * model "fail" fails and "timeout" times out.  embed gives each text [its length, 1]. */
+static int hostp_complete(void *ud, const char *model, const soulgw_json *request,
+                          soulgw_json **out, char *err, size_t errlen) {
+  (void)ud;
+  if (strcmp(model, "fail") == 0) {
+    snprintf(err, errlen, "the host model failed");
+    return SOULGW_EIO;
+  }
+  if (strcmp(model, "timeout") == 0) {
+    snprintf(err, errlen, "the host model took too long");
+    return SOULGW_ETIMEDOUT;
+  }
+  char *seen = soulgw_json_print(request);
+  size_t n = strlen(model) + (seen ? strlen(seen) : 0) + 16;
+  char *text = malloc(n);
+  if (!seen || !text) {
+    free(seen);
+    free(text);
+    return SOULGW_ENOMEM;
+  }
+  snprintf(text, n, "host %s: %s", model, seen);
+  free(seen);
+  soulgw_json *o = soulgw_json_object(), *usage = soulgw_json_object();
+  soulgw_json_set(o, "response", soulgw_json_new_string(text));
+  soulgw_json_set(usage, "input_tokens", soulgw_json_new_number(7));
+  soulgw_json_set(usage, "output_tokens", soulgw_json_new_number(5));
+  soulgw_json_set(o, "usage", usage);
+  soulgw_json_set(o, "finish", soulgw_json_new_string("length"));
+  free(text);
+  *out = o;
+  return 0;
+}
+
+static int hostp_embed(void *ud, const char *model, const soulgw_json *texts, int normalize,
+                       soulgw_json **out, char *err, size_t errlen) {
+  (void)ud;
+  (void)normalize;
+  if (strcmp(model, "fail") == 0) {
+    snprintf(err, errlen, "the host embedder failed");
+    return SOULGW_EIO;
+  }
+  soulgw_json *o = soulgw_json_object(), *vecs = soulgw_json_array();
+  for (const soulgw_json *t = soulgw_json_first(texts); t; t = soulgw_json_next(t)) {
+    soulgw_json *v = soulgw_json_array();
+    soulgw_json_push(v, soulgw_json_new_number((double)strlen(soulgw_json_string(t))));
+    soulgw_json_push(v, soulgw_json_new_number(1));
+    soulgw_json_push(vecs, v);
+  }
+  soulgw_json_set(o, "vectors", vecs);
+  soulgw_json_set(o, "dim", soulgw_json_new_number(2));
+  *out = o;
+  return 0;
+}
+
 static void on_signal(int sig) { got_signal = sig; }
 
 int main(int argc, char **argv) {
@@ -166,6 +222,13 @@ int main(int argc, char **argv) {
   rc |= soulgw_route_add(gw, "GET", "/test/fail", fail, NULL, &other);
   if (rc || soulgw_route_add(gw, "GET", "/test/echo", echo, NULL, NULL) != SOULGW_EEXIST) {
     fprintf(stderr, "testhost: route registration misbehaved\n");
+    return 1;
+  }
+  static const soulgw_provider hostp = {hostp_complete, hostp_embed};
+  if (soulgw_provider_register(gw, "hostp", &hostp, NULL) != 0 ||
+      soulgw_provider_register(gw, "hostp", &hostp, NULL) != SOULGW_EEXIST ||
+      soulgw_provider_register(gw, "local", &hostp, NULL) != SOULGW_EINVAL) {
+    fprintf(stderr, "testhost: provider registration misbehaved\n");
     return 1;
   }
   if ((rc = soulgw_start(gw, external ? SOULGW_START_EXTERNAL : SOULGW_START_THREADS)) != 0) {
