@@ -174,6 +174,40 @@ static int hostp_embed(void *ud, const char *model, const soulgw_json *texts, in
   return 0;
 }
 
+/* C tools for the tool tests: "test.upper" answers its input with the string member "text"
+ * upper-cased (registered before start), "test.fail" always fails (registered after start). */
+static int tool_upper(void *ud, const soulgw_json *input, soulgw_json **output, char *err,
+                      size_t errlen) {
+  (void)ud;
+  const char *text = soulgw_json_string(soulgw_json_get(input, "text"));
+  if (!text) {
+    snprintf(err, errlen, "input.text must be a string");
+    return SOULGW_EINVAL;
+  }
+  char *up = strdup(text);
+  if (!up) return SOULGW_ENOMEM;
+  for (char *p = up; *p; p++)
+    if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+  soulgw_json *o = soulgw_json_object();
+  int rc = soulgw_json_set(o, "text", soulgw_json_new_string(up));
+  free(up);
+  if (rc) {
+    soulgw_json_free(o);
+    return rc;
+  }
+  *output = o;
+  return 0;
+}
+
+static int tool_fail(void *ud, const soulgw_json *input, soulgw_json **output, char *err,
+                     size_t errlen) {
+  (void)ud;
+  (void)input;
+  (void)output;
+  snprintf(err, errlen, "the test tool failed");
+  return SOULGW_EIO;
+}
+
 static void on_signal(int sig) { got_signal = sig; }
 
 int main(int argc, char **argv) {
@@ -231,12 +265,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "testhost: provider registration misbehaved\n");
     return 1;
   }
+  if (soulgw_tool_register(gw, "test.upper", tool_upper, NULL) != 0 ||
+      soulgw_tool_register(gw, "test.upper", tool_upper, NULL) != SOULGW_EEXIST ||
+      soulgw_tool_register(gw, "builtin:upper", tool_upper, NULL) != SOULGW_EINVAL ||
+      soulgw_tool_register(gw, "https://x", tool_upper, NULL) != SOULGW_EINVAL ||
+      soulgw_tool_register(gw, "", tool_upper, NULL) != SOULGW_EINVAL) {
+    fprintf(stderr, "testhost: tool registration misbehaved\n");
+    return 1;
+  }
   if ((rc = soulgw_start(gw, external ? SOULGW_START_EXTERNAL : SOULGW_START_THREADS)) != 0) {
     fprintf(stderr, "testhost: %s: %s\n", soulgw_strerror(rc), soulgw_errmsg(gw));
     return rc == SOULGW_EBIND ? 69 : 1;
   }
   if (soulgw_route_add(gw, "GET", "/late", echo, NULL, NULL) != SOULGW_ESTATE) {
     fprintf(stderr, "testhost: a route was accepted after start\n");
+    return 1;
+  }
+  if (soulgw_tool_register(gw, "test.fail", tool_fail, NULL) != 0) {
+    fprintf(stderr, "testhost: a tool could not be registered after start\n");
     return 1;
   }
   if (port_file) {
