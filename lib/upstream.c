@@ -2,10 +2,13 @@
  * upstream.c -- outbound HTTP over libcurl (see upstream.h); the only file that calls libcurl.
  *
  * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
- * on a queue under a mutex, then wakes the thread with curl_multi_wakeup().  The thread moves
- * queued jobs onto the multi handle (or onto a timer list when they carry a delay), drives every
- * transfer with curl_multi_perform(), completes the finished ones through their callbacks, and
- * sleeps in curl_multi_poll() until a socket, a timer or a wakeup needs it.
+ * on a queue under a mutex, then wakes the thread through an eventfd.  The thread moves queued
+ * jobs onto the multi handle (or onto a timer list when they carry a delay) and waits in
+ * epoll_wait() on the sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's
+ * own timer (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
+ * then advances only the transfers whose sockets are ready, so the cost of an event does not
+ * grow with the number of transfers in flight, and finished transfers are completed through
+ * their callbacks.
  *
  * The multi handle keeps a cache of open connections shared by all its transfers, so a call to
  * a host that was called before reuses the kept-alive connection instead of connecting again;
@@ -13,9 +16,13 @@
  * touches signals), no redirects and only the http and https protocols.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "upstream.h"
@@ -24,6 +31,7 @@
 #define POOL_MAX 256         /* idle easy handles kept for reuse */
 #define MAX_CONNECTS 1024    /* kept-alive connections in the cache */
 #define POLL_MAX_MS 1000
+#define EVENTS_MAX 64
 
 typedef struct job {
   struct job *next;               /* queue or timer list */
@@ -50,6 +58,7 @@ typedef struct job {
 struct sg_upstream {
   sg_log *log;
   CURLM *multi;
+  int ep, efd; /* epoll set, wakeup eventfd */
   pthread_t thread;
   int thread_started;
 
@@ -65,7 +74,9 @@ struct sg_upstream {
   job *active;
   CURL *pool[POOL_MAX];
   size_t npool;
-  size_t nidle; /* transfers on the multi handle with an idle timeout */
+  size_t nidle;         /* transfers on the multi handle with an idle timeout */
+  uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
+  int no_proxy_env;     /* no proxy variable was set at start */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -151,6 +162,12 @@ static job *job_new(const sg_up_req *r) {
 /* ------------------------------------------------------------------------------------------ */
 /* The public side: queueing */
 
+static void wake(sg_upstream *u) {
+  uint64_t one = 1;
+  while (write(u->efd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
 int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
   job *j = job_new(r);
@@ -166,7 +183,7 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   u->queue_tail = &j->next;
   pthread_mutex_unlock(&u->lock);
   /* One wakeup per batch: the thread takes the whole queue when it wakes. */
-  if (was_empty) curl_multi_wakeup(u->multi);
+  if (was_empty) wake(u);
   return 0;
 }
 
@@ -211,17 +228,31 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* An easy handle with the options every call shares.  Pooled handles keep them: only the
+ * options of one call are set again (curl_easy_reset and a full set-up cost a tenth of a call). */
 static CURL *easy_get(sg_upstream *u) {
-  if (u->npool) {
-    CURL *e = u->pool[--u->npool];
-    curl_easy_reset(e);
-    return e;
-  }
-  return curl_easy_init();
+  if (u->npool) return u->pool[--u->npool];
+  CURL *e = curl_easy_init();
+  if (!e) return NULL;
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* libcurl reads the proxy variables for every transfer; when none was set at start, saying
+   * so once spares those lookups (the environment of a running gateway does not change). */
+  if (u->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
+  return e;
 }
 
 static void easy_put(sg_upstream *u, CURL *e) {
   if (!e) return;
+  /* nothing of the finished job may stay reachable from the handle */
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
   if (u->npool < POOL_MAX) u->pool[u->npool++] = e;
   else curl_easy_cleanup(e);
 }
@@ -287,22 +318,17 @@ static void start(sg_upstream *u, job *j) {
   j->easy = e;
   curl_easy_setopt(e, CURLOPT_PRIVATE, j);
   curl_easy_setopt(e, CURLOPT_URL, j->url);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (j->timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
   if (strcmp(j->method, "GET") == 0 && !j->body_len) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
   } else {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-    if (strcmp(j->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(j->method, "POST") ? j->method : NULL);
   }
   j->t0 = j->last_io = sg_now_ns();
   if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
@@ -388,8 +414,62 @@ static void cancel_everything(sg_upstream *u, job *q) {
   }
 }
 
+/* libcurl tells which sockets to watch for what. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
+  sg_upstream *u = userp;
+  (void)e;
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
+    return 0;
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.data.fd = fd;
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(u->ep, op, fd, &ev) != 0) {
+    /* a descriptor closed and reused behind libcurl's back, or one it forgot to remove */
+    op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    epoll_ctl(u->ep, op, fd, &ev);
+  }
+  if (!socketp) curl_multi_assign(u->multi, fd, u);
+  return 0;
+}
+
+/* libcurl's single timer: when it wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT). */
+static int on_timer(CURLM *m, long timeout_ms, void *userp) {
+  sg_upstream *u = userp;
+  (void)m;
+  u->curl_due = timeout_ms < 0 ? 0 : sg_now_ns() + (uint64_t)timeout_ms * 1000000u;
+  if (timeout_ms == 0) u->curl_due = 1; /* at once (and still "set") */
+  return 0;
+}
+
+static void curl_timeout_if_due(sg_upstream *u) {
+  int running;
+  if (u->curl_due && u->curl_due <= sg_now_ns()) {
+    u->curl_due = 0;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+}
+
+/* How long the thread may sleep: until the next of libcurl's timer, the first delayed job
+ * and the first idle deadline, at most POLL_MAX_MS. */
+static int wait_ms(sg_upstream *u) {
+  uint64_t now = sg_now_ns();
+  int ms = u->nidle ? check_idle(u, now) : POLL_MAX_MS;
+  uint64_t due[2] = {u->curl_due, u->timers ? u->timers->start_at : 0};
+  for (int i = 0; i < 2; i++) {
+    if (!due[i]) continue;
+    uint64_t d = due[i] > now ? (due[i] - now + 999999) / 1000000 : 0;
+    if (d < (uint64_t)ms) ms = (int)d;
+  }
+  return ms;
+}
+
 static void *run(void *arg) {
   sg_upstream *u = arg;
+  struct epoll_event evs[EVENTS_MAX];
   for (;;) {
     pthread_mutex_lock(&u->lock);
     job *q = u->queue;
@@ -421,16 +501,24 @@ static void *run(void *arg) {
       j->next = NULL;
       start(u, j);
     }
-    int running = 0;
-    curl_multi_perform(u->multi, &running);
+    curl_timeout_if_due(u);
     finish_transfers(u);
-    now = sg_now_ns();
-    int wait_ms = u->nidle ? check_idle(u, now) : POLL_MAX_MS;
-    if (u->timers) {
-      uint64_t d = u->timers->start_at > now ? (u->timers->start_at - now + 999999) / 1000000 : 0;
-      if (d < (uint64_t)wait_ms) wait_ms = (int)d;
+    int n = epoll_wait(u->ep, evs, EVENTS_MAX, wait_ms(u));
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd, running;
+      if (fd == u->efd) {
+        uint64_t v;
+        while (read(u->efd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+        continue;
+      }
+      uint32_t e = evs[i].events;
+      int flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                  (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+      curl_multi_socket_action(u->multi, fd, flags, &running);
     }
-    curl_multi_poll(u->multi, NULL, 0, wait_ms, NULL);
+    curl_timeout_if_due(u);
+    finish_transfers(u);
   }
   return NULL;
 }
@@ -443,12 +531,29 @@ sg_upstream *sg_upstream_new(sg_log *log) {
   if (global_rc != CURLE_OK) return NULL;
   sg_upstream *u = calloc(1, sizeof *u);
   if (!u) return NULL;
+  u->ep = u->efd = -1;
   u->log = log;
+  static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                           "all_proxy", "ALL_PROXY"};
+  u->no_proxy_env = 1;
+  for (size_t i = 0; i < SG_ARRAY_LEN(proxy_vars); i++)
+    if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) u->no_proxy_env = 0;
   u->queue_tail = &u->queue;
   pthread_mutex_init(&u->lock, NULL);
   pthread_cond_init(&u->cond, NULL);
-  if (!(u->multi = curl_multi_init())) goto fail;
+  u->ep = epoll_create1(EPOLL_CLOEXEC);
+  u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (u->ep < 0 || u->efd < 0 || !(u->multi = curl_multi_init())) goto fail;
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.fd = u->efd;
+  if (epoll_ctl(u->ep, EPOLL_CTL_ADD, u->efd, &ev) != 0) goto fail;
   curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
   if (pthread_create(&u->thread, NULL, run, u) != 0) goto fail;
   u->thread_started = 1;
   return u;
@@ -464,7 +569,7 @@ void sg_upstream_cancel_all(sg_upstream *u) {
   u->refusing = 1;
   unsigned want = ++u->cancel_asked;
   pthread_mutex_unlock(&u->lock);
-  curl_multi_wakeup(u->multi);
+  wake(u);
   if (self || !u->thread_started) return;
   pthread_mutex_lock(&u->lock);
   while ((int)(u->cancel_done - want) < 0) pthread_cond_wait(&u->cond, &u->lock);
@@ -478,11 +583,13 @@ void sg_upstream_free(sg_upstream *u) {
     u->refusing = 1;
     u->stop = 1;
     pthread_mutex_unlock(&u->lock);
-    curl_multi_wakeup(u->multi);
+    wake(u);
     pthread_join(u->thread, NULL);
   }
   for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
-  if (u->multi) curl_multi_cleanup(u->multi);
+  if (u->multi) curl_multi_cleanup(u->multi); /* closes the kept connections */
+  if (u->ep >= 0) close(u->ep);
+  if (u->efd >= 0) close(u->efd);
   pthread_cond_destroy(&u->cond);
   pthread_mutex_destroy(&u->lock);
   free(u);
