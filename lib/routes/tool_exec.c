@@ -74,19 +74,38 @@ int sg_exec_error(soulgw_req *req, sg_exec_shape shape, soulgw_api_error code, c
   return rc;
 }
 
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept). */
+/* Appends s percent-encoded (RFC 3986 unreserved characters kept), in runs. */
 static void put_pct(sg_buf *b, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      sg_buf_putc(b, (char)c);
-    } else {
+  while (*s) {
+    size_t n = 0;
+    for (unsigned char c; (c = (unsigned char)s[n]) &&
+                          ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~');
+         n++) {
+    }
+    sg_buf_append(b, s, n);
+    s += n;
+    if (*s) {
+      unsigned char c = (unsigned char)*s++;
       char e[3] = {'%', hex[c >> 4], hex[c & 15]};
       sg_buf_append(b, e, 3);
     }
   }
+}
+
+/* Appends ns as milliseconds with three decimals ("12.345"), without floating point. */
+static void put_ms(sg_buf *b, uint64_t ns) {
+  uint64_t us = (ns + 500) / 1000;
+  char tmp[32];
+  size_t i = sizeof tmp;
+  for (int d = 0; d < 3; d++, us /= 10) tmp[--i] = (char)('0' + us % 10);
+  tmp[--i] = '.';
+  do {
+    tmp[--i] = (char)('0' + us % 10);
+    us /= 10;
+  } while (us);
+  sg_buf_append(b, tmp + i, sizeof tmp - i);
 }
 
 static void put_str(sg_buf *b, const char *key, const char *s) {
@@ -109,8 +128,9 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"result\":");
     if (sg_json_print_buf(x->run.result, &b)) b.failed = 1;
-    sg_buf_printf(&b, ",\"duration_ms\":%.3f,\"evidence_ref\":\"evidence://",
-                  (double)x->run.ns / 1e6);
+    sg_buf_puts(&b, ",\"duration_ms\":");
+    put_ms(&b, x->run.ns);
+    sg_buf_puts(&b, ",\"evidence_ref\":\"evidence://");
     put_pct(&b, req->tenant);
     sg_buf_putc(&b, '/');
     put_pct(&b, x->call_id);
