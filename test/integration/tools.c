@@ -1019,6 +1019,92 @@ static void integration_tools_host_tool(void) {
   is_int(gw_stop(&host), 0, "the test host stops cleanly");
 }
 
+
+/* Writes text to dir/name and returns the path (static buffer). */
+static const char *write_in(const char *dir, const char *name, const char *text) {
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+  return path;
+}
+
+/* Starts soulgw on a manifests file that must be refused: exit 78, message in the output. */
+static void refuse_bootstrap(const char *dir, const char *manifests, const char *want,
+                             const char *what) {
+  char toml[1024], db[600], cfg[600], mf[600];
+  snprintf(mf, sizeof mf, "%s", manifests ? write_in(dir, "manifests.json", manifests)
+                                          : "/nonexistent/manifests.json");
+  snprintf(toml, sizeof toml,
+           "[server]\naddress = \"127.0.0.1\"\nport = 0\n[auth.tokens.local]\ntenant = \"t\"\n"
+           "token = \"x\"\nscopes = [\"*\"]\n[tools]\nmanifests_file = \"%s\"\n", mf);
+  snprintf(cfg, sizeof cfg, "%s", write_in(dir, "gateway.toml", toml));
+  snprintf(db, sizeof db, "%s/boot.db", dir);
+  const char *argv[] = {harness_soulgw_bin(), "--config", cfg, "--db", db, NULL};
+  char *out = NULL;
+  int st = run_cmd(argv, NULL, &out);
+  is_int(st, 78, "%s: exit status 78", what);
+  has_str(out, want, "%s: the message names the file and field", what);
+  free(out);
+}
+
+static void integration_tools_bootstrap_file(void) {
+  char dir[] = "/tmp/soulgw-boot-XXXXXX";
+  if (!ok(mkdtemp(dir) != NULL, "a temporary directory")) return;
+  char want[700];
+  snprintf(want, sizeof want, "%s/manifests.json: manifests[1].handler: required", dir);
+  refuse_bootstrap(dir,
+                   "[{\"tenant\":\"t\",\"id\":\"a\",\"version\":\"1\",\"handler\":\"builtin:echo\"},"
+                   "{\"tenant\":\"t\",\"id\":\"b\",\"version\":\"1\"}]",
+                   want, "a manifest without a handler");
+  snprintf(want, sizeof want, "%s/manifests.json: manifests[0].limits.timeout_ms: expected a non-negative integer", dir);
+  refuse_bootstrap(dir,
+                   "[{\"tenant\":\"t\",\"id\":\"a\",\"version\":\"1\",\"handler\":\"builtin:echo\","
+                   "\"limits\":{\"timeout_ms\":\"fast\"}}]",
+                   want, "a limit of the wrong type");
+  snprintf(want, sizeof want, "%s/manifests.json: not valid JSON", dir);
+  refuse_bootstrap(dir, "[{\"tenant\":", want, "a file that is not JSON");
+  snprintf(want, sizeof want, "%s/manifests.json: manifests: expected an array", dir);
+  refuse_bootstrap(dir, "{\"tenant\":\"t\"}", want, "a file that is not an array");
+  refuse_bootstrap(dir, NULL, "/nonexistent/manifests.json: cannot open", "a missing file");
+
+  /* a good file naming two tenants bootstraps both */
+  char toml[1024];
+  const char *mf = write_in(dir, "manifests.json",
+                            "[{\"tenant\":\"tenant-demo\",\"id\":\"boot.a\",\"version\":\"1\",\"handler\":\"builtin:echo\"},"
+                            "{\"tenant\":\"tenant-other\",\"id\":\"boot.b\",\"version\":\"2\",\"handler\":\"builtin:echo\"}]");
+  snprintf(toml, sizeof toml,
+           "[server]\naddress = \"127.0.0.1\"\nport = 0\n[auth.tokens.local]\ntenant = \"tenant-demo\"\n"
+           "token_env = \"GATEWAY_TOKEN_LOCAL\"\nscopes = [\"*\"]\n[auth.tokens.other]\n"
+           "tenant = \"tenant-other\"\ntoken = \"other-token\"\nscopes = [\"*\"]\n[tools]\n"
+           "manifests_file = \"%s\"\n", mf);
+  gwproc saved = gw, boot;
+  memset(&boot, 0, sizeof boot);
+  if (ok(gw_start(&boot, harness_soulgw_bin(), toml, NULL, NULL) == 0, "a file naming two tenants: starts")) {
+    gw = boot;
+    ok(execute(TOKEN, "boot.a", "{}", NULL) == 200 && execute(TOKEN, "boot.b", "{}", NULL) == 403,
+       "tenant-demo has its bootstrap tool, and only it");
+    cJSON *j;
+    ok(execute("other-token", "boot.b", "{}", &j) == 200, "tenant-other has its own");
+    is_str(json_str(j, "tool_version"), "2", "  at its version");
+    cJSON_Delete(j);
+    http_resp r;
+    j = get_as("other-token", "/api/config/tools", &r);
+    cJSON *vs = cJSON_GetObjectItem(j, "versions");
+    ok(cJSON_GetArraySize(vs) == 1 && !strcmp(json_str(cJSON_GetArrayItem(vs, 0), "version"), "bootstrap"),
+       "each tenant's versions begin with bootstrap");
+    cJSON_Delete(j);
+    resp_free(&r);
+    is_int(gw_stop(&boot), 0, "stops cleanly");
+  }
+  gw = saved;
+  const char *rm[] = {"rm", "-rf", dir, NULL};
+  run_cmd(rm, NULL, NULL);
+}
+
 static const tap_test tests[] = {
     TEST(integration_tools_preflight_allow_deny),
     TEST(integration_tools_list),
@@ -1035,6 +1121,7 @@ static const tap_test tests[] = {
     TEST(integration_tools_bad_input),
     TEST(integration_tools_idempotency_and_restart),
     TEST(integration_tools_host_tool),
+    TEST(integration_tools_bootstrap_file),
 };
 
 int main(void) {
