@@ -355,9 +355,11 @@ typedef struct soulgw_provider {
                soulgw_json **out, char *err, size_t errlen);
 } soulgw_provider;
 
-/* Registers a provider under name (not "local", which is built in); it takes precedence over
- * a configured [llm.providers.NAME] of the same name.  The struct is copied.  Before start.
- * Returns 0, SOULGW_EINVAL, SOULGW_EEXIST, SOULGW_ESTATE, SOULGW_ENOMEM. */
+/* Registers a provider under name: 1 to 64 of [A-Za-z0-9_.-], not "local" (built in).  It
+ * takes precedence over a configured [llm.providers.NAME] of the same name.  The struct is
+ * copied (complete must not be NULL).  Before start.  For /api/llm/stream the answer of
+ * complete is sent as word-sized deltas.  Returns 0, SOULGW_EINVAL, SOULGW_EEXIST,
+ * SOULGW_ESTATE, SOULGW_ENOMEM. */
 SOULGW_API int soulgw_provider_register(soulgw *gw, const char *name,
                                         const soulgw_provider *provider, void *userdata);
 
