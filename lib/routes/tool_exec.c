@@ -14,6 +14,7 @@
  * The hot path (builtin:echo, no key) reads no store, copies nothing of the input, and builds
  * its answer in one buffer whose text is handed to the response as is.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +25,27 @@
 #include "../tools.h"
 #include "tool_exec.h"
 
-/* One execution, in the request's arena: it lives as long as the request. */
+/* One execution.  A synchronous run keeps it on the handler's stack; an HTTP tool's run, which
+ * finishes on another thread, gets a heap copy that complete() frees. */
 typedef struct exec {
   soulgw_req *req;
   sg_exec_shape shape;
+  int heap;        /* malloc'd: complete() frees it */
   sg_toolset *ref; /* keeps the manifest alive */
   const char *tool_id, *call_id, *idem_key;
   const soulgw_json *input;
   sg_tool_run run;
-  char *text; /* the answer, while its idempotency record is written */
-  size_t len;
 } exec;
+
+/* A successful answer waiting for its idempotency record to commit. */
+typedef struct recording {
+  soulgw_req *req;
+  sg_exec_shape shape;
+  const char *tool_id, *idem_key; /* parts of the request body, valid while it is deferred */
+  const soulgw_json *input;
+  char *text;
+  size_t len;
+} recording;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Answers */
@@ -169,58 +180,64 @@ static int replay(soulgw_req *req, sg_exec_shape shape, const soulgw_json *rec,
 
 /* The idempotency record of a successful run has been written (or not). */
 static void recorded(void *ud, sg_st st, soulgw_json *result, const char *msg) {
-  exec *x = ud;
-  soulgw_req *req = x->req;
-  char *text = x->text;
-  size_t len = x->len;
-  x->text = NULL;
+  recording *w = ud;
+  soulgw_req *req = w->req;
   if (st == SG_ST_OK && soulgw_json_bool(soulgw_json_get(result, "existing"), 0)) {
     /* a concurrent request with the same key recorded its answer first */
-    free(text);
-    replay(req, x->shape, result, x->tool_id, x->input, x->idem_key);
+    free(w->text);
+    replay(req, w->shape, result, w->tool_id, w->input, w->idem_key);
   } else if (st == SG_ST_OK) {
-    sg_req_answer_typed(req, 200, text, len, "application/json");
+    sg_req_answer_typed(req, 200, w->text, w->len, "application/json");
   } else {
-    free(text);
-    sg_exec_error(req, x->shape, SOULGW_API_STORAGE_UNAVAILABLE,
+    free(w->text);
+    sg_exec_error(req, w->shape, SOULGW_API_STORAGE_UNAVAILABLE,
                   "tool %.128s ran, but its answer could not be recorded under the "
                   "idempotency key: %s",
-                  x->tool_id, msg ? msg : "storage unavailable");
+                  w->tool_id, msg ? msg : "storage unavailable");
   }
+  free(w);
   soulgw_json_free(result);
 }
 
-/* Answers from a finished run.  Everything of x that the answer needs is used before the
- * request is answered: after that, the request (and x with it) may be gone. */
+/* Answers from a finished run, then frees x if it is on the heap.  x holds no part of the
+ * request, so it outlives the answer; the request itself may be gone once answered. */
 static void complete(exec *x) {
   soulgw_req *req = x->req;
   const sg_manifest *m = x->run.m;
+  char *text = NULL;
+  size_t len = 0;
+  recording *w = NULL;
   if (x->run.failed) {
     sg_toolset_release(x->ref);
     sg_exec_error(req, x->shape, x->run.code, "%s", x->run.msg);
-    return;
+    goto out;
   }
-  size_t len;
-  char *text = answer_text(x, m, &len);
+  text = answer_text(x, m, &len);
   sg_tool_run_clear(&x->run);
   sg_toolset_release(x->ref);
-  x->ref = NULL;
   if (!text) {
     sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
-    return;
+    goto out;
   }
   if (!x->idem_key) {
     sg_req_answer_typed(req, 200, text, len, "application/json");
-    return;
+    goto out;
   }
+  if (!(w = malloc(sizeof *w))) {
+    free(text);
+    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    goto out;
+  }
+  *w = (recording){req, x->shape, x->tool_id, x->idem_key, x->input, text, len};
   if (soulgw_req_defer(req) != 0) { /* cannot happen: nothing has answered yet */
     free(text);
-    return;
+    free(w);
+    goto out;
   }
-  x->text = text;
-  x->len = len;
-  sg_store_idem_put(req->gw->store, req->tenant, x->idem_key, x->tool_id, x->input, 200, text,
-                    sg_wall_ms(), recorded, x);
+  sg_store_idem_put(req->gw->store, req->tenant, w->idem_key, w->tool_id, w->input, 200, text,
+                    sg_wall_ms(), recorded, w);
+out:
+  if (x->heap) free(x);
 }
 
 /* An HTTP tool's run has finished, on the upstream thread. */
@@ -291,13 +308,12 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
       return 0;
     }
   }
-  exec *x = sg_arena_calloc(&req->arena, sizeof *x);
-  if (!x) {
-    sg_toolset_release(ref);
-    return sg_exec_error(req, call->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-  }
+  /* Only what the run reads is set: sg_tools_run() initializes its outputs itself, and
+   * zeroing the whole struct (its message buffer included) shows on the echo path. */
+  exec local, *x = &local;
   x->req = req;
   x->shape = call->shape;
+  x->heap = 0;
   x->ref = ref;
   x->tool_id = call->tool_id;
   x->call_id = call->call_id ? call->call_id : req->id;
@@ -311,13 +327,22 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->run.tenant = req->tenant;
   x->run.call_id = x->call_id;
   x->run.done = run_done;
-  x->run.ud = x;
-  /* an asynchronous run may finish on another thread before sg_tools_run() returns: the
-   * request must be deferred first */
-  if (m->kind == SG_TOOL_HTTP && soulgw_req_defer(req) != 0) {
-    sg_toolset_release(ref);
-    return 0;
+  if (m->kind == SG_TOOL_HTTP) {
+    /* the run finishes on the upstream thread, possibly before sg_tools_run() returns: x
+     * moves to the heap and the request is deferred first */
+    if (!(x = malloc(sizeof *x))) {
+      sg_toolset_release(ref);
+      return sg_exec_error(req, call->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    }
+    memcpy(x, &local, offsetof(exec, run) + offsetof(sg_tool_run, failed));
+    x->heap = 1;
+    if (soulgw_req_defer(req) != 0) {
+      sg_toolset_release(ref);
+      free(x);
+      return 0;
+    }
   }
+  x->run.ud = x;
   uint64_t t0 = sg_now_ns();
   if (sg_tools_run(&x->run) == SG_TOOL_PENDING) return 0;
   if (!x->run.ns) x->run.ns = sg_now_ns() - t0;
