@@ -31,6 +31,8 @@ enum { MODE_UNKNOWN, MODE_SSE, MODE_JSON };
 typedef struct oa_call {
   soulgw *gw;
   char rid[72];
+  char rid_header[96];   /* "X-Request-Id: ..." */
+  char trace_header[80]; /* "traceparent: ..." when the client sent a well-formed one */
   char provider[72];
   char label[96];  /* "provider NAME" for upstream.c's log lines */
   char model[330]; /* "provider:model", the metrics label */
@@ -143,6 +145,10 @@ static oa_call *call_new(soulgw_req *req, const sg_provider_conf *pc, const char
   if (!c) return NULL;
   c->gw = req->gw;
   sg_strlcpy(c->rid, req->id, sizeof c->rid);
+  snprintf(c->rid_header, sizeof c->rid_header, "X-Request-Id: %s", req->id);
+  const char *tp = soulgw_req_header(req, "traceparent");
+  if (tp && strlen(tp) == 55 && strspn(tp, "0123456789abcdef-") == 55)
+    snprintf(c->trace_header, sizeof c->trace_header, "traceparent: %s", tp);
   sg_strlcpy(c->provider, pc->name, sizeof c->provider);
   snprintf(c->label, sizeof c->label, "provider %s", pc->name);
   sg_strlcpy(c->model, full, sizeof c->model);
@@ -540,9 +546,14 @@ static void on_done(void *ud, const sg_up_result *res) {
 }
 
 static void attempt(oa_call *c) {
-  const char *hdrs[4] = {"Content-Type: application/json",
+  /* The request id and the W3C trace context go upstream, so that its logs can be matched
+   * with the gateway's. */
+  const char *hdrs[6] = {"Content-Type: application/json",
                          c->stream ? "Accept: text/event-stream" : "Accept: application/json",
-                         c->auth, NULL};
+                         c->rid_header, NULL, NULL, NULL};
+  size_t n = 3;
+  if (c->trace_header[0]) hdrs[n++] = c->trace_header;
+  if (c->auth) hdrs[n++] = c->auth;
   sg_up_req r;
   memset(&r, 0, sizeof r);
   r.method = "POST";

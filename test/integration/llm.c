@@ -50,8 +50,9 @@ static struct {
   char last_body[8192];
   char last_auth[256];
   char last_path[256];
+  char last_rid[128], last_trace[128];
   volatile int quit;
-} mock = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, "", "", "", 0};
+} mock = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, "", "", "", "", "", 0};
 
 static void mock_reset(void) {
   pthread_mutex_lock(&mock.lock);
@@ -171,7 +172,11 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
     return MHD_YES;
   }
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+  const char *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
   pthread_mutex_lock(&mock.lock);
+  snprintf(mock.last_rid, sizeof mock.last_rid, "%s", rid ? rid : "");
+  snprintf(mock.last_trace, sizeof mock.last_trace, "%s", tp ? tp : "");
   mock.requests++;
   snprintf(mock.last_body, sizeof mock.last_body, "%s", u->p ? u->p : "");
   snprintf(mock.last_auth, sizeof mock.last_auth, "%s", auth ? auth : "");
@@ -638,6 +643,19 @@ static void integration_llm_openai_success(void) {
   ok(!cJSON_GetObjectItem(u, "metadata"), "metadata stays in the gateway");
   ok(!cJSON_GetObjectItem(u, "stream"), "no stream flag for complete");
   cJSON_Delete(u);
+  /* the request id and trace context go upstream */
+  const char *hdrs[] = {"Content-Type: application/json", "Authorization: Bearer " TOKEN,
+                        "X-Request-Id: rid-llm-42",
+                        "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL};
+  http_resp hr;
+  http(&gw, "POST", "/api/llm/complete", hdrs, "{\"prompt\":\"p\",\"model\":\"mock:ok\"}", &hr);
+  is_int(hr.status, 200, "a call with a request id and a traceparent");
+  resp_free(&hr);
+  pthread_mutex_lock(&mock.lock);
+  is_str(mock.last_rid, "rid-llm-42", "X-Request-Id is passed upstream");
+  is_str(mock.last_trace, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+         "traceparent is passed upstream");
+  pthread_mutex_unlock(&mock.lock);
   /* a provider without a key sends no Authorization */
   is_int(post("/api/llm/complete", "{\"prompt\":\"p\",\"model\":\"nokey:ok\"}", NULL), 200, "nokey:ok");
   pthread_mutex_lock(&mock.lock);
