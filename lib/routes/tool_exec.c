@@ -229,9 +229,11 @@ static void complete(exec *x) {
     goto out;
   }
   *w = (recording){req, x->shape, x->tool_id, x->idem_key, x->input, text, len};
-  if (soulgw_req_defer(req) != 0) { /* cannot happen: nothing has answered yet */
-    free(text);
+  if (soulgw_req_defer(req) != 0) {
+    /* an HTTP tool's request was answered meanwhile by a stopping gateway: this late answer
+     * is dropped and releases the request */
     free(w);
+    sg_req_answer_typed(req, 200, text, len, "application/json");
     goto out;
   }
   sg_store_idem_put(req->gw->store, req->tenant, w->idem_key, w->tool_id, w->input, 200, text,
