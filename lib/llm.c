@@ -229,9 +229,12 @@ static soulgw_json *local_vector(const char *text, int normalize) {
   }
   norm = sqrt(norm);
   soulgw_json *arr = soulgw_json_array();
-  for (int i = 0; i < LOCAL_DIM; i++)
-    if (soulgw_json_push(arr, soulgw_json_new_number(normalize && norm > 0 ? v[i] / norm : v[i])))
-      break;
+  for (int i = 0; i < LOCAL_DIM; i++) {
+    if (soulgw_json_push(arr, soulgw_json_new_number(normalize && norm > 0 ? v[i] / norm : v[i]))) {
+      soulgw_json_free(arr);
+      return NULL; /* the caller's push of NULL then fails too */
+    }
+  }
   return arr;
 }
 
