@@ -11,11 +11,19 @@
 #include "routes.h"
 #include "tool_exec.h"
 
+/* An optional identifier field.  The common getter formats the field's name up front, which
+ * the execute path can skip when the field is absent, as it usually is. */
+static int opt_id(soulgw_req *req, const soulgw_json *body, const char *key, const char **out) {
+  *out = NULL;
+  return soulgw_json_get(body, key) ? sg_field_id(req, body, NULL, key, 0, out) : 0;
+}
+
 /* actor {kind, subject_id, claims} and origin (a string or an object) are checked for shape
  * only: the gateway logs neither and passes neither to tools. */
 static int check_actor_origin(soulgw_req *req, const soulgw_json *body) {
   const soulgw_json *actor, *claims, *origin;
   const char *kind, *subject;
+  if (!soulgw_json_get(body, "actor") && !soulgw_json_get(body, "origin")) return 0;
   if (sg_field_object(req, body, NULL, "actor", &actor) ||
       sg_field_id(req, actor, "actor", "kind", 0, &kind) ||
       sg_field_id(req, actor, "actor", "subject_id", 0, &subject) ||
@@ -38,8 +46,8 @@ int sg_route_tool_execute(soulgw_req *req, void *ud) {
   const soulgw_json *body;
   sg_exec_call call = {SG_SHAPE_API, NULL, NULL, NULL, NULL};
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "tool_id", 1, &call.tool_id) ||
-      sg_field_id(req, body, NULL, "call_id", 0, &call.call_id) ||
-      sg_field_id(req, body, NULL, "idempotency_key", 0, &call.idem_key) ||
+      opt_id(req, body, "call_id", &call.call_id) ||
+      opt_id(req, body, "idempotency_key", &call.idem_key) ||
       check_actor_origin(req, body))
     return 0;
   call.input = soulgw_json_get(body, "input");
