@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 static gwproc gw;
 static int upstream_port;
+static atomic_int slow_arrivals; /* requests the upstream's /slow has received */
 
 static const char *const TOML =
     "[server]\n"
@@ -199,6 +201,7 @@ static void *serve_one(void *arg) {
     status = 500;
     snprintf(payload, sizeof payload, "{\"error\":\"boom\"}");
   } else if (!strcmp(path, "/slow")) {
+    atomic_fetch_add(&slow_arrivals, 1);
     sleep_ms(3000);
     snprintf(payload, sizeof payload, "{}");
   } else if (!strcmp(path, "/headers")) {
@@ -746,8 +749,10 @@ static void integration_tools_max_concurrency(void) {
   ok(publish("conc-1", manifests) == 200, "publish a slow HTTP tool with max_concurrency 1");
   bg b = {0};
   pthread_t t;
+  int before = atomic_load(&slow_arrivals);
   pthread_create(&t, NULL, bg_execute, &b);
-  sleep_ms(500); /* the first run is now waiting on the slow upstream */
+  for (int i = 0; i < 500 && atomic_load(&slow_arrivals) == before; i++) sleep_ms(10);
+  ok(atomic_load(&slow_arrivals) > before, "the first run is waiting on the slow upstream");
   http_resp r;
   cJSON *j = post("/api/tools/execute", "{\"tool_id\":\"http.one\",\"input\":{}}", &r);
   is_int(r.status, 429, "a second run over max_concurrency 1: 429");
