@@ -10,7 +10,9 @@
  * Host tools live in a list that only grows: registration takes a mutex and publishes the new
  * head with a release store, so lookups walk it without a lock.
  */
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,10 +106,13 @@ static size_t string_size(const char *s) {
 static size_t number_size(double d) {
   char buf[64];
   if (d != d || d - d != 0) return 4; /* NaN or infinite: null */
+  if (d == 0 && signbit(d)) return 2; /* "-0" */
   if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d)
     return (size_t)snprintf(buf, sizeof buf, "%d", (int)d);
   int n = snprintf(buf, sizeof buf, "%1.15g", d);
-  if (strtod(buf, NULL) != d) n = snprintf(buf, sizeof buf, "%1.17g", d);
+  double back = strtod(buf, NULL); /* cJSON's test: equal within an epsilon */
+  if (!(fabs(back - d) <= fmax(fabs(back), fabs(d)) * DBL_EPSILON))
+    n = snprintf(buf, sizeof buf, "%1.17g", d);
   return (size_t)n;
 }
 

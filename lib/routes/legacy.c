@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "../gateway.h"
-#include "../json.h"
+#include "../json_write.h"
 #include "common.h"
 #include "routes.h"
 #include "tool_exec.h"
@@ -139,7 +139,7 @@ static void collab_done(void *ud, sg_st st, soulgw_json *result, const char *msg
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_buf_puts(&b, "{\"success\":true,\"data\":");
-  if (sg_json_print_buf(result, &b)) b.failed = 1;
+  if (sg_json_write(&b, result)) b.failed = 1;
   sg_buf_puts(&b, ",\"error\":null,\"trace_id\":\"");
   sg_buf_json_escape(&b, req->id, (size_t)-1);
   sg_buf_puts(&b, "\"}");

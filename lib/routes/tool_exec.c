@@ -21,6 +21,7 @@
 
 #include "../gateway.h"
 #include "../json.h"
+#include "../json_write.h"
 #include "../schema.h"
 #include "../tools.h"
 #include "tool_exec.h"
@@ -119,6 +120,8 @@ static void put_ms(sg_buf *b, uint64_t ns) {
   sg_buf_append(b, tmp + i, sizeof tmp - i);
 }
 
+/* Appends key, then s as a JSON string.  Escaped with sg_buf_json_escape(), which also mends
+ * invalid UTF-8: a tenant may come from a header or the path, which nothing decodes as UTF-8. */
 static void put_str(sg_buf *b, const char *key, const char *s) {
   sg_buf_puts(b, key);
   sg_buf_putc(b, '"');
@@ -138,7 +141,7 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
     put_str(&b, ",\"tenant\":", req->tenant);
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"result\":");
-    if (sg_json_print_buf(x->run.result, &b)) b.failed = 1;
+    if (sg_json_write(&b, x->run.result)) b.failed = 1;
     sg_buf_puts(&b, ",\"duration_ms\":");
     put_ms(&b, x->run.ns);
     sg_buf_puts(&b, ",\"evidence_ref\":\"evidence://");
@@ -150,11 +153,11 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
     put_str(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"input\":");
-    if (sg_json_print_buf(x->input, &b)) b.failed = 1;
+    if (sg_json_write(&b, x->input)) b.failed = 1;
     put_str(&b, "},\"result\":{\"tool_id\":", m->id);
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"success\":true,\"output\":");
-    if (sg_json_print_buf(x->run.result, &b)) b.failed = 1;
+    if (sg_json_write(&b, x->run.result)) b.failed = 1;
     put_str(&b, ",\"error\":null}},\"error\":null,\"trace_id\":", req->id);
     sg_buf_putc(&b, '}');
   }
@@ -216,7 +219,8 @@ static void complete(exec *x) {
   sg_tool_run_clear(&x->run);
   sg_toolset_release(x->ref);
   if (!text) {
-    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL,
+                  "the answer could not be built (out of memory, or nested too deeply)");
     goto out;
   }
   if (!x->idem_key) {
