@@ -29,9 +29,11 @@ OPT     ?= -O2 -g
 WERROR  ?=
 SAN     ?=
 
-PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lcurl)
+# libcurl's headers are needed to build; the library itself is loaded by lib/upstream.c on the
+# first outbound call (dlopen), so it is not linked.
+PKGS := libmicrohttpd libcjson libsodium inih sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3)
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wwrite-strings -fno-common
@@ -39,6 +41,7 @@ ALL_CFLAGS  = $(WARN) $(WERROR) $(OPT) $(SAN) -D_GNU_SOURCE -fPIC -fvisibility=h
               -Iinclude -Ilib -I$(B) $(EXTRA_INC) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
+TEST_LIBS   = $(LIBS) -lcurl
 
 LIB_SRC := $(sort $(wildcard lib/*.c lib/routes/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -162,7 +165,7 @@ check-build: all $(UNIT_BIN) $(BB_BIN) $(B)/testhost
 $(B)/t/unit_%: $(B)/obj/test/unit/%.o $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(TEST_LIBS)
 
 $(B)/testhost: $(B)/obj/test/helpers/testhost.o $(B)/libsoulgw.a
 	@$(if $(Q),echo "  LD    $@")
@@ -172,7 +175,7 @@ define bb_rule
 $(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(1))): $(B)/obj/$(1:.c=.o) $(TEST_HELPER_OBJ)
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  LD    $$@")
-	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$(TEST_HELPER_OBJ) $$(LIBS)
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$(TEST_HELPER_OBJ) $$(TEST_LIBS)
 endef
 $(foreach s,$(BB_SRC),$(eval $(call bb_rule,$(s))))
 
@@ -197,7 +200,7 @@ perf: all $(B)/t/perf_run
 $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*.c))
 fuzz: $(FUZZ_TARGETS)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,13 @@ int main(int argc, char **argv) {
   soulgw *gw = NULL;
 
   if (argc > 1 && strcmp(argv[1], "sign") == 0) return soulgw_cli_sign(argc - 1, argv + 1);
+
+  /* Process-wide memory policy belongs to the program, not the library.  glibc returns freed
+   * heap to the kernel as soon as 128 KB sit free at its top; with requests allocated on the
+   * HTTP threads and released on the storage writer's, that meant an madvise() and a TLB
+   * shootdown across CPUs for nearly every write batch (a third of durable-append throughput).
+   * Keeping up to 16 MB costs nothing when idle. */
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
   cfg = soulgw_config_new();
   if (!cfg) {

@@ -72,6 +72,16 @@ static void stream_free(void *cls) { sg_req_release(cls); }
 static enum MHD_Result queue(soulgw_req *req, struct MHD_Connection *c) {
   struct MHD_Response *r;
   pthread_mutex_lock(&req->lock);
+  if (req->resp_tree) {
+    static const char oom[] = "{\"code\":\"UNKNOWN.INTERNAL\",\"message\":\"out of memory\"}";
+    char *text = soulgw_json_print(req->resp_tree);
+    soulgw_json_free(req->resp_tree);
+    req->resp_tree = NULL;
+    req->resp_owned = text;
+    req->resp = text ? text : oom;
+    req->resp_len = text ? strlen(text) : sizeof oom - 1;
+    if (!text) req->status = 500;
+  }
   if (req->stream) {
     atomic_fetch_add_explicit(&req->refs, 1, memory_order_relaxed); /* the response's */
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, req,

@@ -77,6 +77,7 @@ void sg_req_release(soulgw_req *req) {
   soulgw_json_free(req->json);
   sg_buf_free(&req->body);
   free(req->resp_owned);
+  soulgw_json_free(req->resp_tree);
   if (req->stream) {
     sg_buf_free(&req->stream->data);
     free(req->stream);
@@ -166,11 +167,12 @@ int soulgw_reply_header(soulgw_req *req, const char *name, const char *value) {
 
 /* Sets the answer.  Takes body in every case (unless is_static). */
 static int answer_as(soulgw_req *req, int status, const char *body, char *owned, size_t len,
-                     const char *type) {
+                     const char *type, soulgw_json *tree) {
   int release_owner = 0, rc = 0;
   pthread_mutex_lock(&req->lock);
   if (req->answered) {
     free(owned);
+    soulgw_json_free(tree);
     /* A deferred request answered by the gateway at shutdown: drop the handler's reference. */
     rc = req->deferred ? SOULGW_ECLOSED : SOULGW_ESTATE;
     release_owner = req->deferred;
@@ -184,6 +186,7 @@ static int answer_as(soulgw_req *req, int status, const char *body, char *owned,
   req->resp_owned = owned;
   req->resp_len = len;
   req->resp_type = type;
+  req->resp_tree = tree;
   req->answered = 1;
   release_owner = req->deferred;
   req->deferred = 0;
@@ -201,11 +204,11 @@ static int answer_as(soulgw_req *req, int status, const char *body, char *owned,
 
 /* Answers with a malloc'd JSON body, taken in every case. */
 static int answer(soulgw_req *req, int status, char *body, size_t len) {
-  return answer_as(req, status, body, body, len, "application/json");
+  return answer_as(req, status, body, body, len, "application/json", NULL);
 }
 
 int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type) {
-  return answer_as(req, status, body, body, len, type);
+  return answer_as(req, status, body, body, len, type, NULL);
 }
 
 int soulgw_reply(soulgw_req *req, int status, const char *json, size_t len) {
@@ -219,17 +222,15 @@ int soulgw_reply(soulgw_req *req, int status, const char *json, size_t len) {
 }
 
 int sg_req_static(soulgw_req *req, int status, const char *body, size_t len) {
-  return answer_as(req, status, body, NULL, len, "application/json");
+  return answer_as(req, status, body, NULL, len, "application/json", NULL);
 }
 
 int soulgw_reply_json(soulgw_req *req, int status, soulgw_json *body) {
-  char *text = soulgw_json_print(body);
-  soulgw_json_free(body);
-  if (!text) {
+  if (!body) {
     sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
     return SOULGW_ENOMEM;
   }
-  return answer(req, status, text, strlen(text));
+  return answer_as(req, status, NULL, NULL, 0, "application/json", body);
 }
 
 /* The common error body; NULL when out of memory. */

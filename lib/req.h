@@ -74,6 +74,9 @@ struct soulgw_req {
   int status;
   const char *resp; /* the body ... */
   char *resp_owned; /* ... when it is malloc'd (else it is static) */
+  soulgw_json *resp_tree; /* or an answer still to print: the glue prints it on its own
+                           * thread, so that a completion on the store's writer thread does
+                           * not spend its time serialising */
   size_t resp_len;
   const char *resp_type;
   sg_kv resp_headers[SG_REQ_MAX_HEADERS];

@@ -3,9 +3,16 @@
  *
  * One writer connection, owned by the writer thread, and a pool of reader connections used by
  * whatever thread reads.  Writes are queued; the writer takes everything queued at once, runs
- * it in one transaction with a savepoint per write, commits, and only then calls each write's
- * completion (group commit: one fsync for the whole batch, so synchronous=FULL stays fast under
- * concurrency).  WAL mode lets readers proceed while the writer commits.
+ * it in one transaction, commits, and only then calls each write's completion (group commit:
+ * one fsync for the whole batch, so synchronous=FULL stays fast under concurrency).  WAL mode
+ * lets readers proceed while the writer commits.
+ *
+ * The rule that keeps writes in a batch independent without a savepoint each: an operation
+ * refuses (SG_ST_CONFLICT, SG_ST_NOTFOUND) only before it has written anything, or at the
+ * statement whose failure SQLite undoes by itself; any storage error fails the whole batch,
+ * which is rolled back and answered 503, so nothing unacknowledged is half-written and nothing
+ * acknowledged is lost.  Work that needs no database (serialising JSON) is done by the caller
+ * before queueing, off the single writer thread.
  *
  * Every statement is prepared once per connection and bound; no SQL is built from strings.
  * The schema is versioned with PRAGMA user_version and migrated forward at open.
@@ -58,7 +65,7 @@ static const char *const migrations[] = {
 
 /* Prepared statements, by id.  Each connection prepares the ones it uses on first use. */
 enum {
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_PROBE, Q_SEQ_NEXT,
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PROBE, Q_SEQ_NEXT,
   Q_REG_INSERT, Q_REG_EXISTS, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
   Q_REG_TENANTS, Q_REG_NEXT_SEQ,
   Q_IDEM_GET, Q_IDEM_INSERT,
@@ -73,9 +80,6 @@ static const char *const sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_SAVEPOINT] = "SAVEPOINT w",
-    [Q_RELEASE] = "RELEASE w",
-    [Q_ROLLBACK_TO] = "ROLLBACK TO w",
     [Q_PROBE] = "INSERT OR REPLACE INTO meta(key, value) VALUES('probe', ?1)",
     [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES(?1, ?2, 1)"
                    " ON CONFLICT(tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
@@ -147,10 +151,11 @@ struct wop {
   sg_store_done done;
   void *ud;
   sg_arena arena; /* the copied arguments */
-  const char *tenant, *s1, *s2, *s3;
+  const char *tenant, *s1, *s2, *s3, *s4;
   soulgw_json *j1, *j2;
   int64_t now, n;
   sg_edge_in *edges;
+  const char **props; /* edges' props as JSON text, NULL for none */
   size_t nedges;
   sg_st st;
   soulgw_json *result;
@@ -363,18 +368,18 @@ static void run_batch(sg_store *st, wop *batch) {
     return;
   }
   for (wop *w = batch; w; w = w->next) {
-    if (run0(c, Q_SAVEPOINT) != SQLITE_DONE) {
-      w->st = SG_ST_UNAVAILABLE;
-      snprintf(w->msg, sizeof w->msg, "the database cannot be written");
-      continue;
-    }
     w->st = w->run(st, c, w);
+    if (w->st == SG_ST_UNAVAILABLE) { /* a storage error: the whole batch goes */
+      run0(c, Q_ROLLBACK);
+      atomic_store(&st->writable, 0);
+      fail_all(batch, "the database cannot be written");
+      finish_batch(batch);
+      return;
+    }
     if (w->st != SG_ST_OK) {
       soulgw_json_free(w->result);
       w->result = NULL;
-      run0(c, Q_ROLLBACK_TO);
     }
-    run0(c, Q_RELEASE);
   }
   rc = run0(c, Q_COMMIT);
   if (rc != SQLITE_DONE) {
@@ -444,6 +449,22 @@ static const char *wdup(wop *w, const char *s, int *oom) {
   const char *d = sg_arena_strdup(&w->arena, s);
   if (!d) *oom = 1;
   return d;
+}
+
+/* v as JSON text in w's arena: serialised on the caller's thread, not the writer's. */
+static const char *wtext(wop *w, const soulgw_json *v, int *oom) {
+  if (!v) return NULL;
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  if (sg_json_print_buf(v, &b) != 0 || sg_buf_failed(&b)) {
+    sg_buf_free(&b);
+    *oom = 1;
+    return NULL;
+  }
+  const char *t = sg_arena_strndup(&w->arena, b.ptr, b.len);
+  sg_buf_free(&b);
+  if (!t) *oom = 1;
+  return t;
 }
 
 static soulgw_json *jdup(const soulgw_json *v, int *oom) {
@@ -1145,8 +1166,7 @@ static size_t distinct_edges(const sg_edge_in *e, size_t n, const char *record_i
 }
 
 static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
-  char *data = json_text(w->j1);
-  if (!data) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  const char *data = w->s3; /* serialised by the caller */
   const char *record_id = w->s2;
   char genid[512];
   sqlite3_stmt *s = stmt(c, Q_REC_INSERT);
@@ -1168,14 +1188,12 @@ static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
     sqlite3_reset(s);
     if (!(is_constraint(rc) && !w->s2)) break; /* a generated id already taken: next one */
   }
-  free(data);
   if (is_constraint(rc)) FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", record_id);
   if (rc != SQLITE_DONE) return unavailable(st, w, "record insert", rc, c);
   if (!(s = stmt(c, Q_EDGE_INSERT))) return unavailable(st, w, "edge", SQLITE_ERROR, c);
   for (size_t i = 0; i < w->nedges; i++) {
     const sg_edge_in *e = &w->edges[i];
-    char *props = e->props ? json_text(e->props) : NULL;
-    if (e->props && !props) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+    const char *props = w->props[i];
     sqlite3_reset(s);
     bind_text(s, 1, w->tenant);
     bind_text(s, 2, e->from ? e->from : record_id);
@@ -1185,7 +1203,6 @@ static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
     sqlite3_bind_int64(s, 6, w->now);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
-    free(props);
     if (rc != SQLITE_DONE) return unavailable(st, w, "edge insert", rc, c);
   }
   soulgw_json *o = soulgw_json_object();
@@ -1193,7 +1210,9 @@ static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
   soulgw_json_set(o, "repo", soulgw_json_new_string(w->s1));
   soulgw_json_set(o, "record_id", soulgw_json_new_string(record_id));
   soulgw_json_set(o, "stored_at", sg_json_new_int(w->now));
-  soulgw_json_set(o, "edges", sg_json_new_int((long long)distinct_edges(w->edges, w->nedges, record_id)));
+  /* distinct edges: counted by the caller, except that "from" defaulting to a generated id is
+   * only known here, and such edges are distinct from each other by their other fields */
+  soulgw_json_set(o, "edges", sg_json_new_int(w->n));
   w->result = o;
   return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
@@ -1206,25 +1225,22 @@ void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
   if (w) {
     w->s1 = wdup(w, repo, &oom);
     w->s2 = wdup(w, record_id, &oom);
-    w->j1 = jdup(data, &oom);
+    w->s3 = wtext(w, data, &oom);
     w->now = now_ms;
     w->nedges = nedges;
+    w->n = (int64_t)distinct_edges(edges, nedges, record_id ? record_id : "\x01generated");
     if (nedges) {
       w->edges = sg_arena_alloc(&w->arena, nedges * sizeof *w->edges);
-      if (!w->edges) oom = 1;
-      /* props are copied as text later; keep them as JSON in one array owned by w */
-      w->j2 = soulgw_json_array();
+      w->props = sg_arena_calloc(&w->arena, nedges * sizeof *w->props);
+      if (!w->edges || !w->props) oom = 1;
       for (size_t i = 0; !oom && i < nedges; i++) {
         sg_edge_in *e = &w->edges[i];
         e->from = wdup(w, edges[i].from, &oom);
         e->to = wdup(w, edges[i].to, &oom);
         e->label = wdup(w, edges[i].label, &oom);
         e->props = NULL;
-        if (edges[i].props && soulgw_json_typeof(edges[i].props) != SOULGW_JSON_NULL) {
-          soulgw_json *p = jdup(edges[i].props, &oom);
-          if (p && soulgw_json_push(w->j2, p) == 0) e->props = p;
-          else oom = 1;
-        }
+        if (edges[i].props && soulgw_json_typeof(edges[i].props) != SOULGW_JSON_NULL)
+          w->props[i] = wtext(w, edges[i].props, &oom);
       }
     }
   }
@@ -1484,12 +1500,9 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
 static sg_st op_observe_emit(sg_store *st, conn *c, wop *w) {
   int64_t n = seq_next(c, w->tenant, "observe");
   if (n < 0) return unavailable(st, w, "observe sequence", sqlite3_errcode(c->db), c);
-  char *event = json_text(w->j1);
+  const char *event = w->s4;
   sqlite3_stmt *s = stmt(c, Q_OBS_INSERT);
-  if (!event || !s) {
-    free(event);
-    return unavailable(st, w, "observe", SQLITE_NOMEM, c);
-  }
+  if (!s) return unavailable(st, w, "observe", SQLITE_ERROR, c);
   bind_text(s, 1, w->tenant);
   sqlite3_bind_int64(s, 2, n);
   bind_text(s, 3, w->s1);
@@ -1499,7 +1512,6 @@ static sg_st op_observe_emit(sg_store *st, conn *c, wop *w) {
   sqlite3_bind_int64(s, 7, w->now);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  free(event);
   if (rc != SQLITE_DONE) return unavailable(st, w, "observe insert", rc, c);
   char id[32];
   snprintf(id, sizeof id, "obs-%lld", (long long)n);
@@ -1521,7 +1533,7 @@ void sg_store_observe_emit(sg_store *st, const char *tenant, const char *topic,
     w->s1 = wdup(w, topic, &oom);
     w->s2 = wdup(w, severity ? severity : "info", &oom);
     w->s3 = wdup(w, trace_id, &oom);
-    w->j1 = jdup(event, &oom);
+    w->s4 = wtext(w, event, &oom);
     w->now = now_ms;
   }
   submit(st, w, oom, done, ud);

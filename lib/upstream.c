@@ -15,7 +15,9 @@
  * easy handles are pooled as well.  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
  * touches signals), no redirects and only the http and https protocols.
  */
+#define CURL_DISABLE_TYPECHECK /* the calls below go through the table of loaded symbols */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -60,7 +62,7 @@ struct sg_upstream {
   CURLM *multi;
   int ep, efd; /* epoll set, wakeup eventfd */
   pthread_t thread;
-  int thread_started;
+  int thread_started, start_failed; /* under lock: started on the first call */
 
   pthread_mutex_t lock; /* guards the fields up to the next comment */
   pthread_cond_t cond;
@@ -79,10 +81,83 @@ struct sg_upstream {
   int no_proxy_env;     /* no proxy variable was set at start */
 };
 
+/* libcurl is loaded on the first outbound call rather than linked: with its TLS, Kerberos,
+ * LDAP and SSH dependencies it is some thirty libraries and 3 MB of resident memory that a
+ * gateway which never calls out (most of them: no HTTP tools, no upstream models) would pay for
+ * at every start.  The table holds every libcurl function this file uses. */
+static struct {
+  void *so;
+  CURLcode (*global_init)(long);
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  void (*easy_cleanup)(CURL *);
+  const char *(*easy_strerror)(CURLcode);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+  CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+  CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+  CURLMsg *(*multi_info_read)(CURLM *, int *);
+  CURLMcode (*multi_cleanup)(CURLM *);
+  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+  void (*slist_free_all)(struct curl_slist *);
+} C;
+
+#undef curl_easy_setopt /* curl.h's pass-through macros, replaced by the table's */
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define curl_easy_init C.easy_init
+#define curl_easy_setopt C.easy_setopt
+#define curl_easy_getinfo C.easy_getinfo
+#define curl_easy_cleanup C.easy_cleanup
+#define curl_easy_strerror C.easy_strerror
+#define curl_multi_init C.multi_init
+#define curl_multi_setopt C.multi_setopt
+#define curl_multi_add_handle C.multi_add_handle
+#define curl_multi_remove_handle C.multi_remove_handle
+#define curl_multi_assign C.multi_assign
+#define curl_multi_socket_action C.multi_socket_action
+#define curl_multi_info_read C.multi_info_read
+#define curl_multi_cleanup C.multi_cleanup
+#define curl_slist_append C.slist_append
+#define curl_slist_free_all C.slist_free_all
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void) {
+  static const char *const names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && !C.so; i++)
+    C.so = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!C.so) return;
+  /* POSIX: a function pointer read through a void * (dlsym's type) via memcpy */
+#define LOAD(field, sym)                                                                   \
+  do {                                                                                     \
+    void *p_ = dlsym(C.so, sym);                                                           \
+    if (!p_) return;                                                                       \
+    memcpy(&C.field, &p_, sizeof p_);                                                      \
+  } while (0)
+  LOAD(global_init, "curl_global_init");
+  LOAD(easy_init, "curl_easy_init");
+  LOAD(easy_setopt, "curl_easy_setopt");
+  LOAD(easy_getinfo, "curl_easy_getinfo");
+  LOAD(easy_cleanup, "curl_easy_cleanup");
+  LOAD(easy_strerror, "curl_easy_strerror");
+  LOAD(multi_init, "curl_multi_init");
+  LOAD(multi_setopt, "curl_multi_setopt");
+  LOAD(multi_add_handle, "curl_multi_add_handle");
+  LOAD(multi_remove_handle, "curl_multi_remove_handle");
+  LOAD(multi_assign, "curl_multi_assign");
+  LOAD(multi_socket_action, "curl_multi_socket_action");
+  LOAD(multi_info_read, "curl_multi_info_read");
+  LOAD(multi_cleanup, "curl_multi_cleanup");
+  LOAD(slist_append, "curl_slist_append");
+  LOAD(slist_free_all, "curl_slist_free_all");
+#undef LOAD
+  global_rc = C.global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Jobs */
@@ -162,6 +237,8 @@ static job *job_new(const sg_up_req *r) {
 /* ------------------------------------------------------------------------------------------ */
 /* The public side: queueing */
 
+static int ensure_started(sg_upstream *u);
+
 static void wake(sg_upstream *u) {
   uint64_t one = 1;
   while (write(u->efd, &one, sizeof one) < 0 && errno == EINTR) {
@@ -170,6 +247,10 @@ static void wake(sg_upstream *u) {
 
 int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
+  pthread_mutex_lock(&u->lock);
+  int started = u->refusing ? SOULGW_ESTATE : ensure_started(u) ? SOULGW_EHTTP : 0;
+  pthread_mutex_unlock(&u->lock); /* started before job_new(): it calls into libcurl */
+  if (started != 0) return started;
   job *j = job_new(r);
   if (!j) return SOULGW_ENOMEM;
   pthread_mutex_lock(&u->lock);
@@ -527,8 +608,6 @@ static void *run(void *arg) {
 /* Lifecycle */
 
 sg_upstream *sg_upstream_new(sg_log *log) {
-  pthread_once(&global_once, global_init);
-  if (global_rc != CURLE_OK) return NULL;
   sg_upstream *u = calloc(1, sizeof *u);
   if (!u) return NULL;
   u->ep = u->efd = -1;
@@ -541,10 +620,21 @@ sg_upstream *sg_upstream_new(sg_log *log) {
   u->queue_tail = &u->queue;
   pthread_mutex_init(&u->lock, NULL);
   pthread_cond_init(&u->cond, NULL);
+  return u;
+}
+
+/* Starts libcurl and the upstream thread on the first call (lock held), so that a gateway
+ * that never calls out pays nothing for it: libcurl's TLS library alone is a few megabytes of
+ * resident memory once initialised.  0, or -1 when it cannot start (remembered). */
+static int ensure_started(sg_upstream *u) {
+  if (u->thread_started) return 0;
+  if (u->start_failed) return -1;
+  pthread_once(&global_once, global_init);
+  struct epoll_event ev;
+  if (global_rc != CURLE_OK) goto fail;
   u->ep = epoll_create1(EPOLL_CLOEXEC);
   u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (u->ep < 0 || u->efd < 0 || !(u->multi = curl_multi_init())) goto fail;
-  struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.fd = u->efd;
@@ -556,21 +646,29 @@ sg_upstream *sg_upstream_new(sg_log *log) {
   curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
   if (pthread_create(&u->thread, NULL, run, u) != 0) goto fail;
   u->thread_started = 1;
-  return u;
+  return 0;
 fail:
-  sg_upstream_free(u);
-  return NULL;
+  if (u->multi) curl_multi_cleanup(u->multi);
+  if (u->ep >= 0) close(u->ep);
+  if (u->efd >= 0) close(u->efd);
+  u->multi = NULL;
+  u->ep = u->efd = -1;
+  u->start_failed = 1;
+  if (u->log) sg_log0(u->log, SOULGW_LOG_ERROR, "cannot start outbound HTTP (libcurl)");
+  return -1;
 }
 
 void sg_upstream_cancel_all(sg_upstream *u) {
   if (!u) return;
-  int self = u->thread_started && pthread_equal(pthread_self(), u->thread);
   pthread_mutex_lock(&u->lock);
   u->refusing = 1;
   unsigned want = ++u->cancel_asked;
+  int started = u->thread_started;
   pthread_mutex_unlock(&u->lock);
+  if (!started) return; /* never called out: nothing in flight */
+  int self = pthread_equal(pthread_self(), u->thread);
   wake(u);
-  if (self || !u->thread_started) return;
+  if (self) return;
   pthread_mutex_lock(&u->lock);
   while ((int)(u->cancel_done - want) < 0) pthread_cond_wait(&u->cond, &u->lock);
   pthread_mutex_unlock(&u->lock);
