@@ -51,7 +51,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps perf fuzz install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps perf fuzz fuzz-run install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -202,8 +202,15 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
+# make fuzz builds the targets; make fuzz-run runs each for FUZZ_SECONDS over its seeds
+# (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*.c))
+FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_TARGETS)
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzzing $$n for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$n test/fuzz/seeds/$$n 2>&1 | tail -1 || exit 1; done
 build/fuzz/%: test/fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \

@@ -1,6 +1,6 @@
 /*
  * config.c -- libFuzzer target: gateway.toml text through the inih glue and the schema.
- * Build with `make fuzz`; run build/fuzz/config -max_total_time=60 test/fuzz/corpus/config.
+ * Build with `make fuzz`; run with `make fuzz-run` (seeds in test/fuzz/seeds/config).
  */
 #include <stdint.h>
 #include <stdlib.h>
