@@ -233,8 +233,11 @@ static void http_done(void *ud, const sg_up_result *res) {
          "tool %.128s answered more than its limits.max_bytes_out of %lld bytes", m->id,
          m->max_bytes_out);
   } else if (res->err != SG_UP_OK) {
-    fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s is unavailable: %s", m->id,
-         res->errmsg && *res->errmsg ? res->errmsg : "no answer");
+    /* libcurl's words name internal hosts and ports: they go to the log, not to the client */
+    sg_log(run->gw->log, SOULGW_LOG_WARN, "HTTP tool failed", SG_S("tool", m->id),
+           SG_S("request_id", run->request_id), SG_S("error", res->errmsg));
+    fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s is unavailable (%s)", m->id,
+         res->err == SG_UP_CONNECT ? "cannot connect to it" : "the call failed");
   } else if (res->status < 200 || res->status > 299) {
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s answered HTTP status %ld", m->id,
          res->status);
