@@ -27,8 +27,7 @@ static int sane_request_id(const char *s) {
   return n >= 1 && n <= 64;
 }
 
-/* The trace id of a W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>"), or 0. */
-static int trace_id(const char *tp, char out[33]) {
+int sg_traceparent_trace_id(const char *tp, char out[33]) {
   if (strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return 0;
   int nonzero = 0;
   for (int i = 0; i < 32; i++) {
@@ -63,7 +62,7 @@ soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char
   char tid[33];
   if (rid && sane_request_id(rid)) {
     sg_strlcpy(req->id, rid, sizeof req->id);
-  } else if ((tp = io->header(io_ctx, "traceparent")) && trace_id(tp, tid)) {
+  } else if ((tp = io->header(io_ctx, "traceparent")) && sg_traceparent_trace_id(tp, tid)) {
     memcpy(req->id, tid, sizeof tid);
   } else {
     sg_gw_request_id(gw, req->id);

@@ -100,6 +100,10 @@ void sg_req_release(soulgw_req *req);
 /* Marks the connection gone (called by the glue when the request is completed or aborted). */
 void sg_req_close(soulgw_req *req);
 
+/* The trace id (32 lower-case hex digits, not all zero) of a W3C traceparent header value
+ * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
+int sg_traceparent_trace_id(const char *tp, char out[33]);
+
 /* Answers with an error (no-op when already answered); the message is formatted. */
 int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
 /* Answers 404 with the path in the body. */

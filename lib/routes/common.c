@@ -8,7 +8,7 @@
 #include "../json.h"
 #include "common.h"
 
-static const char *type_name(const soulgw_json *v) {
+const char *sg_json_type_phrase(const soulgw_json *v) {
   switch (soulgw_json_typeof(v)) {
     case SOULGW_JSON_NULL: return "null";
     case SOULGW_JSON_BOOL: return "a boolean";
@@ -26,8 +26,7 @@ static void field_name(char *out, size_t len, const char *at, const char *key) {
   else snprintf(out, len, "%s", key);
 }
 
-static int invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
-static int invalid(soulgw_req *req, const char *fmt, ...) {
+int sg_invalid(soulgw_req *req, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   soulgw_reply_verror(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, fmt, ap);
@@ -43,16 +42,16 @@ static const soulgw_json *member(const soulgw_json *obj, const char *key, int *i
 }
 
 static int missing(soulgw_req *req, const char *name, int is_null) {
-  return is_null ? invalid(req, "%s must not be null", name) : invalid(req, "%s is required", name);
+  return is_null ? sg_invalid(req, "%s must not be null", name) : sg_invalid(req, "%s is required", name);
 }
 
 int sg_fields_begin(soulgw_req *req, const soulgw_json **body) {
   *body = NULL;
   if (!req->tenant)
-    return invalid(req, "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
+    return sg_invalid(req, "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
   const soulgw_json *b = soulgw_req_json(req);
   if (b && soulgw_json_typeof(b) != SOULGW_JSON_OBJECT)
-    return invalid(req, "body must be a JSON object, not %s", type_name(b));
+    return sg_invalid(req, "body must be a JSON object, not %s", sg_json_type_phrase(b));
   *body = b;
   return 0;
 }
@@ -60,13 +59,13 @@ int sg_fields_begin(soulgw_req *req, const soulgw_json **body) {
 /* Checks that v (a string) is an identifier; name is its path. */
 static int check_id(soulgw_req *req, const soulgw_json *v, const char *name) {
   const char *s = soulgw_json_string(v);
-  if (!s) return invalid(req, "%s must be a string, not %s", name, type_name(v));
+  if (!s) return sg_invalid(req, "%s must be a string, not %s", name, sg_json_type_phrase(v));
   size_t n = strlen(s);
-  if (n > SG_ID_MAX) return invalid(req, "%s is %zu bytes long; at most %d", name, n, SG_ID_MAX);
-  if (sg_is_blank(s)) return invalid(req, "%s must not be blank", name);
+  if (n > SG_ID_MAX) return sg_invalid(req, "%s is %zu bytes long; at most %d", name, n, SG_ID_MAX);
+  if (sg_is_blank(s)) return sg_invalid(req, "%s must not be blank", name);
   for (const char *p = s; *p; p++)
     if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      return invalid(req, "%s must not contain control characters", name);
+      return sg_invalid(req, "%s must not contain control characters", name);
   return 0;
 }
 
@@ -92,9 +91,9 @@ int sg_field_text(soulgw_req *req, const soulgw_json *obj, const char *at, const
   if (!v) return 0;
   field_name(name, sizeof name, at, key);
   const char *s = soulgw_json_string(v);
-  if (!s) return invalid(req, "%s must be a string, not %s", name, type_name(v));
+  if (!s) return sg_invalid(req, "%s must be a string, not %s", name, sg_json_type_phrase(v));
   size_t n = strlen(s);
-  if (n > max) return invalid(req, "%s is %zu bytes long; at most %zu", name, n, max);
+  if (n > max) return sg_invalid(req, "%s is %zu bytes long; at most %zu", name, n, max);
   *out = s;
   return 0;
 }
@@ -108,9 +107,9 @@ int sg_field_array(soulgw_req *req, const soulgw_json *obj, const char *at, cons
   if (!v) return 0;
   field_name(name, sizeof name, at, key);
   if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY)
-    return invalid(req, "%s must be an array, not %s", name, type_name(v));
+    return sg_invalid(req, "%s must be an array, not %s", name, sg_json_type_phrase(v));
   size_t n = soulgw_json_size(v);
-  if (n > max) return invalid(req, "%s has %zu elements; at most %zu", name, n, max);
+  if (n > max) return sg_invalid(req, "%s has %zu elements; at most %zu", name, n, max);
   *out = v;
   return 0;
 }
@@ -139,13 +138,13 @@ int sg_field_int(soulgw_req *req, const soulgw_json *obj, const char *at, const 
   if (!v) return 0;
   field_name(name, sizeof name, at, key);
   if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER)
-    return invalid(req, "%s must be an integer, not %s", name, type_name(v));
+    return sg_invalid(req, "%s must be an integer, not %s", name, sg_json_type_phrase(v));
   /* sg_json_is_integer() bounds the value by 2^53, so the conversion below is exact. */
   if (!sg_json_is_integer(v))
-    return invalid(req, "%s must be an integer between %lld and %lld", name, lo, hi);
+    return sg_invalid(req, "%s must be an integer between %lld and %lld", name, lo, hi);
   long long n = (long long)soulgw_json_number(v, 0);
   if (n < lo || n > hi)
-    return invalid(req, "%s must be between %lld and %lld (got %lld)", name, lo, hi, n);
+    return sg_invalid(req, "%s must be between %lld and %lld (got %lld)", name, lo, hi, n);
   *out = n;
   return 0;
 }
@@ -159,7 +158,7 @@ int sg_field_bool(soulgw_req *req, const soulgw_json *obj, const char *at, const
   if (!v) return 0;
   field_name(name, sizeof name, at, key);
   if (soulgw_json_typeof(v) != SOULGW_JSON_BOOL)
-    return invalid(req, "%s must be true or false, not %s", name, type_name(v));
+    return sg_invalid(req, "%s must be true or false, not %s", name, sg_json_type_phrase(v));
   *out = soulgw_json_bool(v, def);
   return 0;
 }
@@ -180,14 +179,14 @@ int sg_field_enum(soulgw_req *req, const soulgw_json *obj, const char *at, const
     used += (size_t)n;
   }
   const char *s = soulgw_json_string(v);
-  if (!s) return invalid(req, "%s must be one of %s, not %s", name, list, type_name(v));
+  if (!s) return sg_invalid(req, "%s must be one of %s, not %s", name, list, sg_json_type_phrase(v));
   for (int i = 0; names[i]; i++) {
     if (strcmp(s, names[i]) == 0) {
       *out = i;
       return 0;
     }
   }
-  return invalid(req, "%s must be one of %s (got \"%.64s\")", name, list, s);
+  return sg_invalid(req, "%s must be one of %s (got \"%.64s\")", name, list, s);
 }
 
 int sg_field_value(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
@@ -210,7 +209,7 @@ int sg_field_object(soulgw_req *req, const soulgw_json *obj, const char *at, con
   if (!v) return 0;
   field_name(name, sizeof name, at, key);
   if (soulgw_json_typeof(v) != SOULGW_JSON_OBJECT)
-    return invalid(req, "%s must be an object, not %s", name, type_name(v));
+    return sg_invalid(req, "%s must be an object, not %s", name, sg_json_type_phrase(v));
   *out = v;
   return 0;
 }

@@ -39,6 +39,11 @@
 
 /* Checks that the request acts for a tenant and that its body, if any, is a JSON object.
  * Returns 0 with *body the object (NULL when there was no body), or -1 after answering 422. */
+/* "a string", "an object", "null" ... for messages such as "x must be a string, not null". */
+const char *sg_json_type_phrase(const soulgw_json *v);
+/* Answers 422 SCHEMA.VALIDATION_FAILED with the formatted message; returns -1. */
+int sg_invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
+
 int sg_fields_begin(soulgw_req *req, const soulgw_json **body);
 
 /* An identifier: a string of 1 to SG_ID_MAX bytes, not blank, without control characters.

@@ -24,18 +24,6 @@
 
 #define LEGACY SG_SHAPE_LEGACY
 
-static const char *type_name(const soulgw_json *v) {
-  switch (soulgw_json_typeof(v)) {
-    case SOULGW_JSON_NULL: return "null";
-    case SOULGW_JSON_BOOL: return "a boolean";
-    case SOULGW_JSON_NUMBER: return "a number";
-    case SOULGW_JSON_STRING: return "a string";
-    case SOULGW_JSON_ARRAY: return "an array";
-    case SOULGW_JSON_OBJECT: return "an object";
-    default: return "nothing";
-  }
-}
-
 static int invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
 static int invalid(soulgw_req *req, const char *fmt, ...) {
   char msg[512];
@@ -55,7 +43,7 @@ static int get_object(soulgw_req *req, const soulgw_json *obj, const char *name,
   if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL)
     return required ? invalid(req, "%s is required", name) : 0;
   if (soulgw_json_typeof(v) != SOULGW_JSON_OBJECT)
-    return invalid(req, "%s must be an object, not %s", name, type_name(v));
+    return invalid(req, "%s must be an object, not %s", name, sg_json_type_phrase(v));
   *out = v;
   return 0;
 }
@@ -63,7 +51,7 @@ static int get_object(soulgw_req *req, const soulgw_json *obj, const char *name,
 /* v as an identifier: a string of 1 to SG_ID_MAX bytes, not blank, no control characters. */
 static int check_id(soulgw_req *req, const soulgw_json *v, const char *name) {
   const char *s = soulgw_json_string(v);
-  if (!s) return invalid(req, "%s must be a string, not %s", name, type_name(v));
+  if (!s) return invalid(req, "%s must be a string, not %s", name, sg_json_type_phrase(v));
   if (strlen(s) > SG_ID_MAX) return invalid(req, "%s is longer than %d bytes", name, SG_ID_MAX);
   if (sg_is_blank(s)) return invalid(req, "%s must not be blank", name);
   for (const char *p = s; *p; p++)
@@ -89,7 +77,7 @@ static int begin(soulgw_req *req, soulgw_json **plan) {
   soulgw_json *body = req->json, *unused;
   *plan = NULL;
   if (body && soulgw_json_typeof(body) != SOULGW_JSON_OBJECT)
-    return invalid(req, "body must be a JSON object, not %s", type_name(body));
+    return invalid(req, "body must be a JSON object, not %s", sg_json_type_phrase(body));
   static const char *const sections[] = {"anchor", "cycle", "router", "budget"};
   for (size_t i = 0; i < SG_ARRAY_LEN(sections); i++)
     if (get_object(req, body, sections[i], sections[i], 0, &unused)) return -1;
@@ -105,10 +93,10 @@ int sg_route_legacy_tools_execute(soulgw_req *req, void *ud) {
   if (!nodes || soulgw_json_typeof(nodes) == SOULGW_JSON_NULL)
     return invalid(req, "plan.nodes is required"), 0;
   if (soulgw_json_typeof(nodes) != SOULGW_JSON_ARRAY)
-    return invalid(req, "plan.nodes must be an array, not %s", type_name(nodes)), 0;
+    return invalid(req, "plan.nodes must be an array, not %s", sg_json_type_phrase(nodes)), 0;
   if (!(node = soulgw_json_first(nodes))) return invalid(req, "plan.nodes must not be empty"), 0;
   if (soulgw_json_typeof(node) != SOULGW_JSON_OBJECT)
-    return invalid(req, "plan.nodes[0] must be an object, not %s", type_name(node)), 0;
+    return invalid(req, "plan.nodes[0] must be an object, not %s", sg_json_type_phrase(node)), 0;
   sg_exec_call call = {LEGACY, NULL, NULL, NULL, NULL};
   if (get_id(req, node, "plan.nodes[0].tool_id", "tool_id", 1, &call.tool_id) ||
       get_id(req, node, "plan.nodes[0].id", "id", 0, &call.call_id))
@@ -169,7 +157,7 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
   if (participants) {
     if (soulgw_json_typeof(participants) != SOULGW_JSON_ARRAY)
       return invalid(req, "plan.scope.participants must be an array, not %s",
-                     type_name(participants)), 0;
+                     sg_json_type_phrase(participants)), 0;
     if (soulgw_json_size(participants) > SG_LIST_MAX)
       return invalid(req, "plan.scope.participants has %zu elements; at most %d",
                      soulgw_json_size(participants), SG_LIST_MAX), 0;
@@ -185,7 +173,7 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
   const soulgw_json *n = soulgw_json_get(scope, "note");
   if (n && soulgw_json_typeof(n) != SOULGW_JSON_NULL) {
     if (!(note = soulgw_json_string(n)))
-      return invalid(req, "plan.scope.note must be a string, not %s", type_name(n)), 0;
+      return invalid(req, "plan.scope.note must be a string, not %s", sg_json_type_phrase(n)), 0;
     if (strlen(note) > SG_NOTE_MAX)
       return invalid(req, "plan.scope.note is longer than %d bytes", SG_NOTE_MAX), 0;
   }

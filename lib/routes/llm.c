@@ -28,24 +28,15 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Reading the request */
 
-static int invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
-static int invalid(soulgw_req *req, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  soulgw_reply_verror(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
 /* An optional number in [lo, hi]; absent or null leaves *has 0. */
 static int field_number(soulgw_req *req, const soulgw_json *b, const char *key, double lo,
                         double hi, int *has, double *out) {
   const soulgw_json *v = soulgw_json_get(b, key);
   *has = 0;
   if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL) return 0;
-  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return invalid(req, "%s must be a number", key);
+  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return sg_invalid(req, "%s must be a number", key);
   double d = soulgw_json_number(v, 0);
-  if (!(d >= lo && d <= hi)) return invalid(req, "%s must be between %g and %g", key, lo, hi);
+  if (!(d >= lo && d <= hi)) return sg_invalid(req, "%s must be between %g and %g", key, lo, hi);
   *has = 1;
   *out = d;
   return 0;
@@ -56,7 +47,7 @@ static int field_model(soulgw_req *req, const soulgw_json *b, const char *def, c
   char why[200];
   if (sg_field_text(req, b, NULL, "model", 512, out)) return -1;
   if (!*out) *out = def;
-  if (sg_llm_model_check(*out, why, sizeof why) != 0) return invalid(req, "%s", why);
+  if (sg_llm_model_check(*out, why, sizeof why) != 0) return sg_invalid(req, "%s", why);
   return 0;
 }
 
@@ -65,16 +56,16 @@ static int read_messages(soulgw_req *req, const soulgw_json *b, const soulgw_jso
   size_t i = 0;
   for (const soulgw_json *m = soulgw_json_first(*out); m; m = soulgw_json_next(m), i++) {
     if (soulgw_json_typeof(m) != SOULGW_JSON_OBJECT)
-      return invalid(req, "messages[%zu] must be an object {role, content}", i);
+      return sg_invalid(req, "messages[%zu] must be an object {role, content}", i);
     const char *role = soulgw_json_string(soulgw_json_get(m, "role"));
-    if (!role) return invalid(req, "messages[%zu].role must be a string", i);
+    if (!role) return sg_invalid(req, "messages[%zu].role must be a string", i);
     size_t n = strlen(role);
-    if (n == 0 || n > ROLE_MAX) return invalid(req, "messages[%zu].role must be 1 to %d bytes", i, ROLE_MAX);
+    if (n == 0 || n > ROLE_MAX) return sg_invalid(req, "messages[%zu].role must be 1 to %d bytes", i, ROLE_MAX);
     for (const char *p = role; *p; p++)
       if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-        return invalid(req, "messages[%zu].role must not contain spaces or control characters", i);
+        return sg_invalid(req, "messages[%zu].role must not contain spaces or control characters", i);
     if (!soulgw_json_string(soulgw_json_get(m, "content")))
-      return invalid(req, "messages[%zu].content must be a string", i);
+      return sg_invalid(req, "messages[%zu].content must be a string", i);
   }
   return 0;
 }
@@ -88,12 +79,12 @@ static int read_stop(soulgw_req *req, const soulgw_json *b, const soulgw_json **
     return 0;
   }
   if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY)
-    return invalid(req, "stop must be a string or an array of strings");
+    return sg_invalid(req, "stop must be a string or an array of strings");
   if (soulgw_json_size(v) > STOP_MAX)
-    return invalid(req, "stop has %zu strings; at most %d", soulgw_json_size(v), STOP_MAX);
+    return sg_invalid(req, "stop has %zu strings; at most %d", soulgw_json_size(v), STOP_MAX);
   size_t i = 0;
   for (const soulgw_json *s = soulgw_json_first(v); s; s = soulgw_json_next(s), i++)
-    if (!soulgw_json_string(s)) return invalid(req, "stop[%zu] must be a string", i);
+    if (!soulgw_json_string(s)) return sg_invalid(req, "stop[%zu] must be a string", i);
   *out = v;
   return 0;
 }
@@ -103,7 +94,7 @@ static int read_params(soulgw_req *req, sg_llm_params *p) {
   const soulgw_json *b, *prompt;
   memset(p, 0, sizeof *p);
   if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "prompt", 1, &prompt)) return -1;
-  if (!(p->prompt = soulgw_json_string(prompt))) return invalid(req, "prompt must be a string");
+  if (!(p->prompt = soulgw_json_string(prompt))) return sg_invalid(req, "prompt must be a string");
   if (field_model(req, b, req->snap->conf->llm.default_model, &p->model) ||
       read_messages(req, b, &p->messages) ||
       sg_field_int(req, b, NULL, "max_tokens", 1, 1000000000, 0, &p->max_tokens) ||
@@ -297,13 +288,13 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
     }
     text = one;
   } else if (soulgw_json_typeof(text) != SOULGW_JSON_ARRAY) {
-    return invalid(req, "text must be an array of strings");
+    return sg_invalid(req, "text must be an array of strings");
   }
   size_t n = soulgw_json_size(text), i = 0;
-  if (n == 0) return invalid(req, "text must hold at least one string");
-  if (n > TEXTS_MAX) return invalid(req, "text has %zu strings; at most %d", n, TEXTS_MAX);
+  if (n == 0) return sg_invalid(req, "text must hold at least one string");
+  if (n > TEXTS_MAX) return sg_invalid(req, "text has %zu strings; at most %d", n, TEXTS_MAX);
   for (const soulgw_json *t = soulgw_json_first(text); t; t = soulgw_json_next(t), i++)
-    if (!soulgw_json_string(t)) return invalid(req, "text[%zu] must be a string", i);
+    if (!soulgw_json_string(t)) return sg_invalid(req, "text[%zu] must be a string", i);
   embed_ctx *ctx = sg_arena_alloc(&req->arena, sizeof *ctx);
   if (!ctx || soulgw_req_defer(req)) {
     soulgw_json_free(one);

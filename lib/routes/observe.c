@@ -19,22 +19,6 @@
 static const char *const severities[] = {"debug", "info", "warn", "error", NULL};
 enum { SEVERITY_INFO = 1 };
 
-/* The trace id (32 lower-case hex digits, not all zero) of a W3C traceparent header
- * "00-<trace id>-<parent id>-<flags>", copied into out; 0 when there is none. */
-static int traceparent_trace_id(const soulgw_req *req, char out[33]) {
-  const char *tp = soulgw_req_header(req, "traceparent");
-  if (!tp || strlen(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return 0;
-  int nonzero = 0;
-  for (int i = 0; i < 32; i++) {
-    char c = tp[3 + i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
-    nonzero |= c != '0';
-    out[i] = c;
-  }
-  out[32] = '\0';
-  return nonzero;
-}
-
 /* Completion of an emit: counts the event under its topic once it is stored, then answers. */
 static void emitted(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   soulgw_req *req = ud;
@@ -58,7 +42,8 @@ int sg_route_observe_emit(soulgw_req *req, void *ud) {
       sg_field_enum(req, body, NULL, "severity", severities, SEVERITY_INFO, &severity) ||
       sg_field_id(req, body, NULL, "trace_id", 0, &trace_id))
     return 0;
-  if (!trace_id && traceparent_trace_id(req, tid)) trace_id = tid;
+  const char *tp = soulgw_req_header(req, "traceparent");
+  if (!trace_id && tp && sg_traceparent_trace_id(tp, tid)) trace_id = tid;
   if (soulgw_req_defer(req)) return 0;
   sg_store_observe_emit(gw->store, req->tenant, topic, severities[severity], event, trace_id,
                         sg_wall_ms(), emitted, req);
