@@ -220,6 +220,9 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
                                          "topic", 100, NULL);
+  /* the outcomes an operator alerts on exist from the start, at 0 */
+  sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
+  sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
   gw->tools = sg_tools_new();
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();

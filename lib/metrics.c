@@ -177,6 +177,8 @@ int sg_metrics_inflight_value(sg_metrics *m) { return atomic_load(&m->inflight);
 /* ------------------------------------------------------------------------------------------ */
 /* Families */
 
+static series *find_series(sg_family *f, const char *const *values, int create);
+
 sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
                              const char *labels, size_t max_series, const double *buckets) {
   sg_family *f = calloc(1, sizeof *f);
@@ -204,6 +206,9 @@ sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
     if (!f->bounds) goto fail;
     memcpy(f->bounds, buckets, f->nbounds * sizeof *f->bounds);
   }
+  /* A family without labels has exactly one series: shown as 0 from the start, as Prometheus
+   * expects of a counter, rather than appearing on its first increment. */
+  if (f->nlabels == 0 && !find_series(f, NULL, 1)) goto fail;
   pthread_mutex_lock(&m->lock);
   sg_family **tail = &m->families;
   while (*tail) tail = &(*tail)->next;
