@@ -108,6 +108,11 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
 sg_conf *sg_conf_ref(sg_conf *c);
 void sg_conf_unref(sg_conf *c);
 
+/* One key of a fixed section ("server.port", "storage.path") of a snapshot: 0 and *out, or
+ * SOULGW_ENOTFOUND (unknown key, or not of that type). */
+int sg_conf_get_int(const sg_conf *c, const char *key, long long *out);
+int sg_conf_get_str(const sg_conf *c, const char *key, const char **out);
+
 /* 1 when scopes holds scope, or "*". */
 int sg_strv_has(const sg_strv *v, const char *s);
 
