@@ -69,12 +69,31 @@ static int check_id(soulgw_req *req, const soulgw_json *v, const char *name) {
   return 0;
 }
 
+/* The check of check_id() without the message, so that the field's name is only formatted for
+ * an answer that needs it: fields are read on every request. */
+static int id_ok(const soulgw_json *v) {
+  const char *s = soulgw_json_string(v);
+  if (!s) return 0;
+  size_t n = 0;
+  int blank = 1;
+  for (; s[n]; n++) {
+    unsigned char c = (unsigned char)s[n];
+    if (c < 0x20 || c == 0x7f) return 0;
+    if (c != ' ') blank = 0;
+  }
+  return n >= 1 && n <= SG_ID_MAX && !blank;
+}
+
 int sg_field_id(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
                 int required, const char **out) {
   char name[128];
   int is_null;
   const soulgw_json *v = member(obj, key, &is_null);
   *out = NULL;
+  if (v && id_ok(v)) {
+    *out = soulgw_json_string(v);
+    return 0;
+  }
   field_name(name, sizeof name, at, key);
   if (!v) return required ? missing(req, name, is_null) : 0;
   if (check_id(req, v, name)) return -1;
@@ -119,9 +138,10 @@ int sg_field_ids(soulgw_req *req, const soulgw_json *obj, const char *at, const 
   const soulgw_json *arr;
   if (sg_field_array(req, obj, at, key, SG_LIST_MAX, &arr)) return -1;
   char base[128], name[160];
-  field_name(base, sizeof base, at, key);
   size_t i = 0;
   for (const soulgw_json *e = soulgw_json_first(arr); e; e = soulgw_json_next(e), i++) {
+    if (id_ok(e)) continue;
+    field_name(base, sizeof base, at, key);
     snprintf(name, sizeof name, "%s[%zu]", base, i);
     if (check_id(req, e, name)) return -1;
   }
