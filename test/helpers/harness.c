@@ -114,6 +114,40 @@ int gw_log_has(gwproc *g, const char *text) {
   return has;
 }
 
+int gw_log_count(gwproc *g, const char *text) {
+  char *s = read_all(g->errlog);
+  int n = 0;
+  for (const char *p = s; p && (p = strstr(p, text)); p += strlen(text)) n++;
+  free(s);
+  return n;
+}
+
+static void sleep_ms(int ms);
+
+int gw_wait_log(gwproc *g, const char *text, int n, int timeout_ms) {
+  for (int waited = 0;; waited += 20) {
+    if (gw_log_count(g, text) >= n) return 1;
+    if (waited >= timeout_ms) return 0;
+    sleep_ms(20);
+  }
+}
+
+int gw_wait_inflight(gwproc *g, int n, int timeout_ms) {
+  for (int waited = 0;; waited += 20) {
+    http_resp r;
+    if (http(g, "GET", "/metrics?format=json", NULL, NULL, &r) == 0) {
+      const char *p = r.body ? strstr(r.body, "\"in_flight\":") : NULL;
+      int got = p ? atoi(p + 12) : 0;
+      resp_free(&r);
+      if (got >= n) return 1;
+    } else {
+      resp_free(&r);
+    }
+    if (waited >= timeout_ms) return 0;
+    sleep_ms(20);
+  }
+}
+
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);

@@ -47,6 +47,15 @@ void gw_signal(gwproc *g, int sig);
 void gw_write_config(gwproc *g, const char *toml);
 /* 1 when the gateway's stderr contains text. */
 int gw_log_has(gwproc *g, const char *text);
+/* How many times text occurs in the gateway's stderr. */
+int gw_log_count(gwproc *g, const char *text);
+/* Waits up to timeout_ms for text to occur at least n times in the gateway's stderr (a signal
+ * has been handled, a line has been logged): 1 when it does, 0 on timeout.  Tests wait for
+ * what they need rather than sleeping a guess, which fails on a loaded machine. */
+int gw_wait_log(gwproc *g, const char *text, int n, int timeout_ms);
+/* Waits up to timeout_ms until at least n requests are in flight (as /metrics?format=json
+ * counts them, the asking request included): 1 when they are, 0 on timeout. */
+int gw_wait_inflight(gwproc *g, int n, int timeout_ms);
 
 /* Runs a command to completion: exit status, stdout+stderr (malloc'd, in *out when not NULL). */
 int run_cmd(const char *const *argv, const char *const *env, char **out);

@@ -411,7 +411,7 @@ static void integration_auth_rotation_drill(void) {
            secret_path, hmac_path);
   gw_write_config(&g, toml);
   gw_signal(&g, SIGHUP);
-  usleep(400 * 1000);
+  gw_wait_log(&g, "configuration reloaded", 1, 10000);
   ok(gw_log_has(&g, "auth stage loaded 1 tokens, 1 hmac keys"), "the reload logs the auth stage");
   ok(gw_log_has(&g, "is readable by group or others"), "a world-readable secret file is warned about");
   http_resp r;
@@ -424,10 +424,10 @@ static void integration_auth_rotation_drill(void) {
   slow_call c = {&g, "Authorization: Bearer old-token", 0};
   pthread_t t;
   pthread_create(&t, NULL, slow_get, &c);
-  usleep(300 * 1000);
+  ok(gw_wait_inflight(&g, 2, 10000), "the slow request is in flight");
   write_secret(secret_path, "new-token", 0600);
   gw_signal(&g, SIGHUP);
-  usleep(400 * 1000);
+  gw_wait_log(&g, "configuration reloaded", 2, 10000);
   http(&g, "GET", "/test/secure", old, NULL, &r);
   is_int(r.status, 401, "after SIGHUP the old token is refused");
   resp_free(&r);
@@ -442,7 +442,7 @@ static void integration_auth_rotation_drill(void) {
            "token_env = \"SOULGW_ROTATION_MISSING\"\nscopes = [\"test:read\"]\n");
   gw_write_config(&g, toml);
   gw_signal(&g, SIGHUP);
-  usleep(400 * 1000);
+  gw_wait_log(&g, "reload failed", 1, 10000);
   ok(gw_log_has(&g, "environment variable SOULGW_ROTATION_MISSING for auth.tokens.local.token not set"),
      "a reload with a missing variable logs why");
   http(&g, "GET", "/test/secure", neu, NULL, &r);

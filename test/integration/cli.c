@@ -168,7 +168,7 @@ static void integration_cli_reload(void) {
   p[30] = '\n';
   gw_write_config(&g, text);
   gw_signal(&g, SIGHUP);
-  usleep(500 * 1000);
+  gw_wait_log(&g, "configuration reloaded", 1, 10000);
   http_get(&g, "/metrics", &r);
   is_int(r.status, 401, "after SIGHUP: /metrics needs a credential");
   resp_free(&r);
@@ -177,7 +177,7 @@ static void integration_cli_reload(void) {
   /* an invalid config: the old one stays */
   gw_write_config(&g, "[server]\nport = \"x\"\n");
   gw_signal(&g, SIGHUP);
-  usleep(500 * 1000);
+  gw_wait_log(&g, "reload failed", 1, 10000);
   ok(gw_log_has(&g, "reload failed; keeping the running configuration"), "a bad reload is logged");
   ok(gw_log_has(&g, "bad value for server.port"), "with the reason");
   http_get(&g, "/metrics", &r);
@@ -188,7 +188,7 @@ static void integration_cli_reload(void) {
   resp_free(&r);
   gw_write_config(&g, HARNESS_DEFAULT_TOML);
   gw_signal(&g, SIGHUP);
-  usleep(500 * 1000);
+  gw_wait_log(&g, "configuration reloaded", 2, 10000);
   http_get(&g, "/metrics", &r);
   is_int(r.status, 200, "a good reload opens /metrics again");
   has_str(r.body, "soulgw_config_reloads_total{result=\"ok\"} 2", "two good reloads counted");
@@ -205,7 +205,7 @@ static void integration_cli_logging(void) {
   const char *h[] = {"X-Request-Id: log-check-1", "Authorization: Bearer wrong-token", NULL};
   http(&g, "GET", "/health", h, NULL, &r);
   resp_free(&r);
-  usleep(100 * 1000);
+  gw_wait_log(&g, "log-check-1", 1, 5000);
   ok(gw_log_has(&g, "\"msg\":\"listening\""), "a start-up line");
   ok(gw_log_has(&g, "\"msg\":\"access\",\"request_id\":\"log-check-1\",\"method\":\"GET\","
                     "\"path\":\"/health\",\"route\":\"health\",\"status\":200,\"duration_ms\":"),
@@ -218,7 +218,7 @@ static void integration_cli_logging(void) {
   if (gw_start(&g, harness_soulgw_bin(), text_toml, NULL, NULL) != 0) return;
   http_get(&g, "/version", &r);
   resp_free(&r);
-  usleep(100 * 1000);
+  gw_wait_log(&g, "access request_id=", 1, 5000);
   ok(gw_log_has(&g, "info  access request_id="), "text format: key=value access lines");
   gw_stop(&g);
 }

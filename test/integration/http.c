@@ -317,9 +317,9 @@ static void integration_http_draining(void) {
   call slow = {"/test/slow?ms=1500", 0, ""};
   pthread_t t;
   pthread_create(&t, NULL, do_get, &slow);
-  usleep(300 * 1000);
+  ok(gw_wait_inflight(&gw, 2, 10000), "the slow request is in flight");
   gw_signal(&gw, SIGTERM);
-  usleep(300 * 1000);
+  gw_wait_log(&gw, "\"msg\":\"draining\"", 1, 10000);
   got = raw_request(fd, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3000);
   ok(got && strstr(got, "HTTP/1.1 503"), "during the drain health answers 503");
   has_str(got, "{\"status\":\"draining\"}", "with status draining");
@@ -339,7 +339,7 @@ static void integration_http_drain_timeout(void) {
   call slow = {"/test/slow?ms=6000", 0, ""};
   pthread_t t;
   pthread_create(&t, NULL, do_get, &slow);
-  usleep(300 * 1000);
+  ok(gw_wait_inflight(&gw, 2, 10000), "the slow request is in flight");
   long long t0 = now_ms();
   int st = gw_stop(&gw);
   pthread_join(t, NULL);
