@@ -84,12 +84,5 @@ static const tap_test tests[] = {
 };
 
 int main(void) {
-  if (!tap_want(tests, TAP_COUNT(tests))) return tap_done();
-  if (gw_start(&gw, harness_soulgw_bin(), NULL, NULL, NULL) != 0) {
-    ok(0, "gateway starts");
-    return tap_done();
-  }
-  tap_run(tests, TAP_COUNT(tests));
-  is_int(gw_stop(&gw), 0, "SIGTERM: exit status 0");
-  return tap_done();
+  return tap_with_gateway(&gw, harness_soulgw_bin(), NULL, NULL, tests, TAP_COUNT(tests));
 }

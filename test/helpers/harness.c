@@ -540,3 +540,34 @@ double json_num(const cJSON *obj, const char *path, double def) {
   const cJSON *v = walk(obj, path);
   return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
+
+long post_json(gwproc *g, const char *token, const char *path, const char *body, cJSON **out) {
+  http_resp r;
+  http_post(g, path, token, body, &r);
+  long st = r.status;
+  if (out) *out = json_of(&r);
+  if (st >= 500) tap_diag("%s answered %ld: %.300s", path, st, r.body);
+  resp_free(&r);
+  return st;
+}
+
+void expect_error_as(gwproc *g, const char *token, const char *path, const char *body,
+                     long status, const char *code, const char *fragment, const char *what) {
+  cJSON *j = NULL;
+  is_int(post_json(g, token, path, body, &j), status, "%s: %ld", what, status);
+  is_str(json_str(j, "code"), code, "%s: %s", what, code);
+  if (fragment) has_str(json_str(j, "message"), fragment, "%s: the message names it", what);
+  cJSON_Delete(j);
+}
+
+int tap_with_gateway(gwproc *g, const char *bin, const char *toml, const char *const *env,
+                     const tap_test *t, unsigned long n) {
+  if (!tap_want(t, n)) return tap_done();
+  if (gw_start(g, bin, toml, env, NULL) != 0) {
+    ok(0, "the gateway starts");
+    return tap_done();
+  }
+  tap_run(t, n);
+  is_int(gw_stop(g), 0, "SIGTERM: exit status 0");
+  return tap_done();
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "tap.h"
+
 typedef struct gwproc {
   pid_t pid;
   int port;
@@ -91,10 +93,25 @@ char *raw_request(int fd, const char *req, int timeout_ms);
 /* Milliseconds on a monotonic clock. */
 long long now_ms(void);
 
+/* The main() of most black-box programs: when any case passes the filter, starts bin (toml and
+ * env as for gw_start), runs the cases, and stops it expecting exit status 0.  Returns the
+ * program's exit status. */
+int tap_with_gateway(gwproc *g, const char *bin, const char *toml, const char *const *env,
+                     const tap_test *t, unsigned long n);
+
 /* JSON helpers over cJSON for assertions. */
 struct cJSON;
 struct cJSON *json_of(const http_resp *r);
 const char *json_str(const struct cJSON *obj, const char *path); /* "a.b.c" */
 double json_num(const struct cJSON *obj, const char *path, double def);
+
+/* A JSON POST with a bearer token (NULL: none): the status, and the answer parsed into *out
+ * (when out is not NULL; free with cJSON_Delete).  A 5xx is shown as a diagnostic. */
+long post_json(gwproc *g, const char *token, const char *path, const char *body,
+               struct cJSON **out);
+/* Asserts that body POSTed to path answers status with the error code, and (fragment not
+ * NULL) a message containing fragment; what names the case. */
+void expect_error_as(gwproc *g, const char *token, const char *path, const char *body,
+                     long status, const char *code, const char *fragment, const char *what);
 
 #endif

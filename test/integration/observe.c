@@ -18,13 +18,7 @@ static gwproc gw;
 #define TOKEN "test-token"
 
 static long post_to(gwproc *g, const char *path, const char *body, cJSON **out) {
-  http_resp r;
-  http_post(g, path, TOKEN, body, &r);
-  long st = r.status;
-  if (out) *out = json_of(&r);
-  if (st >= 500) tap_diag("%s answered %ld: %.300s", path, st, r.body);
-  resp_free(&r);
-  return st;
+  return post_json(g, TOKEN, path, body, out);
 }
 
 static long post(const char *path, const char *body, cJSON **out) {
@@ -33,11 +27,7 @@ static long post(const char *path, const char *body, cJSON **out) {
 
 static void expect_error(const char *path, const char *body, long status, const char *code,
                          const char *fragment, const char *what) {
-  cJSON *j = NULL;
-  is_int(post(path, body, &j), status, "%s: %ld", what, status);
-  is_str(json_str(j, "code"), code, "%s: %s", what, code);
-  if (fragment) has_str(json_str(j, "message"), fragment, "%s: the message names it", what);
-  cJSON_Delete(j);
+  expect_error_as(&gw, TOKEN, path, body, status, code, fragment, what);
 }
 
 /* n of "obs-<n>", or -1. */
@@ -351,13 +341,6 @@ static const tap_test tests[] = {
 };
 
 int main(void) {
-  if (!tap_want(tests, TAP_COUNT(tests))) return tap_done();
-  const char *env[] = {"GATEWAY__SERVER__MAX_BODY_BYTES=4194304", NULL};
-  if (gw_start(&gw, harness_soulgw_bin(), NULL, env, NULL) != 0) {
-    ok(0, "the gateway starts");
-    return tap_done();
-  }
-  tap_run(tests, TAP_COUNT(tests));
-  is_int(gw_stop(&gw), 0, "SIGTERM: exit status 0");
-  return tap_done();
+  static const char *const env[] = {"GATEWAY__SERVER__MAX_BODY_BYTES=4194304", NULL};
+  return tap_with_gateway(&gw, harness_soulgw_bin(), NULL, env, tests, TAP_COUNT(tests));
 }

@@ -24,13 +24,7 @@ static gwproc gw;
 #define TOKEN_B "tenant-b-token"
 
 static long post_as(const char *token, const char *path, const char *body, cJSON **out) {
-  http_resp r;
-  http_post(&gw, path, token, body, &r);
-  long st = r.status;
-  if (out) *out = json_of(&r);
-  if (st >= 500) tap_diag("%s answered %ld: %.300s", path, st, r.body);
-  resp_free(&r);
-  return st;
+  return post_json(&gw, token, path, body, out);
 }
 
 static long post(const char *path, const char *body, cJSON **out) {
@@ -39,11 +33,7 @@ static long post(const char *path, const char *body, cJSON **out) {
 
 static void expect_error(const char *path, const char *body, long status, const char *code,
                          const char *fragment, const char *what) {
-  cJSON *j = NULL;
-  is_int(post(path, body, &j), status, "%s: %ld", what, status);
-  is_str(json_str(j, "code"), code, "%s: %s", what, code);
-  if (fragment) has_str(json_str(j, "message"), fragment, "%s: the message names it", what);
-  cJSON_Delete(j);
+  expect_error_as(&gw, TOKEN, path, body, status, code, fragment, what);
 }
 
 static void sleep_ms(int ms) {
