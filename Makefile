@@ -29,7 +29,7 @@ OPT     ?= -O2 -g
 WERROR  ?=
 SAN     ?=
 
-# libcurl's headers are needed to build; the library itself is loaded by lib/upstream.c on the
+# libcurl's headers are needed to build; the library itself is loaded by lib/clients/upstream.c on the
 # first outbound call (dlopen), so it is not linked.
 PKGS := libmicrohttpd libcjson libsodium inih sqlite3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
@@ -43,7 +43,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
 TEST_LIBS   = $(LIBS) -lcurl
 
-LIB_SRC := $(sort $(wildcard lib/*.c lib/routes/*.c))
+LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
@@ -76,7 +76,7 @@ $(B)/obj/%.o: %.c
 
 $(B)/obj/test/%.o: EXTRA_INC := -Itest/helpers
 
-$(B)/obj/lib/version.o: $(B)/commit.h
+$(B)/obj/lib/base/version.o: $(B)/commit.h
 
 # The archive is rebuilt when the list of sources changes too (a deleted file's object must go).
 $(B)/objects.list: FORCE
@@ -154,18 +154,22 @@ check: deps
 
 TEST_HELPERS := $(sort $(wildcard test/helpers/*.c))
 TEST_HELPER_OBJ := $(filter-out $(B)/obj/test/helpers/testhost.o,$(TEST_HELPERS:%.c=$(B)/obj/%.o))
-UNIT_SRC := $(sort $(wildcard test/unit/*.c))
+UNIT_SRC := $(sort $(wildcard test/unit/*/*.c))
 BB_SRC   := $(sort $(wildcard test/contract/*.c test/integration/*.c))
-UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/t/unit_%)
+# unit tests mirror lib/: test/unit/store/store.c -> build/asan/t/unit_store_store
+UNIT_BIN := $(foreach s,$(UNIT_SRC),$(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(s))))
 # black-box test programs: test/contract/x.c -> build/asan/t/contract_x
 BB_BIN   := $(foreach s,$(BB_SRC),$(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(s))))
 
 check-build: all $(UNIT_BIN) $(BB_BIN) $(B)/testhost
 
-$(B)/t/unit_%: $(B)/obj/test/unit/%.o $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LD    $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(TEST_LIBS)
+define unit_rule
+$(B)/t/$(subst /,_,$(patsubst test/%.c,%,$(1))): $(B)/obj/$(1:.c=.o) $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD    $$@")
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$< $$(TEST_HELPER_OBJ) $$(B)/libsoulgw.a $$(TEST_LIBS)
+endef
+$(foreach s,$(UNIT_SRC),$(eval $(call unit_rule,$(s))))
 
 $(B)/testhost: $(B)/obj/test/helpers/testhost.o $(B)/libsoulgw.a
 	@$(if $(Q),echo "  LD    $@")

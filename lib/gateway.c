@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "base/crypto.h"
 #include "gateway.h"
 #include "routes/routes.h"
-#include "services.h"
+#include "routes/table.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Errors and snapshots */

@@ -7,18 +7,18 @@
 
 #include <pthread.h>
 
-#include "auth.h"
-#include "config.h"
-#include "http.h"
-#include "llm.h"
-#include "log.h"
-#include "metrics.h"
-#include "registry.h"
-#include "req.h"
-#include "router.h"
-#include "store.h"
-#include "tools.h"
-#include "upstream.h"
+#include "pipeline/auth.h"
+#include "conf/config.h"
+#include "http/http.h"
+#include "llm/provider.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "tools/registry.h"
+#include "pipeline/req.h"
+#include "pipeline/router.h"
+#include "store/store.h"
+#include "tools/run.h"
+#include "clients/upstream.h"
 
 /* Everything a request runs on, swapped as one on reload. */
 struct sg_snap {

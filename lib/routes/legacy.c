@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../gateway.h"
-#include "../json_write.h"
-#include "common.h"
-#include "routes.h"
-#include "tool_exec.h"
+#include "gateway.h"
+#include "base/json_write.h"
+#include "routes/fields.h"
+#include "routes/routes.h"
+#include "routes/api/tool_exec.h"
 
 #define LEGACY SG_SHAPE_LEGACY
 

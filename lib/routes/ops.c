@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../gateway.h"
-#include "../http.h"
-#include "../store.h"
-#include "../version.h"
-#include "routes.h"
+#include "gateway.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "base/version.h"
+#include "routes/routes.h"
 
 static int health(soulgw_req *req, void *ud) {
   static const char ok[] = "{\"status\":\"ok\"}";

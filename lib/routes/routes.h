@@ -5,8 +5,8 @@
 #ifndef SG_ROUTES_H
 #define SG_ROUTES_H
 
-#include "../config.h"
-#include "../router.h"
+#include "conf/config.h"
+#include "pipeline/router.h"
 
 /* Operations routes (ops.c): /health, /version, /metrics, /routes. */
 int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t errlen);

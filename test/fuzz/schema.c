@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema.h"
+#include "tools/schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,116 @@
+/*
+ * json_write.c -- compact JSON text straight into an sg_buf (see json_write.h).
+ *
+ * cJSON's printer builds its text in a buffer of its own, grows it by reallocation and hands
+ * it over to be copied and freed; for an answer assembled around a value (a tool's result) that
+ * is three trips to the allocator per value.  This writer walks the value through the public
+ * soulgw_json accessors and appends to the answer's buffer, reproducing cJSON's output exactly:
+ * the same escapes (\" \\ \b \f \n \r \t, \u00XX in lower case for other control characters,
+ * everything else as is) and the same numbers (%1.15g, or %1.17g when that does not read back
+ * as the same double; integral values within int, which %1.15g writes as %d does, are written
+ * by hand, except -0).
+ */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json_write.h"
+
+static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+void sg_json_write_string(sg_buf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  sg_buf_putc(b, '"');
+  while (*s) {
+    size_t n = 0;
+    while (s[n] && !needs_escape((unsigned char)s[n])) n++;
+    sg_buf_append(b, s, n);
+    s += n;
+    if (!*s) break;
+    unsigned char c = (unsigned char)*s++;
+    char e[6] = {'\\', 0, 0, 0, 0, 0};
+    size_t len = 2;
+    switch (c) {
+      case '"': e[1] = '"'; break;
+      case '\\': e[1] = '\\'; break;
+      case '\b': e[1] = 'b'; break;
+      case '\f': e[1] = 'f'; break;
+      case '\n': e[1] = 'n'; break;
+      case '\r': e[1] = 'r'; break;
+      case '\t': e[1] = 't'; break;
+      default:
+        e[1] = 'u';
+        e[2] = '0';
+        e[3] = '0';
+        e[4] = hex[c >> 4];
+        e[5] = hex[c & 15];
+        len = 6;
+    }
+    sg_buf_append(b, e, len);
+  }
+  sg_buf_putc(b, '"');
+}
+
+static void write_number(sg_buf *b, double d) {
+  char buf[64];
+  if (isnan(d) || isinf(d)) {
+    sg_buf_append(b, "null", 4);
+    return;
+  }
+  if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d && !(d == 0 && signbit(d))) {
+    /* %d by hand: the common case, and the one worth keeping printf out of */
+    long long v = (int)d;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    size_t i = sizeof buf;
+    do {
+      buf[--i] = (char)('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (v < 0) buf[--i] = '-';
+    sg_buf_append(b, buf + i, sizeof buf - i);
+    return;
+  }
+  int n = snprintf(buf, sizeof buf, "%1.15g", d);
+  double back = strtod(buf, NULL);
+  double max = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+  if (!(fabs(back - d) <= max * DBL_EPSILON)) n = snprintf(buf, sizeof buf, "%1.17g", d);
+  sg_buf_append(b, buf, (size_t)n);
+}
+
+static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
+  switch (soulgw_json_typeof(v)) {
+    case SOULGW_JSON_BOOL:
+      if (soulgw_json_bool(v, 0)) sg_buf_append(b, "true", 4);
+      else sg_buf_append(b, "false", 5);
+      return 0;
+    case SOULGW_JSON_NUMBER: write_number(b, soulgw_json_number(v, 0)); return 0;
+    case SOULGW_JSON_STRING: sg_json_write_string(b, soulgw_json_string(v)); return 0;
+    case SOULGW_JSON_ARRAY:
+    case SOULGW_JSON_OBJECT: {
+      int obj = soulgw_json_typeof(v) == SOULGW_JSON_OBJECT;
+      if (depth >= SG_JSON_WRITE_MAX_DEPTH) return SOULGW_EINVAL;
+      sg_buf_putc(b, obj ? '{' : '[');
+      for (const soulgw_json *c = soulgw_json_first(v); c; c = soulgw_json_next(c)) {
+        if (c != soulgw_json_first(v)) sg_buf_putc(b, ',');
+        if (obj) {
+          sg_json_write_string(b, soulgw_json_key(c));
+          sg_buf_putc(b, ':');
+        }
+        int rc = write_value(b, c, depth + 1);
+        if (rc) return rc;
+      }
+      sg_buf_putc(b, obj ? '}' : ']');
+      return 0;
+    }
+    default: sg_buf_append(b, "null", 4); return 0;
+  }
+}
+
+int sg_json_write(sg_buf *b, const soulgw_json *v) {
+  int rc = write_value(b, v, 0);
+  if (rc) return rc;
+  return sg_buf_failed(b) ? SOULGW_ENOMEM : 0;
+}

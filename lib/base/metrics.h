@@ -1,0 +1,51 @@
+/*
+ * metrics.h -- counters, gauges and histograms, rendered as Prometheus text or JSON.
+ *
+ * Everything is updated with relaxed atomics and no lock on the request path.  Label values are
+ * fixed in advance or bounded: a family refuses new series beyond its limit and counts them under
+ * the label value "other", so no client can grow the exposition.
+ */
+#ifndef SG_METRICS_H
+#define SG_METRICS_H
+
+#include "base/sg.h"
+
+typedef struct sg_metrics sg_metrics;
+typedef struct sg_family sg_family;
+
+#define SG_METRICS_MAX_ROUTES 256
+#define SG_METRICS_UNMATCHED 0 /* route id of requests no route matched */
+
+sg_metrics *sg_metrics_new(void);
+void sg_metrics_free(sg_metrics *m);
+
+/* The stable id of a route name, assigned on first use and kept across reloads.  Falls back to
+ * SG_METRICS_UNMATCHED when the table is full. */
+int sg_metrics_route(sg_metrics *m, const char *name);
+/* Counts a finished request: route id, method bit (SG_M_*), status, duration. */
+void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, uint64_t ns);
+void sg_metrics_inflight(sg_metrics *m, int delta);
+int sg_metrics_inflight_value(sg_metrics *m);
+
+/* A labelled family.  labels is a comma-separated list ("tool,status"); max_series bounds the
+ * distinct label combinations (the rest are counted with every label "other"); at most 16
+ * labels.  buckets is
+ * NULL for a counter, else an ascending list of upper bounds (seconds) ending with 0. */
+sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
+                             const char *labels, size_t max_series, const double *buckets);
+/* Adds v to the series named by values (one per label). */
+void sg_family_add(sg_family *f, const char *const *values, uint64_t v);
+/* Observes a duration in a histogram family. */
+void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns);
+/* The current value of a counter series (0 when absent); for tests and JSON. */
+uint64_t sg_family_get(sg_family *f, const char *const *values);
+
+/* Build information shown as soulgw_build_info and process start time. */
+void sg_metrics_set_build(sg_metrics *m, const char *version, const char *commit);
+
+/* Prometheus text exposition format 0.0.4. */
+int sg_metrics_render_text(sg_metrics *m, sg_buf *out);
+/* {"total_requests","total_errors","routes":[{"route","requests","errors","avg_latency_ms"}]} */
+int sg_metrics_render_json(sg_metrics *m, sg_buf *out);
+
+#endif

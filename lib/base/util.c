@@ -1,0 +1,351 @@
+/*
+ * util.c -- the arena, the growable buffer and the string and time helpers of sg.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/sg.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Arena */
+
+struct sg_arena_block {
+  sg_arena_block *next;
+  max_align_t data[];
+};
+
+#define SG_ALIGN (sizeof(max_align_t))
+#define SG_ARENA_BLOCK 4096
+
+void sg_arena_init(sg_arena *a, void *first, size_t first_len, size_t limit) {
+  a->head = NULL;
+  a->total = 0;
+  a->limit = limit;
+  if (first) {
+    uintptr_t p = ((uintptr_t)first + SG_ALIGN - 1) & ~(uintptr_t)(SG_ALIGN - 1);
+    size_t skip = p - (uintptr_t)first;
+    a->cur = (char *)p;
+    a->end = first_len > skip ? (char *)first + first_len : (char *)p;
+  } else {
+    a->cur = a->end = NULL;
+  }
+}
+
+void sg_arena_release(sg_arena *a) {
+  sg_arena_block *b = a->head, *next;
+  for (; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  a->head = NULL;
+  a->cur = a->end = NULL;
+  a->total = 0;
+}
+
+void *sg_arena_alloc(sg_arena *a, size_t n) {
+  if (n == 0) n = 1;
+  size_t need = (n + SG_ALIGN - 1) & ~(SG_ALIGN - 1);
+  if (need < n) return NULL;
+  if (a->cur == NULL || (size_t)(a->end - a->cur) < need) {
+    size_t size = need > SG_ARENA_BLOCK / 2 ? need : SG_ARENA_BLOCK;
+    if (a->limit && a->total + size > a->limit) return NULL;
+    sg_arena_block *b = malloc(sizeof *b + size);
+    if (!b) return NULL;
+    a->total += size;
+    b->next = a->head;
+    a->head = b;
+    if (size == need && need != SG_ARENA_BLOCK) return b->data; /* a big one: keep current */
+    a->cur = (char *)b->data;
+    a->end = a->cur + size;
+  }
+  void *p = a->cur;
+  a->cur += need;
+  return p;
+}
+
+void *sg_arena_calloc(sg_arena *a, size_t n) {
+  void *p = sg_arena_alloc(a, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+char *sg_arena_strndup(sg_arena *a, const char *s, size_t n) {
+  char *p = sg_arena_alloc(a, n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *sg_arena_strdup(sg_arena *a, const char *s) {
+  return s ? sg_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+char *sg_arena_printf(sg_arena *a, const char *fmt, ...) {
+  char small[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) return NULL;
+  char *p = sg_arena_alloc(a, (size_t)n + 1);
+  if (!p) return NULL;
+  if ((size_t)n < sizeof small) {
+    memcpy(p, small, (size_t)n + 1);
+  } else {
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+  }
+  return p;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Buffer */
+
+void sg_buf_init(sg_buf *b, size_t max) {
+  b->ptr = NULL;
+  b->len = b->cap = 0;
+  b->max = max;
+  b->failed = 0;
+}
+
+void sg_buf_free(sg_buf *b) {
+  free(b->ptr);
+  sg_buf_init(b, b->max);
+}
+
+void sg_buf_reset(sg_buf *b) {
+  b->len = 0;
+  b->failed = 0;
+  if (b->ptr) b->ptr[0] = '\0';
+}
+
+int sg_buf_reserve(sg_buf *b, size_t extra) {
+  if (b->failed) return SOULGW_ENOMEM;
+  if (b->len + extra + 1 <= b->cap) return 0;
+  if (extra > SIZE_MAX / 2 - b->len || (b->max && b->len + extra > b->max)) {
+    b->failed = 1;
+    return SOULGW_ENOMEM;
+  }
+  size_t cap = b->cap ? b->cap : 64;
+  while (cap < b->len + extra + 1) cap *= 2;
+  if (b->max && cap > b->max + 1) cap = b->max + 1;
+  char *p = realloc(b->ptr, cap);
+  if (!p) {
+    b->failed = 1;
+    return SOULGW_ENOMEM;
+  }
+  b->ptr = p;
+  b->cap = cap;
+  return 0;
+}
+
+int sg_buf_append(sg_buf *b, const void *p, size_t n) {
+  if (sg_buf_reserve(b, n)) return SOULGW_ENOMEM;
+  if (n) memcpy(b->ptr + b->len, p, n);
+  b->len += n;
+  b->ptr[b->len] = '\0';
+  return 0;
+}
+
+int sg_buf_puts(sg_buf *b, const char *s) { return sg_buf_append(b, s, strlen(s)); }
+
+int sg_buf_putc(sg_buf *b, char c) { return sg_buf_append(b, &c, 1); }
+
+int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) {
+  if (b->failed) return SOULGW_ENOMEM;
+  va_list cp;
+  va_copy(cp, ap);
+  size_t room = b->cap > b->len ? b->cap - b->len : 0;
+  int n = vsnprintf(room ? b->ptr + b->len : NULL, room, fmt, cp);
+  va_end(cp);
+  if (n < 0) {
+    b->failed = 1;
+    return SOULGW_EINVAL;
+  }
+  if ((size_t)n >= room) {
+    if (sg_buf_reserve(b, (size_t)n)) {
+      if (b->ptr) b->ptr[b->len] = '\0'; /* undo what the first try wrote */
+      return SOULGW_ENOMEM;
+    }
+    vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+  }
+  b->len += (size_t)n;
+  return 0;
+}
+
+int sg_buf_printf(sg_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = sg_buf_vprintf(b, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  if (c < 0xC2) return 0;
+  if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (c < 0xF0) {
+    if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && s[1] < 0xA0) return 0; /* overlong */
+    if (c == 0xED && s[1] > 0x9F) return 0; /* surrogates */
+    return 3;
+  }
+  if (c < 0xF5) {
+    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xF0 && s[1] < 0x90) return 0;
+    if (c == 0xF4 && s[1] > 0x8F) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+int sg_utf8_valid(const char *s, size_t len, size_t *bad) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < len) {
+    if (p[i] < 0x80) { /* fast path for ASCII runs */
+      i++;
+      continue;
+    }
+    size_t k = utf8_seq(p + i, len - i);
+    if (!k) {
+      if (bad) *bad = i;
+      return 0;
+    }
+    i += k;
+  }
+  return 1;
+}
+
+int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  if (max_in < n) n = max_in;
+  size_t i = 0, run = 0;
+  while (i < n) {
+    unsigned c = p[i];
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      i++;
+      run++;
+      continue;
+    }
+    if (run) sg_buf_append(b, p + i - run, run);
+    run = 0;
+    if (c >= 0x80) {
+      size_t k = utf8_seq(p + i, n - i);
+      if (k) {
+        sg_buf_append(b, p + i, k);
+        i += k;
+      } else {
+        sg_buf_puts(b, "\xEF\xBF\xBD");
+        i++;
+      }
+      continue;
+    }
+    char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+    switch (c) {
+      case '"': esc[1] = '"'; break;
+      case '\\': esc[1] = '\\'; break;
+      case '\n': esc[1] = 'n'; break;
+      case '\r': esc[1] = 'r'; break;
+      case '\t': esc[1] = 't'; break;
+      default:
+        esc[1] = 'u';
+        esc[2] = '0';
+        esc[3] = '0';
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+    }
+    sg_buf_puts(b, esc);
+    i++;
+  }
+  if (run) sg_buf_append(b, p + i - run, run);
+  return b->failed ? SOULGW_ENOMEM : 0;
+}
+
+char *sg_buf_detach(sg_buf *b, size_t *len) {
+  char *p = b->ptr;
+  if (b->failed) {
+    free(p);
+    p = NULL;
+  } else if (!p) {
+    p = calloc(1, 1);
+  }
+  if (len) *len = p ? b->len : 0;
+  sg_buf_init(b, b->max);
+  return p;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Strings, time, errors */
+
+char *sg_strndup(const char *s, size_t n) {
+  char *p = malloc(n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *sg_strdup(const char *s) { return s ? sg_strndup(s, strlen(s)) : NULL; }
+
+int sg_strcaseeq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
+
+size_t sg_strlcpy(char *dst, const char *src, size_t dstlen) {
+  size_t n = strlen(src);
+  if (dstlen) {
+    size_t k = n < dstlen - 1 ? n : dstlen - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+  }
+  return n;
+}
+
+int sg_is_blank(const char *s) {
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r' && *s != '\f' && *s != '\v')
+      return 0;
+  return 1;
+}
+
+uint64_t sg_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t sg_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sg_format_time_ms(int64_t ms, char out[32]) {
+  int64_t rem = ms % 1000;
+  if (rem < 0) rem += 1000; /* floor division for times before 1970 */
+  time_t secs = (time_t)((ms - rem) / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
+           (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+           (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
+           (unsigned)rem);
+}
+
+void sg_seterr(char *dst, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dst, len, fmt, ap);
+  va_end(ap);
+}

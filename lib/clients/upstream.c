@@ -1,0 +1,694 @@
+/*
+ * upstream.c -- outbound HTTP over libcurl (see upstream.h); the only file that calls libcurl.
+ *
+ * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
+ * on a queue under a mutex, then wakes the thread through an eventfd.  The thread moves queued
+ * jobs onto the multi handle (or onto a timer list when they carry a delay) and waits in
+ * epoll_wait() on the sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's
+ * own timer (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
+ * then advances only the transfers whose sockets are ready, so the cost of an event does not
+ * grow with the number of transfers in flight, and finished transfers are completed through
+ * their callbacks.
+ *
+ * The multi handle keeps a cache of open connections shared by all its transfers, so a call to
+ * a host that was called before reuses the kept-alive connection instead of connecting again;
+ * easy handles are pooled as well.  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
+ * touches signals), no redirects and only the http and https protocols.
+ */
+#define CURL_DISABLE_TYPECHECK /* the calls below go through the table of loaded symbols */
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/crypto.h"
+#include "clients/upstream.h"
+
+#define DEFAULT_MAX_RESPONSE (64u << 20)
+#define POOL_MAX 256         /* idle easy handles kept for reuse */
+#define MAX_CONNECTS 1024    /* kept-alive connections in the cache */
+#define POLL_MAX_MS 1000
+#define EVENTS_MAX 64
+
+typedef struct job {
+  struct job *next;               /* queue or timer list */
+  struct job *prev_act, *next_act; /* the list of transfers on the multi handle */
+  CURL *easy;
+  struct curl_slist *headers;
+  sg_up_done_fn done;
+  sg_up_chunk_fn chunk;
+  void *ud;
+  const char *method, *url, *label;
+  const char *body;
+  size_t body_len, max_response;
+  long timeout_ms, idle_timeout_ms;
+  uint64_t start_at; /* monotonic ns */
+  uint64_t t0;
+  uint64_t last_io; /* when the last byte came (idle timeout) */
+  long status;
+  int aborted, too_large, oom;
+  sg_buf resp;
+  char errbuf[CURL_ERROR_SIZE];
+  /* method, url, label and body follow in the same allocation */
+} job;
+
+struct sg_upstream {
+  sg_log *log;
+  CURLM *multi;
+  int ep, efd; /* epoll set, wakeup eventfd */
+  pthread_t thread;
+  int thread_started, start_failed; /* under lock: started on the first call */
+
+  pthread_mutex_t lock; /* guards the fields up to the next comment */
+  pthread_cond_t cond;
+  job *queue, **queue_tail;
+  int refusing;             /* cancel_all or free was called: no new calls */
+  int stop;                 /* free was called: the thread ends */
+  unsigned cancel_asked, cancel_done;
+
+  /* the upstream thread's own */
+  job *timers; /* by start_at */
+  job *active;
+  CURL *pool[POOL_MAX];
+  size_t npool;
+  size_t nidle;         /* transfers on the multi handle with an idle timeout */
+  uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
+  int no_proxy_env;     /* no proxy variable was set at start */
+};
+
+/* libcurl is loaded on the first outbound call rather than linked: with its TLS, Kerberos,
+ * LDAP and SSH dependencies it is some thirty libraries and 3 MB of resident memory that a
+ * gateway which never calls out (most of them: no HTTP tools, no upstream models) would pay for
+ * at every start.  The table holds every libcurl function this file uses. */
+static struct {
+  void *so;
+  CURLcode (*global_init)(long);
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  void (*easy_cleanup)(CURL *);
+  const char *(*easy_strerror)(CURLcode);
+  CURLM *(*multi_init)(void);
+  CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+  CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+  CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+  CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+  CURLMsg *(*multi_info_read)(CURLM *, int *);
+  CURLMcode (*multi_cleanup)(CURLM *);
+  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+  void (*slist_free_all)(struct curl_slist *);
+} C;
+
+#undef curl_easy_setopt /* curl.h's pass-through macros, replaced by the table's */
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define curl_easy_init C.easy_init
+#define curl_easy_setopt C.easy_setopt
+#define curl_easy_getinfo C.easy_getinfo
+#define curl_easy_cleanup C.easy_cleanup
+#define curl_easy_strerror C.easy_strerror
+#define curl_multi_init C.multi_init
+#define curl_multi_setopt C.multi_setopt
+#define curl_multi_add_handle C.multi_add_handle
+#define curl_multi_remove_handle C.multi_remove_handle
+#define curl_multi_assign C.multi_assign
+#define curl_multi_socket_action C.multi_socket_action
+#define curl_multi_info_read C.multi_info_read
+#define curl_multi_cleanup C.multi_cleanup
+#define curl_slist_append C.slist_append
+#define curl_slist_free_all C.slist_free_all
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+  static const char *const names[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl.so"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && !C.so; i++)
+    C.so = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!C.so) return;
+  /* POSIX: a function pointer read through a void * (dlsym's type) via memcpy */
+#define LOAD(field, sym)                                                                   \
+  do {                                                                                     \
+    void *p_ = dlsym(C.so, sym);                                                           \
+    if (!p_) return;                                                                       \
+    memcpy(&C.field, &p_, sizeof p_);                                                      \
+  } while (0)
+  LOAD(global_init, "curl_global_init");
+  LOAD(easy_init, "curl_easy_init");
+  LOAD(easy_setopt, "curl_easy_setopt");
+  LOAD(easy_getinfo, "curl_easy_getinfo");
+  LOAD(easy_cleanup, "curl_easy_cleanup");
+  LOAD(easy_strerror, "curl_easy_strerror");
+  LOAD(multi_init, "curl_multi_init");
+  LOAD(multi_setopt, "curl_multi_setopt");
+  LOAD(multi_add_handle, "curl_multi_add_handle");
+  LOAD(multi_remove_handle, "curl_multi_remove_handle");
+  LOAD(multi_assign, "curl_multi_assign");
+  LOAD(multi_socket_action, "curl_multi_socket_action");
+  LOAD(multi_info_read, "curl_multi_info_read");
+  LOAD(multi_cleanup, "curl_multi_cleanup");
+  LOAD(slist_append, "curl_slist_append");
+  LOAD(slist_free_all, "curl_slist_free_all");
+#undef LOAD
+  global_rc = C.global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Jobs */
+
+static void job_free(job *j) {
+  if (!j) return;
+  /* Header values may hold keys: wipe them before the memory goes back to malloc. */
+  for (struct curl_slist *h = j->headers; h; h = h->next) sg_wipe(h->data, strlen(h->data));
+  curl_slist_free_all(j->headers);
+  sg_buf_free(&j->resp);
+  free(j);
+}
+
+/* "host:port" of a URL, without user info, for log lines. */
+static void url_host(const char *url, char *out, size_t len) {
+  const char *p = strstr(url, "://");
+  p = p ? p + 3 : url;
+  size_t n = strcspn(p, "/?#");
+  const char *at = memchr(p, '@', n);
+  if (at) {
+    n -= (size_t)(at + 1 - p);
+    p = at + 1;
+  }
+  if (n >= len) n = len - 1;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+static int is_http_url(const char *url) {
+  return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
+static job *job_new(const sg_up_req *r) {
+  const char *method = r->method ? r->method : "POST";
+  const char *label = r->label ? r->label : "upstream";
+  size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
+  size_t bl = r->body ? r->body_len : 0;
+  job *j = malloc(sizeof *j + ml + ul + ll + bl + 1);
+  if (!j) return NULL;
+  memset(j, 0, sizeof *j);
+  char *p = (char *)(j + 1);
+  j->method = memcpy(p, method, ml);
+  j->url = memcpy(p += ml, r->url, ul);
+  j->label = memcpy(p += ul, label, ll);
+  p += ll;
+  if (bl) memcpy(p, r->body, bl);
+  p[bl] = '\0';
+  j->body = p;
+  j->body_len = bl;
+  j->done = r->done;
+  j->chunk = r->chunk;
+  j->ud = r->ud;
+  j->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 0;
+  j->idle_timeout_ms = r->idle_timeout_ms > 0 ? r->idle_timeout_ms : 0;
+  j->max_response = r->max_response ? r->max_response : DEFAULT_MAX_RESPONSE;
+  j->start_at = sg_now_ns() + (r->delay_ms > 0 ? (uint64_t)r->delay_ms * 1000000u : 0);
+  sg_buf_init(&j->resp, 0);
+  /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait for the
+   * upstream's go-ahead, a round trip (or a second) lost on every such call. */
+  struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; h && r->headers && r->headers[i]; i++) {
+    struct curl_slist *n = curl_slist_append(h, r->headers[i]);
+    if (!n) {
+      curl_slist_free_all(h);
+      h = NULL;
+    }
+    h = n;
+  }
+  if (!h) {
+    free(j);
+    return NULL;
+  }
+  j->headers = h;
+  return j;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The public side: queueing */
+
+static int ensure_started(sg_upstream *u);
+
+static void wake(sg_upstream *u) {
+  uint64_t one = 1;
+  while (write(u->efd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
+  if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
+  pthread_mutex_lock(&u->lock);
+  int started = u->refusing ? SOULGW_ESTATE : ensure_started(u) ? SOULGW_EHTTP : 0;
+  pthread_mutex_unlock(&u->lock); /* started before job_new(): it calls into libcurl */
+  if (started != 0) return started;
+  job *j = job_new(r);
+  if (!j) return SOULGW_ENOMEM;
+  pthread_mutex_lock(&u->lock);
+  if (u->refusing) {
+    pthread_mutex_unlock(&u->lock);
+    job_free(j);
+    return SOULGW_ESTATE;
+  }
+  int was_empty = u->queue == NULL;
+  *u->queue_tail = j;
+  u->queue_tail = &j->next;
+  pthread_mutex_unlock(&u->lock);
+  /* One wakeup per batch: the thread takes the whole queue when it wakes. */
+  if (was_empty) wake(u);
+  return 0;
+}
+
+int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *extra_headers,
+                          const char *json, size_t len, long timeout_ms, const char *label,
+                          sg_up_done_fn done, void *ud) {
+  const char *hdrs[18] = {"Content-Type: application/json", "Accept: application/json"};
+  size_t n = 2;
+  for (size_t i = 0; extra_headers && extra_headers[i]; i++) {
+    if (n == SG_ARRAY_LEN(hdrs) - 1) return SOULGW_EINVAL;
+    hdrs[n++] = extra_headers[i];
+  }
+  hdrs[n] = NULL;
+  sg_up_req r = {.method = "POST", .url = url, .headers = hdrs, .body = json, .body_len = len,
+                 .timeout_ms = timeout_ms, .label = label, .done = done, .ud = ud};
+  return sg_upstream_call(u, &r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The upstream thread */
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
+  job *j = ud;
+  size_t len = size * nmemb;
+  if (j->idle_timeout_ms) j->last_io = sg_now_ns();
+  if (!j->status) curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->status);
+  if (j->chunk && j->status >= 200 && j->status < 300) {
+    if (j->chunk(j->ud, j->status, data, len) != 0) {
+      j->aborted = 1;
+      return 0; /* anything but len makes libcurl end the transfer with CURLE_WRITE_ERROR */
+    }
+    return len;
+  }
+  if (len > j->max_response - j->resp.len) {
+    j->too_large = 1;
+    return 0;
+  }
+  if (sg_buf_append(&j->resp, data, len) != 0) {
+    j->oom = 1;
+    return 0;
+  }
+  return len;
+}
+
+/* An easy handle with the options every call shares.  Pooled handles keep them: only the
+ * options of one call are set again (curl_easy_reset and a full set-up cost a tenth of a call). */
+static CURL *easy_get(sg_upstream *u) {
+  if (u->npool) return u->pool[--u->npool];
+  CURL *e = curl_easy_init();
+  if (!e) return NULL;
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* libcurl reads the proxy variables for every transfer; when none was set at start, saying
+   * so once spares those lookups (the environment of a running gateway does not change). */
+  if (u->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
+  return e;
+}
+
+static void easy_put(sg_upstream *u, CURL *e) {
+  if (!e) return;
+  /* nothing of the finished job may stay reachable from the handle */
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+  if (u->npool < POOL_MAX) u->pool[u->npool++] = e;
+  else curl_easy_cleanup(e);
+}
+
+static void active_unlink(sg_upstream *u, job *j) {
+  if (j->idle_timeout_ms) u->nidle--;
+  if (j->prev_act) j->prev_act->next_act = j->next_act;
+  else u->active = j->next_act;
+  if (j->next_act) j->next_act->prev_act = j->prev_act;
+  j->prev_act = j->next_act = NULL;
+}
+
+static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
+  sg_up_result res;
+  memset(&res, 0, sizeof res);
+  res.err = err;
+  res.status = j->status;
+  res.body = j->resp.ptr ? j->resp.ptr : "";
+  res.body_len = j->resp.len;
+  res.errmsg = err == SG_UP_OK ? "" : msg;
+  res.duration_ns = j->t0 ? sg_now_ns() - j->t0 : 0;
+  if (j->easy) {
+    char *ct = NULL;
+    if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) res.content_type = ct;
+  }
+  if (err != SG_UP_OK && err != SG_UP_CANCELLED && err != SG_UP_ABORTED) {
+    char host[256];
+    url_host(j->url, host, sizeof host);
+    sg_log(u->log, SOULGW_LOG_WARN, "upstream call failed", SG_S("upstream", j->label),
+           SG_S("host", host), SG_S("method", j->method), SG_S("error", msg),
+           SG_F("duration_ms", (double)res.duration_ns / 1e6));
+  }
+  j->done(j->ud, &res);
+  easy_put(u, j->easy);
+  job_free(j);
+}
+
+static sg_up_err classify(job *j, CURLcode rc) {
+  if (rc == CURLE_OK) return SG_UP_OK;
+  if (j->aborted) return SG_UP_ABORTED;
+  if (j->too_large) return SG_UP_TOO_LARGE;
+  switch (rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_GOT_NOTHING:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+    return j->status ? SG_UP_OTHER : SG_UP_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT:
+    return SG_UP_TIMEOUT;
+  default:
+    return SG_UP_OTHER;
+  }
+}
+
+static void start(sg_upstream *u, job *j) {
+  CURL *e = easy_get(u);
+  if (!e) {
+    complete(u, j, SG_UP_OTHER, "out of memory");
+    return;
+  }
+  j->easy = e;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(e, CURLOPT_URL, j->url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+  if (strcmp(j->method, "GET") == 0 && !j->body_len) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+  } else {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(j->method, "POST") ? j->method : NULL);
+  }
+  j->t0 = j->last_io = sg_now_ns();
+  if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+    complete(u, j, SG_UP_OTHER, "cannot add the transfer");
+    return;
+  }
+  j->next_act = u->active;
+  if (u->active) u->active->prev_act = j;
+  u->active = j;
+  if (j->idle_timeout_ms) u->nidle++;
+}
+
+/* Starts j now or puts it on the timer list. */
+static void schedule(sg_upstream *u, job *j, uint64_t now) {
+  if (j->start_at <= now) {
+    start(u, j);
+    return;
+  }
+  job **pp = &u->timers;
+  while (*pp && (*pp)->start_at <= j->start_at) pp = &(*pp)->next;
+  j->next = *pp;
+  *pp = j;
+}
+
+static void finish_transfers(sg_upstream *u) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(u->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURL *e = m->easy_handle;
+    CURLcode rc = m->data.result;
+    char *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+    job *j = (job *)(void *)priv;
+    curl_multi_remove_handle(u->multi, e);
+    active_unlink(u, j);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &j->status);
+    sg_up_err err = classify(j, rc);
+    const char *msg = err == SG_UP_TOO_LARGE ? "the answer is over the size limit"
+                      : j->oom                ? "out of memory"
+                      : j->errbuf[0]          ? j->errbuf
+                                              : curl_easy_strerror(rc);
+    complete(u, j, err, msg);
+  }
+}
+
+/* Ends the transfers that have been idle too long; returns the milliseconds until the next
+ * one could be (POLL_MAX_MS when none). */
+static int check_idle(sg_upstream *u, uint64_t now) {
+  uint64_t next = (uint64_t)POLL_MAX_MS * 1000000u;
+  for (job *j = u->active, *n; u->nidle && j; j = n) {
+    n = j->next_act;
+    if (!j->idle_timeout_ms) continue;
+    uint64_t limit = (uint64_t)j->idle_timeout_ms * 1000000u, idle = now - j->last_io;
+    if (idle >= limit) {
+      active_unlink(u, j);
+      curl_multi_remove_handle(u->multi, j->easy);
+      complete(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+    } else if (limit - idle < next) {
+      next = limit - idle;
+    }
+  }
+  return (int)((next + 999999) / 1000000);
+}
+
+/* Completes every job the thread holds, and those in q, with SG_UP_CANCELLED. */
+static void cancel_everything(sg_upstream *u, job *q) {
+  while (q) {
+    job *n = q->next;
+    complete(u, q, SG_UP_CANCELLED, "the gateway is shutting down");
+    q = n;
+  }
+  while (u->timers) {
+    job *j = u->timers;
+    u->timers = j->next;
+    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+  }
+  while (u->active) {
+    job *j = u->active;
+    active_unlink(u, j);
+    curl_multi_remove_handle(u->multi, j->easy);
+    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+  }
+}
+
+/* libcurl tells which sockets to watch for what. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
+  sg_upstream *u = userp;
+  (void)e;
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
+    return 0;
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.data.fd = fd;
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(u->ep, op, fd, &ev) != 0) {
+    /* a descriptor closed and reused behind libcurl's back, or one it forgot to remove */
+    op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    epoll_ctl(u->ep, op, fd, &ev);
+  }
+  if (!socketp) curl_multi_assign(u->multi, fd, u);
+  return 0;
+}
+
+/* libcurl's single timer: when it wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT). */
+static int on_timer(CURLM *m, long timeout_ms, void *userp) {
+  sg_upstream *u = userp;
+  (void)m;
+  u->curl_due = timeout_ms < 0 ? 0 : sg_now_ns() + (uint64_t)timeout_ms * 1000000u;
+  if (timeout_ms == 0) u->curl_due = 1; /* at once (and still "set") */
+  return 0;
+}
+
+static void curl_timeout_if_due(sg_upstream *u) {
+  int running;
+  if (u->curl_due && u->curl_due <= sg_now_ns()) {
+    u->curl_due = 0;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+}
+
+/* How long the thread may sleep: until the next of libcurl's timer, the first delayed job
+ * and the first idle deadline, at most POLL_MAX_MS. */
+static int wait_ms(sg_upstream *u) {
+  uint64_t now = sg_now_ns();
+  int ms = u->nidle ? check_idle(u, now) : POLL_MAX_MS;
+  uint64_t due[2] = {u->curl_due, u->timers ? u->timers->start_at : 0};
+  for (int i = 0; i < 2; i++) {
+    if (!due[i]) continue;
+    uint64_t d = due[i] > now ? (due[i] - now + 999999) / 1000000 : 0;
+    if (d < (uint64_t)ms) ms = (int)d;
+  }
+  return ms;
+}
+
+static void *run(void *arg) {
+  sg_upstream *u = arg;
+  struct epoll_event evs[EVENTS_MAX];
+  for (;;) {
+    pthread_mutex_lock(&u->lock);
+    job *q = u->queue;
+    u->queue = NULL;
+    u->queue_tail = &u->queue;
+    int stop = u->stop;
+    unsigned asked = u->cancel_asked;
+    int cancel = asked != u->cancel_done;
+    pthread_mutex_unlock(&u->lock);
+    if (cancel || stop) {
+      cancel_everything(u, q);
+      pthread_mutex_lock(&u->lock);
+      u->cancel_done = asked;
+      pthread_cond_broadcast(&u->cond);
+      pthread_mutex_unlock(&u->lock);
+      if (stop) break;
+      q = NULL;
+    }
+    uint64_t now = sg_now_ns();
+    while (q) {
+      job *n = q->next;
+      q->next = NULL;
+      schedule(u, q, now);
+      q = n;
+    }
+    while (u->timers && u->timers->start_at <= now) {
+      job *j = u->timers;
+      u->timers = j->next;
+      j->next = NULL;
+      start(u, j);
+    }
+    curl_timeout_if_due(u);
+    finish_transfers(u);
+    int n = epoll_wait(u->ep, evs, EVENTS_MAX, wait_ms(u));
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd, running;
+      if (fd == u->efd) {
+        uint64_t v;
+        while (read(u->efd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+        continue;
+      }
+      uint32_t e = evs[i].events;
+      int flags = (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                  (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+      curl_multi_socket_action(u->multi, fd, flags, &running);
+    }
+    curl_timeout_if_due(u);
+    finish_transfers(u);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lifecycle */
+
+sg_upstream *sg_upstream_new(sg_log *log) {
+  sg_upstream *u = calloc(1, sizeof *u);
+  if (!u) return NULL;
+  u->ep = u->efd = -1;
+  u->log = log;
+  static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                           "all_proxy", "ALL_PROXY"};
+  u->no_proxy_env = 1;
+  for (size_t i = 0; i < SG_ARRAY_LEN(proxy_vars); i++)
+    if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) u->no_proxy_env = 0;
+  u->queue_tail = &u->queue;
+  pthread_mutex_init(&u->lock, NULL);
+  pthread_cond_init(&u->cond, NULL);
+  return u;
+}
+
+/* Starts libcurl and the upstream thread on the first call (lock held), so that a gateway
+ * that never calls out pays nothing for it: libcurl's TLS library alone is a few megabytes of
+ * resident memory once initialised.  0, or -1 when it cannot start (remembered). */
+static int ensure_started(sg_upstream *u) {
+  if (u->thread_started) return 0;
+  if (u->start_failed) return -1;
+  pthread_once(&global_once, global_init);
+  struct epoll_event ev;
+  if (global_rc != CURLE_OK) goto fail;
+  u->ep = epoll_create1(EPOLL_CLOEXEC);
+  u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (u->ep < 0 || u->efd < 0 || !(u->multi = curl_multi_init())) goto fail;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.fd = u->efd;
+  if (epoll_ctl(u->ep, EPOLL_CTL_ADD, u->efd, &ev) != 0) goto fail;
+  curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+  if (pthread_create(&u->thread, NULL, run, u) != 0) goto fail;
+  u->thread_started = 1;
+  return 0;
+fail:
+  if (u->multi) curl_multi_cleanup(u->multi);
+  if (u->ep >= 0) close(u->ep);
+  if (u->efd >= 0) close(u->efd);
+  u->multi = NULL;
+  u->ep = u->efd = -1;
+  u->start_failed = 1;
+  if (u->log) sg_log0(u->log, SOULGW_LOG_ERROR, "cannot start outbound HTTP (libcurl)");
+  return -1;
+}
+
+void sg_upstream_cancel_all(sg_upstream *u) {
+  if (!u) return;
+  pthread_mutex_lock(&u->lock);
+  u->refusing = 1;
+  unsigned want = ++u->cancel_asked;
+  int started = u->thread_started;
+  pthread_mutex_unlock(&u->lock);
+  if (!started) return; /* never called out: nothing in flight */
+  int self = pthread_equal(pthread_self(), u->thread);
+  wake(u);
+  if (self) return;
+  pthread_mutex_lock(&u->lock);
+  while ((int)(u->cancel_done - want) < 0) pthread_cond_wait(&u->cond, &u->lock);
+  pthread_mutex_unlock(&u->lock);
+}
+
+void sg_upstream_free(sg_upstream *u) {
+  if (!u) return;
+  if (u->thread_started) {
+    pthread_mutex_lock(&u->lock);
+    u->refusing = 1;
+    u->stop = 1;
+    pthread_mutex_unlock(&u->lock);
+    wake(u);
+    pthread_join(u->thread, NULL);
+  }
+  for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
+  if (u->multi) curl_multi_cleanup(u->multi); /* closes the kept connections */
+  if (u->ep >= 0) close(u->ep);
+  if (u->efd >= 0) close(u->efd);
+  pthread_cond_destroy(&u->cond);
+  pthread_mutex_destroy(&u->lock);
+  free(u);
+}

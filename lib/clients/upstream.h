@@ -1,0 +1,108 @@
+/*
+ * upstream.h -- outbound HTTP (libcurl glue; upstream.c is the only file that calls libcurl).
+ *
+ * Calls run on one thread of their own that drives a libcurl multi handle, so that waiting on an
+ * upstream never holds a gateway thread: the caller defers its request, starts a call here, and
+ * is called back on the upstream thread when the answer is in.  Connections are kept alive and
+ * reused between calls to the same host (HTTP/1.1), which is what keeps a proxied call cheap.
+ *
+ * Typical use from a handler:
+ *
+ *   soulgw_req_defer(req);
+ *   sg_up_req r = {.url = url, .headers = hdrs, .body = json, .body_len = len,
+ *                  .timeout_ms = 5000, .label = "tool demo.fetch", .done = on_done, .ud = req};
+ *   if (sg_upstream_call(gw->upstream, &r) != 0) answer 503 at once;
+ *   ...
+ *   static void on_done(void *ud, const sg_up_result *res) { ... soulgw_reply(ud, ...); }
+ */
+#ifndef SG_UPSTREAM_H
+#define SG_UPSTREAM_H
+
+#include "base/log.h"
+#include "base/sg.h"
+
+typedef struct sg_upstream sg_upstream;
+
+/* What happened to a call, besides its HTTP status. */
+typedef enum sg_up_err {
+  SG_UP_OK = 0,    /* an HTTP answer arrived; its status may still be anything */
+  SG_UP_CONNECT,   /* no answer: the host could not be resolved or connected to, or the
+                      connection broke before an answer came (worth a retry) */
+  SG_UP_TIMEOUT,   /* timeout_ms passed before the answer was complete */
+  SG_UP_TOO_LARGE, /* the body grew over max_response */
+  SG_UP_ABORTED,   /* the chunk callback asked to stop */
+  SG_UP_CANCELLED, /* the module is shutting down (sg_upstream_cancel_all / _free) */
+  SG_UP_OTHER      /* anything else: TLS, protocol error, out of memory */
+} sg_up_err;
+
+/* The outcome handed to the completion callback.  Pointers are valid during the callback only. */
+typedef struct sg_up_result {
+  sg_up_err err;
+  long status;              /* HTTP status; 0 when no answer arrived */
+  const char *body;         /* the buffered body, NUL-terminated; "" when none, and for a 2xx
+                               answer delivered through the chunk callback */
+  size_t body_len;
+  const char *content_type; /* of the answer, or NULL */
+  const char *errmsg;       /* short English description when err != SG_UP_OK, else "";
+                               never holds a header value */
+  uint64_t duration_ns;     /* from the start of the transfer (after delay_ms) to its end */
+} sg_up_result;
+
+/* Called exactly once per call accepted by sg_upstream_call(), on the upstream thread (never
+ * from within sg_upstream_call itself).  It must not block; it may start further calls (a
+ * retry) and answer gateway requests. */
+typedef void (*sg_up_done_fn)(void *ud, const sg_up_result *res);
+
+/* Streaming: called on the upstream thread with each piece of a 2xx answer's body as it
+ * arrives (status is that answer's).  Return 0 to go on, non-zero to abort the transfer, which
+ * then completes with SG_UP_ABORTED.  Bodies of other statuses are buffered for done. */
+typedef int (*sg_up_chunk_fn)(void *ud, long status, const char *data, size_t len);
+
+/* One call.  Everything is copied by sg_upstream_call(), so the struct and its strings may be
+ * released as soon as it returns. */
+typedef struct sg_up_req {
+  const char *method;          /* "GET", "POST", ...; NULL means POST */
+  const char *url;             /* http:// or https:// only */
+  const char *const *headers;  /* "Name: value" strings, NULL-terminated; may be NULL.  Values
+                                  are never logged (they may hold keys). */
+  const void *body;            /* may be NULL */
+  size_t body_len;
+  long timeout_ms;             /* for the whole transfer, connection included; <= 0: none */
+  long idle_timeout_ms;        /* for streams: the wait for the first byte of the answer, and
+                                  then any stretch without a byte, may last this long (ends
+                                  with SG_UP_TIMEOUT); <= 0: none */
+  long delay_ms;               /* start no sooner than this from now (retry backoff) */
+  size_t max_response;         /* cap on the buffered body; 0 means 64 MB */
+  const char *label;           /* names the caller in log lines ("provider openai") */
+  sg_up_done_fn done;          /* required */
+  sg_up_chunk_fn chunk;        /* NULL: buffer the whole body */
+  void *ud;
+} sg_up_req;
+
+/* Starts the upstream thread (curl_global_init is done once per process, thread-safely).
+ * log receives a warning for every call that fails without an answer (label, the URL's host
+ * and the error; never a header).  NULL when out of memory or the thread cannot start. */
+sg_upstream *sg_upstream_new(sg_log *log);
+
+/* Queues a call.  Returns 0 (done will be called exactly once), SOULGW_EINVAL (no url or done,
+ * or a URL that is not http(s)), SOULGW_ESTATE (the module is shutting down), SOULGW_ENOMEM.
+ * Safe from any thread, including from a done or chunk callback. */
+int sg_upstream_call(sg_upstream *u, const sg_up_req *r);
+
+/* Shorthand for the common case: POST a JSON body (Content-Type and Accept application/json,
+ * plus extra headers, may be NULL) and buffer the answer. */
+int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *extra_headers,
+                          const char *json, size_t len, long timeout_ms, const char *label,
+                          sg_up_done_fn done, void *ud);
+
+/* Completes every pending call with SG_UP_CANCELLED and refuses new ones (SOULGW_ESTATE).
+ * Returns once the callbacks have run (at once when called on the upstream thread, which then
+ * cancels after the current callback).  Used by soulgw_stop() before it answers the requests
+ * still deferred, so that their owners can answer properly first. */
+void sg_upstream_cancel_all(sg_upstream *u);
+
+/* Cancels what is pending (as sg_upstream_cancel_all), stops the thread and releases
+ * everything.  NULL does nothing.  Must not be called from a callback. */
+void sg_upstream_free(sg_upstream *u);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * http.h -- the HTTP server glue.  http_mhd.c is the only file that calls libmicrohttpd: it
+ * owns the listening socket and the connections, feeds requests into the pipeline, parks
+ * connections whose answer comes later (suspend/resume) and streams chunked bodies.
+ */
+#ifndef SG_HTTP_H
+#define SG_HTTP_H
+
+#include <sys/select.h>
+
+#include "base/sg.h"
+
+typedef struct sg_http sg_http;
+
+typedef struct sg_http_opts {
+  const char *address;
+  int port;
+  int threads; /* 0: one per CPU */
+  int max_connections;
+  int timeout_s; /* idle connection timeout; 0 none */
+  int external;  /* run from the host's loop instead of our own threads */
+} sg_http_opts;
+
+/* Binds and starts serving.  Returns 0, SOULGW_EBIND or SOULGW_EHTTP with err filled. */
+int sg_http_start(soulgw *gw, const sg_http_opts *o, sg_http **out, char *err, size_t errlen);
+int sg_http_port(const sg_http *h);
+/* Closes the listening socket; connections already open are served on. */
+void sg_http_quiesce(sg_http *h);
+/* Stops serving and closes every connection; h is freed. */
+void sg_http_stop(sg_http *h);
+const char *sg_http_version(void);
+int sg_http_is_external(const sg_http *h);
+
+int sg_http_fdset(sg_http *h, fd_set *rs, fd_set *ws, fd_set *es, int *max_fd);
+int sg_http_timeout(sg_http *h, long long *ms);
+int sg_http_run(sg_http *h);
+int sg_http_run_wait(sg_http *h, int timeout_ms);
+
+#endif

@@ -1,0 +1,646 @@
+/*
+ * llm_openai.c -- OpenAI-compatible upstreams (OpenAI, vLLM, llama.cpp, Ollama ...) for
+ * [llm.providers.NAME] kind = "openai" (see llm_openai.h).
+ *
+ * A call renders the upstream body once, then runs one or more attempts through upstream.c.
+ * Everything an attempt needs is copied into the call, since the completion runs on the
+ * upstream thread and the caller's request may be gone by the time a retry starts.  Retries go
+ * through the upstream thread's timers, so backoff never holds a thread either.
+ *
+ * Streams ("stream": true) are relayed piece by piece: the upstream's server-sent events are
+ * split into lines, each "data:" line is parsed, and choices[0].delta.content goes out as a
+ * delta at once; "stream_options": {"include_usage": true} asks for the usage in the last event.
+ * An upstream that ignores "stream" and answers one JSON object is relayed too, word by word.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/crypto.h"
+#include "gateway.h"
+#include "base/json.h"
+#include "llm/openai.h"
+
+#define LINE_MAX_BYTES (4u << 20)   /* one SSE line */
+#define TEXT_MAX_BYTES (16u << 20)  /* a streamed answer kept for word counts */
+#define FIRST_BACKOFF_MS 100L
+
+enum { MODE_UNKNOWN, MODE_SSE, MODE_JSON };
+
+typedef struct oa_call {
+  soulgw *gw;
+  char rid[72];
+  char rid_header[96];   /* "X-Request-Id: ..." */
+  char trace_header[80]; /* "traceparent: ..." when the client sent a well-formed one */
+  char provider[72];
+  char label[96];  /* "provider NAME" for upstream.c's log lines */
+  char model[330]; /* "provider:model", the metrics label */
+  char *url, *auth, *body;
+  size_t body_len;
+  long timeout_ms;
+  int retries, attempt;
+  int stream, embed, normalize;
+  size_t ntexts;
+  sg_llm_ops ops;
+  sg_llm_embed_fn edone;
+  void *ud;
+  long long approx_in;
+  /* one streamed attempt */
+  int mode, sent, got_done, client_gone;
+  sg_buf line, text, raw;
+  long long in_tok, out_tok;
+  char finish[32];
+  char fail[400];
+} oa_call;
+
+static void call_free(oa_call *c) {
+  if (!c) return;
+  if (c->auth) {
+    sg_wipe(c->auth, strlen(c->auth));
+    free(c->auth);
+  }
+  free(c->url);
+  free(c->body);
+  sg_buf_free(&c->line);
+  sg_buf_free(&c->text);
+  sg_buf_free(&c->raw);
+  free(c);
+}
+
+static void reset_attempt(oa_call *c) {
+  c->mode = MODE_UNKNOWN;
+  c->sent = c->got_done = c->client_gone = 0;
+  sg_buf_reset(&c->line);
+  sg_buf_reset(&c->text);
+  sg_buf_reset(&c->raw);
+  c->in_tok = c->out_tok = -1;
+  c->finish[0] = c->fail[0] = '\0';
+}
+
+/* Shortest text that reads back as the same double. */
+static void put_number(sg_buf *b, double v) {
+  char tmp[40];
+  snprintf(tmp, sizeof tmp, "%.15g", v);
+  if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
+  sg_buf_puts(b, tmp);
+}
+
+static void put_string(sg_buf *b, const char *s) {
+  sg_buf_putc(b, '"');
+  sg_buf_json_escape(b, s ? s : "", (size_t)-1);
+  sg_buf_putc(b, '"');
+}
+
+static void render_message(sg_buf *b, const char *role, const char *content) {
+  sg_buf_puts(b, "{\"role\":");
+  put_string(b, role);
+  sg_buf_puts(b, ",\"content\":");
+  put_string(b, content);
+  sg_buf_putc(b, '}');
+}
+
+/* The body of POST /chat/completions. */
+static void render_complete(sg_buf *b, const char *model, const sg_llm_params *p) {
+  sg_buf_puts(b, "{\"model\":");
+  put_string(b, model);
+  sg_buf_puts(b, ",\"messages\":[");
+  for (const soulgw_json *m = soulgw_json_first(p->messages); m; m = soulgw_json_next(m)) {
+    render_message(b, soulgw_json_string(soulgw_json_get(m, "role")),
+                   soulgw_json_string(soulgw_json_get(m, "content")));
+    sg_buf_putc(b, ',');
+  }
+  render_message(b, "user", p->prompt);
+  sg_buf_putc(b, ']');
+  if (p->max_tokens) sg_buf_printf(b, ",\"max_tokens\":%lld", p->max_tokens);
+  if (p->has_temperature) {
+    sg_buf_puts(b, ",\"temperature\":");
+    put_number(b, p->temperature);
+  }
+  if (p->has_top_p) {
+    sg_buf_puts(b, ",\"top_p\":");
+    put_number(b, p->top_p);
+  }
+  if (p->stop && soulgw_json_string(p->stop)) {
+    sg_buf_puts(b, ",\"stop\":");
+    put_string(b, soulgw_json_string(p->stop));
+  } else if (p->stop) {
+    sg_buf_puts(b, ",\"stop\":[");
+    for (const soulgw_json *s = soulgw_json_first(p->stop); s; s = soulgw_json_next(s)) {
+      put_string(b, soulgw_json_string(s));
+      if (soulgw_json_next(s)) sg_buf_putc(b, ',');
+    }
+    sg_buf_putc(b, ']');
+  }
+  if (p->has_seed) sg_buf_printf(b, ",\"seed\":%lld", p->seed);
+  if (p->stream) sg_buf_puts(b, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+  sg_buf_putc(b, '}');
+}
+
+/* A call with everything copied from the request and its provider configuration; NULL when
+ * out of memory. */
+static oa_call *call_new(soulgw_req *req, const sg_provider_conf *pc, const char *full,
+                         const char *path) {
+  oa_call *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->gw = req->gw;
+  sg_strlcpy(c->rid, req->id, sizeof c->rid);
+  snprintf(c->rid_header, sizeof c->rid_header, "X-Request-Id: %s", req->id);
+  const char *tp = soulgw_req_header(req, "traceparent");
+  if (tp && strlen(tp) == 55 && strspn(tp, "0123456789abcdef-") == 55)
+    snprintf(c->trace_header, sizeof c->trace_header, "traceparent: %s", tp);
+  sg_strlcpy(c->provider, pc->name, sizeof c->provider);
+  snprintf(c->label, sizeof c->label, "provider %s", pc->name);
+  sg_strlcpy(c->model, full, sizeof c->model);
+  c->timeout_ms = (long)pc->timeout_ms;
+  c->retries = (int)pc->retries;
+  sg_buf_init(&c->line, LINE_MAX_BYTES);
+  sg_buf_init(&c->text, TEXT_MAX_BYTES);
+  sg_buf_init(&c->raw, 0);
+  reset_attempt(c);
+  size_t bl = strlen(pc->base_url);
+  while (bl && pc->base_url[bl - 1] == '/') bl--;
+  size_t pl = strlen(path);
+  if (!(c->url = malloc(bl + pl + 1))) goto fail;
+  memcpy(c->url, pc->base_url, bl);
+  memcpy(c->url + bl, path, pl + 1);
+  if (pc->api_key.value && pc->api_key.len) {
+    static const char pre[] = "Authorization: Bearer ";
+    if (!(c->auth = malloc(sizeof pre + pc->api_key.len))) goto fail;
+    memcpy(c->auth, pre, sizeof pre - 1);
+    memcpy(c->auth + sizeof pre - 1, pc->api_key.value, pc->api_key.len);
+    c->auth[sizeof pre - 1 + pc->api_key.len] = '\0';
+  }
+  return c;
+fail:
+  call_free(c);
+  return NULL;
+}
+
+/* 1 when the key would break the header (a newline in a key file, say). */
+static int bad_key(const oa_call *c) {
+  for (const char *p = c->auth ? c->auth : ""; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) return 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Ending a call */
+
+static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
+static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (c->embed) {
+    sg_llm_embedding r;
+    memset(&r, 0, sizeof r);
+    r.failed = 1;
+    r.error = code;
+    r.message = msg;
+    c->edone(c->ud, &r);
+  } else {
+    sg_llm_fail(&c->ops, c->ud, code, "%s", msg);
+  }
+  call_free(c);
+}
+
+static long long usage_int(const soulgw_json *usage, const char *key) {
+  const soulgw_json *v = soulgw_json_get(usage, key);
+  double d = soulgw_json_number(v, -1);
+  return sg_json_is_integer(v) && d >= 0 && d < 9e15 ? (long long)d : -1;
+}
+
+/* Ends a completion with its text; emits it word by word first when a stream asked for deltas
+ * but the upstream answered in one piece. */
+static void succeed(oa_call *c, const char *text, size_t len, long long in, long long out,
+                    const char *finish, int streamed) {
+  if (in < 0) in = c->approx_in;
+  if (out < 0) out = sg_llm_count_words(text);
+  if (c->stream && !streamed) {
+    if (sg_llm_emit_words(&c->ops, c->ud, text, len) != 0) {
+      fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the client went away");
+      return;
+    }
+    streamed = 1;
+  }
+  sg_llm_count_tokens(c->gw, c->model, in, out);
+  sg_llm_result r;
+  memset(&r, 0, sizeof r);
+  r.text = text;
+  r.text_len = len;
+  r.input_tokens = in;
+  r.output_tokens = out;
+  r.finish = finish && *finish ? finish : "stop";
+  r.streamed = streamed;
+  c->ops.done(c->ud, &r);
+  call_free(c);
+}
+
+/* A whole chat completion object. */
+static void complete_from_json(oa_call *c, const char *body, size_t len) {
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(body, len, &j, NULL, 0) != 0) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s answered with invalid JSON",
+         c->provider);
+    return;
+  }
+  const soulgw_json *choice = soulgw_json_first(soulgw_json_get(j, "choices"));
+  const soulgw_json *msg = soulgw_json_get(choice, "message");
+  const soulgw_json *content = soulgw_json_get(msg, "content");
+  if (soulgw_json_typeof(msg) != SOULGW_JSON_OBJECT ||
+      (content && soulgw_json_typeof(content) != SOULGW_JSON_STRING &&
+       soulgw_json_typeof(content) != SOULGW_JSON_NULL)) {
+    soulgw_json_free(j);
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s answered without choices[0].message.content", c->provider);
+    return;
+  }
+  const char *text = soulgw_json_string(content);
+  const soulgw_json *usage = soulgw_json_get(j, "usage");
+  char finish[32];
+  sg_strlcpy(finish, soulgw_json_string(soulgw_json_get(choice, "finish_reason"))
+                         ? soulgw_json_string(soulgw_json_get(choice, "finish_reason"))
+                         : "stop",
+             sizeof finish);
+  succeed(c, text ? text : "", text ? strlen(text) : 0, usage_int(usage, "prompt_tokens"),
+          usage_int(usage, "completion_tokens"), finish, 0);
+  soulgw_json_free(j);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Streams */
+
+/* One "data:" payload of the upstream's event stream.  Returns non-zero to stop the transfer. */
+static int sse_data(oa_call *c, const char *d, size_t n) {
+  if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
+    c->got_done = 1;
+    return 0;
+  }
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(d, n, &j, NULL, 0) != 0) {
+    snprintf(c->fail, sizeof c->fail, "provider %s sent an event that is not JSON", c->provider);
+    return 1;
+  }
+  int rc = 0;
+  const soulgw_json *err = soulgw_json_get(j, "error");
+  if (err) {
+    const char *m = soulgw_json_string(soulgw_json_get(err, "message"));
+    snprintf(c->fail, sizeof c->fail, "provider %s failed mid-stream: %.200s", c->provider,
+             m ? m : "an error event");
+    rc = 1;
+    goto out;
+  }
+  const soulgw_json *choice = soulgw_json_first(soulgw_json_get(j, "choices"));
+  const char *piece = soulgw_json_string(soulgw_json_get(soulgw_json_get(choice, "delta"), "content"));
+  const char *finish = soulgw_json_string(soulgw_json_get(choice, "finish_reason"));
+  const soulgw_json *usage = soulgw_json_get(j, "usage");
+  if (finish) sg_strlcpy(c->finish, finish, sizeof c->finish);
+  if (soulgw_json_typeof(usage) == SOULGW_JSON_OBJECT) {
+    c->in_tok = usage_int(usage, "prompt_tokens");
+    c->out_tok = usage_int(usage, "completion_tokens");
+  }
+  if (piece && *piece) {
+    size_t len = strlen(piece);
+    c->sent = 1;
+    sg_buf_append(&c->text, piece, len); /* for the word count; a failed buffer only stops it */
+    if (c->ops.delta(c->ud, piece, len) != 0) {
+      c->client_gone = 1;
+      rc = 1;
+    }
+  }
+out:
+  soulgw_json_free(j);
+  return rc;
+}
+
+static int sse_line(oa_call *c, const char *l, size_t n) {
+  if (n && l[n - 1] == '\r') n--;
+  if (n < 5 || memcmp(l, "data:", 5) != 0) return 0; /* blank, comment, event:, id:, retry: */
+  l += 5;
+  n -= 5;
+  if (n && *l == ' ') {
+    l++;
+    n--;
+  }
+  return sse_data(c, l, n);
+}
+
+static int on_chunk(void *ud, long status, const char *data, size_t len) {
+  oa_call *c = ud;
+  (void)status;
+  if (c->mode == MODE_UNKNOWN) {
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t')) i++;
+    if (i == len) return 0;
+    c->mode = data[i] == '{' ? MODE_JSON : MODE_SSE;
+  }
+  if (c->mode == MODE_JSON) {
+    if (len > (16u << 20) - c->raw.len) {
+      snprintf(c->fail, sizeof c->fail, "provider %s answered with over 16 MB", c->provider);
+      return 1;
+    }
+    return sg_buf_append(&c->raw, data, len) != 0;
+  }
+  while (len) {
+    const char *nl = memchr(data, '\n', len);
+    if (!nl) {
+      if (sg_buf_append(&c->line, data, len) != 0) {
+        snprintf(c->fail, sizeof c->fail, "provider %s sent an event line over %u bytes",
+                 c->provider, LINE_MAX_BYTES);
+        return 1;
+      }
+      return 0;
+    }
+    size_t n = (size_t)(nl - data);
+    int rc;
+    if (c->line.len) {
+      if (sg_buf_append(&c->line, data, n) != 0) {
+        snprintf(c->fail, sizeof c->fail, "provider %s sent an event line over %u bytes",
+                 c->provider, LINE_MAX_BYTES);
+        return 1;
+      }
+      rc = sse_line(c, c->line.ptr, c->line.len);
+      sg_buf_reset(&c->line);
+    } else {
+      rc = sse_line(c, data, n);
+    }
+    if (rc) return rc;
+    data += n + 1;
+    len -= n + 1;
+  }
+  return 0;
+}
+
+static void stream_end(oa_call *c) {
+  if (c->mode == MODE_JSON) {
+    complete_from_json(c, c->raw.ptr ? c->raw.ptr : "", c->raw.len);
+    return;
+  }
+  if (c->line.len && sse_line(c, c->line.ptr, c->line.len) != 0) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
+    return;
+  }
+  const char *text = c->text.ptr && !c->text.failed ? c->text.ptr : "";
+  char finish[32];
+  sg_strlcpy(finish, c->finish, sizeof finish);
+  succeed(c, text, strlen(text), c->in_tok, c->out_tok, finish, 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Embeddings */
+
+static void embed_from_json(oa_call *c, const char *body, size_t len) {
+  soulgw_json *j = NULL;
+  soulgw_json **slot = NULL;
+  if (soulgw_json_parse(body, len, &j, NULL, 0) != 0) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s answered with invalid JSON",
+         c->provider);
+    return;
+  }
+  const soulgw_json *data = soulgw_json_get(j, "data");
+  size_t dim = 0, i = 0;
+  int shape = soulgw_json_size(data) == c->ntexts && c->ntexts > 0;
+  if (shape && !(slot = calloc(c->ntexts, sizeof *slot))) {
+    soulgw_json_free(j);
+    fail(c, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
+  }
+  for (const soulgw_json *d = soulgw_json_first(data); shape && d; d = soulgw_json_next(d), i++) {
+    const soulgw_json *emb = soulgw_json_get(d, "embedding");
+    const soulgw_json *ix = soulgw_json_get(d, "index");
+    size_t at = ix && sg_json_is_integer(ix) ? (size_t)soulgw_json_number(ix, 0) : i;
+    if (!dim) dim = soulgw_json_size(emb);
+    shape = at < c->ntexts && !slot[at] && soulgw_json_typeof(emb) == SOULGW_JSON_ARRAY &&
+            dim > 0 && soulgw_json_size(emb) == dim;
+    double norm = 0;
+    for (const soulgw_json *x = soulgw_json_first(emb); shape && x; x = soulgw_json_next(x)) {
+      shape = soulgw_json_typeof(x) == SOULGW_JSON_NUMBER;
+      norm += soulgw_json_number(x, 0) * soulgw_json_number(x, 0);
+    }
+    if (!shape) break;
+    norm = sqrt(norm);
+    soulgw_json *v = soulgw_json_array();
+    for (const soulgw_json *x = soulgw_json_first(emb); v && x; x = soulgw_json_next(x)) {
+      double f = soulgw_json_number(x, 0);
+      if (soulgw_json_push(v, soulgw_json_new_number(c->normalize && norm > 0 ? f / norm : f)))
+        v = NULL;
+    }
+    if (!v) {
+      shape = 0;
+      break;
+    }
+    slot[at] = v;
+  }
+  sg_llm_embedding r;
+  memset(&r, 0, sizeof r);
+  r.vectors = shape ? soulgw_json_array() : NULL;
+  for (i = 0; slot && i < c->ntexts; i++) {
+    if (r.vectors && soulgw_json_push(r.vectors, slot[i])) {
+      soulgw_json_free(r.vectors);
+      r.vectors = NULL;
+    } else if (!r.vectors) {
+      soulgw_json_free(slot[i]);
+    }
+  }
+  free(slot);
+  long long in = usage_int(soulgw_json_get(j, "usage"), "prompt_tokens");
+  soulgw_json_free(j);
+  if (!r.vectors) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s answered without one embedding per text", c->provider);
+    return;
+  }
+  r.dim = dim;
+  r.input_tokens = in >= 0 ? in : c->approx_in;
+  sg_llm_count_tokens(c->gw, c->model, r.input_tokens, 0);
+  c->edone(c->ud, &r);
+  call_free(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Attempts */
+
+static void attempt(oa_call *c);
+
+/* The upstream's error message for the statuses where it is about the request (a bad
+ * parameter, an unknown model), never for 401/403, whose messages may quote the key. */
+static void upstream_reason(const sg_up_result *res, char *out, size_t len) {
+  out[0] = '\0';
+  if (res->status != 400 && res->status != 404 && res->status != 422) return;
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(res->body, res->body_len, &j, NULL, 0) != 0) return;
+  const char *m = soulgw_json_string(soulgw_json_get(soulgw_json_get(j, "error"), "message"));
+  if (m) snprintf(out, len, ": %.200s", m);
+  soulgw_json_free(j);
+}
+
+static void on_done(void *ud, const sg_up_result *res) {
+  oa_call *c = ud;
+  const char *v[1] = {c->provider};
+  sg_family_observe(c->gw->upstream_duration, v, res->duration_ns);
+  int ok2xx = res->status >= 200 && res->status < 300;
+  if (res->err == SG_UP_OK && ok2xx) {
+    if (c->embed) embed_from_json(c, res->body, res->body_len);
+    else if (c->stream) stream_end(c);
+    else complete_from_json(c, res->body, res->body_len);
+    return;
+  }
+  if (c->fail[0]) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
+    return;
+  }
+  int retryable = (res->err == SG_UP_CONNECT || (res->err == SG_UP_OK && res->status >= 500)) &&
+                  !c->sent;
+  if (retryable && c->attempt < c->retries) {
+    c->attempt++;
+    reset_attempt(c);
+    attempt(c);
+    return;
+  }
+  int tries = c->attempt + 1;
+  const char *attempts = tries == 1 ? "attempt" : "attempts";
+  if (res->err == SG_UP_CANCELLED) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the gateway is shutting down");
+    return;
+  }
+  if (res->err == SG_UP_ABORTED) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the client went away");
+    return;
+  }
+  /* upstream.c has logged the transport's own words; clients get the kind of failure only,
+   * since those words name internal hosts and ports. */
+  sg_log(c->gw->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", c->provider),
+         SG_S("request_id", c->rid), SG_I("status", res->status), SG_I("attempts", tries),
+         SG_S("error", res->err == SG_UP_OK ? NULL : res->errmsg));
+  switch (res->err) {
+    case SG_UP_OK: break;
+    case SG_UP_TIMEOUT:
+      fail(c, SOULGW_API_LLM_TIMEOUT, "provider %s did not answer within %ld ms", c->provider,
+           c->timeout_ms);
+      return;
+    case SG_UP_CONNECT:
+      fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s is unreachable (%d %s)",
+           c->provider, tries, attempts);
+      return;
+    case SG_UP_TOO_LARGE:
+      fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s answered with too large a body",
+           c->provider);
+      return;
+    default:
+      fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s failed before answering in full",
+           c->provider);
+      return;
+  }
+  if (res->status >= 500) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s failed: upstream status %ld (%d %s)",
+         c->provider, res->status, tries, attempts);
+    return;
+  }
+  char reason[256];
+  upstream_reason(res, reason, sizeof reason);
+  fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s refused the call: upstream status %ld%s",
+       c->provider, res->status, reason);
+}
+
+static void attempt(oa_call *c) {
+  /* The request id and the W3C trace context go upstream, so that its logs can be matched
+   * with the gateway's. */
+  const char *hdrs[6] = {"Content-Type: application/json",
+                         c->stream ? "Accept: text/event-stream" : "Accept: application/json",
+                         c->rid_header, NULL, NULL, NULL};
+  size_t n = 3;
+  if (c->trace_header[0]) hdrs[n++] = c->trace_header;
+  if (c->auth) hdrs[n++] = c->auth;
+  sg_up_req r;
+  memset(&r, 0, sizeof r);
+  r.method = "POST";
+  r.url = c->url;
+  r.headers = hdrs;
+  r.body = c->body;
+  r.body_len = c->body_len;
+  /* A stream may rightly take longer than timeout_ms in all; what must not exceed it is the
+   * wait for the connection and for each next piece. */
+  if (c->stream) r.idle_timeout_ms = c->timeout_ms;
+  else r.timeout_ms = c->timeout_ms;
+  r.delay_ms = c->attempt ? FIRST_BACKOFF_MS << (c->attempt - 1) : 0;
+  r.label = c->label;
+  r.done = on_done;
+  r.chunk = c->stream ? on_chunk : NULL;
+  r.ud = c;
+  int rc = c->gw->upstream ? sg_upstream_call(c->gw->upstream, &r) : SOULGW_ESTATE;
+  if (rc == SOULGW_ESTATE)
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the gateway is shutting down");
+  else if (rc)
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "cannot call provider %s: %s", c->provider,
+         soulgw_strerror(rc));
+}
+
+/* Takes the rendered body and starts the first attempt, or ends the call. */
+static void launch(oa_call *c, sg_buf *b) {
+  if (sg_buf_failed(b)) {
+    sg_buf_free(b);
+    fail(c, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
+  }
+  c->body = sg_buf_detach(b, &c->body_len);
+  if (bad_key(c)) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s has an API key that is not a valid header value", c->provider);
+    return;
+  }
+  attempt(c);
+}
+
+void sg_llm_openai_complete(soulgw_req *req, const sg_provider_conf *pc, const char *model,
+                            const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
+  oa_call *c = call_new(req, pc, p->model, "/chat/completions");
+  if (!c) {
+    sg_llm_fail(ops, ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
+  }
+  c->ops = *ops;
+  c->ud = ud;
+  c->stream = p->stream && ops->delta;
+  c->approx_in = sg_llm_count_words(p->prompt);
+  for (const soulgw_json *m = soulgw_json_first(p->messages); m; m = soulgw_json_next(m))
+    c->approx_in += sg_llm_count_words(soulgw_json_string(soulgw_json_get(m, "content")));
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  render_complete(&b, model, p);
+  launch(c, &b);
+}
+
+void sg_llm_openai_embed(soulgw_req *req, const sg_provider_conf *pc, const char *full,
+                         const char *model, const soulgw_json *texts, int normalize,
+                         sg_llm_embed_fn done, void *ud) {
+  oa_call *c = call_new(req, pc, full, "/embeddings");
+  if (!c) {
+    sg_llm_embedding r;
+    memset(&r, 0, sizeof r);
+    r.failed = 1;
+    r.error = SOULGW_API_UNKNOWN_INTERNAL;
+    r.message = "out of memory";
+    done(ud, &r);
+    return;
+  }
+  c->embed = 1;
+  c->edone = done;
+  c->ud = ud;
+  c->normalize = normalize;
+  c->ntexts = soulgw_json_size(texts);
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_puts(&b, "{\"model\":");
+  put_string(&b, model);
+  sg_buf_puts(&b, ",\"input\":[");
+  for (const soulgw_json *t = soulgw_json_first(texts); t; t = soulgw_json_next(t)) {
+    c->approx_in += sg_llm_count_words(soulgw_json_string(t));
+    put_string(&b, soulgw_json_string(t));
+    if (soulgw_json_next(t)) sg_buf_putc(&b, ',');
+  }
+  sg_buf_puts(&b, "]}");
+  launch(c, &b);
+}

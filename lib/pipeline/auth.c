@@ -1,0 +1,286 @@
+/*
+ * auth.c -- the authentication stage (see auth.h): bearer tokens, SB-HMAC signatures and the
+ * API key, each failure a 401 naming its reason and counted by reason.
+ *
+ * Secrets are never compared as strings.  Bearer tokens and the API key are reduced to a keyed
+ * BLAKE2b digest (the key is random per process) and looked up by digest, so neither the time
+ * taken nor the table walked depends on how much of a guess was right, or on its length.  HMAC
+ * signatures are compared in constant time after hex decoding.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pipeline/auth.h"
+#include "base/crypto.h"
+#include "gateway.h"
+#include "pipeline/hmac.h"
+
+typedef struct cred {
+  sg_principal p;
+  unsigned char digest[32]; /* bearer tokens and the API key */
+  const char *secret;       /* HMAC keys: the raw secret (owned by the configuration) */
+  size_t secret_len;
+  long long rate, burst;
+} cred;
+
+struct sg_auth {
+  cred *creds; /* tokens, then HMAC keys, then the API key */
+  size_t ntokens, nhmac, ncreds;
+  int32_t *by_digest; /* bearer tokens by digest, open addressing, -1 empty */
+  size_t table_size;
+  cred *api_key;
+  sg_replay *replay;
+  sg_family *failures;
+  int64_t skew;
+  int require_body_hash, require_nonce;
+};
+
+#define REPLAY_WINDOW_WITHOUT_SKEW 300
+
+static size_t slot_of(const unsigned char digest[32], size_t size) {
+  uint64_t h;
+  memcpy(&h, digest, sizeof h);
+  return (size_t)h & (size - 1);
+}
+
+static int init_cred(cred *c, const sg_cred_conf *cc, const char *kind, uint64_t now) {
+  c->p.id = cc->name;
+  c->p.kind = kind;
+  c->p.tenant = cc->tenant;
+  c->p.scopes = &cc->scopes;
+  c->rate = cc->rate;
+  c->burst = cc->burst;
+  c->secret = cc->secret.value;
+  c->secret_len = cc->secret.len;
+  if (strcmp(kind, "hmac") != 0) sg_secret_digest(c->digest, cc->secret.value, cc->secret.len);
+  if (cc->rate > 0 && !(c->p.bucket = sg_bucket_new((double)cc->rate, (double)cc->burst, now)))
+    return -1;
+  return 0;
+}
+
+static cred *find_prev(sg_auth *prev, const cred *c) {
+  for (size_t i = 0; prev && i < prev->ncreds; i++) {
+    cred *o = &prev->creds[i];
+    if (strcmp(o->p.kind, c->p.kind) == 0 && strcmp(o->p.id, c->p.id) == 0) return o;
+  }
+  return NULL;
+}
+
+sg_auth *sg_auth_new(const sg_conf *conf, sg_replay *replay, sg_family *failures,
+                     sg_auth *prev) {
+  sg_auth *a = calloc(1, sizeof *a);
+  if (!a) return NULL;
+  uint64_t now = sg_now_ns();
+  a->replay = replay;
+  a->failures = failures;
+  a->skew = conf->auth.hmac_skew_s;
+  a->require_body_hash = conf->auth.require_body_hash;
+  a->require_nonce = conf->auth.require_nonce;
+  a->ntokens = conf->auth.ntokens;
+  a->nhmac = conf->auth.nhmac;
+  a->ncreds = a->ntokens + a->nhmac + (conf->auth.api_key ? 1 : 0);
+  a->creds = calloc(a->ncreds + 1, sizeof *a->creds);
+  a->table_size = 8;
+  while (a->table_size < a->ntokens * 2) a->table_size <<= 1;
+  a->by_digest = malloc(a->table_size * sizeof *a->by_digest);
+  if (!a->creds || !a->by_digest) goto fail;
+  for (size_t i = 0; i < a->table_size; i++) a->by_digest[i] = -1;
+  size_t k = 0;
+  for (const sg_cred_conf *cc = conf->auth.tokens; cc; cc = cc->next, k++) {
+    if (init_cred(&a->creds[k], cc, "bearer", now)) goto fail;
+    size_t s = slot_of(a->creds[k].digest, a->table_size);
+    while (a->by_digest[s] >= 0) s = (s + 1) & (a->table_size - 1);
+    a->by_digest[s] = (int32_t)k;
+  }
+  for (const sg_cred_conf *cc = conf->auth.hmac_keys; cc; cc = cc->next, k++)
+    if (init_cred(&a->creds[k], cc, "hmac", now)) goto fail;
+  if (conf->auth.api_key) {
+    if (init_cred(&a->creds[k], conf->auth.api_key, "api_key", now)) goto fail;
+    a->api_key = &a->creds[k];
+  }
+  for (size_t i = 0; i < a->ncreds; i++) {
+    cred *c = &a->creds[i], *o = find_prev(prev, c);
+    if (c->p.bucket && o && o->p.bucket && o->rate == c->rate && o->burst == c->burst)
+      sg_bucket_copy_level(c->p.bucket, o->p.bucket);
+  }
+  return a;
+fail:
+  sg_auth_free(a);
+  return NULL;
+}
+
+void sg_auth_free(sg_auth *a) {
+  if (!a) return;
+  for (size_t i = 0; a->creds && i < a->ncreds; i++) sg_bucket_free(a->creds[i].p.bucket);
+  free(a->creds);
+  free(a->by_digest);
+  free(a);
+}
+
+void sg_auth_count(sg_auth *a, const char *reason) {
+  const char *v[1] = {reason};
+  sg_family_add(a->failures, v, 1);
+}
+
+/* Answers 401 with the reason in the message and counts it. */
+static int fail(sg_auth *a, soulgw_req *req, const char *reason, const char *fmt, ...)
+    SG_PRINTF(4, 5);
+static int fail(sg_auth *a, soulgw_req *req, const char *reason, const char *fmt, ...) {
+  va_list ap;
+  sg_auth_count(a, reason);
+  va_start(ap, fmt);
+  soulgw_reply_verror(req, SOULGW_API_AUTH_UNAUTHENTICATED, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* A credential as sent: visible ASCII without blanks, 1 to 4096 characters. */
+static int credential_ok(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++)
+    if (s[n] <= ' ' || s[n] > '~') return 0;
+  return n >= 1 && n <= 4096;
+}
+
+static int bearer(sg_auth *a, soulgw_req *req, const char *token, const sg_principal **out) {
+  if (!credential_ok(token))
+    return fail(a, req, "malformed", "malformed Authorization header: expected \"Bearer <token>\"");
+  unsigned char d[32];
+  sg_secret_digest(d, token, strlen(token));
+  for (size_t s = slot_of(d, a->table_size); a->by_digest[s] >= 0;
+       s = (s + 1) & (a->table_size - 1)) {
+    cred *c = &a->creds[a->by_digest[s]];
+    if (sg_equal_ct(c->digest, d, sizeof d)) {
+      *out = &c->p;
+      return 0;
+    }
+  }
+  return fail(a, req, "unknown_token", "unknown bearer token");
+}
+
+static int api_key(sg_auth *a, soulgw_req *req, const char *key, const sg_principal **out) {
+  if (!credential_ok(key)) return fail(a, req, "malformed", "malformed x-api-key header");
+  unsigned char d[32];
+  sg_secret_digest(d, key, strlen(key));
+  if (!a->api_key || !sg_equal_ct(a->api_key->digest, d, sizeof d))
+    return fail(a, req, "unknown_api_key", "unknown API key");
+  *out = &a->api_key->p;
+  return 0;
+}
+
+static int is_hex64(const char *s) {
+  if (strlen(s) != 64) return 0;
+  for (; *s; s++)
+    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+      return 0;
+  return 1;
+}
+
+static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out) {
+  const char *colon = strchr(value, ':');
+  if (!credential_ok(value) || !colon || colon == value)
+    return fail(a, req, "malformed",
+                "malformed Authorization header: expected \"SB-HMAC <key id>:<hex signature>\"");
+  const char *hex = colon + 1;
+  if (strlen(hex) != 64)
+    return fail(a, req, "malformed", "malformed SB-HMAC signature: expected 64 hex digits, got %zu",
+                strlen(hex));
+  unsigned char given[SG_SHA256_LEN];
+  if (sg_hex_decode(given, sizeof given, hex, 64) != 0)
+    return fail(a, req, "malformed", "malformed SB-HMAC signature: not hexadecimal");
+  size_t idlen = (size_t)(colon - value);
+  cred *key = NULL;
+  for (size_t i = a->ntokens; i < a->ntokens + a->nhmac; i++) {
+    cred *c = &a->creds[i];
+    if (strlen(c->p.id) == idlen && memcmp(c->p.id, value, idlen) == 0) key = c;
+  }
+  if (!key) return fail(a, req, "unknown_key", "unknown HMAC key id");
+
+  const char *date = soulgw_req_header(req, "x-sb-date");
+  int64_t ts, now = sg_wall_ms() / 1000;
+  if (!date || !*date) return fail(a, req, "missing_date", "missing x-sb-date header");
+  if (sg_hmac_parse_date(date, &ts) != 0)
+    return fail(a, req, "malformed_date",
+                "malformed x-sb-date: expected RFC 3339 UTC (2025-01-01T00:00:00Z) or an HTTP date");
+  if (a->skew > 0 && (ts > now + a->skew || ts < now - a->skew))
+    return fail(a, req, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
+                (long long)a->skew);
+
+  const char *body_hash = soulgw_req_header(req, "x-sb-content-sha256");
+  if (body_hash) {
+    unsigned char want[SG_SHA256_LEN], got[SG_SHA256_LEN];
+    size_t blen = 0;
+    const char *body = soulgw_req_body(req, &blen);
+    if (!is_hex64(body_hash) || sg_hex_decode(want, sizeof want, body_hash, 64) != 0)
+      return fail(a, req, "malformed", "malformed x-sb-content-sha256: expected 64 hex digits");
+    sg_sha256(got, body ? body : "", body ? blen : 0);
+    if (!sg_equal_ct(want, got, sizeof got))
+      return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+  } else if (a->require_body_hash) {
+    return fail(a, req, "missing_body_hash", "missing x-sb-content-sha256 header (required)");
+  }
+  const char *nonce = soulgw_req_header(req, "x-sb-nonce");
+  if (nonce && !sg_hmac_nonce_ok(nonce))
+    return fail(a, req, "malformed", "malformed x-sb-nonce: expected 8 to 128 visible characters");
+  if (!nonce && a->require_nonce)
+    return fail(a, req, "missing_nonce", "missing x-sb-nonce header (required)");
+
+  sg_buf canon;
+  char sig[65];
+  unsigned char expect[SG_SHA256_LEN];
+  sg_buf_init(&canon, 1 << 16);
+  if (sg_hmac_canonical(&canon, req->method, req->path, date, body_hash, nonce) != 0) {
+    sg_buf_free(&canon);
+    return fail(a, req, "malformed", "signed headers too long");
+  }
+  sg_hmac_sign_hex(sig, key->secret, key->secret_len, canon.ptr, canon.len);
+  sg_buf_free(&canon);
+  sg_hex_decode(expect, sizeof expect, sig, 64);
+  if (!sg_equal_ct(expect, given, sizeof given))
+    return fail(a, req, "bad_signature", "SB-HMAC signature does not match");
+
+  int64_t expires = (a->skew > 0 ? ts + a->skew : now + REPLAY_WINDOW_WITHOUT_SKEW) + 1;
+  int rc = sg_replay_check_add(a->replay, given, now, expires);
+  if (rc == 1)
+    return fail(a, req, "replay",
+                "SB-HMAC signature already used (replay); sign each request with a fresh "
+                "x-sb-nonce");
+  if (rc < 0) return fail(a, req, "replay_cache_full", "replay cache is full; retry later");
+  *out = &key->p;
+  return 0;
+}
+
+int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+  *out = NULL;
+  const char *authz = soulgw_req_header(req, "Authorization");
+  if (authz) {
+    if (strncasecmp(authz, "Bearer ", 7) == 0) return bearer(a, req, authz + 7, out);
+    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out);
+    if (strcasecmp(authz, "Bearer") == 0 || strcasecmp(authz, "SB-HMAC") == 0 || !*authz)
+      return fail(a, req, "malformed", "malformed Authorization header: no credential");
+    return fail(a, req, "unsupported_scheme",
+                "unsupported Authorization scheme: use Bearer or SB-HMAC");
+  }
+  const char *key = soulgw_req_header(req, "x-api-key");
+  if (key) return api_key(a, req, key, out);
+  return 0;
+}
+
+int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p) {
+  (void)a;
+  if (!p->bucket) return 0;
+  long wait = sg_bucket_take(p->bucket, sg_now_ns());
+  if (!wait) return 0;
+  char retry[24];
+  snprintf(retry, sizeof retry, "%ld", wait);
+  soulgw_reply_header(req, "Retry-After", retry);
+  soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED, "rate limit exceeded for %s; retry in %ld s",
+                     p->id, wait);
+  return -1;
+}
+
+int sg_principal_has(const sg_principal *p, const char *scope) {
+  return p && sg_strv_has(p->scopes, scope);
+}

@@ -1,0 +1,223 @@
+/*
+ * pipeline.c -- one request's way through the gateway, in this order:
+ *
+ *   begin (headers in):  route (404, 405, OPTIONS) -> body limits (413 by Content-Length, 415)
+ *   run (body in):       authentication (401) -> JSON body (422) -> tenant (422, 403)
+ *                        -> scopes (403) -> rate (429) -> handler
+ *   done (answer sent):  metrics and the access log
+ *
+ * The glue calls these three and knows nothing of what happens inside; handlers see a request
+ * that has passed every stage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pipeline/auth.h"
+#include "gateway.h"
+#include "base/json.h"
+
+/* application/json or application/<x>+json, with an optional charset that must be UTF-8. */
+static int is_json_type(const char *ct) {
+  while (*ct == ' ') ct++;
+  const char *semi = strchr(ct, ';');
+  size_t n = semi ? (size_t)(semi - ct) : strlen(ct);
+  while (n && ct[n - 1] == ' ') n--;
+  int ok = (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+            strncasecmp(ct + n - 5, "+json", 5) == 0);
+  if (!ok || !semi) return ok;
+  const char *cs = strcasestr(semi, "charset=");
+  if (!cs) return 1;
+  cs += 8;
+  if (*cs == '"') cs++;
+  return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0;
+}
+
+/* RFC 9110 token characters. */
+static int is_token(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          strchr("!#$%&'*+-.^_`|~", c)))
+      return 0;
+  }
+  return 1;
+}
+
+int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
+                      const char *content_type) {
+  const sg_conf *conf = req->snap->conf;
+  if (!is_token(req->method)) {
+    sg_req_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
+    return 1;
+  }
+  unsigned allowed = 0;
+  char *scratch = sg_arena_alloc(&req->arena, strlen(req->path) + 1);
+  if (!scratch) {
+    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return 1;
+  }
+  const sg_route *rt = sg_router_match(req->snap->router, req->method_bit, req->path,
+                                       req->params, &req->nparams, scratch, &allowed);
+  if (!rt) {
+    if (!allowed) {
+      sg_req_not_found(req);
+      return 1;
+    }
+    char allow[80];
+    sg_methods_format(allowed | SG_M_OPTIONS, allow, sizeof allow);
+    soulgw_reply_header(req, "Allow", allow);
+    if (req->method_bit == SG_M_OPTIONS) {
+      sg_req_static(req, 204, "", 0);
+      return 1;
+    }
+    sg_req_error(req, SOULGW_API_ROUTE_METHOD_NOT_ALLOWED, "method %.16s is not allowed here; use %s",
+                 req->method, allow);
+    return 1;
+  }
+  req->route = rt;
+  req->metric_route = rt->metric_id;
+  req->has_body = has_body;
+  if (!has_body) return 0;
+  if (content_length > conf->server.max_body_bytes) {
+    sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE,
+                 "request body of %lld bytes is over the limit of %lld bytes", content_length,
+                 conf->server.max_body_bytes);
+    return 1;
+  }
+  if (content_type && !is_json_type(content_type)) {
+    sg_req_error(req, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE,
+                 "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
+                 content_type);
+    return 1;
+  }
+  return 0;
+}
+
+static int tenant_ok(const char *t) {
+  size_t n = strlen(t);
+  if (n == 0 || n > 128 || sg_is_blank(t)) return 0;
+  for (; *t; t++)
+    if ((unsigned char)*t < 0x20 || *t == 0x7f) return 0;
+  return 1;
+}
+
+/* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant, the principal's.  Returns
+ * 0, or -1 after answering. */
+static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
+  const char *t = soulgw_req_param(req, "tenant");
+  const soulgw_json *v = soulgw_json_get(req->json, "tenant");
+  if (!t && v && soulgw_json_typeof(v) != SOULGW_JSON_NULL) {
+    t = soulgw_json_string(v);
+    if (!t) {
+      sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "tenant must be a string");
+      return -1;
+    }
+  }
+  if (!t) {
+    t = soulgw_req_header(req, "X-Soul-Tenant");
+    if (t && !*t) t = NULL;
+  }
+  if (!t && p) t = p->tenant;
+  if (!t) {
+    if (!(req->route->flags & SOULGW_ROUTE_TENANT)) return 0;
+    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                 "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
+    return -1;
+  }
+  if (!tenant_ok(t)) {
+    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                 "tenant must be 1 to 128 printable characters");
+    return -1;
+  }
+  if (p && strcmp(t, p->tenant) != 0 && !sg_principal_has(p, "tenant:*")) {
+    sg_auth_count(req->snap->auth, "tenant_mismatch");
+    sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN,
+                 "principal %s belongs to tenant %s and may not act for tenant %.128s", p->id,
+                 p->tenant, t);
+    return -1;
+  }
+  req->tenant = t;
+  return 0;
+}
+
+void sg_pipeline_run(soulgw_req *req) {
+  const sg_route *rt = req->route;
+  const sg_principal *p = NULL;
+  int anonymous = (rt->flags & SOULGW_ROUTE_ANONYMOUS) != 0;
+  int ops = (rt->flags & SG_ROUTE_OPS) != 0;
+
+  /* authentication: public operations routes skip it entirely */
+  if (!(ops && anonymous && rt->scopes.n == 0)) {
+    if (sg_auth_authenticate(req->snap->auth, req, &p) < 0) return;
+    if (!p && !anonymous) {
+      sg_auth_count(req->snap->auth, "missing");
+      sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
+                   "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
+                   "signature, or x-api-key");
+      return;
+    }
+  }
+  req->principal = p;
+
+  if (!ops) {
+    if (req->has_body && req->body.len) {
+      char why[160];
+      int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
+      if (rc == SOULGW_ENOMEM) {
+        sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory parsing the body");
+        return;
+      }
+      if (rc) {
+        sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "body is not valid JSON: %s", why);
+        return;
+      }
+    }
+    if (resolve_tenant(req, p)) return;
+  }
+
+  if (p || !anonymous) {
+    for (size_t i = 0; i < rt->scopes.n; i++) {
+      if (!sg_principal_has(p, rt->scopes.v[i])) {
+        sg_auth_count(req->snap->auth, "insufficient_scope");
+        sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
+                     rt->scopes.v[i]);
+        return;
+      }
+    }
+  }
+  if (p && sg_auth_rate(req->snap->auth, req, p) < 0) return;
+
+  int rc = rt->fn(req, rt->ud);
+  pthread_mutex_lock(&req->lock);
+  int pending = !req->answered && !req->deferred;
+  pthread_mutex_unlock(&req->lock);
+  if (pending) {
+    sg_log(req->gw->log, SOULGW_LOG_ERROR, "handler returned without answering",
+           SG_S("request_id", req->id), SG_S("route", rt->name), SG_I("code", rc));
+    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
+  }
+}
+
+void sg_pipeline_done(soulgw_req *req, int aborted) {
+  soulgw *gw = req->gw;
+  uint64_t ns = sg_now_ns() - req->t0;
+  pthread_mutex_lock(&req->lock);
+  int status = req->answered ? req->status : 0;
+  const char *err = req->err_code;
+  pthread_mutex_unlock(&req->lock);
+  sg_metrics_request(gw->metrics, req->metric_route, req->method_bit, status ? status : 499, ns);
+  sg_metrics_inflight(gw->metrics, -1);
+  if (!req->snap->conf->log.access || !sg_log_enabled(gw->log, SOULGW_LOG_INFO)) return;
+  char path[257];
+  sg_strlcpy(path, req->path, sizeof path);
+  sg_log(gw->log, SOULGW_LOG_INFO, "access", SG_S("request_id", req->id),
+         SG_S("method", req->method), SG_S("path", path),
+         SG_S("route", req->route ? req->route->name : "unmatched"), SG_I("status", status),
+         SG_F("duration_ms", (double)ns / 1e6), SG_S("tenant", req->tenant),
+         SG_S("principal", req->principal ? req->principal->id : NULL), SG_S("error", err),
+         SG_I("bytes_in", req->body.len), SG_S("aborted", aborted ? "true" : NULL));
+}

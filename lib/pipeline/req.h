@@ -1,0 +1,124 @@
+/*
+ * req.h -- one request's state, from its headers to the end of its answer.
+ *
+ * A request is created by the HTTP glue (or by a test) with an I/O vtable through which headers
+ * and query arguments are read and a suspended connection is woken.  It is reference counted:
+ * the glue holds one reference until the connection is done with it, and a handler that defers
+ * (or streams) holds another until its final answer.  The answer itself is guarded by a mutex,
+ * since it may come from any thread.
+ */
+#ifndef SG_REQ_H
+#define SG_REQ_H
+
+#include <pthread.h>
+
+#include "pipeline/router.h"
+#include "base/sg.h"
+
+typedef struct sg_snap sg_snap;
+typedef struct sg_principal sg_principal;
+
+typedef struct sg_req_io {
+  const char *(*header)(void *ctx, const char *name);
+  const char *(*query)(void *ctx, const char *name);
+  /* The answer (or stream data) became ready while the glue had the connection suspended.
+   * Called with the request's lock held. */
+  void (*resume)(void *ctx);
+} sg_req_io;
+
+typedef struct sg_kv {
+  const char *name, *value;
+} sg_kv;
+
+#define SG_REQ_MAX_HEADERS 8
+
+typedef struct sg_stream {
+  sg_buf data;   /* queued, not yet taken by the glue */
+  size_t taken;  /* bytes of data already handed to the glue */
+  int closed;    /* no more data will come */
+} sg_stream;
+
+struct soulgw_req {
+  sg_arena arena;
+  soulgw *gw;
+  sg_snap *snap; /* the configuration, routes and credentials this request runs on */
+  const sg_req_io *io;
+  void *io_ctx;
+
+  /* request */
+  const char *method, *path;
+  unsigned method_bit;
+  const sg_route *route;
+  int metric_route;
+  sg_param params[SG_MAX_PARAMS];
+  size_t nparams;
+  char id[72];
+  sg_buf body; /* capped at server.max_body_bytes */
+  int has_body;
+  soulgw_json *json;
+  const sg_principal *principal;
+  const char *tenant;
+  uint64_t t0;
+  /* the glue's own per-request state */
+  int glue_ran;            /* the pipeline has run */
+  int glue_discard;        /* body over the limit: the rest is read and dropped, then 413 */
+  long long glue_dropped;  /* bytes dropped */
+
+  /* answer; everything below is guarded by lock once the handler has run */
+  pthread_mutex_t lock;
+  atomic_int refs;
+  int answered;   /* status/body (or stream) are set */
+  int deferred;   /* a handler holds a reference and will answer */
+  int suspended;  /* the glue parked the connection waiting for the answer or stream data */
+  int closed;     /* the connection is gone; late answers are dropped */
+  int status;
+  const char *resp; /* the body ... */
+  char *resp_owned; /* ... when it is malloc'd (else it is static) */
+  soulgw_json *resp_tree; /* or an answer still to print: the glue prints it on its own
+                           * thread, so that a completion on the store's writer thread does
+                           * not spend its time serialising */
+  size_t resp_len;
+  const char *resp_type;
+  sg_kv resp_headers[SG_REQ_MAX_HEADERS];
+  size_t nresp_headers;
+  sg_stream *stream;
+  const char *err_code; /* for the access log: the error code answered, if any */
+  soulgw_req *next_deferred, *prev_deferred; /* gateway's list of deferred requests */
+  int on_deferred_list;
+
+  /* The arena's first block: most requests allocate nothing more.  Sized so that the whole
+   * struct stays within glibc's per-thread cache (1032 bytes), which keeps malloc off the
+   * request path's profile. */
+  max_align_t first_block[10];
+};
+
+/* Creates a request bound to the gateway's current snapshot.  NULL when out of memory. */
+soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char *method,
+                       const char *path);
+/* Drops one reference; the last one frees the request and releases its snapshot. */
+void sg_req_release(soulgw_req *req);
+/* Marks the connection gone (called by the glue when the request is completed or aborted). */
+void sg_req_close(soulgw_req *req);
+
+/* The trace id (32 lower-case hex digits, not all zero) of a W3C traceparent header value
+ * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
+int sg_traceparent_trace_id(const char *tp, char out[33]);
+
+/* Answers with an error (no-op when already answered); the message is formatted. */
+int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
+/* Answers 404 with the path in the body. */
+int sg_req_not_found(soulgw_req *req);
+/* Answers with a body held in static storage (not copied). */
+int sg_req_static(soulgw_req *req, int status, const char *body, size_t len);
+/* Answers with a malloc'd body (taken in every case) of the given Content-Type (static). */
+int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type);
+
+/* Used by the gateway at shutdown: answers a deferred request with 503 (or ends its stream)
+ * without releasing the handler's reference. */
+void sg_req_force_answer(soulgw_req *req);
+
+/* Takes up to max bytes of stream data into out; returns the count, 0 when none is ready
+ * (the caller should suspend), or -1 at the end of the stream.  Lock held by caller. */
+long sg_req_stream_take(soulgw_req *req, char *out, size_t max);
+
+#endif

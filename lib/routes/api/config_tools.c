@@ -1,0 +1,116 @@
+/*
+ * config_tools.c -- tool registry versions (SPEC 4.2 config_tools, config_tools_activate):
+ * list a tenant's versions, publish a new one, make an earlier one active again.
+ *
+ * A publish is checked in full before anything is written: every manifest is validated and
+ * must belong to the request's tenant.  The store then merges the manifests into the active
+ * ones, keeps the result as the new version and makes it active; only after that commit is the
+ * in-memory registry swapped, so tools/execute never sees a version the store does not have.
+ */
+#include <string.h>
+
+#include "gateway.h"
+#include "tools/registry.h"
+#include "routes/fields.h"
+#include "routes/routes.h"
+
+/* After a publish or an activation has committed: swaps the in-memory registry, then answers
+ * {wrapper: version}. */
+static void committed(soulgw_req *req, const char *wrapper, sg_st st, soulgw_json *result,
+                      const char *msg) {
+  if (st != SG_ST_OK) {
+    sg_reply_store(req, st, result, msg);
+    return;
+  }
+  char err[512];
+  soulgw *gw = req->gw;
+  int rc = result ? sg_registry_install(gw->registry, req->tenant, result, err, sizeof err)
+                  : SOULGW_ENOMEM;
+  if (rc) {
+    sg_log(gw->log, SOULGW_LOG_ERROR,
+           "registry version stored but not activated in memory; restart to load it",
+           SG_S("request_id", req->id), SG_S("tenant", req->tenant),
+           SG_S("error", rc == SOULGW_ENOMEM ? "out of memory" : err));
+    soulgw_json_free(result);
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
+                       "the registry version was stored but could not be activated (request %s)",
+                       req->id);
+    return;
+  }
+  soulgw_json *o = soulgw_json_object();
+  if (soulgw_json_set(o, wrapper, result)) {
+    soulgw_json_free(o);
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    return;
+  }
+  soulgw_reply_json(req, 200, o);
+}
+
+static void published(void *ud, sg_st st, soulgw_json *result, const char *msg) {
+  committed(ud, "published", st, result, msg);
+}
+
+static void activated(void *ud, sg_st st, soulgw_json *result, const char *msg) {
+  committed(ud, "activated", st, result, msg);
+}
+
+static int publish(soulgw_req *req, soulgw *gw) {
+  const soulgw_json *body, *manifests;
+  const char *version;
+  char err[512];
+  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version) ||
+      sg_field_value(req, body, NULL, "manifests", 1, &manifests))
+    return 0;
+  if (!strcmp(version, "bootstrap"))
+    return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                              "version \"bootstrap\" is reserved for [tools] manifests_file");
+  if (soulgw_json_typeof(manifests) == SOULGW_JSON_ARRAY && soulgw_json_size(manifests) == 0)
+    return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                              "manifests must not be empty");
+  soulgw_json *norm = NULL;
+  int rc = sg_manifests_normalize(manifests, "manifests", &norm, err, sizeof err);
+  if (rc)
+    return soulgw_reply_error(req, rc == SOULGW_EINVAL ? SOULGW_API_SCHEMA_VALIDATION_FAILED
+                                                       : SOULGW_API_UNKNOWN_INTERNAL,
+                              "%s", rc == SOULGW_EINVAL ? err : "out of memory");
+  size_t i = 0;
+  for (const soulgw_json *m = soulgw_json_first(norm); m; m = soulgw_json_next(m), i++) {
+    const char *t = soulgw_json_string(soulgw_json_get(m, "tenant"));
+    if (strcmp(t, req->tenant) != 0) {
+      soulgw_reply_error(req, SOULGW_API_AUTH_FORBIDDEN,
+                         "manifests[%zu].tenant is %.128s, but this request acts for tenant "
+                         "%.128s; publish each tenant's tools as that tenant",
+                         i, t, req->tenant);
+      soulgw_json_free(norm);
+      return 0;
+    }
+  }
+  if (soulgw_req_defer(req) == 0)
+    sg_store_registry_publish(gw->store, req->tenant, version, norm, sg_wall_ms(), published, req);
+  soulgw_json_free(norm); /* the store copied it */
+  return 0;
+}
+
+/* GET /api/config/tools: the tenant's versions, oldest first.
+ * POST /api/config/tools {version, manifests}: publishes. */
+int sg_route_config_tools(soulgw_req *req, void *ud) {
+  soulgw *gw = ud;
+  if (req->method_bit != SG_M_GET && req->method_bit != SG_M_HEAD) return publish(req, gw);
+  const soulgw_json *body;
+  if (sg_fields_begin(req, &body)) return 0;
+  soulgw_json *out = NULL;
+  sg_st st = sg_store_registry_versions(gw->store, req->tenant, &out);
+  return sg_reply_store(req, st, out, st == SG_ST_UNAVAILABLE ? "cannot read registry versions" : NULL);
+}
+
+/* POST /api/config/tools/activate {version}: makes an existing version active again. */
+int sg_route_config_tools_activate(soulgw_req *req, void *ud) {
+  soulgw *gw = ud;
+  const soulgw_json *body;
+  const char *version;
+  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version))
+    return 0;
+  if (soulgw_req_defer(req) == 0)
+    sg_store_registry_activate(gw->store, req->tenant, version, activated, req);
+  return 0;
+}

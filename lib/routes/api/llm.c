@@ -1,0 +1,308 @@
+/*
+ * llm.c -- the model routes of SPEC 4.2: POST /api/llm/complete, /api/llm/stream and
+ * /api/llm/embed.  Each checks its request field by field (one precise 422 per mistake), hands
+ * it to the providers (lib/llm.c) and shapes their answer.  A configured upstream answers
+ * later from the upstream thread, so complete defers its request and stream opens its event
+ * stream before the call goes out; no gateway thread waits on a model.
+ *
+ * Streams are server-sent events: "event: delta" with {"delta":"..."} for each piece, then
+ * exactly one terminal event, "event: done" with {"usage","finish","model"} or "event: error"
+ * with the error shape.  Once the stream is open (status 200) every failure, an unknown
+ * provider included, is told by that error event; only a request that fails validation is
+ * answered 422 as on any other route.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "base/json.h"
+#include "routes/fields.h"
+#include "routes/routes.h"
+
+#define MESSAGES_MAX 1000
+#define ROLE_MAX 64
+#define STOP_MAX 4
+#define TEXTS_MAX 2048
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading the request */
+
+/* An optional number in [lo, hi]; absent or null leaves *has 0. */
+static int field_number(soulgw_req *req, const soulgw_json *b, const char *key, double lo,
+                        double hi, int *has, double *out) {
+  const soulgw_json *v = soulgw_json_get(b, key);
+  *has = 0;
+  if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL) return 0;
+  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return sg_invalid(req, "%s must be a number", key);
+  double d = soulgw_json_number(v, 0);
+  if (!(d >= lo && d <= hi)) return sg_invalid(req, "%s must be between %g and %g", key, lo, hi);
+  *has = 1;
+  *out = d;
+  return 0;
+}
+
+/* model: "provider:model", default def. */
+static int field_model(soulgw_req *req, const soulgw_json *b, const char *def, const char **out) {
+  char why[200];
+  if (sg_field_text(req, b, NULL, "model", 512, out)) return -1;
+  if (!*out) *out = def;
+  if (sg_llm_model_check(*out, why, sizeof why) != 0) return sg_invalid(req, "%s", why);
+  return 0;
+}
+
+static int read_messages(soulgw_req *req, const soulgw_json *b, const soulgw_json **out) {
+  if (sg_field_array(req, b, NULL, "messages", MESSAGES_MAX, out)) return -1;
+  size_t i = 0;
+  for (const soulgw_json *m = soulgw_json_first(*out); m; m = soulgw_json_next(m), i++) {
+    if (soulgw_json_typeof(m) != SOULGW_JSON_OBJECT)
+      return sg_invalid(req, "messages[%zu] must be an object {role, content}", i);
+    const char *role = soulgw_json_string(soulgw_json_get(m, "role"));
+    if (!role) return sg_invalid(req, "messages[%zu].role must be a string", i);
+    size_t n = strlen(role);
+    if (n == 0 || n > ROLE_MAX) return sg_invalid(req, "messages[%zu].role must be 1 to %d bytes", i, ROLE_MAX);
+    for (const char *p = role; *p; p++)
+      if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+        return sg_invalid(req, "messages[%zu].role must not contain spaces or control characters", i);
+    if (!soulgw_json_string(soulgw_json_get(m, "content")))
+      return sg_invalid(req, "messages[%zu].content must be a string", i);
+  }
+  return 0;
+}
+
+static int read_stop(soulgw_req *req, const soulgw_json *b, const soulgw_json **out) {
+  const soulgw_json *v = soulgw_json_get(b, "stop");
+  *out = NULL;
+  if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL) return 0;
+  if (soulgw_json_typeof(v) == SOULGW_JSON_STRING) {
+    *out = v;
+    return 0;
+  }
+  if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY)
+    return sg_invalid(req, "stop must be a string or an array of strings");
+  if (soulgw_json_size(v) > STOP_MAX)
+    return sg_invalid(req, "stop has %zu strings; at most %d", soulgw_json_size(v), STOP_MAX);
+  size_t i = 0;
+  for (const soulgw_json *s = soulgw_json_first(v); s; s = soulgw_json_next(s), i++)
+    if (!soulgw_json_string(s)) return sg_invalid(req, "stop[%zu] must be a string", i);
+  *out = v;
+  return 0;
+}
+
+/* The fields of complete and stream.  Returns 0, or -1 after answering 422. */
+static int read_params(soulgw_req *req, sg_llm_params *p) {
+  const soulgw_json *b, *prompt;
+  memset(p, 0, sizeof *p);
+  if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "prompt", 1, &prompt)) return -1;
+  if (!(p->prompt = soulgw_json_string(prompt))) return sg_invalid(req, "prompt must be a string");
+  if (field_model(req, b, req->snap->conf->llm.default_model, &p->model) ||
+      read_messages(req, b, &p->messages) ||
+      sg_field_int(req, b, NULL, "max_tokens", 1, 1000000000, 0, &p->max_tokens) ||
+      field_number(req, b, "temperature", 0, 2, &p->has_temperature, &p->temperature) ||
+      field_number(req, b, "top_p", 0, 1, &p->has_top_p, &p->top_p) || read_stop(req, b, &p->stop) ||
+      sg_field_int(req, b, NULL, "seed", -9007199254740991LL, 9007199254740991LL, 0, &p->seed) ||
+      sg_field_object(req, b, NULL, "metadata", &p->metadata))
+    return -1;
+  const soulgw_json *seed = soulgw_json_get(b, "seed");
+  p->has_seed = seed && soulgw_json_typeof(seed) != SOULGW_JSON_NULL;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* complete */
+
+static void put_str(sg_buf *b, const char *key, const char *s) {
+  sg_buf_printf(b, "\"%s\":\"", key);
+  sg_buf_json_escape(b, s, (size_t)-1);
+  sg_buf_putc(b, '"');
+}
+
+static void put_usage(sg_buf *b, const sg_llm_result *r) {
+  sg_buf_printf(b, "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}", r->input_tokens,
+                r->output_tokens);
+}
+
+static void complete_done(void *ud, const sg_llm_result *r) {
+  soulgw_req *req = ud;
+  if (r->failed) {
+    soulgw_reply_error(req, r->error, "%s", r->message);
+    return;
+  }
+  const char *model = soulgw_json_string(soulgw_json_get(req->json, "model"));
+  if (!model) model = req->snap->conf->llm.default_model;
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_putc(&b, '{');
+  put_str(&b, "tenant", req->tenant);
+  sg_buf_putc(&b, ',');
+  put_str(&b, "prompt", soulgw_json_string(soulgw_json_get(req->json, "prompt")));
+  sg_buf_puts(&b, ",\"response\":\"");
+  sg_buf_json_escape(&b, r->text, r->text_len);
+  sg_buf_puts(&b, "\",");
+  put_str(&b, "model", model);
+  sg_buf_putc(&b, ',');
+  put_usage(&b, r);
+  sg_buf_putc(&b, ',');
+  put_str(&b, "finish", r->finish);
+  sg_buf_puts(&b, ",\"provider\":\"");
+  sg_buf_json_escape(&b, model, (size_t)(strchr(model, ':') - model));
+  sg_buf_puts(&b, "\"}");
+  size_t len;
+  char *text = sg_buf_detach(&b, &len);
+  if (!text) {
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    return;
+  }
+  sg_req_answer_typed(req, 200, text, len, "application/json");
+}
+
+static const sg_llm_ops complete_ops = {complete_done, NULL};
+
+/* POST /api/llm/complete {prompt, model, messages, max_tokens, temperature, top_p, stop, seed,
+ * metadata, tenant}. */
+int sg_route_llm_complete(soulgw_req *req, void *ud) {
+  sg_llm_params p;
+  (void)ud;
+  if (read_params(req, &p) || soulgw_req_defer(req)) return 0;
+  sg_llm_complete(req, &p, &complete_ops, req);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stream */
+
+typedef struct stream_ctx {
+  soulgw_req *req;
+  const char *model;
+} stream_ctx;
+
+/* Queues one event; non-zero when the client has gone. */
+static int send_event(soulgw_req *req, sg_buf *b) {
+  int rc = sg_buf_failed(b) ? SOULGW_ENOMEM : soulgw_stream_write(req, b->ptr, b->len);
+  sg_buf_free(b);
+  return rc;
+}
+
+static int stream_delta(void *ud, const char *text, size_t len) {
+  stream_ctx *s = ud;
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_puts(&b, "event: delta\ndata: {\"delta\":\"");
+  sg_buf_json_escape(&b, text, len);
+  sg_buf_puts(&b, "\"}\n\n");
+  return send_event(s->req, &b) != 0;
+}
+
+static void stream_done(void *ud, const sg_llm_result *r) {
+  stream_ctx *s = ud;
+  soulgw_req *req = s->req;
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  if (r->failed) {
+    const char *code = soulgw_api_error_code(r->error);
+    sg_buf_printf(&b, "event: error\ndata: {\"code\":\"%s\",", code ? code : "UNKNOWN.INTERNAL");
+    put_str(&b, "message", r->message);
+    sg_buf_putc(&b, ',');
+    put_str(&b, "correlation_id", req->id);
+    sg_buf_puts(&b, "}\n\n");
+    pthread_mutex_lock(&req->lock);
+    req->err_code = code; /* for the access log */
+    pthread_mutex_unlock(&req->lock);
+  } else {
+    sg_buf_puts(&b, "event: done\ndata: {");
+    put_usage(&b, r);
+    sg_buf_putc(&b, ',');
+    put_str(&b, "finish", r->finish);
+    sg_buf_putc(&b, ',');
+    put_str(&b, "model", s->model);
+    sg_buf_puts(&b, "}\n\n");
+  }
+  send_event(req, &b);
+  soulgw_stream_close(req);
+}
+
+static const sg_llm_ops stream_ops = {stream_done, stream_delta};
+
+/* POST /api/llm/stream: the request of complete, answered as text/event-stream. */
+int sg_route_llm_stream(soulgw_req *req, void *ud) {
+  sg_llm_params p;
+  (void)ud;
+  if (read_params(req, &p)) return 0;
+  p.stream = 1;
+  stream_ctx *s = sg_arena_alloc(&req->arena, sizeof *s);
+  if (!s) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  s->req = req;
+  s->model = p.model;
+  int rc = soulgw_stream_open(req, 200, "text/event-stream");
+  if (rc) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "cannot open the stream: %s",
+                                    soulgw_strerror(rc));
+  sg_llm_complete(req, &p, &stream_ops, s);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* embed */
+
+typedef struct embed_ctx {
+  soulgw_req *req;
+  const char *model;
+} embed_ctx;
+
+static void embed_done(void *ud, sg_llm_embedding *r) {
+  embed_ctx *e = ud;
+  if (r->failed) {
+    soulgw_reply_error(e->req, r->error, "%s", r->message);
+    return;
+  }
+  soulgw_json *o = soulgw_json_object(), *usage = soulgw_json_object();
+  int rc = soulgw_json_set(o, "model", soulgw_json_new_string(e->model));
+  rc |= soulgw_json_set(o, "dim", sg_json_new_int((long long)r->dim));
+  rc |= soulgw_json_set(o, "vectors", r->vectors);
+  rc |= soulgw_json_set(usage, "input_tokens", sg_json_new_int(r->input_tokens));
+  rc |= soulgw_json_set(o, "usage", usage);
+  if (rc) {
+    soulgw_json_free(o);
+    soulgw_reply_error(e->req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    return;
+  }
+  soulgw_reply_json(e->req, 200, o);
+}
+
+/* POST /api/llm/embed {text, model, normalize, tenant}.  text is an array of strings; a single
+ * string is taken as an array of one. */
+int sg_route_llm_embed(soulgw_req *req, void *ud) {
+  const soulgw_json *b, *text;
+  embed_ctx e = {req, NULL};
+  int normalize;
+  (void)ud;
+  if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "text", 1, &text) ||
+      field_model(req, b, req->snap->conf->llm.embed_model, &e.model) ||
+      sg_field_bool(req, b, NULL, "normalize", 0, &normalize))
+    return 0;
+  soulgw_json *one = NULL;
+  if (soulgw_json_typeof(text) == SOULGW_JSON_STRING) {
+    one = soulgw_json_array();
+    if (!one || soulgw_json_push(one, soulgw_json_dup(text))) {
+      soulgw_json_free(one);
+      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    }
+    text = one;
+  } else if (soulgw_json_typeof(text) != SOULGW_JSON_ARRAY) {
+    return sg_invalid(req, "text must be an array of strings");
+  }
+  size_t n = soulgw_json_size(text), i = 0;
+  if (n == 0) return sg_invalid(req, "text must hold at least one string");
+  if (n > TEXTS_MAX) return sg_invalid(req, "text has %zu strings; at most %d", n, TEXTS_MAX);
+  for (const soulgw_json *t = soulgw_json_first(text); t; t = soulgw_json_next(t), i++)
+    if (!soulgw_json_string(t)) return sg_invalid(req, "text[%zu] must be a string", i);
+  embed_ctx *ctx = sg_arena_alloc(&req->arena, sizeof *ctx);
+  if (!ctx || soulgw_req_defer(req)) {
+    soulgw_json_free(one);
+    return ctx ? 0 : soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  }
+  *ctx = e;
+  /* Providers read the texts before this returns (an upstream call copies them). */
+  sg_llm_embed(req, e.model, text, normalize, embed_done, ctx);
+  soulgw_json_free(one);
+  return 0;
+}

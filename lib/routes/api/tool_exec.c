@@ -1,0 +1,357 @@
+/*
+ * tool_exec.c -- executing a tool for a request (see tool_exec.h).
+ *
+ * The order of checks, each answering at once:
+ *   tool in the tenant's active registry     else 403 POLICY.DENY_TOOL
+ *   every scope of the manifest held          else 403 AUTH.FORBIDDEN
+ *   input conforms to input_schema            else 422 SCHEMA.VALIDATION_FAILED (with its path)
+ *   input within limits.max_bytes_in          else 413 REQUEST.TOO_LARGE
+ *   idempotency_key: a stored answer          replayed (Idempotent-Replayed: true), or 409
+ * then the run, and the answer.  With an idempotency_key, a successful answer is recorded
+ * before it is sent (the request is deferred meanwhile); failures are not recorded, so a retry
+ * runs the tool again.
+ *
+ * The hot path (builtin:echo, no key) reads no store, copies nothing of the input, and builds
+ * its answer in one buffer whose text is handed to the response as is.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "base/json.h"
+#include "base/json_write.h"
+#include "tools/schema.h"
+#include "tools/run.h"
+#include "routes/api/tool_exec.h"
+
+/* One execution.  A synchronous run keeps it on the handler's stack; an HTTP tool's run, which
+ * finishes on another thread, gets a heap copy that complete() frees. */
+typedef struct exec {
+  soulgw_req *req;
+  sg_exec_shape shape;
+  int heap;        /* malloc'd: complete() frees it */
+  sg_toolset *ref; /* keeps the manifest alive */
+  const char *tool_id, *call_id, *idem_key;
+  const soulgw_json *input;
+  sg_tool_run run;
+} exec;
+
+/* A successful answer waiting for its idempotency record to commit. */
+typedef struct recording {
+  soulgw_req *req;
+  sg_exec_shape shape;
+  const char *tool_id, *idem_key; /* parts of the request body, valid while it is deferred */
+  const soulgw_json *input;
+  char *text;
+  size_t len;
+} recording;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Answers */
+
+static void set_err_code(soulgw_req *req, const char *code) {
+  pthread_mutex_lock(&req->lock);
+  if (!req->answered) req->err_code = code;
+  pthread_mutex_unlock(&req->lock);
+}
+
+static int legacy_verror(soulgw_req *req, soulgw_api_error code, const char *fmt, va_list ap) {
+  char msg[1024];
+  const char *cs = soulgw_api_error_code(code);
+  sg_buf b;
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  sg_buf_init(&b, 0);
+  sg_buf_printf(&b, "{\"success\":false,\"data\":null,\"error\":{\"code\":\"%s\",\"message\":\"",
+                cs ? cs : "UNKNOWN.INTERNAL");
+  sg_buf_json_escape(&b, msg, (size_t)-1);
+  sg_buf_puts(&b, "\"},\"trace_id\":\"");
+  sg_buf_json_escape(&b, req->id, (size_t)-1);
+  sg_buf_puts(&b, "\"}");
+  size_t len;
+  char *text = sg_buf_detach(&b, &len);
+  if (!text) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  set_err_code(req, cs);
+  return sg_req_answer_typed(req, soulgw_api_error_status(code), text, len, "application/json");
+}
+
+int sg_exec_error(soulgw_req *req, sg_exec_shape shape, soulgw_api_error code, const char *fmt,
+                  ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = shape == SG_SHAPE_LEGACY ? legacy_verror(req, code, fmt, ap)
+                                    : soulgw_reply_verror(req, code, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Appends s percent-encoded (RFC 3986 unreserved characters kept), in runs. */
+static void put_pct(sg_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  while (*s) {
+    size_t n = 0;
+    for (unsigned char c; (c = (unsigned char)s[n]) &&
+                          ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~');
+         n++) {
+    }
+    sg_buf_append(b, s, n);
+    s += n;
+    if (*s) {
+      unsigned char c = (unsigned char)*s++;
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      sg_buf_append(b, e, 3);
+    }
+  }
+}
+
+/* Appends ns as milliseconds with three decimals ("12.345"), without floating point. */
+static void put_ms(sg_buf *b, uint64_t ns) {
+  uint64_t us = (ns + 500) / 1000;
+  char tmp[32];
+  size_t i = sizeof tmp;
+  for (int d = 0; d < 3; d++, us /= 10) tmp[--i] = (char)('0' + us % 10);
+  tmp[--i] = '.';
+  do {
+    tmp[--i] = (char)('0' + us % 10);
+    us /= 10;
+  } while (us);
+  sg_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+/* Appends key, then s as a JSON string.  Escaped with sg_buf_json_escape(), which also mends
+ * invalid UTF-8: a tenant may come from a header or the path, which nothing decodes as UTF-8. */
+static void put_str(sg_buf *b, const char *key, const char *s) {
+  sg_buf_puts(b, key);
+  sg_buf_putc(b, '"');
+  sg_buf_json_escape(b, s, (size_t)-1);
+  sg_buf_putc(b, '"');
+}
+
+/* The answer of a successful run, as JSON text (NULL when out of memory). */
+static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
+  soulgw_req *req = x->req;
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_reserve(&b, 320 + x->run.input_bytes);
+  if (x->shape == SG_SHAPE_API) {
+    put_str(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
+    put_str(&b, ",\"tool_version\":", m->version);
+    put_str(&b, ",\"tenant\":", req->tenant);
+    put_str(&b, ",\"call_id\":", x->call_id);
+    sg_buf_puts(&b, ",\"result\":");
+    if (sg_json_write(&b, x->run.result)) b.failed = 1;
+    sg_buf_puts(&b, ",\"duration_ms\":");
+    put_ms(&b, x->run.ns);
+    sg_buf_puts(&b, ",\"evidence_ref\":\"evidence://");
+    put_pct(&b, req->tenant);
+    sg_buf_putc(&b, '/');
+    put_pct(&b, x->call_id);
+    sg_buf_puts(&b, "\"}");
+  } else {
+    put_str(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
+    put_str(&b, ",\"call_id\":", x->call_id);
+    sg_buf_puts(&b, ",\"input\":");
+    if (sg_json_write(&b, x->input)) b.failed = 1;
+    put_str(&b, "},\"result\":{\"tool_id\":", m->id);
+    put_str(&b, ",\"call_id\":", x->call_id);
+    sg_buf_puts(&b, ",\"success\":true,\"output\":");
+    if (sg_json_write(&b, x->run.result)) b.failed = 1;
+    put_str(&b, ",\"error\":null}},\"error\":null,\"trace_id\":", req->id);
+    sg_buf_putc(&b, '}');
+  }
+  return sg_buf_detach(&b, len);
+}
+
+/* Replays a stored answer {"tool_id","input","status","response"} when it is for the same tool
+ * and input, else answers 409. */
+static int replay(soulgw_req *req, sg_exec_shape shape, const soulgw_json *rec,
+                  const char *tool_id, const soulgw_json *input, const char *key) {
+  const char *tid = soulgw_json_string(soulgw_json_get(rec, "tool_id"));
+  const char *text = soulgw_json_string(soulgw_json_get(rec, "response"));
+  double status = soulgw_json_number(soulgw_json_get(rec, "status"), 200);
+  if (!tid || strcmp(tid, tool_id) != 0 || !sg_json_equal(soulgw_json_get(rec, "input"), input))
+    return sg_exec_error(req, shape, SOULGW_API_STORAGE_CONFLICT,
+                         "idempotency key reused with other input (key %.256s)", key);
+  if (!text || status < 200 || status > 599)
+    return sg_exec_error(req, shape, SOULGW_API_UNKNOWN_INTERNAL,
+                         "the answer stored under idempotency key %.256s is unreadable", key);
+  soulgw_reply_header(req, "Idempotent-Replayed", "true");
+  return soulgw_reply(req, (int)status, text, (size_t)-1);
+}
+
+/* The idempotency record of a successful run has been written (or not). */
+static void recorded(void *ud, sg_st st, soulgw_json *result, const char *msg) {
+  recording *w = ud;
+  soulgw_req *req = w->req;
+  if (st == SG_ST_OK && soulgw_json_bool(soulgw_json_get(result, "existing"), 0)) {
+    /* a concurrent request with the same key recorded its answer first */
+    free(w->text);
+    replay(req, w->shape, result, w->tool_id, w->input, w->idem_key);
+  } else if (st == SG_ST_OK) {
+    sg_req_answer_typed(req, 200, w->text, w->len, "application/json");
+  } else {
+    free(w->text);
+    sg_exec_error(req, w->shape, SOULGW_API_STORAGE_UNAVAILABLE,
+                  "tool %.128s ran, but its answer could not be recorded under the "
+                  "idempotency key: %s",
+                  w->tool_id, msg ? msg : "storage unavailable");
+  }
+  free(w);
+  soulgw_json_free(result);
+}
+
+/* Answers from a finished run, then frees x if it is on the heap.  x holds no part of the
+ * request, so it outlives the answer; the request itself may be gone once answered. */
+static void complete(exec *x) {
+  soulgw_req *req = x->req;
+  const sg_manifest *m = x->run.m;
+  char *text = NULL;
+  size_t len = 0;
+  recording *w = NULL;
+  if (x->run.failed) {
+    sg_toolset_release(x->ref);
+    sg_exec_error(req, x->shape, x->run.code, "%s", x->run.msg);
+    goto out;
+  }
+  text = answer_text(x, m, &len);
+  sg_tool_run_clear(&x->run);
+  sg_toolset_release(x->ref);
+  if (!text) {
+    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL,
+                  "the answer could not be built (out of memory, or nested too deeply)");
+    goto out;
+  }
+  if (!x->idem_key) {
+    sg_req_answer_typed(req, 200, text, len, "application/json");
+    goto out;
+  }
+  if (!(w = malloc(sizeof *w))) {
+    free(text);
+    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    goto out;
+  }
+  *w = (recording){req, x->shape, x->tool_id, x->idem_key, x->input, text, len};
+  if (soulgw_req_defer(req) != 0) {
+    /* an HTTP tool's request was answered meanwhile by a stopping gateway: this late answer
+     * is dropped and releases the request */
+    free(w);
+    sg_req_answer_typed(req, 200, text, len, "application/json");
+    goto out;
+  }
+  sg_store_idem_put(req->gw->store, req->tenant, w->idem_key, w->tool_id, w->input, 200, text,
+                    sg_wall_ms(), recorded, w);
+out:
+  if (x->heap) free(x);
+}
+
+/* An HTTP tool's run has finished, on the upstream thread. */
+static void run_done(sg_tool_run *run) { complete(run->ud); }
+
+/* ------------------------------------------------------------------------------------------ */
+
+const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const soulgw_json *input,
+                          soulgw_api_error *code, size_t *input_bytes, char *detail,
+                          size_t detail_len) {
+  *input_bytes = 0;
+  for (const soulgw_json *s = soulgw_json_first(m->scopes); s; s = soulgw_json_next(s)) {
+    if (!soulgw_req_has_scope(req, soulgw_json_string(s))) {
+      *code = SOULGW_API_AUTH_FORBIDDEN;
+      snprintf(detail, detail_len, "insufficient scope: tool %.128s needs %.128s", m->id,
+               soulgw_json_string(s));
+      return "missing_scope";
+    }
+  }
+  if (!input) return NULL;
+  if (!m->schema_trivial) {
+    char why[512];
+    if (sg_schema_validate(m->input_schema, input, "input", why, sizeof why)) {
+      *code = SOULGW_API_SCHEMA_VALIDATION_FAILED;
+      snprintf(detail, detail_len, "%s (input_schema of tool %.128s)", why, m->id);
+      return "input_invalid";
+    }
+  }
+  if (m->max_bytes_in > 0) {
+    size_t n = sg_json_text_size(input, (size_t)m->max_bytes_in);
+    if (n > (size_t)m->max_bytes_in) {
+      *code = SOULGW_API_REQUEST_TOO_LARGE;
+      snprintf(detail, detail_len,
+               "input is over tool %.128s's limits.max_bytes_in of %lld bytes (as compact JSON)",
+               m->id, m->max_bytes_in);
+      return "input_too_large";
+    }
+    *input_bytes = n;
+  }
+  return NULL;
+}
+
+int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
+  soulgw *gw = req->gw;
+  sg_toolset *ref = NULL;
+  const sg_manifest *m = sg_registry_find(gw->registry, req->tenant, call->tool_id, &ref);
+  if (!m)
+    return sg_exec_error(req, call->shape, SOULGW_API_POLICY_DENY_TOOL,
+                         "tool %.256s is not registered for tenant %.128s", call->tool_id,
+                         req->tenant);
+  soulgw_api_error code;
+  size_t input_bytes;
+  char detail[700];
+  if (sg_exec_check(req, m, call->input, &code, &input_bytes, detail, sizeof detail)) {
+    sg_toolset_release(ref);
+    return sg_exec_error(req, call->shape, code, "%s", detail);
+  }
+  if (call->idem_key) {
+    soulgw_json *rec = NULL;
+    sg_st st = sg_store_idem_get(gw->store, req->tenant, call->idem_key, &rec);
+    if (st != SG_ST_NOTFOUND) {
+      sg_toolset_release(ref);
+      if (st == SG_ST_OK) replay(req, call->shape, rec, call->tool_id, call->input, call->idem_key);
+      else
+        sg_exec_error(req, call->shape, SOULGW_API_STORAGE_UNAVAILABLE,
+                      "cannot read idempotency records: storage unavailable");
+      soulgw_json_free(rec);
+      return 0;
+    }
+  }
+  /* Only what the run reads is set: sg_tools_run() initializes its outputs itself, and
+   * zeroing the whole struct (its message buffer included) shows on the echo path. */
+  exec local, *x = &local;
+  x->req = req;
+  x->shape = call->shape;
+  x->heap = 0;
+  x->ref = ref;
+  x->tool_id = call->tool_id;
+  x->call_id = call->call_id ? call->call_id : req->id;
+  x->idem_key = call->idem_key;
+  x->input = call->input;
+  x->run.gw = gw;
+  x->run.m = m;
+  x->run.input = call->input;
+  x->run.input_bytes = input_bytes;
+  x->run.request_id = req->id;
+  x->run.tenant = req->tenant;
+  x->run.call_id = x->call_id;
+  x->run.done = run_done;
+  if (m->kind == SG_TOOL_HTTP) {
+    /* the run finishes on the upstream thread, possibly before sg_tools_run() returns: x
+     * moves to the heap and the request is deferred first */
+    if (!(x = malloc(sizeof *x))) {
+      sg_toolset_release(ref);
+      return sg_exec_error(req, call->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    }
+    memcpy(x, &local, offsetof(exec, run) + offsetof(sg_tool_run, failed));
+    x->heap = 1;
+    if (soulgw_req_defer(req) != 0) {
+      sg_toolset_release(ref);
+      free(x);
+      return 0;
+    }
+  }
+  x->run.ud = x;
+  uint64_t t0 = sg_now_ns();
+  if (sg_tools_run(&x->run) == SG_TOOL_PENDING) return 0;
+  if (!x->run.ns) x->run.ns = sg_now_ns() - t0;
+  complete(x);
+  return 0;
+}

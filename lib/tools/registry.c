@@ -1,0 +1,365 @@
+/*
+ * registry.c -- the active tool registry of every tenant, in memory (see registry.h), and its
+ * loading at start from the store and the [tools] manifests_file.
+ *
+ * A toolset is built once from a version's manifests and never changed: an array of manifests
+ * in registry order plus an open-addressing index by tool id.  The registry maps tenants to
+ * their current toolset under one mutex held only to find a tenant's slot and take a reference
+ * (or to swap the pointer); everything else runs on the immutable toolset without a lock.
+ * Tenants are never removed, so the tenant table only grows.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "tools/registry.h"
+
+#define MANIFESTS_FILE_MAX (16u << 20)
+
+struct sg_toolset {
+  atomic_int refs;
+  soulgw_json *manifests; /* normalized; owns every string the manifests point to */
+  char *version;
+  size_t n;
+  sg_manifest *m;
+  atomic_long *running; /* one per manifest */
+  uint32_t *index; /* slots holding 1 + the manifest's position, 0 when empty */
+  size_t mask;     /* slots - 1 (a power of two at least twice n) */
+};
+
+typedef struct tenant_slot {
+  char *tenant; /* NULL: empty */
+  uint64_t hash;
+  sg_toolset *set;
+} tenant_slot;
+
+struct sg_registry {
+  pthread_mutex_t lock;
+  tenant_slot *slots;
+  size_t nslots, ntenants; /* nslots is 0 or a power of two */
+};
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Toolsets */
+
+void sg_toolset_release(sg_toolset *s) {
+  if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  soulgw_json_free(s->manifests);
+  free(s->version);
+  free(s->m);
+  free(s->running);
+  free(s->index);
+  free(s);
+}
+
+size_t sg_toolset_size(const sg_toolset *s) { return s ? s->n : 0; }
+const sg_manifest *sg_toolset_at(const sg_toolset *s, size_t i) {
+  return s && i < s->n ? &s->m[i] : NULL;
+}
+const char *sg_toolset_version(const sg_toolset *s) { return s ? s->version : NULL; }
+
+static long long limit(const soulgw_json *limits, const char *key) {
+  return (long long)soulgw_json_number(soulgw_json_get(limits, key), 0);
+}
+
+/* Fills m from a normalized manifest. */
+static void describe(sg_manifest *m, const soulgw_json *j, atomic_long *running) {
+  const soulgw_json *limits = soulgw_json_get(j, "limits");
+  m->json = j;
+  m->tenant = soulgw_json_string(soulgw_json_get(j, "tenant"));
+  m->id = soulgw_json_string(soulgw_json_get(j, "id"));
+  m->version = soulgw_json_string(soulgw_json_get(j, "version"));
+  m->handler = soulgw_json_string(soulgw_json_get(j, "handler"));
+  m->display_name = soulgw_json_string(soulgw_json_get(j, "display_name"));
+  m->description = soulgw_json_string(soulgw_json_get(j, "description"));
+  m->tags = soulgw_json_get(j, "tags");
+  m->input_schema = soulgw_json_get(j, "input_schema");
+  m->output_schema = soulgw_json_get(j, "output_schema");
+  m->scopes = soulgw_json_get(j, "scopes");
+  m->schema_trivial = soulgw_json_size(m->input_schema) == 0;
+  m->output_trivial = soulgw_json_size(m->output_schema) == 0;
+  if (!strcmp(m->handler, "builtin:echo")) m->kind = SG_TOOL_ECHO;
+  else if (!strncmp(m->handler, "http://", 7) || !strncmp(m->handler, "https://", 8))
+    m->kind = SG_TOOL_HTTP;
+  else m->kind = SG_TOOL_HOST;
+  m->timeout_ms = limit(limits, "timeout_ms");
+  m->max_bytes_in = limit(limits, "max_bytes_in");
+  m->max_bytes_out = limit(limits, "max_bytes_out");
+  m->max_concurrency = limit(limits, "max_concurrency");
+  atomic_init(running, 0);
+  m->running = running;
+}
+
+/* Builds a toolset of the tenant's manifests of version (a version object, copied).  Manifests
+ * of other tenants are refused: a version belongs to one tenant. */
+static int toolset_build(const char *tenant, const soulgw_json *version, sg_toolset **out,
+                         char *err, size_t errlen) {
+  const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
+  sg_toolset *s = calloc(1, sizeof *s);
+  int rc = SOULGW_ENOMEM;
+  *out = NULL;
+  if (!s) goto fail;
+  atomic_init(&s->refs, 1);
+  rc = sg_manifests_normalize(soulgw_json_get(version, "manifests"), "manifests", &s->manifests,
+                              err, errlen);
+  if (rc) goto fail;
+  rc = SOULGW_ENOMEM;
+  s->n = soulgw_json_size(s->manifests);
+  size_t slots = 8;
+  while (slots < 2 * s->n) slots *= 2;
+  s->mask = slots - 1;
+  s->version = sg_strdup(name ? name : "");
+  s->m = calloc(s->n ? s->n : 1, sizeof *s->m);
+  s->running = calloc(s->n ? s->n : 1, sizeof *s->running);
+  s->index = calloc(slots, sizeof *s->index);
+  if (!s->version || !s->m || !s->running || !s->index) goto fail;
+  size_t i = 0;
+  for (const soulgw_json *j = soulgw_json_first(s->manifests); j; j = soulgw_json_next(j), i++) {
+    describe(&s->m[i], j, &s->running[i]);
+    if (strcmp(s->m[i].tenant, tenant) != 0) {
+      snprintf(err, errlen, "manifests[%zu].tenant: %.128s is not the version's tenant %.128s", i,
+               s->m[i].tenant, tenant);
+      rc = SOULGW_EINVAL;
+      goto fail;
+    }
+    size_t k = hash_str(s->m[i].id) & s->mask;
+    while (s->index[k]) k = (k + 1) & s->mask;
+    s->index[k] = (uint32_t)i + 1; /* ids are unique: sg_manifests_normalize checked */
+  }
+  *out = s;
+  return 0;
+fail:
+  if (rc == SOULGW_ENOMEM) snprintf(err, errlen, "out of memory");
+  sg_toolset_release(s);
+  return rc;
+}
+
+static const sg_manifest *toolset_find(const sg_toolset *s, const char *id) {
+  for (size_t k = hash_str(id) & s->mask; s->index[k]; k = (k + 1) & s->mask) {
+    const sg_manifest *m = &s->m[s->index[k] - 1];
+    if (!strcmp(m->id, id)) return m;
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The tenant table */
+
+sg_registry *sg_registry_new(void) {
+  sg_registry *r = calloc(1, sizeof *r);
+  if (r) pthread_mutex_init(&r->lock, NULL);
+  return r;
+}
+
+void sg_registry_free(sg_registry *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->nslots; i++) {
+    free(r->slots[i].tenant);
+    sg_toolset_release(r->slots[i].set);
+  }
+  free(r->slots);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}
+
+/* The tenant's slot, or NULL.  Lock held. */
+static tenant_slot *slot_find(sg_registry *r, const char *tenant, uint64_t h) {
+  if (!r->nslots) return NULL;
+  for (size_t k = h & (r->nslots - 1); r->slots[k].tenant; k = (k + 1) & (r->nslots - 1))
+    if (r->slots[k].hash == h && !strcmp(r->slots[k].tenant, tenant)) return &r->slots[k];
+  return NULL;
+}
+
+/* The tenant's slot, added when missing.  Lock held.  NULL when out of memory. */
+static tenant_slot *slot_get(sg_registry *r, const char *tenant, uint64_t h) {
+  tenant_slot *s = slot_find(r, tenant, h);
+  if (s) return s;
+  if (2 * (r->ntenants + 1) > r->nslots) {
+    size_t n = r->nslots ? 2 * r->nslots : 16;
+    tenant_slot *grown = calloc(n, sizeof *grown);
+    if (!grown) return NULL;
+    for (size_t i = 0; i < r->nslots; i++) {
+      if (!r->slots[i].tenant) continue;
+      size_t k = r->slots[i].hash & (n - 1);
+      while (grown[k].tenant) k = (k + 1) & (n - 1);
+      grown[k] = r->slots[i];
+    }
+    free(r->slots);
+    r->slots = grown;
+    r->nslots = n;
+  }
+  size_t k = h & (r->nslots - 1);
+  while (r->slots[k].tenant) k = (k + 1) & (r->nslots - 1);
+  if (!(r->slots[k].tenant = sg_strdup(tenant))) return NULL;
+  r->slots[k].hash = h;
+  r->slots[k].set = NULL;
+  r->ntenants++;
+  return &r->slots[k];
+}
+
+int sg_registry_install(sg_registry *r, const char *tenant, const soulgw_json *version,
+                        char *err, size_t errlen) {
+  sg_toolset *set;
+  int rc = toolset_build(tenant, version, &set, err, errlen);
+  if (rc) return rc;
+  uint64_t h = hash_str(tenant);
+  pthread_mutex_lock(&r->lock);
+  tenant_slot *s = slot_get(r, tenant, h);
+  sg_toolset *old = NULL;
+  if (s) {
+    old = s->set;
+    s->set = set;
+  }
+  pthread_mutex_unlock(&r->lock);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    sg_toolset_release(set);
+    return SOULGW_ENOMEM;
+  }
+  sg_toolset_release(old);
+  return 0;
+}
+
+sg_toolset *sg_registry_tenant(sg_registry *r, const char *tenant) {
+  uint64_t h = hash_str(tenant);
+  pthread_mutex_lock(&r->lock);
+  tenant_slot *s = slot_find(r, tenant, h);
+  sg_toolset *set = s ? s->set : NULL;
+  if (set) atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+  pthread_mutex_unlock(&r->lock);
+  return set;
+}
+
+const sg_manifest *sg_registry_find(sg_registry *r, const char *tenant, const char *tool_id,
+                                    sg_toolset **ref) {
+  sg_toolset *set = sg_registry_tenant(r, tenant);
+  const sg_manifest *m = set ? toolset_find(set, tool_id) : NULL;
+  if (!m) {
+    sg_toolset_release(set);
+    set = NULL;
+  }
+  *ref = set;
+  return m;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loading at start */
+
+/* Reads and validates the manifests file into *out (normalized). */
+static int read_manifests(const char *path, soulgw_json **out, char *err, size_t errlen) {
+  char msg[512];
+  soulgw_json *doc = NULL;
+  sg_buf b;
+  int rc = SOULGW_ECONFIG;
+  *out = NULL;
+  sg_buf_init(&b, MANIFESTS_FILE_MAX);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open the tool manifests ([tools] manifests_file): %s", path,
+             strerror(errno));
+    goto out;
+  }
+  char chunk[8192];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !sg_buf_append(&b, chunk, n)) {
+  }
+  int rerr = ferror(f);
+  fclose(f);
+  if (rerr || sg_buf_failed(&b)) {
+    snprintf(err, errlen, "%s: %s", path,
+             rerr ? "read error" : "larger than 16 MiB, or out of memory");
+    goto out;
+  }
+  if (soulgw_json_parse(b.ptr ? b.ptr : "", b.len, &doc, msg, sizeof msg)) {
+    snprintf(err, errlen, "%s: not valid JSON: %s", path, msg);
+    goto out;
+  }
+  rc = sg_manifests_normalize(doc, "manifests", out, msg, sizeof msg);
+  if (rc == SOULGW_EINVAL) rc = SOULGW_ECONFIG;
+  if (rc) snprintf(err, errlen, "%s: %s", path, rc == SOULGW_ENOMEM ? "out of memory" : msg);
+out:
+  soulgw_json_free(doc);
+  sg_buf_free(&b);
+  return rc;
+}
+
+/* Bootstraps every tenant named in the (normalized) manifests, in order of first mention. */
+static int bootstrap(sg_store *st, const char *path, const soulgw_json *all, char *err,
+                     size_t errlen) {
+  int64_t now = sg_wall_ms();
+  size_t i = 0;
+  for (const soulgw_json *m = soulgw_json_first(all); m; m = soulgw_json_next(m), i++) {
+    const char *tenant = soulgw_json_string(soulgw_json_get(m, "tenant"));
+    int seen = 0;
+    for (const soulgw_json *p = soulgw_json_first(all); p != m && !seen; p = soulgw_json_next(p))
+      seen = !strcmp(soulgw_json_string(soulgw_json_get(p, "tenant")), tenant);
+    if (seen) continue;
+    soulgw_json *mine = soulgw_json_array();
+    int rc = mine ? 0 : SOULGW_ENOMEM;
+    for (const soulgw_json *p = m; p && !rc; p = soulgw_json_next(p))
+      if (!strcmp(soulgw_json_string(soulgw_json_get(p, "tenant")), tenant))
+        rc = soulgw_json_push(mine, soulgw_json_dup(p));
+    sg_st r = rc ? SG_ST_UNAVAILABLE : sg_store_registry_bootstrap(st, tenant, mine, now);
+    soulgw_json_free(mine);
+    if (rc || r != SG_ST_OK) {
+      snprintf(err, errlen, "%s: cannot store the bootstrap registry of tenant %.128s: %s", path,
+               tenant, rc ? "out of memory" : "storage unavailable");
+      return rc ? rc : SOULGW_ESTORE;
+    }
+  }
+  return 0;
+}
+
+int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, char *err,
+                     size_t errlen) {
+  soulgw_json *all = NULL, *tenants = NULL, *version = NULL;
+  char msg[512];
+  int rc = 0;
+  if (manifests_file && *manifests_file) {
+    if ((rc = read_manifests(manifests_file, &all, err, errlen)) ||
+        (rc = bootstrap(st, manifests_file, all, err, errlen)))
+      goto out;
+  }
+  if (sg_store_registry_tenants(st, &tenants) != SG_ST_OK) {
+    snprintf(err, errlen, "cannot read the tool registries from the store");
+    rc = SOULGW_ESTORE;
+    goto out;
+  }
+  for (const soulgw_json *t = soulgw_json_first(tenants); t; t = soulgw_json_next(t)) {
+    const char *tenant = soulgw_json_string(t);
+    if (!tenant) continue;
+    sg_st s = sg_store_registry_active(st, tenant, &version);
+    if (s == SG_ST_NOTFOUND) continue;
+    if (s != SG_ST_OK) {
+      snprintf(err, errlen, "cannot read the active tool registry of tenant %.128s", tenant);
+      rc = SOULGW_ESTORE;
+      goto out;
+    }
+    if ((rc = sg_registry_install(r, tenant, version, msg, sizeof msg))) {
+      const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
+      snprintf(err, errlen, "the active tool registry of tenant %.128s (version %.128s) is "
+               "invalid: %s", tenant, name ? name : "?", msg);
+      if (rc == SOULGW_EINVAL) rc = SOULGW_ESTORE;
+      goto out;
+    }
+    soulgw_json_free(version);
+    version = NULL;
+  }
+out:
+  soulgw_json_free(version);
+  soulgw_json_free(tenants);
+  soulgw_json_free(all);
+  return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * scopes.c -- unit tests of sg_strv_has (lib/config.c), the scope check of SPEC 5: a held
+ * scope matches exactly, and only the literal "*" matches every scope.
+ */
+#include <string.h>
+
+#include "conf/config.h"
+#include "base/sg.h"
+#include "tap.h"
+
+#define STRV(...)                                                                           \
+  ((sg_strv){(const char *[]){__VA_ARGS__},                                                 \
+             sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)})
+
+static void unit_scopes_exact(void) {
+  sg_strv v = STRV("repo:read", "repo:write", "llm");
+  is_int(sg_strv_has(&v, "repo:read"), 1, "the first held scope");
+  is_int(sg_strv_has(&v, "repo:write"), 1, "a middle held scope");
+  is_int(sg_strv_has(&v, "llm"), 1, "the last held scope");
+  is_int(sg_strv_has(&v, "tools"), 0, "a scope not held");
+  is_int(sg_strv_has(&v, "Repo:Read"), 0, "scopes are case-sensitive");
+  is_int(sg_strv_has(&v, ""), 0, "the empty scope is not held");
+  is_int(sg_strv_has(&v, "*"), 0, "asking for \"*\" is not granted by ordinary scopes");
+  sg_strv one = STRV("repo");
+  is_int(sg_strv_has(&one, "repo"), 1, "a single held scope");
+}
+
+static void unit_scopes_star(void) {
+  sg_strv v = STRV("*");
+  is_int(sg_strv_has(&v, "repo:write"), 1, "\"*\" matches repo:write");
+  is_int(sg_strv_has(&v, "anything"), 1, "\"*\" matches anything");
+  is_int(sg_strv_has(&v, ""), 1, "\"*\" matches even the empty scope");
+  is_int(sg_strv_has(&v, "*"), 1, "\"*\" matches \"*\"");
+  sg_strv last = STRV("repo:read", "llm", "*");
+  is_int(sg_strv_has(&last, "admin"), 1, "\"*\" anywhere in the list");
+  sg_strv first = STRV("*", "repo:read");
+  is_int(sg_strv_has(&first, "admin"), 1, "\"*\" first in the list");
+}
+
+static void unit_scopes_no_partial(void) {
+  sg_strv v = STRV("repo");
+  is_int(sg_strv_has(&v, "repo:write"), 0, "\"repo\" does not match repo:write");
+  is_int(sg_strv_has(&v, "rep"), 0, "\"repo\" does not match a prefix of itself");
+  is_int(sg_strv_has(&v, "repository"), 0, "\"repo\" does not match repository");
+  sg_strv w = STRV("repo:write");
+  is_int(sg_strv_has(&w, "repo"), 0, "\"repo:write\" does not match repo");
+  sg_strv g = STRV("repo:*");
+  is_int(sg_strv_has(&g, "repo:write"), 0, "\"repo:*\" is not a wildcard");
+  is_int(sg_strv_has(&g, "repo:"), 0, "\"repo:*\" does not match repo:");
+  is_int(sg_strv_has(&g, "repo:*"), 1, "\"repo:*\" matches itself literally");
+  sg_strv s2 = STRV("**", " *", "* ", "*:*");
+  is_int(sg_strv_has(&s2, "repo"), 0, "\"**\", \" *\", \"* \" and \"*:*\" are not \"*\"");
+}
+
+static void unit_scopes_empty(void) {
+  sg_strv v = {NULL, 0};
+  is_int(sg_strv_has(&v, "repo"), 0, "an empty list holds nothing");
+  is_int(sg_strv_has(&v, "*"), 0, "not even \"*\"");
+  is_int(sg_strv_has(&v, ""), 0, "nor the empty scope");
+  /* n counts: entries beyond n are ignored */
+  const char *items[] = {"repo", "*"};
+  sg_strv part = {items, 1};
+  is_int(sg_strv_has(&part, "repo"), 1, "the first of n=1 is held");
+  is_int(sg_strv_has(&part, "llm"), 0, "an entry past n (\"*\") is ignored");
+}
+
+static const tap_test tests[] = {
+    TEST(unit_scopes_exact),
+    TEST(unit_scopes_star),
+    TEST(unit_scopes_no_partial),
+    TEST(unit_scopes_empty),
+};
+
+int main(void) {
+  tap_run(tests, TAP_COUNT(tests));
+  return tap_done();
+}
