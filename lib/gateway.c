@@ -2,10 +2,8 @@
  * gateway.c -- the public gateway handle: creation, route registration, start, drain, stop,
  * and reload by atomic snapshot swap.
  *
- * A snapshot (configuration, router, auth state) is what one request runs on.  Requests take a
- * reference to the current snapshot when they start; a reload builds a complete new snapshot
- * aside and swaps the pointer, so that requests in flight finish on the old one, which is freed
- * when the last of them ends.
+ * A reload builds a complete new snapshot (configuration, router, auth state) aside and swaps it
+ * in through pipeline/inflight.c, so that requests in flight finish on the old one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +17,7 @@
 #include "routes/table.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Errors and snapshots */
+/* Errors */
 
 void sg_gw_seterr(soulgw *gw, const char *fmt, ...) {
   va_list ap;
@@ -31,54 +29,6 @@ void sg_gw_seterr(soulgw *gw, const char *fmt, ...) {
 }
 
 const char *soulgw_errmsg(const soulgw *gw) { return gw ? gw->errmsg : ""; }
-
-sg_snap *sg_gw_snap_acquire(soulgw *gw) {
-  pthread_mutex_lock(&gw->snap_lock);
-  sg_snap *s = gw->snap;
-  atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
-  pthread_mutex_unlock(&gw->snap_lock);
-  return s;
-}
-
-void sg_snap_release(sg_snap *s) {
-  if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
-  sg_auth_free(s->auth);
-  sg_router_free(s->router);
-  sg_conf_unref(s->conf);
-  free(s);
-}
-
-void sg_gw_request_id(soulgw *gw, char out[33]) {
-  static const char hex[] = "0123456789abcdef";
-  uint64_t n = atomic_fetch_add_explicit(&gw->rid_counter, 1, memory_order_relaxed);
-  uint64_t p = gw->rid_prefix;
-  for (int i = 15; i >= 0; i--, p >>= 4) out[i] = hex[p & 15];
-  for (int i = 31; i >= 16; i--, n >>= 4) out[i] = hex[n & 15];
-  out[32] = '\0';
-}
-
-void sg_gw_deferred_add(soulgw *gw, soulgw_req *req) {
-  pthread_mutex_lock(&gw->defer_lock);
-  if (!req->on_deferred_list) {
-    req->prev_deferred = NULL;
-    req->next_deferred = gw->deferred;
-    if (gw->deferred) gw->deferred->prev_deferred = req;
-    gw->deferred = req;
-    req->on_deferred_list = 1;
-  }
-  pthread_mutex_unlock(&gw->defer_lock);
-}
-
-void sg_gw_deferred_remove(soulgw *gw, soulgw_req *req) {
-  pthread_mutex_lock(&gw->defer_lock);
-  if (req->on_deferred_list) {
-    if (req->prev_deferred) req->prev_deferred->next_deferred = req->next_deferred;
-    else gw->deferred = req->next_deferred;
-    if (req->next_deferred) req->next_deferred->prev_deferred = req->prev_deferred;
-    req->on_deferred_list = 0;
-  }
-  pthread_mutex_unlock(&gw->defer_lock);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Building a snapshot */
@@ -132,11 +82,19 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   return add_route(gw, r, &rt, err, errlen);
 }
 
+static void snap_destroy(sg_snap *s) {
+  sg_auth_free(s->auth);
+  sg_router_free(s->router);
+  sg_conf_unref(s->conf);
+  free(s);
+}
+
 static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_t errlen) {
   int rc = SOULGW_ENOMEM;
   sg_snap *s = calloc(1, sizeof *s);
   if (!s) goto fail;
   atomic_init(&s->refs, 1);
+  s->destroy = snap_destroy;
   s->conf = sg_conf_ref(conf);
   if (!(s->router = sg_router_new())) goto fail;
   if ((rc = sg_ops_bind(gw, s->router, conf, err, errlen))) goto fail;
@@ -152,7 +110,8 @@ static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_
   for (sg_host_route *h = gw->host_routes; h; h = h->next)
     if ((rc = add_route(gw, s->router, &h->route, err, errlen))) goto fail;
   rc = SOULGW_ENOMEM;
-  if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures, gw->snap ? gw->snap->auth : NULL)))
+  sg_snap *prev = gw->inflight.snap; /* read under reload_lock, or before start */
+  if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures, prev ? prev->auth : NULL)))
     goto fail;
   *out = s;
   return 0;
@@ -182,16 +141,14 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   if (!conf || sg_crypto_init() != 0) return NULL;
   soulgw *gw = calloc(1, sizeof *gw);
   if (!gw) return NULL;
-  pthread_mutex_init(&gw->snap_lock, NULL);
   pthread_mutex_init(&gw->reload_lock, NULL);
-  pthread_mutex_init(&gw->defer_lock, NULL);
   pthread_mutex_init(&gw->err_lock, NULL);
   sg_arena_init(&gw->host_arena, NULL, 0, 0);
   gw->host_tail = &gw->host_routes;
   gw->initial = sg_conf_ref(conf);
-  gw->rid_prefix = sg_random_u64();
   gw->log = sg_log_new();
   gw->metrics = sg_metrics_new();
+  sg_inflight_init(&gw->inflight, gw, gw->log, gw->metrics);
   gw->replay = sg_replay_new(1u << 16);
   if (sg_conf_source_copy(&gw->src, sg_config_source(cfg)) || !gw->log || !gw->metrics ||
       !gw->replay)
@@ -239,7 +196,7 @@ fail:
 void soulgw_free(soulgw *gw) {
   if (!gw) return;
   if (gw->state == GW_RUNNING) soulgw_stop(gw, 0);
-  sg_snap_release(gw->snap);
+  sg_inflight_destroy(&gw->inflight);
   sg_registry_free(gw->registry);
   sg_tools_free(gw->tools);
   sg_llm_free(gw->llm);
@@ -249,9 +206,7 @@ void soulgw_free(soulgw *gw) {
   sg_metrics_free(gw->metrics);
   sg_log_free(gw->log);
   sg_arena_release(&gw->host_arena);
-  pthread_mutex_destroy(&gw->snap_lock);
   pthread_mutex_destroy(&gw->reload_lock);
-  pthread_mutex_destroy(&gw->defer_lock);
   pthread_mutex_destroy(&gw->err_lock);
   free(gw);
 }
@@ -326,7 +281,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
     sg_gw_seterr(gw, "%s", err);
     return rc;
   }
-  gw->snap = snap;
+  sg_inflight_swap(&gw->inflight, snap);
   gw->started_ms = sg_wall_ms();
   sg_ops_prepare(gw);
   sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
@@ -349,7 +304,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
                     (int)c->server.max_connections,
                     (int)c->server.connection_timeout_s,
                     (mode & SOULGW_START_EXTERNAL) != 0};
-  rc = sg_http_start(gw, &o, &gw->http, err, sizeof err);
+  rc = sg_http_start(&gw->inflight, gw->log, &o, &gw->http, err, sizeof err);
   if (rc) {
     sg_gw_seterr(gw, "%s", err);
     sg_log(gw->log, SOULGW_LOG_ERROR, "cannot start", SG_S("error", err));
@@ -390,7 +345,7 @@ int soulgw_run_wait(soulgw *gw, int timeout_ms) {
 
 int soulgw_drain(soulgw *gw) {
   if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
-  if (atomic_exchange(&gw->draining, 1) == 0) {
+  if (sg_inflight_drain(&gw->inflight) == 0) {
     sg_http_quiesce(gw->http);
     sg_log(gw->log, SOULGW_LOG_INFO, "draining", SG_I("in_flight", sg_metrics_inflight_value(gw->metrics)));
   }
@@ -416,7 +371,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   int rc = 0;
   int external = sg_http_is_external(gw->http);
   if (timeout_ms < 0) {
-    sg_snap *s = sg_gw_snap_acquire(gw);
+    sg_snap *s = sg_inflight_acquire(&gw->inflight);
     timeout_ms = (int)s->conf->server.drain_timeout_s * 1000;
     sg_snap_release(s);
   }
@@ -428,16 +383,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
     /* Upstream calls still out end first, with an error their owners answer properly (an
      * event stream gets its error event), before the rest is cut short with 503. */
     sg_upstream_cancel_all(gw->upstream);
-    int forced = 0;
-    pthread_mutex_lock(&gw->defer_lock);
-    for (soulgw_req *r = gw->deferred, *next; r; r = next) {
-      next = r->next_deferred;
-      r->on_deferred_list = 0;
-      sg_req_force_answer(r);
-      forced++;
-    }
-    gw->deferred = NULL;
-    pthread_mutex_unlock(&gw->defer_lock);
+    int forced = sg_inflight_force_all(&gw->inflight, sg_req_force_answer);
     /* give the forced answers a moment to go out */
     wait_inflight(gw, external, sg_now_ns() + 200 * 1000000u);
     sg_log(gw->log, SOULGW_LOG_WARN, "drain timeout: requests cut short",
@@ -477,10 +423,7 @@ static int reload_locked(soulgw *gw) {
            SG_S("error", err));
     return SOULGW_ECONFIG;
   }
-  pthread_mutex_lock(&gw->snap_lock);
-  sg_snap *old = gw->snap;
-  gw->snap = snap;
-  pthread_mutex_unlock(&gw->snap_lock);
+  sg_snap *old = sg_inflight_swap(&gw->inflight, snap);
   const sg_conf *o = old->conf;
   if (strcmp(o->server.address, c->server.address) || o->server.port != c->server.port ||
       o->server.threads != c->server.threads ||

@@ -1,6 +1,7 @@
 /*
- * gateway.h -- the gateway handle's internals, shared by gateway.c (lifecycle, reload),
- * pipeline.c (one request's way), req.c and the HTTP glue.
+ * gateway.h -- the gateway handle's internals: gateway.c, and the route handlers, tools and
+ * providers that still take the gateway as their context.  Requests reach what they share
+ * through pipeline/inflight.h, not through this.
  */
 #ifndef SG_GATEWAY_H
 #define SG_GATEWAY_H
@@ -14,19 +15,12 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "tools/registry.h"
+#include "pipeline/inflight.h"
 #include "pipeline/req.h"
 #include "pipeline/router.h"
 #include "store/store.h"
 #include "tools/run.h"
 #include "clients/upstream.h"
-
-/* Everything a request runs on, swapped as one on reload. */
-struct sg_snap {
-  atomic_int refs;
-  sg_conf *conf;
-  sg_router *router;
-  sg_auth *auth;
-};
 
 /* A route registered by the host, kept to rebuild the router on reload. */
 typedef struct sg_host_route {
@@ -39,9 +33,8 @@ enum { GW_NEW, GW_RUNNING, GW_STOPPED };
 struct soulgw {
   sg_conf_source src; /* what reloads re-read */
   sg_conf *initial;   /* the snapshot soulgw_new() was given, used by start */
-  pthread_mutex_t snap_lock;
   pthread_mutex_t reload_lock; /* one reload at a time */
-  sg_snap *snap;
+  sg_inflight inflight;        /* snapshots, request ids, deferred requests, draining */
 
   sg_log *log;
   sg_metrics *metrics;
@@ -62,12 +55,6 @@ struct soulgw {
   sg_host_route *host_routes, **host_tail;
 
   int state;
-  atomic_int draining;
-  pthread_mutex_t defer_lock;
-  soulgw_req *deferred; /* requests a handler still has to answer */
-
-  uint64_t rid_prefix;
-  atomic_uint_fast64_t rid_counter;
   int64_t started_ms;
   char version_json[512];
   size_t version_len;
@@ -77,29 +64,5 @@ struct soulgw {
 };
 
 void sg_gw_seterr(soulgw *gw, const char *fmt, ...) SG_PRINTF(2, 3);
-
-/* The current snapshot with one more reference, and its release. */
-sg_snap *sg_gw_snap_acquire(soulgw *gw);
-void sg_snap_release(sg_snap *s);
-
-/* Deferred-request bookkeeping (for soulgw_stop). */
-void sg_gw_deferred_add(soulgw *gw, soulgw_req *req);
-void sg_gw_deferred_remove(soulgw *gw, soulgw_req *req);
-
-/* Writes a fresh request id (32 hex digits) into out. */
-void sg_gw_request_id(soulgw *gw, char out[33]);
-
-/* ------------------------------------------------------------------------------------------ */
-/* pipeline.c: one request's way through the gateway.  The glue calls begin when the headers
- * are in (it may answer at once: 404, 405, 413 by Content-Length, 415), then run when the body
- * is complete, and done when the connection has finished with the request. */
-
-/* has_body: the request announced a body (Content-Length > 0 or chunked).  Returns 1 when the
- * request was answered, 0 to go on reading the body. */
-int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
-                      const char *content_type);
-void sg_pipeline_run(soulgw_req *req);
-/* aborted: the connection ended before the whole answer was sent. */
-void sg_pipeline_done(soulgw_req *req, int aborted);
 
 #endif

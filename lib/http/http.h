@@ -1,5 +1,5 @@
 /*
- * http.h -- the HTTP server glue.  http_mhd.c is the only file that calls libmicrohttpd: it
+ * http.h -- the HTTP server glue.  http/mhd.c is the only file that calls libmicrohttpd: it
  * owns the listening socket and the connections, feeds requests into the pipeline, parks
  * connections whose answer comes later (suspend/resume) and streams chunked bodies.
  */
@@ -8,7 +8,8 @@
 
 #include <sys/select.h>
 
-#include "base/sg.h"
+#include "base/log.h"
+#include "pipeline/inflight.h"
 
 typedef struct sg_http sg_http;
 
@@ -21,8 +22,11 @@ typedef struct sg_http_opts {
   int external;  /* run from the host's loop instead of our own threads */
 } sg_http_opts;
 
-/* Binds and starts serving.  Returns 0, SOULGW_EBIND or SOULGW_EHTTP with err filled. */
-int sg_http_start(soulgw *gw, const sg_http_opts *o, sg_http **out, char *err, size_t errlen);
+/* Binds and starts serving requests created from f (which must outlive the server); the
+ * server library's own messages go to log.  Returns 0, SOULGW_EBIND or SOULGW_EHTTP with err
+ * filled. */
+int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **out, char *err,
+                  size_t errlen);
 int sg_http_port(const sg_http *h);
 /* Closes the listening socket; connections already open are served on. */
 void sg_http_quiesce(sg_http *h);

@@ -1,5 +1,5 @@
 /*
- * http_mhd.c -- libmicrohttpd glue: the only file that calls libmicrohttpd (see http.h).
+ * mhd.c -- libmicrohttpd glue: the only file that calls libmicrohttpd (see http.h).
  *
  * The access handler is called once when a request's headers are in (the pipeline may answer
  * at once), once per piece of body, and once more when the body is complete (the pipeline runs
@@ -20,12 +20,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway.h"
 #include "http/http.h"
+#include "pipeline/pipeline.h"
 
 struct sg_http {
   struct MHD_Daemon *d;
-  soulgw *gw;
+  sg_inflight *inflight;
+  sg_log *log;
   int port;
   int external;
   int quiesced;
@@ -104,7 +105,7 @@ static enum MHD_Result queue(soulgw_req *req, struct MHD_Connection *c) {
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
   }
-  if (atomic_load_explicit(&req->gw->draining, memory_order_relaxed))
+  if (sg_inflight_draining(req->inflight))
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)req->status, r);
   MHD_destroy_response(r);
@@ -123,7 +124,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
   soulgw_req *req = *con_cls;
   (void)version;
   if (!req) {
-    req = sg_req_new(h->gw, &mhd_io, c, method, url);
+    req = sg_req_new(h->inflight, &mhd_io, c, method, url);
     if (!req) return MHD_NO;
     *con_cls = req;
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -192,7 +193,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   /* A client's malformed request is the client's problem: info, so that scanners cannot flood
    * the warnings.  Anything else from the server library is worth a warning. */
   int client = strncmp(msg, "Error processing request", 24) == 0;
-  sg_log(h->gw->log, client ? SOULGW_LOG_INFO : SOULGW_LOG_WARN, "libmicrohttpd",
+  sg_log(h->log, client ? SOULGW_LOG_INFO : SOULGW_LOG_WARN, "libmicrohttpd",
          SG_S("detail", msg));
 }
 
@@ -237,13 +238,15 @@ static int listen_on(const char *address, int port, int *bound, char *err, size_
   return fd;
 }
 
-int sg_http_start(soulgw *gw, const sg_http_opts *o, sg_http **out, char *err, size_t errlen) {
+int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **out, char *err,
+                  size_t errlen) {
   sg_http *h = calloc(1, sizeof *h);
   if (!h) {
     snprintf(err, errlen, "out of memory");
     return SOULGW_ENOMEM;
   }
-  h->gw = gw;
+  h->inflight = f;
+  h->log = log;
   h->external = o->external;
   int fd = listen_on(o->address, o->port, &h->port, err, errlen);
   if (fd < 0) {

@@ -14,8 +14,8 @@
 
 #include "pipeline/auth.h"
 #include "base/crypto.h"
-#include "gateway.h"
 #include "pipeline/hmac.h"
+#include "pipeline/req.h"
 
 typedef struct cred {
   sg_principal p;
@@ -279,8 +279,4 @@ int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p) {
   soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED, "rate limit exceeded for %s; retry in %ld s",
                      p->id, wait);
   return -1;
-}
-
-int sg_principal_has(const sg_principal *p, const char *scope) {
-  return p && sg_strv_has(p->scopes, scope);
 }

@@ -55,7 +55,10 @@ void sg_auth_free(sg_auth *a);
 int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out);
 /* Takes a token from the principal's bucket: 0, or -1 after answering 429 with Retry-After. */
 int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p);
-/* 1 when the principal holds scope or "*". */
-int sg_principal_has(const sg_principal *p, const char *scope);
+/* 1 when the principal holds scope or "*".  Inline: req.c answers soulgw_req_has_scope() with
+ * it, and auth.c, which answers on the request, must not be called back from req.c. */
+static inline int sg_principal_has(const sg_principal *p, const char *scope) {
+  return p && sg_strv_has(p->scopes, scope);
+}
 
 #endif

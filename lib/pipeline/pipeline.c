@@ -15,7 +15,8 @@
 #include <strings.h>
 
 #include "pipeline/auth.h"
-#include "gateway.h"
+#include "pipeline/inflight.h"
+#include "pipeline/pipeline.h"
 #include "base/json.h"
 
 /* application/json or application/<x>+json, with an optional charset that must be UTF-8. */
@@ -196,25 +197,25 @@ void sg_pipeline_run(soulgw_req *req) {
   int pending = !req->answered && !req->deferred;
   pthread_mutex_unlock(&req->lock);
   if (pending) {
-    sg_log(req->gw->log, SOULGW_LOG_ERROR, "handler returned without answering",
+    sg_log(req->inflight->log, SOULGW_LOG_ERROR, "handler returned without answering",
            SG_S("request_id", req->id), SG_S("route", rt->name), SG_I("code", rc));
     sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
   }
 }
 
 void sg_pipeline_done(soulgw_req *req, int aborted) {
-  soulgw *gw = req->gw;
+  sg_inflight *f = req->inflight;
   uint64_t ns = sg_now_ns() - req->t0;
   pthread_mutex_lock(&req->lock);
   int status = req->answered ? req->status : 0;
   const char *err = req->err_code;
   pthread_mutex_unlock(&req->lock);
-  sg_metrics_request(gw->metrics, req->metric_route, req->method_bit, status ? status : 499, ns);
-  sg_metrics_inflight(gw->metrics, -1);
-  if (!req->snap->conf->log.access || !sg_log_enabled(gw->log, SOULGW_LOG_INFO)) return;
+  sg_metrics_request(f->metrics, req->metric_route, req->method_bit, status ? status : 499, ns);
+  sg_metrics_inflight(f->metrics, -1);
+  if (!req->snap->conf->log.access || !sg_log_enabled(f->log, SOULGW_LOG_INFO)) return;
   char path[257];
   sg_strlcpy(path, req->path, sizeof path);
-  sg_log(gw->log, SOULGW_LOG_INFO, "access", SG_S("request_id", req->id),
+  sg_log(f->log, SOULGW_LOG_INFO, "access", SG_S("request_id", req->id),
          SG_S("method", req->method), SG_S("path", path),
          SG_S("route", req->route ? req->route->name : "unmatched"), SG_I("status", status),
          SG_F("duration_ms", (double)ns / 1e6), SG_S("tenant", req->tenant),

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "pipeline/auth.h"
-#include "gateway.h"
+#include "pipeline/inflight.h"
 #include "base/json.h"
 #include "pipeline/req.h"
 
@@ -40,7 +40,7 @@ int sg_traceparent_trace_id(const char *tp, char out[33]) {
   return nonzero;
 }
 
-soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char *method,
+soulgw_req *sg_req_new(sg_inflight *f, const sg_req_io *io, void *io_ctx, const char *method,
                        const char *path) {
   soulgw_req *req = malloc(sizeof *req);
   if (!req) return NULL;
@@ -48,8 +48,9 @@ soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char
   sg_arena_init(&req->arena, req->first_block, sizeof req->first_block, 0);
   pthread_mutex_init(&req->lock, NULL);
   atomic_init(&req->refs, 1);
-  req->gw = gw;
-  req->snap = sg_gw_snap_acquire(gw);
+  req->gw = f->gw;
+  req->inflight = f;
+  req->snap = sg_inflight_acquire(f);
   req->io = io;
   req->io_ctx = io_ctx;
   req->method = method;
@@ -65,9 +66,9 @@ soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char
   } else if ((tp = io->header(io_ctx, "traceparent")) && sg_traceparent_trace_id(tp, tid)) {
     memcpy(req->id, tid, sizeof tid);
   } else {
-    sg_gw_request_id(gw, req->id);
+    sg_inflight_request_id(f, req->id);
   }
-  sg_metrics_inflight(gw->metrics, 1);
+  sg_metrics_inflight(f->metrics, 1);
   return req;
 }
 
@@ -195,7 +196,7 @@ static int answer_as(soulgw_req *req, int status, const char *body, char *owned,
   }
   pthread_mutex_unlock(&req->lock);
   if (release_owner) {
-    sg_gw_deferred_remove(req->gw, req);
+    sg_inflight_deferred_remove(req->inflight, req);
     sg_req_release(req);
   }
   return rc;
@@ -312,7 +313,7 @@ int soulgw_req_defer(soulgw_req *req) {
   if (req->answered) rc = SOULGW_ESTATE;
   else added = take_owner(req);
   pthread_mutex_unlock(&req->lock);
-  if (added) sg_gw_deferred_add(req->gw, req);
+  if (added) sg_inflight_deferred_add(req->inflight, req);
   return rc;
 }
 
@@ -341,7 +342,7 @@ int soulgw_stream_open(soulgw_req *req, int status, const char *content_type) {
   }
   pthread_mutex_unlock(&req->lock);
   free(s);
-  if (added) sg_gw_deferred_add(req->gw, req);
+  if (added) sg_inflight_deferred_add(req->inflight, req);
   return rc;
 }
 
@@ -380,7 +381,7 @@ int soulgw_stream_close(soulgw_req *req) {
   }
   pthread_mutex_unlock(&req->lock);
   if (owner) {
-    sg_gw_deferred_remove(req->gw, req);
+    sg_inflight_deferred_remove(req->inflight, req);
     sg_req_release(req);
   }
   return rc;

@@ -17,6 +17,7 @@
 
 typedef struct sg_snap sg_snap;
 typedef struct sg_principal sg_principal;
+typedef struct sg_inflight sg_inflight;
 
 typedef struct sg_req_io {
   const char *(*header)(void *ctx, const char *name);
@@ -40,7 +41,8 @@ typedef struct sg_stream {
 
 struct soulgw_req {
   sg_arena arena;
-  soulgw *gw;
+  soulgw *gw;             /* opaque: soulgw_req_gateway() only */
+  sg_inflight *inflight;  /* what requests in flight share (inflight.h) */
   sg_snap *snap; /* the configuration, routes and credentials this request runs on */
   const sg_req_io *io;
   void *io_ctx;
@@ -83,7 +85,7 @@ struct soulgw_req {
   size_t nresp_headers;
   sg_stream *stream;
   const char *err_code; /* for the access log: the error code answered, if any */
-  soulgw_req *next_deferred, *prev_deferred; /* gateway's list of deferred requests */
+  soulgw_req *next_deferred, *prev_deferred; /* inflight's list of deferred requests */
   int on_deferred_list;
 
   /* The arena's first block: most requests allocate nothing more.  Sized so that the whole
@@ -92,8 +94,8 @@ struct soulgw_req {
   max_align_t first_block[10];
 };
 
-/* Creates a request bound to the gateway's current snapshot.  NULL when out of memory. */
-soulgw_req *sg_req_new(soulgw *gw, const sg_req_io *io, void *io_ctx, const char *method,
+/* Creates a request bound to the current snapshot of f.  NULL when out of memory. */
+soulgw_req *sg_req_new(sg_inflight *f, const sg_req_io *io, void *io_ctx, const char *method,
                        const char *path);
 /* Drops one reference; the last one frees the request and releases its snapshot. */
 void sg_req_release(soulgw_req *req);

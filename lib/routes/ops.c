@@ -17,7 +17,7 @@ static int health(soulgw_req *req, void *ud) {
   static const char draining[] = "{\"status\":\"draining\"}";
   static const char degraded[] = "{\"status\":\"degraded\",\"storage\":\"not writable\"}";
   soulgw *gw = ud;
-  if (atomic_load_explicit(&gw->draining, memory_order_relaxed))
+  if (sg_inflight_draining(&gw->inflight))
     return sg_req_static(req, 503, draining, sizeof draining - 1);
   if (gw->store && !sg_store_writable(gw->store))
     return sg_req_static(req, 503, degraded, sizeof degraded - 1);

@@ -1,0 +1,19 @@
+/*
+ * pipeline.h -- one request's way through the gateway.  The glue calls begin when the headers
+ * are in (it may answer at once: 404, 405, 413 by Content-Length, 415), then run when the body
+ * is complete, and done when the connection has finished with the request.
+ */
+#ifndef SG_PIPELINE_H
+#define SG_PIPELINE_H
+
+#include "pipeline/req.h"
+
+/* has_body: the request announced a body (Content-Length > 0 or chunked).  Returns 1 when the
+ * request was answered, 0 to go on reading the body. */
+int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
+                      const char *content_type);
+void sg_pipeline_run(soulgw_req *req);
+/* aborted: the connection ended before the whole answer was sent. */
+void sg_pipeline_done(soulgw_req *req, int aborted);
+
+#endif
