@@ -134,6 +134,20 @@ static void log_conf(soulgw *gw, const sg_conf *c) {
 static int reload_locked(soulgw *gw);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Wiring: the narrow views the layers below get of the gateway */
+
+/* Fills the views with what lives as long as the gateway. */
+static void wire(soulgw *gw) {
+  gw->tool_env = (sg_tool_env){gw->log, NULL, gw->tools, gw->tool_invocations};
+}
+
+/* Follows the store and the upstream client, which exist from start to stop; called when no
+ * request runs (before the HTTP side starts, after it stopped). */
+static void wire_running(soulgw *gw) {
+  gw->tool_env.upstream = gw->upstream;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Lifecycle */
 
 soulgw *soulgw_new(const soulgw_config *cfg) {
@@ -187,6 +201,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
       !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
       !gw->llm || !gw->registry)
     goto fail;
+  wire(gw);
   return gw;
 fail:
   soulgw_free(gw);
@@ -266,6 +281,7 @@ static void start_cleanup(soulgw *gw) {
   gw->upstream = NULL;
   sg_store_close(gw->store);
   gw->store = NULL;
+  wire_running(gw);
   gw->state = GW_STOPPED;
 }
 
@@ -298,6 +314,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
     start_cleanup(gw);
     return rc;
   }
+  wire_running(gw);
   sg_http_opts o = {c->server.address,
                     (int)c->server.port,
                     (int)c->server.threads,
@@ -395,6 +412,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   gw->upstream = NULL;
   sg_store_close(gw->store); /* finishes the queued writes */
   gw->store = NULL;
+  wire_running(gw);
   gw->state = GW_STOPPED;
   sg_log(gw->log, SOULGW_LOG_INFO, "stopped",
          SG_F("drain_ms", (double)(sg_now_ns() - t0) / 1e6));

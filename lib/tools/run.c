@@ -1,5 +1,5 @@
 /*
- * tools.c -- running a tool for a manifest and an input (see tools.h).
+ * run.c -- running a tool for a manifest and an input (see run.h).
  *
  *   builtin:echo   the input is the result (no copy: the result points at the input)
  *   host C tools   looked up by the handler name among those the host registered, and called
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
 #include "base/json.h"
 #include "tools/schema.h"
 #include "tools/run.h"
@@ -188,12 +187,12 @@ static void finish(sg_tool_run *run) {
   if (run->failed) sg_tool_run_clear(run);
   if (m->max_concurrency > 0) atomic_fetch_sub_explicit(m->running, 1, memory_order_relaxed);
   const char *labels[2] = {m->id, run->failed ? "error" : "ok"};
-  sg_family_add(run->gw->tool_invocations, labels, 1);
+  sg_family_add(run->env->invocations, labels, 1);
 }
 
 static void run_host(sg_tool_run *run) {
   const sg_manifest *m = run->m;
-  const host_tool *h = host_find(run->gw->tools, m->handler);
+  const host_tool *h = host_find(run->env->tools, m->handler);
   if (!h) {
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
          "tool %.128s: no C tool is registered under the handler name \"%.128s\"", m->id,
@@ -234,7 +233,7 @@ static void http_done(void *ud, const sg_up_result *res) {
          m->max_bytes_out);
   } else if (res->err != SG_UP_OK) {
     /* libcurl's words name internal hosts and ports: they go to the log, not to the client */
-    sg_log(run->gw->log, SOULGW_LOG_WARN, "HTTP tool failed", SG_S("tool", m->id),
+    sg_log(run->env->log, SOULGW_LOG_WARN, "HTTP tool failed", SG_S("tool", m->id),
            SG_S("request_id", run->request_id), SG_S("error", res->errmsg));
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s is unavailable (%s)", m->id,
          res->err == SG_UP_CONNECT ? "cannot connect to it" : "the call failed");
@@ -261,7 +260,7 @@ static void http_done(void *ud, const sg_up_result *res) {
 /* Starts an HTTP tool.  Returns SG_TOOL_PENDING, or 0 after failing at once. */
 static int run_http(sg_tool_run *run) {
   const sg_manifest *m = run->m;
-  if (!run->gw->upstream) {
+  if (!run->env->upstream) {
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s: outbound HTTP is not running", m->id);
     return 0;
   }
@@ -288,7 +287,7 @@ static int run_http(sg_tool_run *run) {
                  .label = label,
                  .done = http_done,
                  .ud = run};
-  int rc = sg_upstream_call(run->gw->upstream, &r);
+  int rc = sg_upstream_call(run->env->upstream, &r);
   free(body);
   if (rc) {
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s: cannot call %s", m->id,

@@ -1,5 +1,5 @@
 /*
- * tools.h -- running tools: the built-in ones (builtin:echo), HTTP tools (a manifest handler
+ * run.h -- running tools: the built-in ones (builtin:echo), HTTP tools (a manifest handler
  * that is an http:// or https:// URL) and C tools registered by the host.
  *
  * A run is described by an sg_tool_run that the caller owns (typically in its request's arena)
@@ -12,10 +12,21 @@
 #ifndef SG_TOOLS_H
 #define SG_TOOLS_H
 
+#include "base/log.h"
+#include "base/metrics.h"
+#include "clients/upstream.h"
 #include "tools/registry.h"
 #include "base/sg.h"
 
 typedef struct sg_tools sg_tools;
+
+/* What running a tool needs from the gateway; the gateway owns it and keeps it for every run. */
+typedef struct sg_tool_env {
+  sg_log *log;
+  sg_upstream *upstream;  /* outbound HTTP for HTTP tools; NULL while the gateway is stopped */
+  sg_tools *tools;        /* C tools registered by the host */
+  sg_family *invocations; /* soulgw_tool_invocations_total{tool,status} */
+} sg_tool_env;
 
 sg_tools *sg_tools_new(void);
 void sg_tools_free(sg_tools *t);
@@ -30,7 +41,7 @@ typedef struct sg_tool_run sg_tool_run;
 
 struct sg_tool_run {
   /* in: set by the caller, unchanged until the run finishes */
-  soulgw *gw;
+  const sg_tool_env *env;
   const sg_manifest *m;
   const soulgw_json *input;
   const char *request_id, *tenant, *call_id; /* passed to HTTP tools as headers */

@@ -325,7 +325,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->call_id = call->call_id ? call->call_id : req->id;
   x->idem_key = call->idem_key;
   x->input = call->input;
-  x->run.gw = gw;
+  x->run.env = &gw->tool_env;
   x->run.m = m;
   x->run.input = call->input;
   x->run.input_bytes = input_bytes;
