@@ -13,6 +13,7 @@
 
 #include "base/crypto.h"
 #include "gateway.h"
+#include "llm/openai.h"
 #include "routes/routes.h"
 #include "routes/table.h"
 
@@ -139,12 +140,14 @@ static int reload_locked(soulgw *gw);
 /* Fills the views with what lives as long as the gateway. */
 static void wire(soulgw *gw) {
   gw->tool_env = (sg_tool_env){gw->log, NULL, gw->tools, gw->tool_invocations};
+  gw->llm_env = (sg_llm_env){gw->log, NULL, gw->llm, gw->llm_tokens, gw->upstream_duration};
 }
 
 /* Follows the store and the upstream client, which exist from start to stop; called when no
  * request runs (before the HTTP side starts, after it stopped). */
 static void wire_running(soulgw *gw) {
   gw->tool_env.upstream = gw->upstream;
+  gw->llm_env.upstream = gw->upstream;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -199,7 +202,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->registry = sg_registry_new();
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
       !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
-      !gw->llm || !gw->registry)
+      !gw->llm || !gw->registry || sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
   return gw;

@@ -51,6 +51,7 @@ struct soulgw {
   sg_llm *llm;           /* host providers, registered before start */
   sg_upstream *upstream; /* outbound HTTP: HTTP tools, OpenAI-compatible providers */
   sg_tool_env tool_env;  /* what tool runs see of all this (wire(), wire_running()) */
+  sg_llm_env llm_env;    /* what provider calls see of it */
 
   sg_arena host_arena; /* strings of host routes */
   sg_host_route *host_routes, **host_tail;

@@ -1,8 +1,9 @@
 /*
- * llm_openai.c -- OpenAI-compatible upstreams (OpenAI, vLLM, llama.cpp, Ollama ...) for
- * [llm.providers.NAME] kind = "openai" (see llm_openai.h).
+ * openai.c -- OpenAI-compatible upstreams (OpenAI, vLLM, llama.cpp, Ollama ...) for
+ * [llm.providers.NAME] kind = "openai" (see openai.h), a backend of the provider table.
  *
- * A call renders the upstream body once, then runs one or more attempts through upstream.c.
+ * A call renders the upstream body once, then runs one or more attempts through
+ * clients/upstream.c.
  * Everything an attempt needs is copied into the call, since the completion runs on the
  * upstream thread and the caller's request may be gone by the time a retry starts.  Retries go
  * through the upstream thread's timers, so backoff never holds a thread either.
@@ -18,7 +19,6 @@
 #include <string.h>
 
 #include "base/crypto.h"
-#include "gateway.h"
 #include "base/json.h"
 #include "llm/openai.h"
 
@@ -29,7 +29,7 @@
 enum { MODE_UNKNOWN, MODE_SSE, MODE_JSON };
 
 typedef struct oa_call {
-  soulgw *gw;
+  const sg_llm_env *env;
   char rid[72];
   char rid_header[96];   /* "X-Request-Id: ..." */
   char trace_header[80]; /* "traceparent: ..." when the client sent a well-formed one */
@@ -139,14 +139,14 @@ static void render_complete(sg_buf *b, const char *model, const sg_llm_params *p
 
 /* A call with everything copied from the request and its provider configuration; NULL when
  * out of memory. */
-static oa_call *call_new(soulgw_req *req, const sg_provider_conf *pc, const char *full,
+static oa_call *call_new(const sg_llm_call *call, const sg_provider_conf *pc, const char *full,
                          const char *path) {
   oa_call *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  c->gw = req->gw;
-  sg_strlcpy(c->rid, req->id, sizeof c->rid);
-  snprintf(c->rid_header, sizeof c->rid_header, "X-Request-Id: %s", req->id);
-  const char *tp = soulgw_req_header(req, "traceparent");
+  c->env = call->env;
+  sg_strlcpy(c->rid, call->request_id, sizeof c->rid);
+  snprintf(c->rid_header, sizeof c->rid_header, "X-Request-Id: %s", call->request_id);
+  const char *tp = call->traceparent;
   if (tp && strlen(tp) == 55 && strspn(tp, "0123456789abcdef-") == 55)
     snprintf(c->trace_header, sizeof c->trace_header, "traceparent: %s", tp);
   sg_strlcpy(c->provider, pc->name, sizeof c->provider);
@@ -226,7 +226,7 @@ static void succeed(oa_call *c, const char *text, size_t len, long long in, long
     }
     streamed = 1;
   }
-  sg_llm_count_tokens(c->gw, c->model, in, out);
+  sg_llm_count_tokens(c->env, c->model, in, out);
   sg_llm_result r;
   memset(&r, 0, sizeof r);
   r.text = text;
@@ -455,7 +455,7 @@ static void embed_from_json(oa_call *c, const char *body, size_t len) {
   }
   r.dim = dim;
   r.input_tokens = in >= 0 ? in : c->approx_in;
-  sg_llm_count_tokens(c->gw, c->model, r.input_tokens, 0);
+  sg_llm_count_tokens(c->env, c->model, r.input_tokens, 0);
   c->edone(c->ud, &r);
   call_free(c);
 }
@@ -480,7 +480,7 @@ static void upstream_reason(const sg_up_result *res, char *out, size_t len) {
 static void on_done(void *ud, const sg_up_result *res) {
   oa_call *c = ud;
   const char *v[1] = {c->provider};
-  sg_family_observe(c->gw->upstream_duration, v, res->duration_ns);
+  sg_family_observe(c->env->upstream_duration, v, res->duration_ns);
   int ok2xx = res->status >= 200 && res->status < 300;
   if (res->err == SG_UP_OK && ok2xx) {
     if (c->embed) embed_from_json(c, res->body, res->body_len);
@@ -512,7 +512,7 @@ static void on_done(void *ud, const sg_up_result *res) {
   }
   /* upstream.c has logged the transport's own words; clients get the kind of failure only,
    * since those words name internal hosts and ports. */
-  sg_log(c->gw->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", c->provider),
+  sg_log(c->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", c->provider),
          SG_S("request_id", c->rid), SG_I("status", res->status), SG_I("attempts", tries),
          SG_S("error", res->err == SG_UP_OK ? NULL : res->errmsg));
   switch (res->err) {
@@ -570,7 +570,7 @@ static void attempt(oa_call *c) {
   r.done = on_done;
   r.chunk = c->stream ? on_chunk : NULL;
   r.ud = c;
-  int rc = c->gw->upstream ? sg_upstream_call(c->gw->upstream, &r) : SOULGW_ESTATE;
+  int rc = c->env->upstream ? sg_upstream_call(c->env->upstream, &r) : SOULGW_ESTATE;
   if (rc == SOULGW_ESTATE)
     fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the gateway is shutting down");
   else if (rc)
@@ -594,9 +594,10 @@ static void launch(oa_call *c, sg_buf *b) {
   attempt(c);
 }
 
-void sg_llm_openai_complete(soulgw_req *req, const sg_provider_conf *pc, const char *model,
+static void openai_complete(const sg_llm_call *call, const void *self, const char *model,
                             const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
-  oa_call *c = call_new(req, pc, p->model, "/chat/completions");
+  const sg_provider_conf *pc = self;
+  oa_call *c = call_new(call, pc, p->model, "/chat/completions");
   if (!c) {
     sg_llm_fail(ops, ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return;
@@ -613,10 +614,11 @@ void sg_llm_openai_complete(soulgw_req *req, const sg_provider_conf *pc, const c
   launch(c, &b);
 }
 
-void sg_llm_openai_embed(soulgw_req *req, const sg_provider_conf *pc, const char *full,
+static void openai_embed(const sg_llm_call *call, const void *self, const char *full,
                          const char *model, const soulgw_json *texts, int normalize,
                          sg_llm_embed_fn done, void *ud) {
-  oa_call *c = call_new(req, pc, full, "/embeddings");
+  const sg_provider_conf *pc = self;
+  oa_call *c = call_new(call, pc, full, "/embeddings");
   if (!c) {
     sg_llm_embedding r;
     memset(&r, 0, sizeof r);
@@ -644,3 +646,5 @@ void sg_llm_openai_embed(soulgw_req *req, const sg_provider_conf *pc, const char
   sg_buf_puts(&b, "]}");
   launch(c, &b);
 }
+
+const sg_llm_backend sg_llm_openai = {"openai", openai_complete, openai_embed};

@@ -1,11 +1,12 @@
 /*
- * llm.c -- model providers (see llm.h): the provider table, "provider:model" resolution, the
- * built-in local provider, and providers registered by the host.  Configured OpenAI-compatible
- * upstreams live in llm_openai.c.
+ * provider.c -- model providers (see provider.h): the provider table, "provider:model"
+ * resolution, the built-in local provider, providers registered by the host, and the kit every
+ * provider shares.  Configured OpenAI-compatible upstreams live in openai.c, whose backend the
+ * gateway registers in the table.
  *
  * Resolution, per call, in this order: "local" (built in, reserved); a provider the host
- * registered; an [llm.providers.NAME] of the request's configuration snapshot; else 503
- * PROVIDER.UNAVAILABLE "unknown provider NAME".
+ * registered; an [llm.providers.NAME] of the request's configuration snapshot, through the
+ * backend of its kind; else 503 PROVIDER.UNAVAILABLE "unknown provider NAME".
  *
  * Token counts.  The local models, and any provider that reports no usage, are counted as
  * whitespace-separated words: the prompt and every message of the history as input, the answer
@@ -18,13 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
 #include "base/json.h"
-#include "llm/openai.h"
+#include "llm/provider.h"
 
 #define PROVIDER_MAX 64
 #define MODEL_MAX 256
 #define LOCAL_DIM 8
+#define BACKENDS_MAX 8
 
 typedef struct host_provider {
   char name[PROVIDER_MAX + 1];
@@ -33,9 +34,12 @@ typedef struct host_provider {
   struct host_provider *next;
 } host_provider;
 
-/* Host providers are registered before start and only read afterwards: no lock. */
+/* Host providers and backends are registered before start and only read afterwards: no
+ * lock. */
 struct sg_llm {
   host_provider *head;
+  const sg_llm_backend *backends[BACKENDS_MAX];
+  size_t nbackends;
 };
 
 sg_llm *sg_llm_new(void) { return calloc(1, sizeof(sg_llm)); }
@@ -75,6 +79,20 @@ int sg_llm_register(sg_llm *l, const char *name, const soulgw_provider *p, void 
   h->next = l->head;
   l->head = h;
   return 0;
+}
+
+int sg_llm_add_backend(sg_llm *l, const sg_llm_backend *b) {
+  for (size_t i = 0; i < l->nbackends; i++)
+    if (strcmp(l->backends[i]->kind, b->kind) == 0) return SOULGW_EEXIST;
+  if (l->nbackends == BACKENDS_MAX) return SOULGW_ENOMEM;
+  l->backends[l->nbackends++] = b;
+  return 0;
+}
+
+static const sg_llm_backend *backend_find(const sg_llm *l, const char *kind) {
+  for (size_t i = 0; i < l->nbackends; i++)
+    if (strcmp(l->backends[i]->kind, kind) == 0) return l->backends[i];
+  return NULL;
 }
 
 int sg_llm_model_check(const char *model, char *err, size_t errlen) {
@@ -127,10 +145,10 @@ static long long input_words(const sg_llm_params *p) {
   return n;
 }
 
-void sg_llm_count_tokens(soulgw *gw, const char *model, long long in, long long out) {
+void sg_llm_count_tokens(const sg_llm_env *env, const char *model, long long in, long long out) {
   const char *vin[2] = {model, "input"}, *vout[2] = {model, "output"};
-  if (in > 0) sg_family_add(gw->llm_tokens, vin, (uint64_t)in);
-  if (out > 0) sg_family_add(gw->llm_tokens, vout, (uint64_t)out);
+  if (in > 0) sg_family_add(env->tokens, vin, (uint64_t)in);
+  if (out > 0) sg_family_add(env->tokens, vout, (uint64_t)out);
 }
 
 void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const char *fmt, ...) {
@@ -186,8 +204,9 @@ static void answer_text(const sg_llm_params *p, const sg_llm_ops *ops, void *ud,
 /* ------------------------------------------------------------------------------------------ */
 /* The local provider */
 
-static void local_complete(soulgw_req *req, const char *model, const sg_llm_params *p,
-                           const sg_llm_ops *ops, void *ud) {
+static void local_complete(const sg_llm_call *call, const void *self, const char *model,
+                           const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
+  (void)self;
   if (strcmp(model, "echo") != 0) {
     sg_llm_fail(ops, ud, SOULGW_API_PROVIDER_UNAVAILABLE,
                 "provider local has no completion model %.100s (it has echo)", model);
@@ -202,7 +221,7 @@ static void local_complete(soulgw_req *req, const char *model, const sg_llm_para
   memcpy(text, "echo: ", 6);
   memcpy(text + 6, p->prompt, n + 1);
   long long in = input_words(p), out = sg_llm_count_words(text);
-  sg_llm_count_tokens(req->gw, p->model, in, out);
+  sg_llm_count_tokens(call->env, p->model, in, out);
   answer_text(p, ops, ud, text, in, out, "stop");
   free(text);
 }
@@ -238,9 +257,11 @@ static soulgw_json *local_vector(const char *text, int normalize) {
   return arr;
 }
 
-static void local_embed(soulgw_req *req, const char *full, const char *model,
-                        const soulgw_json *texts, int normalize, sg_llm_embed_fn done, void *ud) {
+static void local_embed(const sg_llm_call *call, const void *self, const char *full,
+                        const char *model, const soulgw_json *texts, int normalize,
+                        sg_llm_embed_fn done, void *ud) {
   sg_llm_embedding r;
+  (void)self;
   memset(&r, 0, sizeof r);
   if (strcmp(model, "emb") != 0) {
     char msg[200];
@@ -265,10 +286,12 @@ static void local_embed(soulgw_req *req, const char *full, const char *model,
     r.message = "out of memory";
   } else {
     r.dim = LOCAL_DIM;
-    sg_llm_count_tokens(req->gw, full, r.input_tokens, 0);
+    sg_llm_count_tokens(call->env, full, r.input_tokens, 0);
   }
   done(ud, &r);
 }
+
+static const sg_llm_backend local_backend = {"local", local_complete, local_embed};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Host providers: synchronous C functions, run on the handler's thread */
@@ -304,13 +327,14 @@ static long long usage_of(const soulgw_json *out, const char *key, long long def
                                                                 : def;
 }
 
-static void observe(soulgw *gw, const char *provider, uint64_t ns) {
+static void observe(const sg_llm_env *env, const char *provider, uint64_t ns) {
   const char *v[1] = {provider};
-  sg_family_observe(gw->upstream_duration, v, ns);
+  sg_family_observe(env->upstream_duration, v, ns);
 }
 
-static void host_complete(soulgw_req *req, host_provider *h, const char *model,
+static void host_complete(const sg_llm_call *call, const void *self, const char *model,
                           const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
+  const host_provider *h = self;
   char err[512] = "";
   soulgw_json *out = NULL;
   soulgw_json *in = host_request(model, p);
@@ -320,14 +344,14 @@ static void host_complete(soulgw_req *req, host_provider *h, const char *model,
   }
   uint64_t t0 = sg_now_ns();
   int rc = h->p.complete(h->ud, model, in, &out, err, sizeof err);
-  observe(req->gw, h->name, sg_now_ns() - t0);
+  observe(call->env, h->name, sg_now_ns() - t0);
   soulgw_json_free(in);
   const char *text = soulgw_json_string(soulgw_json_get(out, "response"));
   if (rc != 0 || !text) {
     err[sizeof err - 1] = '\0';
     if (rc == 0) snprintf(err, sizeof err, "it answered without a \"response\" string");
-    sg_log(req->gw->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
-           SG_S("request_id", req->id), SG_S("error", err));
+    sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
+           SG_S("request_id", call->request_id), SG_S("error", err));
     sg_llm_fail(ops, ud,
                 rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT : SOULGW_API_PROVIDER_UNAVAILABLE,
                 "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
@@ -337,13 +361,15 @@ static void host_complete(soulgw_req *req, host_provider *h, const char *model,
   long long tin = usage_of(out, "input_tokens", input_words(p));
   long long tout = usage_of(out, "output_tokens", sg_llm_count_words(text));
   const char *finish = soulgw_json_string(soulgw_json_get(out, "finish"));
-  sg_llm_count_tokens(req->gw, p->model, tin, tout);
+  sg_llm_count_tokens(call->env, p->model, tin, tout);
   answer_text(p, ops, ud, text, tin, tout, finish && *finish ? finish : "stop");
   soulgw_json_free(out);
 }
 
-static void host_embed(soulgw_req *req, host_provider *h, const char *full, const char *model,
-                       const soulgw_json *texts, int normalize, sg_llm_embed_fn done, void *ud) {
+static void host_embed(const sg_llm_call *call, const void *self, const char *full,
+                       const char *model, const soulgw_json *texts, int normalize,
+                       sg_llm_embed_fn done, void *ud) {
+  const host_provider *h = self;
   char err[512] = "", msg[700];
   soulgw_json *out = NULL;
   sg_llm_embedding r;
@@ -358,7 +384,7 @@ static void host_embed(soulgw_req *req, host_provider *h, const char *full, cons
   }
   uint64_t t0 = sg_now_ns();
   int rc = h->p.embed(h->ud, model, texts, normalize, &out, err, sizeof err);
-  observe(req->gw, h->name, sg_now_ns() - t0);
+  observe(call->env, h->name, sg_now_ns() - t0);
   err[sizeof err - 1] = '\0';
   soulgw_json *vecs = soulgw_json_get(out, "vectors");
   size_t n = soulgw_json_size(vecs), dim = soulgw_json_size(soulgw_json_first(vecs));
@@ -373,8 +399,8 @@ static void host_embed(soulgw_req *req, host_provider *h, const char *full, cons
     if (rc == 0) snprintf(err, sizeof err, "it answered without one vector per text");
     snprintf(msg, sizeof msg, "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
     if (rc == SOULGW_ETIMEDOUT) r.error = SOULGW_API_LLM_TIMEOUT;
-    sg_log(req->gw->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
-           SG_S("request_id", req->id), SG_S("error", err));
+    sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
+           SG_S("request_id", call->request_id), SG_S("error", err));
     soulgw_json_free(out);
     done(ud, &r);
     return;
@@ -386,50 +412,64 @@ static void host_embed(soulgw_req *req, host_provider *h, const char *full, cons
   if (!r.input_tokens)
     for (const soulgw_json *t = soulgw_json_first(texts); t; t = soulgw_json_next(t))
       r.input_tokens += sg_llm_count_words(soulgw_json_string(t));
-  sg_llm_count_tokens(req->gw, full, r.input_tokens, 0);
+  sg_llm_count_tokens(call->env, full, r.input_tokens, 0);
   soulgw_json_free(out);
   done(ud, &r);
 }
 
+static const sg_llm_backend host_backend = {"host", host_complete, host_embed};
+
 /* ------------------------------------------------------------------------------------------ */
 /* Dispatch */
 
-static const sg_provider_conf *conf_find(const soulgw_req *req, const char *name, size_t len) {
-  for (const sg_provider_conf *c = req->snap->conf->llm.providers; c; c = c->next)
+static const sg_provider_conf *conf_find(const sg_llm_call *call, const char *name, size_t len) {
+  for (const sg_provider_conf *c = call->providers; c; c = c->next)
     if (strlen(c->name) == len && memcmp(c->name, name, len) == 0) return c;
   return NULL;
 }
 
-void sg_llm_complete(soulgw_req *req, const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
+/* The backend of the provider named by the first len bytes of name, with its state in *self;
+ * NULL when there is none. */
+static const sg_llm_backend *resolve(const sg_llm_call *call, const char *name, size_t len,
+                                     const void **self) {
+  const host_provider *h;
+  const sg_provider_conf *c;
+  *self = NULL;
+  if (len == 5 && memcmp(name, "local", 5) == 0) return &local_backend;
+  if ((h = host_find(call->env->table, name, len))) {
+    *self = h;
+    return &host_backend;
+  }
+  if ((c = conf_find(call, name, len))) {
+    *self = c;
+    return backend_find(call->env->table, c->kind);
+  }
+  return NULL;
+}
+
+void sg_llm_complete(const sg_llm_call *call, const sg_llm_params *p, const sg_llm_ops *ops,
+                     void *ud) {
   const char *colon = strchr(p->model, ':');
   size_t plen = (size_t)(colon - p->model);
   const char *model = colon + 1;
-  host_provider *h;
-  const sg_provider_conf *c;
-  if (plen == 5 && memcmp(p->model, "local", 5) == 0)
-    local_complete(req, model, p, ops, ud);
-  else if ((h = host_find(req->gw->llm, p->model, plen)))
-    host_complete(req, h, model, p, ops, ud);
-  else if ((c = conf_find(req, p->model, plen)))
-    sg_llm_openai_complete(req, c, model, p, ops, ud);
+  const void *self;
+  const sg_llm_backend *b = resolve(call, p->model, plen, &self);
+  if (b)
+    b->complete(call, self, model, p, ops, ud);
   else
     sg_llm_fail(ops, ud, SOULGW_API_PROVIDER_UNAVAILABLE, "unknown provider %.*s", (int)plen,
                 p->model);
 }
 
-void sg_llm_embed(soulgw_req *req, const char *full, const soulgw_json *texts, int normalize,
-                  sg_llm_embed_fn done, void *ud) {
+void sg_llm_embed(const sg_llm_call *call, const char *full, const soulgw_json *texts,
+                  int normalize, sg_llm_embed_fn done, void *ud) {
   const char *colon = strchr(full, ':');
   size_t plen = (size_t)(colon - full);
   const char *model = colon + 1;
-  host_provider *h;
-  const sg_provider_conf *c;
-  if (plen == 5 && memcmp(full, "local", 5) == 0) {
-    local_embed(req, full, model, texts, normalize, done, ud);
-  } else if ((h = host_find(req->gw->llm, full, plen))) {
-    host_embed(req, h, full, model, texts, normalize, done, ud);
-  } else if ((c = conf_find(req, full, plen))) {
-    sg_llm_openai_embed(req, c, full, model, texts, normalize, done, ud);
+  const void *self;
+  const sg_llm_backend *b = resolve(call, full, plen, &self);
+  if (b) {
+    b->embed(call, self, full, model, texts, normalize, done, ud);
   } else {
     char msg[128];
     sg_llm_embedding r;

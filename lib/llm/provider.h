@@ -1,9 +1,15 @@
 /*
- * llm.h -- model providers: the built-in "local" provider (local:echo, local:emb), providers
- * registered by the host, and configured [llm.providers.NAME] upstreams (kind "openai"),
- * addressed as "provider:model".
+ * provider.h -- model providers: the built-in "local" provider (local:echo, local:emb),
+ * providers registered by the host, and configured [llm.providers.NAME] upstreams (kind
+ * "openai", llm/openai.c), addressed as "provider:model".
  *
- * The route handlers (routes/llm.c) validate a request into sg_llm_params and hand it here;
+ * Every provider is reached through the provider table: a const sg_llm_backend of function
+ * pointers for each kind (local, host, and each configured kind, registered at start like a
+ * host provider), called with an sg_llm_call that carries what the call runs with (the
+ * gateway's sg_llm_env, the configured providers of the request's snapshot, the request id and
+ * the trace context), never the request itself.
+ *
+ * The route handlers (routes/api/llm.c) validate a request into sg_llm_params and hand it here;
  * the answer comes back through a callback, either at once on the handler's thread (local and
  * host providers, and every error found before a call goes out) or later on the upstream thread
  * (configured providers, which never hold a gateway thread while they wait).  Providers are
@@ -13,6 +19,10 @@
 #ifndef SG_LLM_H
 #define SG_LLM_H
 
+#include "base/log.h"
+#include "base/metrics.h"
+#include "clients/upstream.h"
+#include "conf/config.h"
 #include "base/sg.h"
 
 typedef struct sg_llm sg_llm;
@@ -22,6 +32,25 @@ void sg_llm_free(sg_llm *l);
 /* Backs soulgw_provider_register(): name must be 1 to 64 characters of [A-Za-z0-9_.-] and not
  * "local".  Returns 0, SOULGW_EINVAL, SOULGW_EEXIST or SOULGW_ENOMEM. */
 int sg_llm_register(sg_llm *l, const char *name, const soulgw_provider *p, void *ud);
+
+/* What calling a provider needs from the gateway; the gateway owns it and keeps it for every
+ * call (a call that answers later keeps a pointer to it). */
+typedef struct sg_llm_env {
+  sg_log *log;
+  sg_upstream *upstream;        /* outbound HTTP; NULL while the gateway is stopped */
+  sg_llm *table;                /* the provider table: host providers, configured kinds */
+  sg_family *tokens;            /* soulgw_llm_tokens_total{model,direction} */
+  sg_family *upstream_duration; /* soulgw_upstream_duration_seconds{provider} */
+} sg_llm_env;
+
+/* One call, besides its parameters.  Providers copy what they keep: it need not outlive the
+ * call to sg_llm_complete() or sg_llm_embed(). */
+typedef struct sg_llm_call {
+  const sg_llm_env *env;
+  const sg_provider_conf *providers; /* [llm.providers.NAME] of the request's snapshot */
+  const char *request_id;
+  const char *traceparent;           /* the client's traceparent header, or NULL */
+} sg_llm_call;
 
 /* Checks the form of a model name, "provider:model": a provider of 1 to 64 characters of
  * [A-Za-z0-9_.-], a colon, and a model of 1 to 256 printable characters (further colons allowed,
@@ -63,10 +92,11 @@ typedef struct sg_llm_ops {
   int (*delta)(void *ud, const char *text, size_t len);
 } sg_llm_ops;
 
-/* Runs a completion for req (which must already be deferred or streaming when the provider
- * may answer later: the caller defers before calling).  Always ends in exactly one ops->done,
- * possibly before this returns. */
-void sg_llm_complete(soulgw_req *req, const sg_llm_params *p, const sg_llm_ops *ops, void *ud);
+/* Runs a completion (the caller's request must already be deferred or streaming when the
+ * provider may answer later: the caller defers before calling).  Always ends in exactly one
+ * ops->done, possibly before this returns. */
+void sg_llm_complete(const sg_llm_call *call, const sg_llm_params *p, const sg_llm_ops *ops,
+                     void *ud);
 
 /* The outcome of an embedding call.  vectors is an array of arrays of numbers, one per text;
  * the callback takes it (NULL when failed). */
@@ -83,11 +113,40 @@ typedef void (*sg_llm_embed_fn)(void *ud, sg_llm_embedding *r);
 
 /* Embeds texts (an array of strings) with model ("provider:model", checked); normalize scales
  * each vector to unit length.  Ends in exactly one done, as sg_llm_complete(). */
-void sg_llm_embed(soulgw_req *req, const char *model, const soulgw_json *texts, int normalize,
-                  sg_llm_embed_fn done, void *ud);
+void sg_llm_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
+                  int normalize, sg_llm_embed_fn done, void *ud);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The provider table */
+
+/* A kind of provider.  self is the provider's own state: NULL for local, the host provider,
+ * or the [llm.providers.NAME] section of a configured kind.  model is the part of
+ * "provider:model" after the colon, full (embed) the whole.  Each ends in exactly one done, as
+ * sg_llm_complete() and sg_llm_embed(). */
+typedef struct sg_llm_backend {
+  const char *kind; /* for configured providers: their kind ("openai") */
+  void (*complete)(const sg_llm_call *call, const void *self, const char *model,
+                   const sg_llm_params *p, const sg_llm_ops *ops, void *ud);
+  void (*embed)(const sg_llm_call *call, const void *self, const char *full, const char *model,
+                const soulgw_json *texts, int normalize, sg_llm_embed_fn done, void *ud);
+} sg_llm_backend;
+
+/* Registers the backend of configured providers of kind b->kind, before start (the table is
+ * read without a lock).  Returns 0, SOULGW_EEXIST or SOULGW_ENOMEM. */
+int sg_llm_add_backend(sg_llm *l, const sg_llm_backend *b);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The kit every provider shares */
 
 /* Whitespace-separated words of s: the token count the gateway reports where a provider gives
  * none (local models, upstreams that omit usage). */
 long long sg_llm_count_words(const char *s);
+/* Adds to soulgw_llm_tokens_total{model, direction}. */
+void sg_llm_count_tokens(const sg_llm_env *env, const char *model, long long in, long long out);
+/* Ends a completion with an error (message formatted). */
+void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const char *fmt, ...)
+    SG_PRINTF(4, 5);
+/* Sends text through ops->delta in word-sized pieces; -1 when delta asked to stop. */
+int sg_llm_emit_words(const sg_llm_ops *ops, void *ud, const char *text, size_t len);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * llm.c -- the model routes of SPEC 4.2: POST /api/llm/complete, /api/llm/stream and
  * /api/llm/embed.  Each checks its request field by field (one precise 422 per mistake), hands
- * it to the providers (lib/llm.c) and shapes their answer.  A configured upstream answers
+ * it to the providers (llm/provider.c) and shapes their answer.  A configured upstream answers
  * later from the upstream thread, so complete defers its request and stream opens its event
  * stream before the call goes out; no gateway thread waits on a model.
  *
@@ -117,6 +117,15 @@ static void put_str(sg_buf *b, const char *key, const char *s) {
   sg_buf_putc(b, '"');
 }
 
+/* What a provider call runs with: the gateway's provider environment, the configured providers
+ * of the request's snapshot, the request's id and trace context. */
+static sg_llm_call llm_call(soulgw_req *req, void *ud) {
+  const soulgw *gw = ud;
+  sg_llm_call call = {&gw->llm_env, req->snap->conf->llm.providers, req->id,
+                      soulgw_req_header(req, "traceparent")};
+  return call;
+}
+
 static void put_usage(sg_buf *b, const sg_llm_result *r) {
   sg_buf_printf(b, "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}", r->input_tokens,
                 r->output_tokens);
@@ -162,9 +171,9 @@ static const sg_llm_ops complete_ops = {complete_done, NULL};
  * metadata, tenant}. */
 int sg_route_llm_complete(soulgw_req *req, void *ud) {
   sg_llm_params p;
-  (void)ud;
   if (read_params(req, &p) || soulgw_req_defer(req)) return 0;
-  sg_llm_complete(req, &p, &complete_ops, req);
+  sg_llm_call call = llm_call(req, ud);
+  sg_llm_complete(&call, &p, &complete_ops, req);
   return 0;
 }
 
@@ -226,7 +235,6 @@ static const sg_llm_ops stream_ops = {stream_done, stream_delta};
 /* POST /api/llm/stream: the request of complete, answered as text/event-stream. */
 int sg_route_llm_stream(soulgw_req *req, void *ud) {
   sg_llm_params p;
-  (void)ud;
   if (read_params(req, &p)) return 0;
   p.stream = 1;
   stream_ctx *s = sg_arena_alloc(&req->arena, sizeof *s);
@@ -236,7 +244,8 @@ int sg_route_llm_stream(soulgw_req *req, void *ud) {
   int rc = soulgw_stream_open(req, 200, "text/event-stream");
   if (rc) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "cannot open the stream: %s",
                                     soulgw_strerror(rc));
-  sg_llm_complete(req, &p, &stream_ops, s);
+  sg_llm_call call = llm_call(req, ud);
+  sg_llm_complete(&call, &p, &stream_ops, s);
   return 0;
 }
 
@@ -274,7 +283,6 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   const soulgw_json *b, *text;
   embed_ctx e = {req, NULL};
   int normalize;
-  (void)ud;
   if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "text", 1, &text) ||
       field_model(req, b, req->snap->conf->llm.embed_model, &e.model) ||
       sg_field_bool(req, b, NULL, "normalize", 0, &normalize))
@@ -302,7 +310,8 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   }
   *ctx = e;
   /* Providers read the texts before this returns (an upstream call copies them). */
-  sg_llm_embed(req, e.model, text, normalize, embed_done, ctx);
+  sg_llm_call call = llm_call(req, ud);
+  sg_llm_embed(&call, e.model, text, normalize, embed_done, ctx);
   soulgw_json_free(one);
   return 0;
 }
