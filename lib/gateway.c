@@ -70,7 +70,7 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   rt.description = sc && sc->description ? sc->description : k->description;
   rt.methods = sg_methods_parse(k->methods);
   rt.fn = k->handler;
-  rt.ud = gw;
+  rt.ud = &gw->ctx;
   rt.flags = SOULGW_ROUTE_TENANT;
   if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;
   if (sc && sc->has_scopes) {
@@ -98,7 +98,7 @@ static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_
   s->destroy = snap_destroy;
   s->conf = sg_conf_ref(conf);
   if (!(s->router = sg_router_new())) goto fail;
-  if ((rc = sg_ops_bind(gw, s->router, conf, err, errlen))) goto fail;
+  if ((rc = sg_ops_bind(&gw->ctx, s->router, conf, err, errlen))) goto fail;
   for (size_t i = 0; i < sg_standard_services_count; i++) {
     const sg_service_def *def = &sg_standard_services[i];
     if ((rc = bind_service(gw, s->router, def, service_conf(conf, def->name), err, errlen)))
@@ -141,6 +141,14 @@ static int reload_locked(soulgw *gw);
 static void wire(soulgw *gw) {
   gw->tool_env = (sg_tool_env){gw->log, NULL, gw->tools, gw->tool_invocations};
   gw->llm_env = (sg_llm_env){gw->log, NULL, gw->llm, gw->llm_tokens, gw->upstream_duration};
+  gw->ctx = (sg_ctx){.log = gw->log,
+                     .metrics = gw->metrics,
+                     .registry = gw->registry,
+                     .tools = &gw->tool_env,
+                     .llm = &gw->llm_env,
+                     .inflight = &gw->inflight,
+                     .observe_events = gw->observe_events};
+  sg_ops_prepare(&gw->ctx, sg_http_version());
 }
 
 /* Follows the store and the upstream client, which exist from start to stop; called when no
@@ -148,6 +156,7 @@ static void wire(soulgw *gw) {
 static void wire_running(soulgw *gw) {
   gw->tool_env.upstream = gw->upstream;
   gw->llm_env.upstream = gw->upstream;
+  gw->ctx.store = gw->store;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -302,7 +311,6 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   }
   sg_inflight_swap(&gw->inflight, snap);
   gw->started_ms = sg_wall_ms();
-  sg_ops_prepare(gw);
   sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, err,

@@ -1,7 +1,8 @@
 /*
- * gateway.h -- the gateway handle's internals: gateway.c, and the route handlers, tools and
- * providers that still take the gateway as their context.  Requests reach what they share
- * through pipeline/inflight.h, not through this.
+ * gateway.h -- the gateway handle's internals, included by gateway.c alone.  The layers below
+ * see the gateway through narrow views it owns and wires together: the in-flight state
+ * (pipeline/inflight.h), the handler context (routes/ctx.h), the tool and provider
+ * environments (tools/run.h, llm/provider.h).
  */
 #ifndef SG_GATEWAY_H
 #define SG_GATEWAY_H
@@ -18,6 +19,7 @@
 #include "pipeline/inflight.h"
 #include "pipeline/req.h"
 #include "pipeline/router.h"
+#include "routes/ctx.h"
 #include "store/store.h"
 #include "tools/run.h"
 #include "clients/upstream.h"
@@ -52,14 +54,13 @@ struct soulgw {
   sg_upstream *upstream; /* outbound HTTP: HTTP tools, OpenAI-compatible providers */
   sg_tool_env tool_env;  /* what tool runs see of all this (wire(), wire_running()) */
   sg_llm_env llm_env;    /* what provider calls see of it */
+  sg_ctx ctx;            /* what route handlers see of it: their userdata */
 
   sg_arena host_arena; /* strings of host routes */
   sg_host_route *host_routes, **host_tail;
 
   int state;
   int64_t started_ms;
-  char version_json[512];
-  size_t version_len;
 
   pthread_mutex_t err_lock;
   char errmsg[2048];

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "base/json_write.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
@@ -143,7 +143,7 @@ static void collab_done(void *ud, sg_st st, soulgw_json *result, const char *msg
 
 /* POST /tenants/{tenant}/collab.execute */
 int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   soulgw_json *plan, *scope;
   const char *collab_id, *note = NULL;
   if (begin(req, &plan) || get_object(req, plan, "plan.scope", "scope", 1, &scope)) return 0;
@@ -178,7 +178,7 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
       return invalid(req, "plan.scope.note is longer than %d bytes", SG_NOTE_MAX), 0;
   }
   if (soulgw_req_defer(req)) return 0;
-  sg_store_collab_execute(gw->store, req->tenant, collab_id, participants, context, note,
+  sg_store_collab_execute(ctx->store, req->tenant, collab_id, participants, context, note,
                           sg_wall_ms(), collab_done, req);
   return 0;
 }

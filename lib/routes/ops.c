@@ -1,13 +1,13 @@
 /*
  * ops.c -- the operations routes of SPEC 4.1: /health, /version, /metrics, /routes.  They need
  * no credential (unless server.metrics_scope is set for /metrics), no tenant and no body.
+ * /version answers a body prepared once from the facts the gateway gives (sg_ops_prepare).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
-#include "http/http.h"
+#include "routes/ctx.h"
 #include "store/store.h"
 #include "base/version.h"
 #include "routes/routes.h"
@@ -16,21 +16,21 @@ static int health(soulgw_req *req, void *ud) {
   static const char ok[] = "{\"status\":\"ok\"}";
   static const char draining[] = "{\"status\":\"draining\"}";
   static const char degraded[] = "{\"status\":\"degraded\",\"storage\":\"not writable\"}";
-  soulgw *gw = ud;
-  if (sg_inflight_draining(&gw->inflight))
+  const sg_ctx *ctx = ud;
+  if (sg_inflight_draining(ctx->inflight))
     return sg_req_static(req, 503, draining, sizeof draining - 1);
-  if (gw->store && !sg_store_writable(gw->store))
+  if (ctx->store && !sg_store_writable(ctx->store))
     return sg_req_static(req, 503, degraded, sizeof degraded - 1);
   return sg_req_static(req, 200, ok, sizeof ok - 1);
 }
 
 static int version(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
-  return sg_req_static(req, 200, gw->version_json, gw->version_len);
+  const sg_ctx *ctx = ud;
+  return sg_req_static(req, 200, ctx->version_json, ctx->version_len);
 }
 
 static int metrics(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   sg_buf b;
   const char *fmt = soulgw_req_query(req, "format");
   int json = fmt && strcmp(fmt, "json") == 0;
@@ -38,7 +38,7 @@ static int metrics(soulgw_req *req, void *ud) {
     return sg_req_error(req, SOULGW_API_REQUEST_BAD,
                         "unknown format \"%.32s\"; use json or prometheus", fmt);
   sg_buf_init(&b, 64u << 20);
-  int rc = json ? sg_metrics_render_json(gw->metrics, &b) : sg_metrics_render_text(gw->metrics, &b);
+  int rc = json ? sg_metrics_render_json(ctx->metrics, &b) : sg_metrics_render_text(ctx->metrics, &b);
   size_t len;
   char *text = sg_buf_detach(&b, &len);
   if (rc || !text) {
@@ -82,7 +82,7 @@ static int routes(soulgw_req *req, void *ud) {
   return soulgw_reply_json(req, 200, ctx.list);
 }
 
-int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t errlen) {
+int sg_ops_bind(sg_ctx *ctx, sg_router *r, const sg_conf *conf, char *err, size_t errlen) {
   static const struct {
     const char *name, *path, *description;
     soulgw_handler_fn fn;
@@ -102,14 +102,14 @@ int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t
     rt.description = ops[i].description;
     rt.methods = SG_M_GET;
     rt.fn = ops[i].fn;
-    rt.ud = gw;
+    rt.ud = ctx;
     rt.flags = SG_ROUTE_OPS | SOULGW_ROUTE_ANONYMOUS;
     if (ops[i].fn == metrics && *conf->server.metrics_scope) {
       rt.flags = SG_ROUTE_OPS;
       rt.scopes.v = scope;
       rt.scopes.n = 1;
     }
-    rt.metric_id = sg_metrics_route(gw->metrics, rt.name);
+    rt.metric_id = sg_metrics_route(ctx->metrics, rt.name);
     int rc = sg_router_add(r, &rt);
     if (rc) {
       snprintf(err, errlen, "cannot bind %s: %s", rt.pattern, soulgw_strerror(rc));
@@ -119,11 +119,11 @@ int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t
   return 0;
 }
 
-void sg_ops_prepare(soulgw *gw) {
-  int n = snprintf(gw->version_json, sizeof gw->version_json,
+void sg_ops_prepare(sg_ctx *ctx, const char *http_version) {
+  int n = snprintf(ctx->version_json, sizeof ctx->version_json,
                    "{\"version\":\"%s\",\"commit\":\"%s\",\"built_at\":\"%s\","
                    "\"libmicrohttpd\":\"%s\",\"sqlite\":\"%s\"}",
-                   soulgw_version(), soulgw_commit(), sg_built_at(), sg_http_version(),
+                   soulgw_version(), soulgw_commit(), sg_built_at(), http_version,
                    sg_store_engine_version());
-  gw->version_len = n > 0 && (size_t)n < sizeof gw->version_json ? (size_t)n : 0;
+  ctx->version_len = n > 0 && (size_t)n < sizeof ctx->version_json ? (size_t)n : 0;
 }

@@ -1,19 +1,23 @@
 /*
  * routes.h -- the built-in route handlers, one file per family.  Every handler is a plain
- * function from a request to an answer (soulgw_handler_fn) with the gateway as its userdata.
+ * function from a request to an answer (soulgw_handler_fn) with the handler context (ctx.h) as
+ * its userdata.
  */
 #ifndef SG_ROUTES_H
 #define SG_ROUTES_H
 
 #include "conf/config.h"
 #include "pipeline/router.h"
+#include "routes/ctx.h"
 
-/* Operations routes (ops.c): /health, /version, /metrics, /routes. */
-int sg_ops_bind(soulgw *gw, sg_router *r, const sg_conf *conf, char *err, size_t errlen);
-/* Prepares what the operations routes answer from (the /version body); called at start. */
-void sg_ops_prepare(soulgw *gw);
+/* Operations routes (ops.c): /health, /version, /metrics, /routes, bound with ctx as their
+ * userdata. */
+int sg_ops_bind(sg_ctx *ctx, sg_router *r, const sg_conf *conf, char *err, size_t errlen);
+/* Prepares the /version body in ctx from the build's facts and the HTTP library's version
+ * (http_version), which this layer does not see; called once, before the first bind. */
+void sg_ops_prepare(sg_ctx *ctx, const char *http_version);
 
-/* Service kinds: every handler takes the gateway as its userdata. */
+/* Service kinds: every handler takes the handler context as its userdata. */
 #define SG_ROUTE_HANDLER(kind) sg_route_##kind
 
 /* tools.c */

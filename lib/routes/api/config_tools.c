@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "tools/registry.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
@@ -23,11 +23,11 @@ static void committed(soulgw_req *req, const char *wrapper, sg_st st, soulgw_jso
     return;
   }
   char err[512];
-  soulgw *gw = req->gw;
-  int rc = result ? sg_registry_install(gw->registry, req->tenant, result, err, sizeof err)
+  const sg_ctx *ctx = sg_ctx_of(req);
+  int rc = result ? sg_registry_install(ctx->registry, req->tenant, result, err, sizeof err)
                   : SOULGW_ENOMEM;
   if (rc) {
-    sg_log(gw->log, SOULGW_LOG_ERROR,
+    sg_log(ctx->log, SOULGW_LOG_ERROR,
            "registry version stored but not activated in memory; restart to load it",
            SG_S("request_id", req->id), SG_S("tenant", req->tenant),
            SG_S("error", rc == SOULGW_ENOMEM ? "out of memory" : err));
@@ -54,7 +54,7 @@ static void activated(void *ud, sg_st st, soulgw_json *result, const char *msg) 
   committed(ud, "activated", st, result, msg);
 }
 
-static int publish(soulgw_req *req, soulgw *gw) {
+static int publish(soulgw_req *req, const sg_ctx *ctx) {
   const soulgw_json *body, *manifests;
   const char *version;
   char err[512];
@@ -86,7 +86,7 @@ static int publish(soulgw_req *req, soulgw *gw) {
     }
   }
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_publish(gw->store, req->tenant, version, norm, sg_wall_ms(), published, req);
+    sg_store_registry_publish(ctx->store, req->tenant, version, norm, sg_wall_ms(), published, req);
   soulgw_json_free(norm); /* the store copied it */
   return 0;
 }
@@ -94,23 +94,23 @@ static int publish(soulgw_req *req, soulgw *gw) {
 /* GET /api/config/tools: the tenant's versions, oldest first.
  * POST /api/config/tools {version, manifests}: publishes. */
 int sg_route_config_tools(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
-  if (req->method_bit != SG_M_GET && req->method_bit != SG_M_HEAD) return publish(req, gw);
+  const sg_ctx *ctx = ud;
+  if (req->method_bit != SG_M_GET && req->method_bit != SG_M_HEAD) return publish(req, ctx);
   const soulgw_json *body;
   if (sg_fields_begin(req, &body)) return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_registry_versions(gw->store, req->tenant, &out);
+  sg_st st = sg_store_registry_versions(ctx->store, req->tenant, &out);
   return sg_reply_store(req, st, out, st == SG_ST_UNAVAILABLE ? "cannot read registry versions" : NULL);
 }
 
 /* POST /api/config/tools/activate {version}: makes an existing version active again. */
 int sg_route_config_tools_activate(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   const char *version;
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version))
     return 0;
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_activate(gw->store, req->tenant, version, activated, req);
+    sg_store_registry_activate(ctx->store, req->tenant, version, activated, req);
   return 0;
 }

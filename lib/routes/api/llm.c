@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "base/json.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
@@ -120,8 +120,8 @@ static void put_str(sg_buf *b, const char *key, const char *s) {
 /* What a provider call runs with: the gateway's provider environment, the configured providers
  * of the request's snapshot, the request's id and trace context. */
 static sg_llm_call llm_call(soulgw_req *req, void *ud) {
-  const soulgw *gw = ud;
-  sg_llm_call call = {&gw->llm_env, req->snap->conf->llm.providers, req->id,
+  const sg_ctx *ctx = ud;
+  sg_llm_call call = {ctx->llm, req->snap->conf->llm.providers, req->id,
                       soulgw_req_header(req, "traceparent")};
   return call;
 }

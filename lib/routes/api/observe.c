@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
 
@@ -24,7 +24,7 @@ static void emitted(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   soulgw_req *req = ud;
   if (st == SG_ST_OK && result) {
     const char *topic[1] = {soulgw_json_string(soulgw_json_get(soulgw_req_json(req), "topic"))};
-    if (topic[0]) sg_family_add(req->gw->observe_events, topic, 1);
+    if (topic[0]) sg_family_add(sg_ctx_of(req)->observe_events, topic, 1);
   }
   sg_reply_store(req, st, result, msg);
 }
@@ -32,7 +32,7 @@ static void emitted(void *ud, sg_st st, soulgw_json *result, const char *msg) {
 /* POST /api/observe/emit {topic, event, severity, trace_id, tenant}.  Without trace_id, the
  * trace id of the request's traceparent header is stored, if it sent a valid one. */
 int sg_route_observe_emit(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body, *event;
   const char *topic, *trace_id;
   int severity;
@@ -45,14 +45,14 @@ int sg_route_observe_emit(soulgw_req *req, void *ud) {
   const char *tp = soulgw_req_header(req, "traceparent");
   if (!trace_id && tp && sg_traceparent_trace_id(tp, tid)) trace_id = tid;
   if (soulgw_req_defer(req)) return 0;
-  sg_store_observe_emit(gw->store, req->tenant, topic, severities[severity], event, trace_id,
+  sg_store_observe_emit(ctx->store, req->tenant, topic, severities[severity], event, trace_id,
                         sg_wall_ms(), emitted, req);
   return 0;
 }
 
 /* POST /api/observe/query {topic, since, severity, limit, tenant}. */
 int sg_route_observe_query(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   const char *topic;
   long long since, limit;
@@ -63,7 +63,7 @@ int sg_route_observe_query(soulgw_req *req, void *ud) {
       sg_field_int(req, body, NULL, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit))
     return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_observe_query(gw->store, req->tenant, topic, since,
+  sg_st st = sg_store_observe_query(ctx->store, req->tenant, topic, since,
                                     severity < 0 ? NULL : severities[severity], (int)limit, &out);
   return sg_reply_store(req, st, out, NULL);
 }

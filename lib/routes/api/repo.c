@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
 
@@ -31,7 +31,7 @@ static int read_edge(soulgw_req *req, const soulgw_json *v, const char *path, sg
 
 /* POST /api/repo/append {repo, data, record_id, edges, tenant}. */
 int sg_route_repo_append(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body, *data, *edges;
   const char *repo, *record_id;
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "repo", 1, &repo) ||
@@ -52,20 +52,20 @@ int sg_route_repo_append(soulgw_req *req, void *ud) {
     if (read_edge(req, e, path, &in[i])) return 0;
   }
   if (soulgw_req_defer(req)) return 0;
-  sg_store_repo_append(gw->store, req->tenant, repo, record_id, data, in, n, sg_wall_ms(),
+  sg_store_repo_append(ctx->store, req->tenant, repo, record_id, data, in, n, sg_wall_ms(),
                        sg_store_reply, req);
   return 0;
 }
 
 /* POST /api/repo/get {record_id, tenant}. */
 int sg_route_repo_get(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   const char *record_id;
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "record_id", 1, &record_id))
     return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_repo_get(gw->store, req->tenant, record_id, &out);
+  sg_st st = sg_store_repo_get(ctx->store, req->tenant, record_id, &out);
   char msg[SG_ID_MAX + 64];
   snprintf(msg, sizeof msg, "record \"%s\" not found", record_id);
   return sg_reply_store(req, st, out, st == SG_ST_NOTFOUND ? msg : NULL);
@@ -73,7 +73,7 @@ int sg_route_repo_get(soulgw_req *req, void *ud) {
 
 /* POST /api/repo/list {repo, after, limit, tenant}. */
 int sg_route_repo_list(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   const char *repo, *after;
   long long limit;
@@ -82,7 +82,7 @@ int sg_route_repo_list(soulgw_req *req, void *ud) {
       sg_field_int(req, body, NULL, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit))
     return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_repo_list(gw->store, req->tenant, repo, after, (int)limit, &out);
+  sg_st st = sg_store_repo_list(ctx->store, req->tenant, repo, after, (int)limit, &out);
   char msg[2 * SG_ID_MAX + 64];
   snprintf(msg, sizeof msg, "after: record \"%s\" is not in repo \"%s\"", after ? after : "",
            repo);
@@ -93,7 +93,7 @@ int sg_route_repo_list(soulgw_req *req, void *ud) {
 int sg_route_graph_recall(soulgw_req *req, void *ud) {
   static const char *const directions[] = {"out", "in", "both", NULL};
   static const sg_direction dirs[] = {SG_DIR_OUT, SG_DIR_IN, SG_DIR_BOTH};
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   const char *node_id, *label;
   int dir;
@@ -105,7 +105,7 @@ int sg_route_graph_recall(soulgw_req *req, void *ud) {
       sg_field_int(req, body, NULL, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit))
     return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_graph_recall(gw->store, req->tenant, node_id, label, dirs[dir], (int)depth,
+  sg_st st = sg_store_graph_recall(ctx->store, req->tenant, node_id, label, dirs[dir], (int)depth,
                                    (int)limit, &out);
   return sg_reply_store(req, st, out, NULL);
 }

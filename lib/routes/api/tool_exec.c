@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "base/json.h"
 #include "base/json_write.h"
 #include "tools/schema.h"
@@ -240,8 +240,8 @@ static void complete(exec *x) {
     sg_req_answer_typed(req, 200, text, len, "application/json");
     goto out;
   }
-  sg_store_idem_put(req->gw->store, req->tenant, w->idem_key, w->tool_id, w->input, 200, text,
-                    sg_wall_ms(), recorded, w);
+  sg_store_idem_put(sg_ctx_of(req)->store, req->tenant, w->idem_key, w->tool_id, w->input, 200,
+                    text, sg_wall_ms(), recorded, w);
 out:
   if (x->heap) free(x);
 }
@@ -287,9 +287,9 @@ const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const sou
 }
 
 int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
-  soulgw *gw = req->gw;
+  const sg_ctx *ctx = sg_ctx_of(req);
   sg_toolset *ref = NULL;
-  const sg_manifest *m = sg_registry_find(gw->registry, req->tenant, call->tool_id, &ref);
+  const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, call->tool_id, &ref);
   if (!m)
     return sg_exec_error(req, call->shape, SOULGW_API_POLICY_DENY_TOOL,
                          "tool %.256s is not registered for tenant %.128s", call->tool_id,
@@ -303,7 +303,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   }
   if (call->idem_key) {
     soulgw_json *rec = NULL;
-    sg_st st = sg_store_idem_get(gw->store, req->tenant, call->idem_key, &rec);
+    sg_st st = sg_store_idem_get(ctx->store, req->tenant, call->idem_key, &rec);
     if (st != SG_ST_NOTFOUND) {
       sg_toolset_release(ref);
       if (st == SG_ST_OK) replay(req, call->shape, rec, call->tool_id, call->input, call->idem_key);
@@ -325,7 +325,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->call_id = call->call_id ? call->call_id : req->id;
   x->idem_key = call->idem_key;
   x->input = call->input;
-  x->run.env = &gw->tool_env;
+  x->run.env = ctx->tools;
   x->run.m = m;
   x->run.input = call->input;
   x->run.input_bytes = input_bytes;

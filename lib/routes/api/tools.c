@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway.h"
+#include "routes/ctx.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
 #include "routes/api/tool_exec.h"
@@ -64,14 +64,14 @@ int sg_route_tool_execute(soulgw_req *req, void *ud) {
 /* POST /api/tools/preflight {tool_id, tenant, input}: whether the tool may run, without
  * running it.  Answers 200 in every case where the request itself is well-formed. */
 int sg_route_tool_preflight(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body, *input;
   const char *tool_id;
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "tool_id", 1, &tool_id))
     return 0;
   input = soulgw_json_get(body, "input");
   sg_toolset *ref = NULL;
-  const sg_manifest *m = sg_registry_find(gw->registry, req->tenant, tool_id, &ref);
+  const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, tool_id, &ref);
   const char *reason = "tool_not_registered";
   char detail[700] = "";
   if (m) {
@@ -101,10 +101,10 @@ int sg_route_tool_preflight(soulgw_req *req, void *ud) {
 
 /* GET|POST /api/tools/list: the tenant's active tools, in registry order. */
 int sg_route_tool_list(soulgw_req *req, void *ud) {
-  soulgw *gw = ud;
+  const sg_ctx *ctx = ud;
   const soulgw_json *body;
   if (sg_fields_begin(req, &body)) return 0;
-  sg_toolset *set = sg_registry_tenant(gw->registry, req->tenant);
+  sg_toolset *set = sg_registry_tenant(ctx->registry, req->tenant);
   soulgw_json *o = soulgw_json_object(), *tools = soulgw_json_array();
   int failed = !tools;
   for (size_t i = 0; i < sg_toolset_size(set) && !failed; i++) {
