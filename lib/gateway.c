@@ -59,8 +59,9 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   const char *kind = sc && sc->kind ? sc->kind : def->kind;
   const char *pattern = sc && sc->route ? sc->route : def->route;
   const sg_kind *k = sg_kind_find(kind);
+  soulgw_handler_fn fn = k ? sg_kind_handler(k) : NULL;
   if (sc && sc->enabled == 0) return 0;
-  if (!k || !k->handler) return 0; /* not implemented in this build */
+  if (!fn) return 0; /* not implemented in this build */
   const char *one[1];
   sg_route rt;
   memset(&rt, 0, sizeof rt);
@@ -69,7 +70,7 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   rt.kind = kind;
   rt.description = sc && sc->description ? sc->description : k->description;
   rt.methods = sg_methods_parse(k->methods);
-  rt.fn = k->handler;
+  rt.fn = fn;
   rt.ud = &gw->ctx;
   rt.flags = SOULGW_ROUTE_TENANT;
   if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;

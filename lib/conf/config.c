@@ -20,7 +20,7 @@
 #include "conf/toml_ini.h"
 #include "base/log.h"
 #include "pipeline/router.h"
-#include "routes/table.h"
+#include "conf/kinds.h"
 
 extern char **environ;
 

@@ -1,64 +1,29 @@
 /*
- * services.c -- the table of standard service routes (SPEC 4.2) and of route kinds.
+ * table.c -- the handler of each route kind (see table.h); the kinds themselves, and the
+ * standard services that use them, are data in conf/kinds.c.
  */
-#include <string.h>
-
 #include "routes/routes.h"
 #include "routes/table.h"
 
-const sg_service_def sg_standard_services[] = {
-    {"tools_execute", "/api/tools/execute", "tool_execute", "tools:execute"},
-    {"tools_preflight", "/api/tools/preflight", "tool_preflight", "tools:execute"},
-    {"tools_list", "/api/tools/list", "tool_list", "tools:execute"},
-    {"collab_execute", "/api/collab/execute", "collab_execute", "collab:execute"},
-    {"collab_resolve", "/api/collab/resolve", "collab_resolve", "collab:execute"},
-    {"llm_complete", "/api/llm/complete", "llm_complete", "llm:invoke"},
-    {"llm_stream", "/api/llm/stream", "llm_stream", "llm:invoke"},
-    {"llm_embed", "/api/llm/embed", "llm_embed", "llm:invoke"},
-    {"repo_append", "/api/repo/append", "repo_append", "repo:write"},
-    {"repo_get", "/api/repo/get", "repo_get", "repo:read"},
-    {"repo_list", "/api/repo/list", "repo_list", "repo:read"},
-    {"graph_recall", "/api/graph/recall", "graph_recall", "graph:read"},
-    {"observe_emit", "/api/observe/emit", "observe_emit", "observe:emit"},
-    {"observe_query", "/api/observe/query", "observe_query", "observe:read"},
-    {"config_tools", "/api/config/tools", "config_tools", "config:manage"},
-    {"config_tools_activate", "/api/config/tools/activate", "config_tools_activate",
-     "config:manage"},
-    {"legacy_tools", "/tenants/{tenant}/tools.execute", "legacy_tools_execute", "tools:execute"},
-    {"legacy_collab", "/tenants/{tenant}/collab.execute", "legacy_collab_execute",
-     "collab:execute"},
-};
-const size_t sg_standard_services_count = sizeof sg_standard_services / sizeof sg_standard_services[0];
-
-static const sg_kind kinds[] = {
-    {"tool_execute", "POST", SG_ROUTE_HANDLER(tool_execute), "Execute a registered tool"},
-    {"tool_preflight", "POST", SG_ROUTE_HANDLER(tool_preflight), "Check whether a tool may run"},
-    {"tool_list", "GET,POST", SG_ROUTE_HANDLER(tool_list), "List the tenant's tools"},
-    {"collab_execute", "POST", SG_ROUTE_HANDLER(collab_execute), "Open or advance a collaboration"},
-    {"collab_resolve", "POST", SG_ROUTE_HANDLER(collab_resolve), "Resolve a collaboration"},
-    {"llm_complete", "POST", SG_ROUTE_HANDLER(llm_complete), "Complete a prompt"},
-    {"llm_stream", "POST", SG_ROUTE_HANDLER(llm_stream), "Stream a completion as server-sent events"},
-    {"llm_embed", "POST", SG_ROUTE_HANDLER(llm_embed), "Embed texts"},
-    {"repo_append", "POST", SG_ROUTE_HANDLER(repo_append), "Append a record and its graph edges"},
-    {"repo_get", "POST", SG_ROUTE_HANDLER(repo_get), "Read one record"},
-    {"repo_list", "POST", SG_ROUTE_HANDLER(repo_list), "List a repo's records"},
-    {"graph_recall", "POST", SG_ROUTE_HANDLER(graph_recall), "Walk the graph from a node"},
-    {"observe_emit", "POST", SG_ROUTE_HANDLER(observe_emit), "Ingest an observe event"},
-    {"observe_query", "POST", SG_ROUTE_HANDLER(observe_query), "Query observe events"},
-    {"config_tools", "GET,POST", SG_ROUTE_HANDLER(config_tools), "List or publish tool registry versions"},
-    {"config_tools_activate", "POST", SG_ROUTE_HANDLER(config_tools_activate), "Activate a registry version"},
-    {"legacy_tools_execute", "POST", SG_ROUTE_HANDLER(legacy_tools_execute), "soulseed-agi tools.execute"},
-    {"legacy_collab_execute", "POST", SG_ROUTE_HANDLER(legacy_collab_execute), "soulseed-agi collab.execute"},
+static const soulgw_handler_fn handlers[SG_KIND_COUNT] = {
+    [SG_KIND_TOOL_EXECUTE] = SG_ROUTE_HANDLER(tool_execute),
+    [SG_KIND_TOOL_PREFLIGHT] = SG_ROUTE_HANDLER(tool_preflight),
+    [SG_KIND_TOOL_LIST] = SG_ROUTE_HANDLER(tool_list),
+    [SG_KIND_COLLAB_EXECUTE] = SG_ROUTE_HANDLER(collab_execute),
+    [SG_KIND_COLLAB_RESOLVE] = SG_ROUTE_HANDLER(collab_resolve),
+    [SG_KIND_LLM_COMPLETE] = SG_ROUTE_HANDLER(llm_complete),
+    [SG_KIND_LLM_STREAM] = SG_ROUTE_HANDLER(llm_stream),
+    [SG_KIND_LLM_EMBED] = SG_ROUTE_HANDLER(llm_embed),
+    [SG_KIND_REPO_APPEND] = SG_ROUTE_HANDLER(repo_append),
+    [SG_KIND_REPO_GET] = SG_ROUTE_HANDLER(repo_get),
+    [SG_KIND_REPO_LIST] = SG_ROUTE_HANDLER(repo_list),
+    [SG_KIND_GRAPH_RECALL] = SG_ROUTE_HANDLER(graph_recall),
+    [SG_KIND_OBSERVE_EMIT] = SG_ROUTE_HANDLER(observe_emit),
+    [SG_KIND_OBSERVE_QUERY] = SG_ROUTE_HANDLER(observe_query),
+    [SG_KIND_CONFIG_TOOLS] = SG_ROUTE_HANDLER(config_tools),
+    [SG_KIND_CONFIG_TOOLS_ACTIVATE] = SG_ROUTE_HANDLER(config_tools_activate),
+    [SG_KIND_LEGACY_TOOLS_EXECUTE] = SG_ROUTE_HANDLER(legacy_tools_execute),
+    [SG_KIND_LEGACY_COLLAB_EXECUTE] = SG_ROUTE_HANDLER(legacy_collab_execute),
 };
 
-const sg_kind *sg_kind_find(const char *kind) {
-  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-    if (strcmp(kinds[i].kind, kind) == 0) return &kinds[i];
-  return NULL;
-}
-
-const sg_service_def *sg_service_find(const char *name) {
-  for (size_t i = 0; i < sg_standard_services_count; i++)
-    if (strcmp(sg_standard_services[i].name, name) == 0) return &sg_standard_services[i];
-  return NULL;
-}
+soulgw_handler_fn sg_kind_handler(const sg_kind *k) { return handlers[k->id]; }

@@ -1,27 +1,14 @@
 /*
- * services.h -- the standard service routes of SPEC 4.2 and the route kinds that implement
- * them.  config.c validates [service.NAME] sections against this table; gateway.c binds it.
+ * table.h -- route kind -> handler: what routes/ adds to the kinds of conf/kinds.h.
  */
-#ifndef SG_SERVICES_H
-#define SG_SERVICES_H
+#ifndef SG_ROUTES_TABLE_H
+#define SG_ROUTES_TABLE_H
 
+#include "conf/kinds.h"
 #include "soulgw.h"
 
-typedef struct sg_kind {
-  const char *kind;
-  const char *methods;       /* default methods, "POST" or "GET,POST" */
-  soulgw_handler_fn handler; /* NULL while a kind is not implemented: such routes are not bound */
-  const char *description;
-} sg_kind;
-
-typedef struct sg_service_def {
-  const char *name, *route, *kind, *scope;
-} sg_service_def;
-
-extern const sg_service_def sg_standard_services[];
-extern const size_t sg_standard_services_count;
-
-const sg_kind *sg_kind_find(const char *kind);
-const sg_service_def *sg_service_find(const char *name);
+/* The handler of a route kind; NULL while a kind is not implemented in this build (such routes
+ * are not bound). */
+soulgw_handler_fn sg_kind_handler(const sg_kind *k);
 
 #endif
