@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "base/metrics.h"
-#include "pipeline/router.h"
+#include "base/route_syntax.h"
 
 typedef atomic_uint_fast64_t counter;
 

@@ -19,7 +19,7 @@
 #include "base/crypto.h"
 #include "conf/toml_ini.h"
 #include "base/log.h"
-#include "pipeline/router.h"
+#include "base/route_syntax.h"
 #include "conf/kinds.h"
 
 extern char **environ;

@@ -9,19 +9,9 @@
 #ifndef SG_ROUTER_H
 #define SG_ROUTER_H
 
+#include "base/route_syntax.h"
 #include "conf/config.h"
 #include "soulgw.h"
-
-enum {
-  SG_M_GET = 1u << 0,
-  SG_M_HEAD = 1u << 1,
-  SG_M_POST = 1u << 2,
-  SG_M_PUT = 1u << 3,
-  SG_M_DELETE = 1u << 4,
-  SG_M_PATCH = 1u << 5,
-  SG_M_OPTIONS = 1u << 6,
-};
-#define SG_METHOD_COUNT 7
 
 /* Internal route flags, next to the public SOULGW_ROUTE_* ones. */
 #define SG_ROUTE_OPS 0x100u /* operations route: no authentication, tenant or body stage */
@@ -39,7 +29,6 @@ typedef struct sg_route {
 typedef struct sg_param {
   const char *name, *value;
 } sg_param;
-#define SG_MAX_PARAMS 8
 
 typedef struct sg_router sg_router;
 
@@ -57,15 +46,5 @@ const sg_route *sg_router_match(const sg_router *r, unsigned method, const char 
                                 unsigned *allowed);
 /* Calls fn for each route in order of registration. */
 void sg_router_each(const sg_router *r, void (*fn)(void *ud, const sg_route *route), void *ud);
-
-/* One SG_M_* bit for a method name, 0 when unknown. */
-unsigned sg_method_bit(const char *method);
-/* "GET, HEAD, POST" for a set of methods; out needs 64 bytes. */
-void sg_methods_format(unsigned methods, char *out, size_t len);
-/* Parses "GET,POST" into bits; 0 when empty or a name is unknown.  (HEAD is not added: the
- * router answers HEAD with the GET route unless a route claims HEAD itself.) */
-unsigned sg_methods_parse(const char *list);
-/* 0 when pattern is a valid absolute path pattern (at most SG_MAX_PARAMS parameters), else -1. */
-int sg_pattern_check(const char *pattern);
 
 #endif

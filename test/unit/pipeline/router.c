@@ -1,6 +1,7 @@
 /*
- * router.c -- unit tests of lib/router.c: exact and {param} routes, 404 against 405 with the
- * allowed methods, HEAD implied by GET, duplicates, pattern checks, method lists.
+ * router.c -- unit tests of lib/pipeline/router.c: exact and {param} routes, 404 against 405
+ * with the allowed methods, HEAD implied by GET, duplicates, the parameter limit.  Method lists
+ * and pattern checks: test/unit/base/route_syntax.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -290,52 +291,6 @@ static void unit_router_each(void) {
   sg_router_free(r);
 }
 
-static void unit_router_pattern_check(void) {
-  static const char *const good[] = {"/", "/a", "/a/b", "/{x}", "/a/{x}/b", "/a.b-c_d~e",
-                                     "/tenants/{tenant}/tools.execute", "/{A_1}", "/a:b",
-                                     "/%20"};
-  static const char *const bad[] = {"",        "a",       "a/b",    "//",     "/a/",   "/a//b",
-                                    "/{}",     "/{x",     "/x}",    "/{x}y",  "/y{x}", "/{x-y}",
-                                    "/{x.y}",  "/a b",    "/a?b",   "/a#b",   "/\x7f", "/a\tb",
-                                    "/{x}/",   "/{ x }"};
-  for (size_t i = 0; i < SG_ARRAY_LEN(good); i++)
-    is_int(sg_pattern_check(good[i]), 0, "valid pattern \"%s\"", good[i]);
-  for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++)
-    is_int(sg_pattern_check(bad[i]), -1, "invalid pattern \"%s\"", bad[i]);
-}
-
-static void unit_router_methods_parse_format(void) {
-  is_int(sg_methods_parse("GET"), SG_M_GET, "GET alone (the router lets GET answer HEAD)");
-  is_int(sg_methods_parse("POST"), SG_M_POST, "POST alone");
-  is_int(sg_methods_parse("GET,POST"), SG_M_GET | SG_M_POST, "a list");
-  is_int(sg_methods_parse("PUT, DELETE ,PATCH"), SG_M_PUT | SG_M_DELETE | SG_M_PATCH,
-         "spaces around commas");
-  is_int(sg_methods_parse("OPTIONS,HEAD"), SG_M_OPTIONS | SG_M_HEAD, "OPTIONS and HEAD");
-  is_int(sg_methods_parse("POST,POST"), SG_M_POST, "repeats are harmless");
-  is_int(sg_methods_parse(""), 0, "empty list is 0");
-  is_int(sg_methods_parse(" , "), 0, "only separators is 0");
-  is_int(sg_methods_parse("get"), 0, "methods are case-sensitive");
-  is_int(sg_methods_parse("GET,BREW"), 0, "one unknown method makes the list invalid");
-  is_int(sg_methods_parse("GETTTTTTTTTTTTTTTTTTTT"), 0, "an over-long word is invalid");
-  is_int(sg_method_bit("PATCH"), SG_M_PATCH, "method bit of PATCH");
-  is_int(sg_method_bit("PUTS"), 0, "unknown method bit is 0");
-  is_int(sg_method_bit(""), 0, "empty method bit is 0");
-
-  char out[64];
-  sg_methods_format(0, out, sizeof out);
-  is_str(out, "", "no methods");
-  sg_methods_format(SG_M_POST, out, sizeof out);
-  is_str(out, "POST", "one method");
-  sg_methods_format(SG_M_POST | SG_M_GET | SG_M_HEAD, out, sizeof out);
-  is_str(out, "GET, HEAD, POST", "methods in canonical order");
-  sg_methods_format(0x7f, out, sizeof out);
-  is_str(out, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS", "all seven fit in 64 bytes");
-  char small[12];
-  memset(small, 'X', sizeof small);
-  sg_methods_format(0x7f, small, sizeof small);
-  is_str(small, "GET, HEAD", "a short buffer holds whole names only");
-}
-
 static void unit_router_max_params(void) {
   sg_router *r = sg_router_new();
   hit h;
@@ -361,8 +316,6 @@ static const tap_test tests[] = {
     TEST(unit_router_trailing_slash_and_empty_segments),
     TEST(unit_router_many_routes),
     TEST(unit_router_each),
-    TEST(unit_router_pattern_check),
-    TEST(unit_router_methods_parse_format),
     TEST(unit_router_max_params),
 };
 
