@@ -1,5 +1,5 @@
 /*
- * config_handle.c -- the public soulgw_config handle: the recipe a configuration is built from
+ * handle.c -- the public soulgw_config handle: the recipe a configuration is built from
  * (file or text, and overrides), loading it into a snapshot, reading keys back, and the summary
  * `soulgw --check` prints.  The schema and the building itself are in config.c.
  */

@@ -1,6 +1,6 @@
 /*
- * common.c -- field getters with precise 422 messages, and answers from the store (see
- * common.h).
+ * fields.c -- field getters with precise 422 messages, and answers from the store (see
+ * fields.h).
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * common.h -- what every route family shares: reading a request's fields with one precise 422
+ * fields.h -- what every route family shares: reading a request's fields with one precise 422
  * per mistake, and answering from the store (the sg_st -> error-table mapping, for synchronous
  * reads and for the completions of asynchronous writes).
  *

@@ -20,29 +20,29 @@ void sg_ops_prepare(sg_ctx *ctx, const char *http_version);
 /* Service kinds: every handler takes the handler context as its userdata. */
 #define SG_ROUTE_HANDLER(kind) sg_route_##kind
 
-/* tools.c */
+/* api/tools.c */
 int sg_route_tool_execute(soulgw_req *req, void *ud);
 int sg_route_tool_preflight(soulgw_req *req, void *ud);
 int sg_route_tool_list(soulgw_req *req, void *ud);
-/* config_tools.c */
+/* api/config_tools.c */
 int sg_route_config_tools(soulgw_req *req, void *ud);
 int sg_route_config_tools_activate(soulgw_req *req, void *ud);
 /* legacy.c */
 int sg_route_legacy_tools_execute(soulgw_req *req, void *ud);
 int sg_route_legacy_collab_execute(soulgw_req *req, void *ud);
-/* collab.c */
+/* api/collab.c */
 int sg_route_collab_execute(soulgw_req *req, void *ud);
 int sg_route_collab_resolve(soulgw_req *req, void *ud);
-/* llm.c */
+/* api/llm.c */
 int sg_route_llm_complete(soulgw_req *req, void *ud);
 int sg_route_llm_stream(soulgw_req *req, void *ud);
 int sg_route_llm_embed(soulgw_req *req, void *ud);
-/* repo.c */
+/* api/repo.c */
 int sg_route_repo_append(soulgw_req *req, void *ud);
 int sg_route_repo_get(soulgw_req *req, void *ud);
 int sg_route_repo_list(soulgw_req *req, void *ud);
 int sg_route_graph_recall(soulgw_req *req, void *ud);
-/* observe.c */
+/* api/observe.c */
 int sg_route_observe_emit(soulgw_req *req, void *ud);
 int sg_route_observe_query(soulgw_req *req, void *ud);
 

@@ -1,5 +1,5 @@
 /*
- * store_sqlite.c -- the SQLite implementation of store.h, and the only file that calls SQLite.
+ * sqlite.c -- the SQLite implementation of store.h, and the only file that calls SQLite.
  *
  * One writer connection, owned by the writer thread, and a pool of reader connections used by
  * whatever thread reads.  Writes are queued; the writer takes everything queued at once, runs

@@ -1,6 +1,6 @@
 /*
  * store.h -- the storage interface.  Routes and the gateway reach storage only through these
- * functions; store_sqlite.c implements them on SQLite and is the only file that calls SQLite.
+ * functions; store/sqlite.c implements them on SQLite and is the only file that calls SQLite.
  * A second backend (PostgreSQL, for several gateways sharing one state) implements the same
  * prototypes in its own file and is chosen at build time, without touching route code.
  *

@@ -1,5 +1,5 @@
 /*
- * crypto.c -- unit tests of lib/crypto.c: hex encoding and decoding, SHA-256 and HMAC-SHA256
+ * crypto.c -- unit tests of lib/base/crypto.c: hex encoding and decoding, SHA-256 and HMAC-SHA256
  * known answers, constant-time equality, the keyed secret digest used to compare bearer tokens
  * and API keys without leaking their length, initialisation and randomness.
  */

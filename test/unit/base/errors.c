@@ -1,5 +1,5 @@
 /*
- * errors.c -- unit tests of lib/errors.c: soulgw_strerror() for every SOULGW_E* code, and the
+ * errors.c -- unit tests of lib/base/errors.c: soulgw_strerror() for every SOULGW_E* code, and the
  * API error table of SPEC section 4 (code string and HTTP status of each row).
  */
 #include <limits.h>

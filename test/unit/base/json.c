@@ -1,5 +1,5 @@
 /*
- * json.c -- unit tests of lib/json.c: the strict parser every request body goes through, the
+ * json.c -- unit tests of lib/base/json.c: the strict parser every request body goes through, the
  * public soulgw_json_* accessors and builders, and the internal helpers of json.h.
  */
 #include <math.h>

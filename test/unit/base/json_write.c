@@ -1,5 +1,5 @@
 /*
- * json_write.c -- unit tests of lib/json_write.c: its text must be byte for byte what
+ * json_write.c -- unit tests of lib/base/json_write.c: its text must be byte for byte what
  * soulgw_json_print() (cJSON) writes, for parsed values, built values and random ones.
  */
 #include <math.h>

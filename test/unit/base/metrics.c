@@ -1,5 +1,5 @@
 /*
- * metrics.c -- unit tests of lib/metrics.c: stable route ids, per-route request counters and
+ * metrics.c -- unit tests of lib/base/metrics.c: stable route ids, per-route request counters and
  * duration histograms in the Prometheus text format and in JSON, labelled families with a
  * bounded number of series, label escaping and build information.
  */

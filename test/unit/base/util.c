@@ -1,5 +1,5 @@
 /*
- * util.c -- unit tests of lib/util.c (sg.h): the arena, the growable buffer, UTF-8 checking,
+ * util.c -- unit tests of lib/base/util.c (sg.h): the arena, the growable buffer, UTF-8 checking,
  * JSON string escaping and the small string and time helpers.
  */
 #include <stdint.h>

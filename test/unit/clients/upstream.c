@@ -1,7 +1,7 @@
 /*
- * upstream.c -- unit tests of lib/upstream.c against a libmicrohttpd server in this process:
- * buffered and streamed answers, what the upstream receives, connection reuse, delays, the
- * body cap, timeouts (whole and idle), connection failures, aborting from the chunk callback,
+ * upstream.c -- unit tests of lib/clients/upstream.c against a libmicrohttpd server in this
+ * process: buffered and streamed answers, what the upstream receives, connection reuse, delays,
+ * the body cap, timeouts (whole and idle), connection failures, aborting from the chunk callback,
  * argument checks, and cancellation at shutdown.
  */
 #include <arpa/inet.h>

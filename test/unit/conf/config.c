@@ -1,6 +1,6 @@
 /*
- * config.c -- unit tests of gateway.toml handling: lib/ini.c (the TOML subset read through
- * inih), lib/config.c (schema, values, environment and explicit overrides, secrets,
+ * config.c -- unit tests of gateway.toml handling: lib/conf/ini.c (the TOML subset read through
+ * inih), lib/conf/config.c (schema, values, environment and explicit overrides, secrets,
  * validation) and the public soulgw_config_* API.
  *
  * Most cases load a text with soulgw_config_load_string() under the name "t.toml", so that

@@ -1,5 +1,5 @@
 /*
- * scopes.c -- unit tests of sg_strv_has (lib/config.c), the scope check of SPEC 5: a held
+ * scopes.c -- unit tests of sg_strv_has (lib/conf/config.c), the scope check of SPEC 5: a held
  * scope matches exactly, and only the literal "*" matches every scope.
  */
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
- * llm.c -- unit tests of the pure parts of lib/llm.c: the form of model names, the word count
- * reported where a provider gives no usage, and the rules of provider registration.
+ * provider.c -- unit tests of the pure parts of lib/llm/provider.c: the form of model names, the
+ * word count reported where a provider gives no usage, and the rules of provider registration.
  */
 #include <string.h>
 

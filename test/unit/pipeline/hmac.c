@@ -1,7 +1,7 @@
 /*
- * hmac.c -- unit tests of lib/hmac.c (SPEC 5, item 2): the SB-HMAC canonical string, x-sb-date
- * parsing (RFC 3339 and the three HTTP date formats), nonce bounds, signing, and the public
- * soulgw_sign() whose printed headers must verify against an independent recomputation.
+ * hmac.c -- unit tests of lib/pipeline/hmac.c (SPEC 5, item 2): the SB-HMAC canonical string,
+ * x-sb-date parsing (RFC 3339 and the three HTTP date formats), nonce bounds, signing, and the
+ * public soulgw_sign() whose printed headers must verify against an independent recomputation.
  */
 #include <stdint.h>
 #include <stdio.h>

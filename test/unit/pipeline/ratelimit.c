@@ -1,6 +1,6 @@
 /*
- * ratelimit.c -- unit tests of lib/ratelimit.c (SPEC 5, item 5): token buckets refilled from
- * the clock the caller passes in (explicit now_ns values here, never real time), the wait in
+ * ratelimit.c -- unit tests of lib/pipeline/ratelimit.c (SPEC 5, item 5): token buckets refilled
+ * from the clock the caller passes in (explicit now_ns values here, never real time), the wait in
  * whole seconds, burst clamping and carrying a level over a reload.
  */
 #include <stdint.h>

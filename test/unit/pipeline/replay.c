@@ -1,5 +1,5 @@
 /*
- * replay.c -- unit tests of lib/replay.c (SPEC 5, item 2): the SB-HMAC replay cache.  New
+ * replay.c -- unit tests of lib/pipeline/replay.c (SPEC 5, item 2): the SB-HMAC replay cache.  New
  * signatures are accepted, repeats within their window are replays, and a cache full of live
  * entries refuses new ones rather than forgetting entries early; expired entries are swept.
  */

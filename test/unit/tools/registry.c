@@ -1,7 +1,8 @@
 /*
- * registry.c -- unit tests of lib/manifest.c, lib/registry.c and the parts of lib/tools.c that
- * need no running gateway: manifest defaults and errors, per-tenant toolsets and their swap
- * while references are held, host tool registration, and the compact JSON size measure.
+ * registry.c -- unit tests of lib/tools/manifest.c, lib/tools/registry.c and the parts of
+ * lib/tools/run.c that need no running gateway: manifest defaults and errors, per-tenant toolsets
+ * and their swap while references are held, host tool registration, and the compact JSON size
+ * measure.
  */
 #include <stdio.h>
 #include <stdlib.h>

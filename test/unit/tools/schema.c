@@ -1,5 +1,5 @@
 /*
- * schema.c -- unit tests of lib/schema.c: the JSON Schema subset that checks tool input, and
+ * schema.c -- unit tests of lib/tools/schema.c: the JSON Schema subset that checks tool input, and
  * the checker that refuses malformed schemas at publish.
  */
 #include <stdio.h>
