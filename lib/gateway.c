@@ -4,6 +4,10 @@
  *
  * A reload builds a complete new snapshot (configuration, router, auth state) aside and swaps it
  * in through pipeline/inflight.c, so that requests in flight finish on the old one.
+ *
+ * The only file that sees every folder: it owns each layer's narrow view of the gateway (the
+ * in-flight state, the handler context, the tool and provider environments), fills them
+ * (wire(), wire_running()) and hands each to its layer.
  */
 #include <stdio.h>
 #include <stdlib.h>
