@@ -1,7 +1,9 @@
 /*
  * provider.c -- unit tests of the pure parts of lib/llm/provider.c: the form of model names, the
- * word count reported where a provider gives no usage, and the rules of provider registration.
+ * word count reported where a provider gives no usage, the rules of provider registration, and
+ * resolution through the provider table (local, configured kinds, unknown providers).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "llm/provider.h"
@@ -68,8 +70,82 @@ static void unit_llm_register(void) {
   ok(1, "sg_llm_free(NULL) does nothing");
 }
 
+/* A backend of kind "fake" that records what it was called with. */
+static struct {
+  int calls;
+  const void *self;
+  char model[64], request_id[64];
+} seen;
+
+static void fake_complete(const sg_llm_call *call, const void *self, const char *model,
+                          const sg_llm_params *p, const sg_llm_ops *ops, void *ud) {
+  (void)p;
+  seen.calls++;
+  seen.self = self;
+  snprintf(seen.model, sizeof seen.model, "%s", model);
+  snprintf(seen.request_id, sizeof seen.request_id, "%s", call->request_id);
+  sg_llm_fail(ops, ud, SOULGW_API_PROVIDER_UNAVAILABLE, "fake");
+}
+
+static void fake_embed(const sg_llm_call *call, const void *self, const char *full,
+                       const char *model, const soulgw_json *texts, int normalize,
+                       sg_llm_embed_fn done, void *ud) {
+  (void)call, (void)full, (void)texts, (void)normalize;
+  sg_llm_embedding r = {.failed = 1, .error = SOULGW_API_PROVIDER_UNAVAILABLE, .message = "fake"};
+  seen.calls++;
+  seen.self = self;
+  snprintf(seen.model, sizeof seen.model, "%s", model);
+  done(ud, &r);
+}
+
+static const sg_llm_backend fake = {"fake", fake_complete, fake_embed};
+
+static void answered(void *ud, const sg_llm_result *r) {
+  snprintf(ud, 128, "%s", r->failed ? r->message : r->text);
+}
+
+static void embedded(void *ud, sg_llm_embedding *r) { snprintf(ud, 128, "%s", r->message); }
+
+static void unit_llm_provider_table(void) {
+  sg_llm *l = sg_llm_new();
+  is_int(sg_llm_add_backend(l, &fake), 0, "a backend registers");
+  is_int(sg_llm_add_backend(l, &fake), SOULGW_EEXIST, "a kind registers once");
+  sg_provider_conf other = {.name = "other", .kind = "unknown"};
+  sg_provider_conf conf = {.name = "cfg", .kind = "fake", .next = &other};
+  sg_llm_env env = {.table = l};
+  sg_llm_call call = {&env, &conf, "rid-1", NULL};
+  sg_llm_ops ops = {answered, NULL};
+  char out[128];
+  sg_llm_params p = {.model = "cfg:some/model", .prompt = "hi"};
+  sg_llm_complete(&call, &p, &ops, out);
+  is_int(seen.calls, 1, "a configured provider is called through the backend of its kind");
+  ok(seen.self == &conf, "with its [llm.providers.NAME] section as its state");
+  is_str(seen.model, "some/model", "and the model after the colon");
+  is_str(seen.request_id, "rid-1", "and the call's request id");
+  is_str(out, "fake", "its answer comes back through done");
+  p.model = "other:m";
+  sg_llm_complete(&call, &p, &ops, out);
+  is_str(out, "unknown provider other", "a kind without a backend: unknown provider");
+  p.model = "nobody:m";
+  sg_llm_complete(&call, &p, &ops, out);
+  is_str(out, "unknown provider nobody", "no such provider: unknown provider");
+  p.model = "local:echo";
+  sg_llm_complete(&call, &p, &ops, out);
+  is_str(out, "echo: hi", "local is built in, before the table");
+  is_int(seen.calls, 1, "and never reaches a backend");
+  soulgw_json *texts = soulgw_json_array();
+  soulgw_json_push(texts, soulgw_json_new_string("a"));
+  sg_llm_embed(&call, "cfg:emb", texts, 0, embedded, out);
+  is_int(seen.calls, 2, "embeddings go through the same table");
+  is_str(seen.model, "emb", "with the model after the colon");
+  sg_llm_embed(&call, "nobody:emb", texts, 0, embedded, out);
+  is_str(out, "unknown provider nobody", "an unknown provider fails the embedding");
+  soulgw_json_free(texts);
+  sg_llm_free(l);
+}
+
 static const tap_test tests[] = {TEST(unit_llm_model_check), TEST(unit_llm_count_words),
-                                 TEST(unit_llm_register)};
+                                 TEST(unit_llm_register), TEST(unit_llm_provider_table)};
 
 int main(void) {
   tap_run(tests, TAP_COUNT(tests));
