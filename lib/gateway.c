@@ -220,6 +220,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
                                          "topic", 100, NULL);
+  gw->registry_load_failures = sg_metrics_family(
+      gw->metrics, "soulgw_registry_load_failures_total",
+      "Tenants whose active tool registry could not be loaded at start (each served its last "
+      "good version, or none).", "", 1, NULL);
   /* the outcomes an operator alerts on exist from the start, at 0 */
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
   sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
@@ -227,7 +231,8 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
-      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
+      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events ||
+      !gw->registry_load_failures || !gw->tools ||
       !gw->llm || !gw->registry)
     goto fail;
   return gw;
@@ -331,8 +336,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   sg_ops_prepare(gw);
   sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
-      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, err,
-                             sizeof err)) != 0 ||
+      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
+                             gw->registry_load_failures, err, sizeof err)) != 0 ||
       !(gw->upstream = sg_upstream_new(gw->log))) {
     if (!rc) {
       rc = SOULGW_ENOMEM;
