@@ -198,6 +198,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
     goto fail;
   sg_log_configure(gw->log, conf->log.level, conf->log.json);
   sg_metrics_set_build(gw->metrics, soulgw_version(), soulgw_commit());
+  sg_metrics_set_tenant_labels(gw->metrics, conf->metrics.tenant_labels);
   gw->auth_failures = sg_metrics_family(gw->metrics, "soulgw_auth_failures_total",
                                         "Requests refused by authentication, by reason.",
                                         "reason", 32, NULL);
@@ -497,6 +498,7 @@ static int reload_locked(soulgw *gw) {
            "after a restart");
   sg_snap_release(old);
   sg_log_configure(gw->log, c->log.level, c->log.json);
+  sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);
