@@ -68,6 +68,14 @@ int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, s
 int sg_manifests_normalize(const soulgw_json *manifests, const char *at, soulgw_json **out,
                            char *err, size_t errlen);
 
+/* Merges add into base (arrays of manifests of one tenant, as a publish merges a request's
+ * manifests into the active version): a manifest of base with the id of one of add is replaced
+ * in place, the others of add are appended.  base NULL: an empty array.  A base that is not an
+ * array (an unreadable stored version) is returned as it is, for the check that follows to
+ * refuse.  Returns a new value to free, or NULL when out of memory.  The result is not
+ * validated: its size may be over SG_MANIFESTS_MAX. */
+soulgw_json *sg_manifests_merge(const soulgw_json *base, const soulgw_json *add);
+
 /* Flags of sg_manifests_normalize_opts() and sg_toolset_build(). */
 #define SG_MANIFESTS_STORED 1u /* manifests read back from the store: unknown keywords in their
                                   schemas pass (SG_SCHEMA_LENIENT), as they did when stored */

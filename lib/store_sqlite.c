@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "registry.h"
 #include "store.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -797,26 +798,6 @@ sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **o
   return r;
 }
 
-/* Merges add into base (arrays of manifests): same "id" replaced in place, others appended. */
-static soulgw_json *merge_manifests(const soulgw_json *base, const soulgw_json *add) {
-  soulgw_json *out = base ? soulgw_json_dup(base) : soulgw_json_array();
-  if (!out) return NULL;
-  for (const soulgw_json *m = soulgw_json_first(add); m; m = soulgw_json_next(m)) {
-    const char *id = soulgw_json_string(soulgw_json_get(m, "id"));
-    soulgw_json *same = NULL;
-    for (soulgw_json *o = soulgw_json_first(out); o && id; o = soulgw_json_next(o)) {
-      const char *oid = soulgw_json_string(soulgw_json_get(o, "id"));
-      if (oid && strcmp(oid, id) == 0) same = o;
-    }
-    soulgw_json *copy = soulgw_json_dup(m);
-    if (same ? sg_json_replace(out, same, copy) : soulgw_json_push(out, copy)) {
-      soulgw_json_free(out);
-      return NULL;
-    }
-  }
-  return out;
-}
-
 /* A version object {"version","manifests","created_at_ms","active":true}, taking manifests. */
 static soulgw_json *version_new(const char *version, soulgw_json *manifests, int64_t now) {
   soulgw_json *o = soulgw_json_object();
@@ -849,7 +830,7 @@ static sg_st op_publish(sg_store *st, conn *c, wop *w) {
   bind_text(s, 1, w->tenant);
   if (sqlite3_step(s) == SQLITE_ROW) base = col_json(s, 1);
   sqlite3_reset(s);
-  soulgw_json *merged = merge_manifests(base, w->j1);
+  soulgw_json *merged = sg_manifests_merge(base, w->j1);
   soulgw_json_free(base);
   /* checked (and built by the caller) before anything is written: a merge the gateway could
    * not load never becomes active */
