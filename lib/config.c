@@ -73,6 +73,9 @@ static const keydef auth_keys[] = {
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef tools_keys[] = {{"manifests_file", T_STR, C(tools.manifests_file), 0, 0, R_PLAIN},
                                     {NULL, 0, 0, 0, 0, 0}};
+static const keydef metrics_keys[] = {
+    {"tenant_labels", T_BOOL, C(metrics.tenant_labels), 0, 0, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -130,6 +133,7 @@ static const sectiondef sections[] = {
     {"auth.hmac_keys.", 1, W_CRED, hmac_keys},   {"tools", 0, W_CONF, tools_keys},
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
     {"service.", 1, W_SERVICE, service_keys},
+    {"metrics", 0, W_CONF, metrics_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */

@@ -82,6 +82,9 @@ typedef struct sg_conf {
     const char *manifests_file;
   } tools;
   struct {
+    int tenant_labels; /* tool ids, observe topics and model names as label values */
+  } metrics;
+  struct {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
   } llm;

@@ -198,6 +198,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
     goto fail;
   sg_log_configure(gw->log, conf->log.level, conf->log.json);
   sg_metrics_set_build(gw->metrics, soulgw_version(), soulgw_commit());
+  sg_metrics_set_tenant_labels(gw->metrics, conf->metrics.tenant_labels);
   gw->auth_failures = sg_metrics_family(gw->metrics, "soulgw_auth_failures_total",
                                         "Requests refused by authentication, by reason.",
                                         "reason", 32, NULL);
@@ -220,6 +221,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
                                          "topic", 100, NULL);
+  gw->registry_load_failures = sg_metrics_family(
+      gw->metrics, "soulgw_registry_load_failures_total",
+      "Tenants whose active tool registry could not be loaded at start (each served its last "
+      "good version, or none).", "", 1, NULL);
   /* the outcomes an operator alerts on exist from the start, at 0 */
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
   sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
@@ -227,7 +232,8 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
-      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
+      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events ||
+      !gw->registry_load_failures || !gw->tools ||
       !gw->llm || !gw->registry)
     goto fail;
   return gw;
@@ -331,8 +337,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   sg_ops_prepare(gw);
   sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
-      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, err,
-                             sizeof err)) != 0 ||
+      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
+                             gw->registry_load_failures, err, sizeof err)) != 0 ||
       !(gw->upstream = sg_upstream_new(gw->log))) {
     if (!rc) {
       rc = SOULGW_ENOMEM;
@@ -492,6 +498,7 @@ static int reload_locked(soulgw *gw) {
            "after a restart");
   sg_snap_release(old);
   sg_log_configure(gw->log, c->log.level, c->log.json);
+  sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);

@@ -33,6 +33,7 @@ typedef enum {
   SG_ST_NOTFOUND,    /* 404 STORAGE.NOT_FOUND */
   SG_ST_CONFLICT,    /* 409 STORAGE.CONFLICT */
   SG_ST_UNAVAILABLE, /* 503 STORAGE.UNAVAILABLE: the database cannot be read or written */
+  SG_ST_INVALID,     /* 422 SCHEMA.VALIDATION_FAILED: the caller's check refused; nothing written */
 } sg_st;
 
 /* Write completion.  result is the operation's answer (owned by the callee, NULL unless
@@ -74,17 +75,27 @@ sg_st sg_store_registry_tenants(sg_store *st, soulgw_json **out);
 sg_st sg_store_registry_versions(sg_store *st, const char *tenant, soulgw_json **out);
 /* The active version of the tenant (a version object), or SG_ST_NOTFOUND. */
 sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **out);
+/* The last word on a registry version about to become active: called on the writer thread,
+ * inside the transaction, before anything of the operation is written, with the version object
+ * that would be stored ({"version","manifests","created_at_ms","active"}; borrowed) and the
+ * operation's ud.  Returns 0 to go on, or nonzero to refuse: the operation then writes nothing
+ * and completes with SG_ST_INVALID and msg (filled by the check).  Must be quick and must not
+ * call the store. */
+typedef int (*sg_store_check)(void *ud, const soulgw_json *version, char *msg, size_t msglen);
+
 /* Publishes: merges manifests (array, copied) into the tenant's active manifests (same id ->
- * replaced, new ones appended), stores the result as a new version and makes it active.
- * Result: the new version object.  SG_ST_CONFLICT ("tool registry version already exists")
- * when the version exists. */
+ * replaced, new ones appended), passes the result to check (when not NULL), stores it as a new
+ * version and makes it active.  Result: the new version object.  SG_ST_CONFLICT ("tool
+ * registry version already exists") when the version exists; SG_ST_INVALID when check
+ * refused. */
 void sg_store_registry_publish(sg_store *st, const char *tenant, const char *version,
-                               const soulgw_json *manifests, int64_t now_ms, sg_store_done done,
-                               void *ud);
-/* Makes an existing version active again.  Result: that version object (active true).
- * SG_ST_NOTFOUND when it does not exist. */
+                               const soulgw_json *manifests, int64_t now_ms, sg_store_check check,
+                               sg_store_done done, void *ud);
+/* Makes an existing version active again, once check (when not NULL) has accepted it.
+ * Result: that version object (active true).  SG_ST_NOTFOUND when it does not exist;
+ * SG_ST_INVALID when check refused. */
 void sg_store_registry_activate(sg_store *st, const char *tenant, const char *version,
-                                sg_store_done done, void *ud);
+                                sg_store_check check, sg_store_done done, void *ud);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Idempotency records of tool executions. */

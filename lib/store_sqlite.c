@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "registry.h"
 #include "store.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -150,6 +151,7 @@ struct wop {
   wop_fn run;
   sg_store_done done;
   void *ud;
+  sg_store_check check; /* registry publish and activate: the caller's last word (or NULL) */
   sg_arena arena; /* the copied arguments */
   const char *tenant, *s1, *s2, *s3, *s4;
   soulgw_json *j1, *j2;
@@ -796,24 +798,23 @@ sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **o
   return r;
 }
 
-/* Merges add into base (arrays of manifests): same "id" replaced in place, others appended. */
-static soulgw_json *merge_manifests(const soulgw_json *base, const soulgw_json *add) {
-  soulgw_json *out = base ? soulgw_json_dup(base) : soulgw_json_array();
-  if (!out) return NULL;
-  for (const soulgw_json *m = soulgw_json_first(add); m; m = soulgw_json_next(m)) {
-    const char *id = soulgw_json_string(soulgw_json_get(m, "id"));
-    soulgw_json *same = NULL;
-    for (soulgw_json *o = soulgw_json_first(out); o && id; o = soulgw_json_next(o)) {
-      const char *oid = soulgw_json_string(soulgw_json_get(o, "id"));
-      if (oid && strcmp(oid, id) == 0) same = o;
-    }
-    soulgw_json *copy = soulgw_json_dup(m);
-    if (same ? sg_json_replace(out, same, copy) : soulgw_json_push(out, copy)) {
-      soulgw_json_free(out);
-      return NULL;
-    }
-  }
-  return out;
+/* A version object {"version","manifests","created_at_ms","active":true}, taking manifests. */
+static soulgw_json *version_new(const char *version, soulgw_json *manifests, int64_t now) {
+  soulgw_json *o = soulgw_json_object();
+  int failed = 0; /* every set takes its value, even after a failure */
+  failed |= soulgw_json_set(o, "version", soulgw_json_new_string(version));
+  failed |= soulgw_json_set(o, "manifests", manifests);
+  failed |= soulgw_json_set(o, "created_at_ms", sg_json_new_int(now));
+  failed |= soulgw_json_set(o, "active", soulgw_json_new_bool(1));
+  if (failed) soulgw_json_free(o);
+  return failed ? NULL : o;
+}
+
+/* Runs w's check on version: 1 when it refused (w->msg says why). */
+static int refused(wop *w, const soulgw_json *version) {
+  if (!w->check || w->check(w->ud, version, w->msg, sizeof w->msg) == 0) return 0;
+  if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "the tool registry version is invalid");
+  return 1;
 }
 
 static sg_st op_publish(sg_store *st, conn *c, wop *w) {
@@ -829,38 +830,42 @@ static sg_st op_publish(sg_store *st, conn *c, wop *w) {
   bind_text(s, 1, w->tenant);
   if (sqlite3_step(s) == SQLITE_ROW) base = col_json(s, 1);
   sqlite3_reset(s);
-  soulgw_json *merged = merge_manifests(base, w->j1);
+  soulgw_json *merged = sg_manifests_merge(base, w->j1);
   soulgw_json_free(base);
-  char *text = json_text(merged);
+  /* checked (and built by the caller) before anything is written: a merge the gateway could
+   * not load never becomes active */
+  soulgw_json *o = version_new(w->s1, merged, w->now);
+  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  if (refused(w, o)) {
+    soulgw_json_free(o);
+    return SG_ST_INVALID;
+  }
+  char *text = json_text(soulgw_json_get(o, "manifests"));
   if (!text) {
-    soulgw_json_free(merged);
+    soulgw_json_free(o);
     FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
   }
   sg_st r = reg_insert(st, c, w, w->s1, text, w->now);
   free(text);
   if (r == SG_ST_OK) r = reg_set_active(st, c, w, w->s1);
   if (r != SG_ST_OK) {
-    soulgw_json_free(merged);
+    soulgw_json_free(o);
     return r;
   }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "version", soulgw_json_new_string(w->s1));
-  soulgw_json_set(o, "manifests", merged);
-  soulgw_json_set(o, "created_at_ms", sg_json_new_int(w->now));
-  soulgw_json_set(o, "active", soulgw_json_new_bool(1));
   w->result = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
+  return SG_ST_OK;
 }
 
 void sg_store_registry_publish(sg_store *st, const char *tenant, const char *version,
-                               const soulgw_json *manifests, int64_t now_ms, sg_store_done done,
-                               void *ud) {
+                               const soulgw_json *manifests, int64_t now_ms, sg_store_check check,
+                               sg_store_done done, void *ud) {
   int oom = 0;
   wop *w = wop_new(done, ud, op_publish, tenant);
   if (w) {
     w->s1 = wdup(w, version, &oom);
     w->j1 = jdup(manifests, &oom);
     w->now = now_ms;
+    w->check = check;
   }
   submit(st, w, oom, done, ud);
 }
@@ -874,16 +879,25 @@ static sg_st op_activate(sg_store *st, conn *c, wop *w) {
     sqlite3_reset(s);
     FAIL(w, SG_ST_NOTFOUND, "tool registry version %.100s does not exist", w->s1);
   }
-  w->result = version_object(s, 1);
+  soulgw_json *o = version_object(s, 1);
   sqlite3_reset(s);
+  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  if (refused(w, o)) {
+    soulgw_json_free(o);
+    return SG_ST_INVALID;
+  }
+  w->result = o;
   return reg_set_active(st, c, w, w->s1);
 }
 
 void sg_store_registry_activate(sg_store *st, const char *tenant, const char *version,
-                                sg_store_done done, void *ud) {
+                                sg_store_check check, sg_store_done done, void *ud) {
   int oom = 0;
   wop *w = wop_new(done, ud, op_activate, tenant);
-  if (w) w->s1 = wdup(w, version, &oom);
+  if (w) {
+    w->s1 = wdup(w, version, &oom);
+    w->check = check;
+  }
   submit(st, w, oom, done, ud);
 }
 

@@ -187,7 +187,8 @@ static void finish(sg_tool_run *run) {
   }
   if (run->failed) sg_tool_run_clear(run);
   if (m->max_concurrency > 0) atomic_fetch_sub_explicit(m->running, 1, memory_order_relaxed);
-  const char *labels[2] = {m->id, run->failed ? "error" : "ok"};
+  const char *labels[2] = {sg_metrics_label(run->gw->metrics, m->id, "all"),
+                           run->failed ? "error" : "ok"};
   sg_family_add(run->gw->tool_invocations, labels, 1);
 }
 

@@ -243,6 +243,7 @@ soulgw_api_error sg_st_error(sg_st st, const char **generic) {
       {SG_ST_NOTFOUND, SOULGW_API_STORAGE_NOT_FOUND, "not found"},
       {SG_ST_CONFLICT, SOULGW_API_STORAGE_CONFLICT, "conflict"},
       {SG_ST_UNAVAILABLE, SOULGW_API_STORAGE_UNAVAILABLE, "storage unavailable"},
+      {SG_ST_INVALID, SOULGW_API_SCHEMA_VALIDATION_FAILED, "invalid"},
   };
   for (size_t i = 0; i < SG_ARRAY_LEN(map); i++) {
     if (map[i].st == st) {

@@ -266,7 +266,8 @@ static void make_toml(char *out, size_t len, const char *extra) {
            "%s\n[llm.providers.mock]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:%d/v1/\"\n"
            "api_key_env = \"MOCK_LLM_KEY\"\ntimeout_ms = 700\nretries = 2\n\n"
            "[llm.providers.nokey]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 0\n\n"
-           "[llm.providers.refused]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 1\n%s",
+           "[llm.providers.refused]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 1\n\n"
+           "[metrics]\ntenant_labels = true\n%s",
            HARNESS_DEFAULT_TOML, mock.port, mock.port, closed_port(), extra);
 }
 

@@ -56,7 +56,10 @@ static const char *const TOML =
     "scopes = [\"tools:execute\", \"config:manage\"]\n"
     "\n"
     "[tools]\n"
-    "manifests_file = \"conf/manifests.json\"\n";
+    "manifests_file = \"conf/manifests.json\"\n"
+    "\n"
+    "[metrics]\n"
+    "tenant_labels = true\n";
 
 #define TOKEN "test-token"
 

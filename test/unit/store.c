@@ -105,7 +105,7 @@ static void unit_store_registry(void) {
   init_result(&r);
   soulgw_json *add = J("[{\"tenant\":\"t1\",\"id\":\"demo.echo\",\"version\":\"2\",\"handler\":\"builtin:echo\"},"
                        "{\"tenant\":\"t1\",\"id\":\"x\",\"version\":\"1\",\"handler\":\"h\"}]");
-  sg_store_registry_publish(st, "t1", "v2", add, 3000, on_done, &r);
+  sg_store_registry_publish(st, "t1", "v2", add, 3000, NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_OK, "publish");
   soulgw_json *ms = soulgw_json_get(r.v, "manifests");
@@ -114,18 +114,18 @@ static void unit_store_registry(void) {
   ok(soulgw_json_bool(soulgw_json_get(r.v, "active"), 0), "the new version is active");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_publish(st, "t1", "v2", add, 4000, on_done, &r);
+  sg_store_registry_publish(st, "t1", "v2", add, 4000, NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_CONFLICT, "publishing an existing version conflicts");
   is_str(r.msg, "tool registry version already exists", "with the runbook's message");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_activate(st, "t1", "bootstrap", on_done, &r);
+  sg_store_registry_activate(st, "t1", "bootstrap", NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_OK, "activate bootstrap again (rollback)");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_activate(st, "t1", "nope", on_done, &r);
+  sg_store_registry_activate(st, "t1", "nope", NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_NOTFOUND, "activating an unknown version");
   free_result(&r);
