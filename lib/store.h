@@ -45,6 +45,7 @@ typedef struct sg_store_opts {
   int sync_full;       /* PRAGMA synchronous = FULL (else NORMAL) */
   sg_family *errors;   /* soulgw_store_errors_total */
   sg_log *log;         /* for storage errors (never the data) */
+  sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
 } sg_store_opts;
 
 /* Opens (creating the file and its directory when missing), applies forward migrations, starts

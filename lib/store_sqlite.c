@@ -167,6 +167,7 @@ struct sg_store {
   char *path;
   int sync_full, memory;
   sg_family *errors;
+  sg_family *rows_read; /* {op} */
   sg_log *log;
   conn *writer;
   pthread_t thread;
@@ -559,6 +560,7 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
   pthread_mutex_init(&st->rlock, NULL);
   st->sync_full = o->sync_full;
   st->errors = o->errors;
+  st->rows_read = o->rows_read;
   st->log = o->log;
   atomic_init(&st->writable, 1);
   st->memory = strcmp(o->path, ":memory:") == 0;
@@ -1399,7 +1401,7 @@ static int hit_cmp(const void *a, const void *b) {
 /* Adds the edges of one node in one direction to hits; new neighbours go to next. */
 static int walk_node(conn *c, const char *tenant, const char *node, const char *label, int in,
                      int depth, int limit, strset *edge_ids, strset *seen, soulgw_json *next,
-                     hit **hits, size_t *nhits, size_t *caphits) {
+                     hit **hits, size_t *nhits, size_t *caphits, int64_t *rows) {
   int q = in ? (label ? Q_EDGES_IN_LABEL : Q_EDGES_IN) : (label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
   sqlite3_stmt *s = stmt(c, q);
   if (!s) return -1;
@@ -1409,6 +1411,7 @@ static int walk_node(conn *c, const char *tenant, const char *node, const char *
   sqlite3_bind_int(s, label ? 4 : 3, limit);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    (*rows)++;
     char idkey[32];
     snprintf(idkey, sizeof idkey, "%lld", (long long)sqlite3_column_int64(s, 0));
     int added = strset_add(edge_ids, idkey);
@@ -1449,6 +1452,7 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
   int failed = strset_add(&seen, node_id) < 0;
   soulgw_json_push(frontier, soulgw_json_new_string(node_id));
   int total = 0;
+  int64_t rows = 0;
   /* Read consistency across the queries of one walk. */
   int in_txn = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
   for (int d = 1; d <= depth && !failed && total < limit && soulgw_json_size(frontier); d++) {
@@ -1457,10 +1461,10 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
     for (const soulgw_json *n = soulgw_json_first(frontier); n && !failed; n = soulgw_json_next(n)) {
       const char *node = soulgw_json_string(n);
       if (dir != SG_DIR_IN &&
-          walk_node(c, tenant, node, label, 0, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
+          walk_node(c, tenant, node, label, 0, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits, &rows))
         failed = 1;
       if (dir != SG_DIR_OUT && !failed &&
-          walk_node(c, tenant, node, label, 1, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
+          walk_node(c, tenant, node, label, 1, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits, &rows))
         failed = 1;
     }
     if (nhits) qsort(hits, nhits, sizeof *hits, hit_cmp);
@@ -1477,6 +1481,7 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
   }
   if (in_txn) sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
   reader_put(st, c);
+  sg_family_add(st->rows_read, (const char *[]){"graph_recall"}, (uint64_t)rows);
   free(hits);
   strset_free(&seen);
   strset_free(&edge_ids);
