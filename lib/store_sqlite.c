@@ -18,6 +18,7 @@
  * The schema is versioned with PRAGMA user_version and migrated forward at open.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "store.h"
@@ -539,6 +541,7 @@ static sg_st submit_wait(sg_store *st, wop *w, int oom, waiter *wt) {
 /* ------------------------------------------------------------------------------------------ */
 /* Open and close */
 
+/* Creates the directories above path that do not exist, private to the owner (0700). */
 static int make_parent_dir(const char *path, char *err, size_t errlen) {
   char *dir = sg_strdup(path);
   if (!dir) return -1;
@@ -549,16 +552,37 @@ static int make_parent_dir(const char *path, char *err, size_t errlen) {
     for (char *p = dir + 1; *p; p++) {
       if (*p != '/') continue;
       *p = '\0';
-      mkdir(dir, 0750);
+      mkdir(dir, 0700);
       *p = '/';
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
       snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
       rc = -1;
     }
   }
   free(dir);
   return rc;
+}
+
+/* Creates the database file, empty and private to the owner (0600), when it does not exist:
+ * SQLite gives the -wal and -shm files the database's mode, so they are private too, whatever
+ * the umask.  An existing file keeps its mode, with a warning when others may read it. */
+static int create_private(sg_store *st, char *err, size_t errlen) {
+  if (strncmp(st->path, "file:", 5) == 0) return 0; /* a URI: SQLite opens it as it says */
+  int fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) return close(fd);
+  struct stat sb;
+  if (errno != EEXIST) {
+    snprintf(err, errlen, "cannot create %s: %s", st->path, strerror(errno));
+    return -1;
+  }
+  if (st->log && stat(st->path, &sb) == 0 && (sb.st_mode & 077)) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%03o", (unsigned)(sb.st_mode & 0777));
+    sg_log(st->log, SOULGW_LOG_WARN, "the database file is open to group or others",
+           SG_S("path", st->path), SG_S("mode", mode));
+  }
+  return 0;
 }
 
 int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen) {
@@ -584,7 +608,9 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
     st->path = sg_strdup(uri);
   } else {
     st->path = sg_strdup(o->path);
-    if (st->path && make_parent_dir(st->path, err, errlen) != 0) goto fail;
+    if (st->path && (make_parent_dir(st->path, err, errlen) != 0 ||
+                     create_private(st, err, errlen) != 0))
+      goto fail;
   }
   if (!st->path) {
     snprintf(err, errlen, "out of memory");

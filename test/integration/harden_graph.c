@@ -412,6 +412,13 @@ static void security_db_files_private(void) {
     expect_private(shm, 0);
     is_int(gw_stop(&g), 0, "the gateway stops");
   }
+  /* an existing database keeps its mode, and a start says when others may read it */
+  chmod(db, 0644);
+  if (ok(gw_start(&g, harness_soulgw_bin(), NULL, NULL, args) == 0,
+         "a gateway starts on a database others may read")) {
+    ok(gw_log_has(&g, "the database file is open to group or others"), "with a warning");
+    is_int(gw_stop(&g), 0, "the gateway stops");
+  }
   unlink(wal);
   unlink(shm);
   unlink(db);
