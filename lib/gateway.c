@@ -206,6 +206,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Configuration reloads, by result.", "result", 4, NULL);
   gw->store_errors = sg_metrics_family(gw->metrics, "soulgw_store_errors_total",
                                        "Storage operations that failed.", "", 1, NULL);
+  gw->store_rows_read = sg_metrics_family(gw->metrics, "soulgw_store_rows_read_total",
+                                          "Database rows read, by operation (graph_recall).",
+                                          "op", 8, NULL);
+  if (!gw->store_rows_read) goto fail;
   gw->tool_invocations = sg_metrics_family(gw->metrics, "soulgw_tool_invocations_total",
                                            "Tool executions, by tool and status.", "tool,status",
                                            1000, NULL);
@@ -228,6 +232,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   /* the outcomes an operator alerts on exist from the start, at 0 */
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
   sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
+  sg_family_add(gw->store_rows_read, (const char *[]){"graph_recall"}, 0);
   gw->tools = sg_tools_new();
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
@@ -335,7 +340,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   gw->snap = snap;
   gw->started_ms = sg_wall_ms();
   sg_ops_prepare(gw);
-  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
+  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log,
+                      gw->store_rows_read};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
                              gw->registry_load_failures, err, sizeof err)) != 0 ||

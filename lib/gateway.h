@@ -46,6 +46,7 @@ struct soulgw {
   sg_log *log;
   sg_metrics *metrics;
   sg_family *auth_failures, *config_reloads, *store_errors;
+  sg_family *store_rows_read;    /* {op} */
   sg_family *tool_invocations;   /* {tool,status} */
   sg_family *llm_tokens;         /* {model,direction} */
   sg_family *upstream_duration;  /* {provider}, histogram */

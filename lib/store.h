@@ -46,6 +46,7 @@ typedef struct sg_store_opts {
   int sync_full;       /* PRAGMA synchronous = FULL (else NORMAL) */
   sg_family *errors;   /* soulgw_store_errors_total */
   sg_log *log;         /* for storage errors (never the data) */
+  sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
 } sg_store_opts;
 
 /* Opens (creating the file and its directory when missing), applies forward migrations, starts
@@ -164,7 +165,9 @@ typedef enum { SG_DIR_OUT, SG_DIR_IN, SG_DIR_BOTH } sg_direction;
 
 /* Breadth-first walk from node_id over edges (label NULL: any), up to depth levels and limit
  * edges, newest first within a depth: {"tenant","node_id","label","edges":[{"from","to","label",
- * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list. */
+ * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list.  Reads at most
+ * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall";
+ * SG_ST_UNAVAILABLE when the database fails or memory runs out, never a partial list. */
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
                             const char *label, sg_direction dir, int depth, int limit,
                             soulgw_json **out);

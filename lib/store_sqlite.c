@@ -18,6 +18,7 @@
  * The schema is versioned with PRAGMA user_version and migrated forward at open.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "registry.h"
@@ -118,14 +120,27 @@ static const char *const sql[Q_COUNT] = {
                        " WHERE tenant = ?1 AND repo = ?2 ORDER BY id LIMIT ?3",
     [Q_EDGE_INSERT] = "INSERT OR IGNORE INTO edges(tenant, src, dst, label, props, ts)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_EDGES_OUT] = "SELECT id, src, dst, label, props, ts FROM edges"
-                    " WHERE tenant = ?1 AND src = ?2 ORDER BY id DESC LIMIT ?3",
-    [Q_EDGES_OUT_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges"
-                          " WHERE tenant = ?1 AND src = ?2 AND label = ?3 ORDER BY id DESC LIMIT ?4",
-    [Q_EDGES_IN] = "SELECT id, src, dst, label, props, ts FROM edges"
-                   " WHERE tenant = ?1 AND dst = ?2 ORDER BY id DESC LIMIT ?3",
-    [Q_EDGES_IN_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges INDEXED BY edges_in"
-                         " WHERE tenant = ?1 AND dst = ?2 AND label = ?3 ORDER BY id DESC LIMIT ?4",
+    /* A walk's step: the newest edges touching any node of the frontier (?2, a JSON array
+     * of ids), at most LIMIT of them.  The ids are chosen from an index alone (edges_in is
+     * ordered by id within a node, so SQLite stops a node's scan once it cannot beat the
+     * LIMIT ids it holds; edges_out is scanned over the frontier's nodes), and only the rows
+     * chosen are read from the table. */
+    [Q_EDGES_OUT] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                    " (SELECT id FROM edges INDEXED BY edges_out WHERE tenant = ?1"
+                    " AND src IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT ?3)"
+                    " ORDER BY id DESC",
+    [Q_EDGES_OUT_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                          " (SELECT id FROM edges INDEXED BY edges_out WHERE tenant = ?1"
+                          " AND src IN (SELECT value FROM json_each(?2)) AND label = ?3"
+                          " ORDER BY id DESC LIMIT ?4) ORDER BY id DESC",
+    [Q_EDGES_IN] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                   " (SELECT id FROM edges INDEXED BY edges_in WHERE tenant = ?1"
+                   " AND dst IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT ?3)"
+                   " ORDER BY id DESC",
+    [Q_EDGES_IN_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                         " (SELECT id FROM edges INDEXED BY edges_in WHERE tenant = ?1"
+                         " AND dst IN (SELECT value FROM json_each(?2)) AND label = ?3"
+                         " ORDER BY id DESC LIMIT ?4) ORDER BY id DESC",
     [Q_OBS_INSERT] = "INSERT INTO observe(tenant, seq, topic, severity, event, trace_id, ingested_at)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_OBS_QUERY] = "SELECT seq, topic, severity, event, trace_id, ingested_at FROM observe"
@@ -169,6 +184,7 @@ struct sg_store {
   char *path;
   int sync_full, memory;
   sg_family *errors;
+  sg_family *rows_read; /* {op} */
   sg_log *log;
   conn *writer;
   pthread_t thread;
@@ -527,6 +543,7 @@ static sg_st submit_wait(sg_store *st, wop *w, int oom, waiter *wt) {
 /* ------------------------------------------------------------------------------------------ */
 /* Open and close */
 
+/* Creates the directories above path that do not exist, private to the owner (0700). */
 static int make_parent_dir(const char *path, char *err, size_t errlen) {
   char *dir = sg_strdup(path);
   if (!dir) return -1;
@@ -537,16 +554,37 @@ static int make_parent_dir(const char *path, char *err, size_t errlen) {
     for (char *p = dir + 1; *p; p++) {
       if (*p != '/') continue;
       *p = '\0';
-      mkdir(dir, 0750);
+      mkdir(dir, 0700);
       *p = '/';
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
       snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
       rc = -1;
     }
   }
   free(dir);
   return rc;
+}
+
+/* Creates the database file, empty and private to the owner (0600), when it does not exist:
+ * SQLite gives the -wal and -shm files the database's mode, so they are private too, whatever
+ * the umask.  An existing file keeps its mode, with a warning when others may read it. */
+static int create_private(sg_store *st, char *err, size_t errlen) {
+  if (strncmp(st->path, "file:", 5) == 0) return 0; /* a URI: SQLite opens it as it says */
+  int fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) return close(fd);
+  struct stat sb;
+  if (errno != EEXIST) {
+    snprintf(err, errlen, "cannot create %s: %s", st->path, strerror(errno));
+    return -1;
+  }
+  if (st->log && stat(st->path, &sb) == 0 && (sb.st_mode & 077)) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%03o", (unsigned)(sb.st_mode & 0777));
+    sg_log(st->log, SOULGW_LOG_WARN, "the database file is open to group or others",
+           SG_S("path", st->path), SG_S("mode", mode));
+  }
+  return 0;
 }
 
 int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen) {
@@ -561,6 +599,7 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
   pthread_mutex_init(&st->rlock, NULL);
   st->sync_full = o->sync_full;
   st->errors = o->errors;
+  st->rows_read = o->rows_read;
   st->log = o->log;
   atomic_init(&st->writable, 1);
   st->memory = strcmp(o->path, ":memory:") == 0;
@@ -571,7 +610,9 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
     st->path = sg_strdup(uri);
   } else {
     st->path = sg_strdup(o->path);
-    if (st->path && make_parent_dir(st->path, err, errlen) != 0) goto fail;
+    if (st->path && (make_parent_dir(st->path, err, errlen) != 0 ||
+                     create_private(st, err, errlen) != 0))
+      goto fail;
   }
   if (!st->path) {
     snprintf(err, errlen, "out of memory");
@@ -1398,56 +1439,153 @@ static void strset_free(strset *s) {
   free(s->v);
 }
 
-/* One edge found at some depth, before sorting. */
+/* One edge a step met: its id and time, its answer object, and whether it was met from its
+ * destination (then its source is the node it leads to). */
 typedef struct hit {
   int64_t id, ts;
   soulgw_json *edge;
+  int in;
 } hit;
 
-static int hit_cmp(const void *a, const void *b) {
+static int hit_cmp(const void *a, const void *b) { /* newest first */
   const hit *x = a, *y = b;
   if (x->ts != y->ts) return x->ts > y->ts ? -1 : 1;
   return x->id > y->id ? -1 : x->id < y->id;
 }
 
-/* Adds the edges of one node in one direction to hits; new neighbours go to next. */
-static int walk_node(conn *c, const char *tenant, const char *node, const char *label, int in,
-                     int depth, int limit, strset *edge_ids, strset *seen, soulgw_json *next,
-                     hit **hits, size_t *nhits, size_t *caphits) {
-  int q = in ? (label ? Q_EDGES_IN_LABEL : Q_EDGES_IN) : (label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
-  sqlite3_stmt *s = stmt(c, q);
+static int hit_id_cmp(const void *a, const void *b) { /* last stored first */
+  const hit *x = a, *y = b;
+  return x->id > y->id ? -1 : x->id < y->id;
+}
+
+/* A breadth-first walk in progress.  Its cost is bounded by the answer, not by the graph:
+ * each depth reads, per direction, at most the edges the limit still allows plus those it
+ * can meet again (each edge is met at most once from each end), so a walk reads at most
+ * 4 x limit edge rows, and limit when it goes one way.  The frontier is the new ends of the
+ * edges answered at a depth, so it holds at most limit nodes. */
+typedef struct walk {
+  conn *c;
+  const char *tenant, *label;
+  strset seen;           /* nodes reached */
+  strset met;            /* edges answered, and the candidates of the current depth */
+  sg_buf frontier, next; /* JSON arrays of node ids, for json_each() */
+  size_t nfrontier, nnext;
+  hit *hits; /* the current depth's candidates */
+  size_t nhits, caphits;
+  int64_t rows; /* rows read, for soulgw_store_rows_read_total */
+} walk;
+
+/* Appends a node id to a JSON array of ids.  Only '"', '\\' and control characters are
+ * escaped: every other byte goes as it is, so that the id reaches SQLite's json_each()
+ * unchanged (SQLite passes bytes that are not UTF-8 through, where sg_buf_json_escape() would
+ * replace them). */
+static void ids_add(sg_buf *b, size_t *n, const char *id) {
+  sg_buf_putc(b, *n ? ',' : '[');
+  sg_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    if (*p == '"' || *p == '\\') sg_buf_putc(b, '\\');
+    if (*p < 0x20) sg_buf_printf(b, "\\u%04x", *p);
+    else sg_buf_putc(b, (char)*p);
+  }
+  sg_buf_putc(b, '"');
+  (*n)++;
+}
+
+/* Frees the current depth's candidates. */
+static void hits_drop(walk *w) {
+  for (size_t i = 0; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
+  w->nhits = 0;
+}
+
+/* Adds to w->hits the newest edges touching the frontier in one direction (in: arriving at
+ * it) that were not met before: at most want of them, from at most want + again rows, again
+ * being how many edges met before the frontier can touch.  Returns 0, or -1 when the
+ * database fails or memory runs out. */
+static int walk_step(walk *w, int in, int depth, int want, int again) {
+  int q = in ? (w->label ? Q_EDGES_IN_LABEL : Q_EDGES_IN)
+             : (w->label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
+  sqlite3_stmt *s = stmt(w->c, q);
   if (!s) return -1;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, node);
-  if (label) bind_text(s, 3, label);
-  sqlite3_bind_int(s, label ? 4 : 3, limit);
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    char idkey[32];
+  bind_text(s, 1, w->tenant);
+  sqlite3_bind_text(s, 2, w->frontier.ptr, (int)w->frontier.len, SQLITE_STATIC);
+  if (w->label) bind_text(s, 3, w->label);
+  sqlite3_bind_int(s, w->label ? 4 : 3, want + again);
+  int rc = SQLITE_DONE, got = 0, err = 0;
+  while (got < want && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    w->rows++;
+    char idkey[24];
     snprintf(idkey, sizeof idkey, "%lld", (long long)sqlite3_column_int64(s, 0));
-    int added = strset_add(edge_ids, idkey);
-    if (added < 0) break;
-    if (!added) continue; /* reached from both ends */
-    if (*nhits == *caphits) {
-      size_t cap = *caphits ? *caphits * 2 : 64;
-      hit *v = realloc(*hits, cap * sizeof *v);
-      if (!v) break;
-      *hits = v;
-      *caphits = cap;
+    int added = strset_add(&w->met, idkey);
+    if (added == 0) continue; /* met from its other end */
+    if (added < 0 || w->nhits == w->caphits) {
+      err = 1;
+      break;
     }
     soulgw_json *e = soulgw_json_object();
+    if (!e) {
+      err = 1;
+      break;
+    }
     soulgw_json_set(e, "from", soulgw_json_new_string(col_text(s, 1)));
     soulgw_json_set(e, "to", soulgw_json_new_string(col_text(s, 2)));
     soulgw_json_set(e, "label", soulgw_json_new_string(col_text(s, 3)));
     soulgw_json_set(e, "props", col_json(s, 4));
     soulgw_json_set(e, "timestamp_ms", sg_json_new_int(sqlite3_column_int64(s, 5)));
     soulgw_json_set(e, "depth", sg_json_new_int(depth));
-    (*hits)[(*nhits)++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e};
-    const char *other = col_text(s, in ? 1 : 2);
-    if (strset_add(seen, other) == 1) soulgw_json_push(next, soulgw_json_new_string(other));
+    w->hits[w->nhits++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e, in};
+    got++;
   }
   sqlite3_reset(s);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+  return err || (got < want && rc != SQLITE_DONE) ? -1 : 0;
+}
+
+/* One depth: answers (appends to edges) the newest `need` edges touching the frontier that
+ * were not answered before, `prev` being how many the previous depth answered, and makes
+ * their new ends the next frontier.  Returns the number answered, or -1. */
+static int walk_depth(walk *w, sg_direction dir, int depth, int need, int prev,
+                      soulgw_json *edges) {
+  w->nhits = 0;
+  if ((size_t)need * 2 > w->caphits) { /* at most need per direction */
+    hit *v = realloc(w->hits, (size_t)need * 2 * sizeof *v);
+    if (!v) return -1;
+    w->hits = v;
+    w->caphits = (size_t)need * 2;
+  }
+  /* Going one way, no edge is met twice (a node is in one frontier only).  Both ways, an edge
+   * the previous depth answered is met again from its other end, and so is one joining two
+   * nodes of this frontier. */
+  int again = dir == SG_DIR_BOTH ? prev : 0;
+  if (dir != SG_DIR_IN && walk_step(w, 0, depth, need, again)) goto fail;
+  if (dir != SG_DIR_OUT && walk_step(w, 1, depth, need, again + (int)w->nhits)) goto fail;
+  if (w->nhits > (size_t)need) { /* both ways: the newest of the two */
+    qsort(w->hits, w->nhits, sizeof *w->hits, hit_id_cmp);
+    for (size_t i = (size_t)need; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
+    w->nhits = (size_t)need;
+  }
+  qsort(w->hits, w->nhits, sizeof *w->hits, hit_cmp);
+  size_t n = w->nhits;
+  for (size_t i = 0; i < n; i++) soulgw_json_push(edges, w->hits[i].edge);
+  w->nhits = 0; /* edges owns them now */
+  sg_buf_reset(&w->next);
+  w->nnext = 0;
+  for (size_t i = 0; i < n; i++) {
+    const soulgw_json *e = w->hits[i].edge;
+    const char *other = soulgw_json_string(soulgw_json_get(e, w->hits[i].in ? "from" : "to"));
+    int added = other ? strset_add(&w->seen, other) : 0;
+    if (added < 0) return -1;
+    if (added) ids_add(&w->next, &w->nnext, other);
+  }
+  if (!w->nnext) sg_buf_putc(&w->next, '[');
+  sg_buf_putc(&w->next, ']');
+  if (sg_buf_failed(&w->next)) return -1;
+  sg_buf t = w->frontier;
+  w->frontier = w->next;
+  w->next = t;
+  w->nfrontier = w->nnext;
+  return (int)n;
+fail:
+  hits_drop(w);
+  return -1;
 }
 
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
@@ -1456,45 +1594,29 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
   *out = NULL;
   conn *c = reader_get(st);
   if (!c) return read_failed(st, "graph", SQLITE_CANTOPEN, NULL);
-  strset seen = {0}, edge_ids = {0};
-  soulgw_json *edges = soulgw_json_array(), *frontier = soulgw_json_array();
-  hit *hits = NULL;
-  size_t caphits = 0;
-  int failed = strset_add(&seen, node_id) < 0;
-  soulgw_json_push(frontier, soulgw_json_new_string(node_id));
-  int total = 0;
+  walk w = {.c = c, .tenant = tenant, .label = label};
+  sg_buf_init(&w.frontier, 0);
+  sg_buf_init(&w.next, 0);
+  soulgw_json *edges = soulgw_json_array();
+  ids_add(&w.frontier, &w.nfrontier, node_id);
+  sg_buf_putc(&w.frontier, ']');
+  int failed = !edges || strset_add(&w.seen, node_id) < 0 || sg_buf_failed(&w.frontier);
+  int total = 0, prev = 0;
   /* Read consistency across the queries of one walk. */
   int in_txn = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-  for (int d = 1; d <= depth && !failed && total < limit && soulgw_json_size(frontier); d++) {
-    soulgw_json *next = soulgw_json_array();
-    size_t nhits = 0;
-    for (const soulgw_json *n = soulgw_json_first(frontier); n && !failed; n = soulgw_json_next(n)) {
-      const char *node = soulgw_json_string(n);
-      if (dir != SG_DIR_IN &&
-          walk_node(c, tenant, node, label, 0, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
-        failed = 1;
-      if (dir != SG_DIR_OUT && !failed &&
-          walk_node(c, tenant, node, label, 1, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
-        failed = 1;
-    }
-    if (nhits) qsort(hits, nhits, sizeof *hits, hit_cmp);
-    for (size_t i = 0; i < nhits; i++) {
-      if (total < limit && !failed) {
-        soulgw_json_push(edges, hits[i].edge);
-        total++;
-      } else {
-        soulgw_json_free(hits[i].edge);
-      }
-    }
-    soulgw_json_free(frontier);
-    frontier = next;
+  for (int d = 1; d <= depth && !failed && total < limit && w.nfrontier; d++) {
+    prev = walk_depth(&w, dir, d, limit - total, prev, edges);
+    if (prev < 0) failed = 1;
+    else total += prev;
   }
   if (in_txn) sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
   reader_put(st, c);
-  free(hits);
-  strset_free(&seen);
-  strset_free(&edge_ids);
-  soulgw_json_free(frontier);
+  sg_family_add(st->rows_read, (const char *[]){"graph_recall"}, (uint64_t)w.rows);
+  free(w.hits);
+  strset_free(&w.seen);
+  strset_free(&w.met);
+  sg_buf_free(&w.frontier);
+  sg_buf_free(&w.next);
   if (failed) {
     soulgw_json_free(edges);
     return read_failed(st, "graph recall", SQLITE_ERROR, NULL);
