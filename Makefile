@@ -114,7 +114,7 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
-            libcurl4-openssl-dev mandoc curl perl sqlite3
+            libcurl4-openssl-dev mandoc curl perl sqlite3 python3
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -140,8 +140,8 @@ run: deps
 	 exec $(B)/soulgw --config conf/gateway.toml
 
 # ---------------------------------------------------------------------------------------------
-# Tests: unit tests per module (TAP), black-box tests against the real binaries, the example,
-# the man pages.  Everything is built with ASan and UBSan into build/asan.
+# Tests: unit tests per module (TAP), black-box tests against the real binaries, the examples
+# (C and Python), the man pages.  Everything is built with ASan and UBSan into build/asan.
 
 CHECK_B  := build/asan
 CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -180,7 +180,8 @@ endef
 $(foreach s,$(BB_SRC),$(eval $(call bb_rule,$(s))))
 
 # The example is built the way a host program would build it: against an installed copy,
-# through pkg-config.
+# through pkg-config.  examples/embed.py needs no build: test/scripts/example_embed_py.t runs
+# it with python3 on the same staged copy.
 STAGE := $(abspath build/stage)
 .PHONY: examples
 examples: all
