@@ -204,14 +204,26 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
 # make fuzz builds the targets; make fuzz-run runs each for FUZZ_SECONDS over its seeds
-# (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.
+# (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.  A target's
+# output goes to build/fuzz/NAME.log and the input that broke it to build/fuzz/NAME-crash-*
+# (or -leak-, -timeout-, -oom-).  A target that fails fails the run, once every target ran.
+# (The target's status is the one tested: through a pipe, /bin/sh would test the last
+# command's, so a crash would pass.)
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
-	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \
+	@failed=""; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$n test/fuzz/seeds/$$n 2>&1 | tail -1 || exit 1; done
+	  if $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$n- \
+	       build/fuzz/corpus-$$n test/fuzz/seeds/$$n >build/fuzz/$$n.log 2>&1; then \
+	    tail -1 build/fuzz/$$n.log; \
+	  else \
+	    st=$$?; sed -n '/ERROR\|runtime error/,/^SUMMARY/p' build/fuzz/$$n.log | head -40; \
+	    tail -3 build/fuzz/$$n.log; failed="$$failed $$n"; \
+	    echo "fuzz: $$n failed with status $$st; its output: build/fuzz/$$n.log"; \
+	  fi; done; \
+	if [ -n "$$failed" ]; then echo "fuzz-run: failed:$$failed"; exit 1; fi
 build/fuzz/%: test/fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
