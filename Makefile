@@ -4,7 +4,7 @@
 #   make run        install missing packages, build, serve conf/gateway.toml on 127.0.0.1:8080
 #   make check      install missing packages, build with sanitizers, run every test (T=filter)
 #   make perf       the perf_* load scenarios against a release build
-#   make fuzz       build the libFuzzer targets (clang)
+#   make fuzz       build the libFuzzer targets (clang); fuzz-run fuzzes, fuzz-smoke runs the seeds
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall
 #
@@ -51,7 +51,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps perf fuzz fuzz-run install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -141,7 +141,8 @@ run: deps
 
 # ---------------------------------------------------------------------------------------------
 # Tests: unit tests per module (TAP), black-box tests against the real binaries, the examples
-# (C and Python), the man pages.  Everything is built with ASan and UBSan into build/asan.
+# (C and Python), the man pages, the fuzz targets over their seeds (when clang is installed).
+# Everything is built with ASan and UBSan into build/asan.
 
 CHECK_B  := build/asan
 CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -150,6 +151,8 @@ T ?=
 check: deps
 	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
 	@$(MAKE) --no-print-directory examples
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz; \
+	 else echo "  (no clang: the fuzz targets are neither built nor run)"; fi
 	@SOULGW_TEST_FILTER='$(T)' B=$(CHECK_B) test/run
 
 TEST_HELPERS := $(sort $(wildcard test/helpers/*.c))
@@ -224,10 +227,24 @@ fuzz-run: fuzz
 	    echo "fuzz: $$n failed with status $$st; its output: build/fuzz/$$n.log"; \
 	  fi; done; \
 	if [ -n "$$failed" ]; then echo "fuzz-run: failed:$$failed"; exit 1; fi
-build/fuzz/%: test/fuzz/%.c $(LIB_SRC)
-	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+# make fuzz-smoke runs each target once over its seeds, without fuzzing (test/scripts/
+# fuzz_smoke.t, which make check runs too when clang is installed).
+fuzz-smoke: fuzz
+	@out=$$(test/scripts/fuzz_smoke.t); echo "$$out"; case "$$out" in *"not ok"*) exit 1 ;; esac
+
+# The library is compiled once for every target (coverage-instrumented, ASan, UBSan that
+# aborts on the first report, as in make check) and each target links it.
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+$(FUZZ_OBJ): build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG $<")
+	$(Q)clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
+	  -MMD -MP -c -o $@ $<
+$(FUZZ_TARGETS): build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  CLANG $@")
+	$(Q)clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
+	  -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
 # ---------------------------------------------------------------------------------------------
 
