@@ -151,7 +151,7 @@ T ?=
 check: deps
 	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
 	@$(MAKE) --no-print-directory examples
-	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory fuzz; \
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; \
 	 else echo "  (no clang: the fuzz targets are neither built nor run)"; fi
 	@SOULGW_TEST_FILTER='$(T)' B=$(CHECK_B) test/run
 
