@@ -85,6 +85,11 @@ static int publish(soulgw_req *req, soulgw *gw) {
       return 0;
     }
   }
+  /* where an HTTP tool may connect (the same is checked again at connect time) */
+  if (sg_netpolicy_check_manifests(req->snap->conf->tools.netpolicy, norm, err, sizeof err)) {
+    soulgw_json_free(norm);
+    return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "%s", err);
+  }
   if (soulgw_req_defer(req) == 0)
     sg_store_registry_publish(gw->store, req->tenant, version, norm, sg_wall_ms(), published, req);
   soulgw_json_free(norm); /* the store copied it */
