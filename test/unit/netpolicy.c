@@ -282,6 +282,29 @@ static void harden_netpolicy_connect(void) {
   sg_netpolicy_unref(def);
 }
 
+/* The keys in a configuration: a bad pattern is an error naming the key, the defaults hold. */
+static void harden_netpolicy_config(void) {
+  soulgw_config *cfg = soulgw_config_new();
+  is_int(soulgw_config_load_string(cfg, "[tools]\nallowed_hosts = [\"ok.example\", \"http://x\"]\n",
+                                   "t.toml"),
+         SOULGW_ECONFIG, "a URL among allowed_hosts is a configuration error");
+  has_str(soulgw_config_errmsg(cfg), "tools.allowed_hosts: \"http://x\" is not a host pattern",
+          "  naming the key and the pattern");
+  soulgw_config_free(cfg);
+  cfg = soulgw_config_new();
+  is_int(soulgw_config_load_string(cfg, "[tools]\nmax_bytes_out = 0\n", "t.toml"), SOULGW_ECONFIG,
+         "max_bytes_out 0 is refused");
+  soulgw_config_free(cfg);
+  cfg = soulgw_config_new();
+  long long v = 0;
+  is_int(soulgw_config_load_string(cfg, "[tools]\nallowed_hosts = [\"10.0.0.0/8\", \"*.corp:443\"]\n",
+                                   "t.toml"),
+         0, "valid patterns load");
+  is_int(soulgw_config_get_int(cfg, "tools.max_bytes_out", &v), 0, "max_bytes_out can be read");
+  is_int(v, 1048576, "and is 1 MiB by default");
+  soulgw_config_free(cfg);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Through the upstream module: a loopback listener that answers {} and counts connections. */
 
@@ -417,7 +440,8 @@ static void harden_netpolicy_upstream(void) {
 static const tap_test tests[] = {
     TEST(harden_netpolicy_classes), TEST(harden_netpolicy_patterns),
     TEST(harden_netpolicy_urls),    TEST(harden_netpolicy_publish),
-    TEST(harden_netpolicy_connect), TEST(harden_netpolicy_upstream),
+    TEST(harden_netpolicy_connect), TEST(harden_netpolicy_config),
+    TEST(harden_netpolicy_upstream),
 };
 
 int main(void) {
