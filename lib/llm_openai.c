@@ -303,8 +303,8 @@ static int sse_data(oa_call *c, const char *d, size_t n) {
   if (err) {
     const char *m = soulgw_json_string(soulgw_json_get(err, "message"));
     keep_said(c, m ? m : d, m ? strlen(m) : n);
-    snprintf(c->fail, sizeof c->fail, "provider %s failed mid-stream: the upstream sent an error event",
-             c->provider);
+    snprintf(c->fail, sizeof c->fail,
+             "provider %s failed mid-stream: the upstream sent an error event", c->provider);
     rc = 1;
     goto out;
   }
@@ -586,8 +586,9 @@ static void on_done(void *ud, const sg_up_result *res) {
          c->provider, res->status, tries, attempts);
     return;
   }
-  fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s refused the call: upstream status %ld (%s)",
-       c->provider, res->status, status_phrase(res->status));
+  fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+       "provider %s refused the call: upstream status %ld (%s)", c->provider, res->status,
+       status_phrase(res->status));
 }
 
 static void attempt(oa_call *c) {

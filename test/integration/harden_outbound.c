@@ -334,7 +334,8 @@ static void security_outbound_publish_refuses_private(void) {
       continue;
     }
     is_str(json_str(j, "code"), "SCHEMA.VALIDATION_FAILED", "  SCHEMA.VALIDATION_FAILED");
-    has_str(json_str(j, "message"), "manifests[0] (tool ssrf.x)", "  the message names the manifest");
+    has_str(json_str(j, "message"), "manifests[0] (tool ssrf.x)",
+            "  the message names the manifest");
     has_str(json_str(j, "message"), bad[i].names, "  and the host");
     ok(!strstr(json_str(j, "message") ? json_str(j, "message") : "", "secret"),
        "  and repeats no credential");

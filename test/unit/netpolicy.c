@@ -58,7 +58,8 @@ static void harden_netpolicy_classes(void) {
   is_str(class_of("127.0.0.1"), "a loopback address", "names: loopback");
   is_str(class_of("10.0.0.1"), "a private address (RFC 1918)", "RFC 1918");
   is_str(class_of("169.254.169.254"), "a link-local address", "link-local");
-  is_str(class_of("::ffff:192.168.0.1"), "a private address (RFC 1918)", "a mapped address as IPv4");
+  is_str(class_of("::ffff:192.168.0.1"), "a private address (RFC 1918)",
+         "a mapped address as IPv4");
   is_str(sg_net_ip_class(AF_UNIX, (const unsigned char *)"xxxxxxxxxxxxxxxx"), "not an IP address",
          "another family");
 }
@@ -297,8 +298,8 @@ static void harden_netpolicy_config(void) {
   soulgw_config_free(cfg);
   cfg = soulgw_config_new();
   long long v = 0;
-  is_int(soulgw_config_load_string(cfg, "[tools]\nallowed_hosts = [\"10.0.0.0/8\", \"*.corp:443\"]\n",
-                                   "t.toml"),
+  is_int(soulgw_config_load_string(
+             cfg, "[tools]\nallowed_hosts = [\"10.0.0.0/8\", \"*.corp:443\"]\n", "t.toml"),
          0, "valid patterns load");
   is_int(soulgw_config_get_int(cfg, "tools.max_bytes_out", &v), 0, "max_bytes_out can be read");
   is_int(v, 1048576, "and is 1 MiB by default");
