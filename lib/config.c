@@ -72,6 +72,8 @@ static const keydef auth_keys[] = {
     {"require_nonce", T_BOOL, C(auth.require_nonce), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef tools_keys[] = {{"manifests_file", T_STR, C(tools.manifests_file), 0, 0, R_PLAIN},
+                                    {"allowed_hosts", T_STRV, C(tools.allowed_hosts), 0, 0, R_PLAIN},
+                                    {"max_bytes_out", T_INT, C(tools.max_bytes_out), 1, 1LL << 30, R_PLAIN},
                                     {NULL, 0, 0, 0, 0, 0}};
 static const keydef metrics_keys[] = {
     {"tenant_labels", T_BOOL, C(metrics.tenant_labels), 0, 0, R_PLAIN},
@@ -778,6 +780,10 @@ static void validate(builder *b) {
     snprintf(what, sizeof what, "llm.providers.%s.api_key", p->name);
     resolve_secret(b, &p->api_key, what);
   }
+  char why[300];
+  if (sg_netpolicy_new(c->tools.allowed_hosts.v, c->tools.allowed_hosts.n, &c->tools.netpolicy,
+                       why, sizeof why))
+    problem(b, "tools.allowed_hosts: %s", why);
   if (!strchr(c->llm.default_model, ':'))
     problem(b, "llm.default_model: expected provider:model, got \"%s\"", c->llm.default_model);
   if (!strchr(c->llm.embed_model, ':'))
@@ -810,6 +816,7 @@ static void set_defaults(sg_conf *c) {
   c->log.access = 1;
   c->auth.hmac_skew_s = 300;
   c->tools.manifests_file = "";
+  c->tools.max_bytes_out = 1048576;
   c->llm.default_model = "local:echo";
   c->llm.embed_model = "local:emb";
 }
@@ -820,6 +827,7 @@ static void conf_free(sg_conf *c) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next) wipe_secret(&e->secret);
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
+  sg_netpolicy_unref(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);
 }

@@ -10,6 +10,7 @@
 #ifndef SG_CONFIG_H
 #define SG_CONFIG_H
 
+#include "netpolicy.h"
 #include "sg.h"
 
 typedef struct sg_strv {
@@ -80,6 +81,9 @@ typedef struct sg_conf {
   } auth;
   struct {
     const char *manifests_file;
+    sg_strv allowed_hosts;     /* the patterns, as written */
+    sg_netpolicy *netpolicy;   /* built from them; released with the snapshot */
+    long long max_bytes_out;   /* most bytes an HTTP tool's answer may hold */
   } tools;
   struct {
     int tenant_labels; /* tool ids, observe topics and model names as label values */

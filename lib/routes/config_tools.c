@@ -142,6 +142,11 @@ static int publish(soulgw_req *req, soulgw *gw) {
       return 0;
     }
   }
+  /* where an HTTP tool may connect (the same is checked again at connect time) */
+  if (sg_netpolicy_check_manifests(req->snap->conf->tools.netpolicy, norm, err, sizeof err)) {
+    soulgw_json_free(norm);
+    return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "%s", err);
+  }
   reg_op *op = reg_op_new(req, 0);
   if (!op) {
     soulgw_json_free(norm);
