@@ -11,7 +11,10 @@
  * of concurrent callers into one transaction (group commit) and calls each completion only
  * after that transaction has committed, so an acknowledged write is durable.  A completion runs
  * on the writer thread: it must be quick (build the answer, reply, return).  Each write runs in
- * its own savepoint, so one write's conflict never undoes its neighbours'.
+ * its own savepoint: one write's refusal or failure (a conflict, an unreadable row, a statement
+ * that fails) undoes that write alone and is answered to it alone; only a failure of the
+ * database itself (I/O, a full disk, a failed commit) fails the batch and makes the store
+ * report itself unwritable.
  *
  * Results are JSON values in the shapes the routes answer with (documented per operation);
  * completions receive ownership of the result.

