@@ -73,6 +73,11 @@ static const keydef auth_keys[] = {
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef tools_keys[] = {{"manifests_file", T_STR, C(tools.manifests_file), 0, 0, R_PLAIN},
                                     {NULL, 0, 0, 0, 0, 0}};
+static const keydef collab_keys[] = {
+    {"max_timeline_entries", T_INT, C(collab.max_timeline_entries), 1, 100000000, R_PLAIN},
+    {"max_snapshot_bytes", T_INT, C(collab.max_snapshot_bytes), 1024, 1LL << 40, R_PLAIN},
+    {"timeline_window", T_INT, C(collab.timeline_window), 0, 1000, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -130,6 +135,7 @@ static const sectiondef sections[] = {
     {"auth.hmac_keys.", 1, W_CRED, hmac_keys},   {"tools", 0, W_CONF, tools_keys},
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
     {"service.", 1, W_SERVICE, service_keys},
+    {"collab", 0, W_CONF, collab_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -806,6 +812,9 @@ static void set_defaults(sg_conf *c) {
   c->log.access = 1;
   c->auth.hmac_skew_s = 300;
   c->tools.manifests_file = "";
+  c->collab.max_timeline_entries = 1000;
+  c->collab.max_snapshot_bytes = 4 << 20;
+  c->collab.timeline_window = 50;
   c->llm.default_model = "local:echo";
   c->llm.embed_model = "local:emb";
 }

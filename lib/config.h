@@ -82,6 +82,9 @@ typedef struct sg_conf {
     const char *manifests_file;
   } tools;
   struct {
+    long long max_timeline_entries, max_snapshot_bytes, timeline_window;
+  } collab;
+  struct {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
   } llm;
