@@ -78,6 +78,11 @@ static const keydef tools_keys[] = {{"manifests_file", T_STR, C(tools.manifests_
 static const keydef metrics_keys[] = {
     {"tenant_labels", T_BOOL, C(metrics.tenant_labels), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
+static const keydef collab_keys[] = {
+    {"max_timeline_entries", T_INT, C(collab.max_timeline_entries), 1, 100000000, R_PLAIN},
+    {"max_snapshot_bytes", T_INT, C(collab.max_snapshot_bytes), 1024, 1LL << 40, R_PLAIN},
+    {"timeline_window", T_INT, C(collab.timeline_window), 0, 1000, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -136,6 +141,7 @@ static const sectiondef sections[] = {
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
     {"service.", 1, W_SERVICE, service_keys},
     {"metrics", 0, W_CONF, metrics_keys},
+    {"collab", 0, W_CONF, collab_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -817,6 +823,9 @@ static void set_defaults(sg_conf *c) {
   c->auth.hmac_skew_s = 300;
   c->tools.manifests_file = "";
   c->tools.max_bytes_out = 1048576;
+  c->collab.max_timeline_entries = 1000;
+  c->collab.max_snapshot_bytes = 4 << 20;
+  c->collab.timeline_window = 50;
   c->llm.default_model = "local:echo";
   c->llm.embed_model = "local:emb";
 }

@@ -89,6 +89,9 @@ typedef struct sg_conf {
     int tenant_labels; /* tool ids, observe topics and model names as label values */
   } metrics;
   struct {
+    long long max_timeline_entries, max_snapshot_bytes, timeline_window;
+  } collab;
+  struct {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
   } llm;

@@ -205,6 +205,9 @@ char *soulgw_config_describe(const soulgw_config *cfg) {
   for (size_t i = 0; i < c->tools.allowed_hosts.n; i++)
     sg_buf_printf(&b, "%s%s", i ? "," : "", c->tools.allowed_hosts.v[i]);
   sg_buf_puts(&b, c->tools.allowed_hosts.n ? "\n" : "(none: private addresses refused)\n");
+  sg_buf_printf(&b, "collab:   at most %lld timeline entries and %lld bytes, answers with %lld\n",
+                c->collab.max_timeline_entries, c->collab.max_snapshot_bytes,
+                c->collab.timeline_window);
   sg_buf_printf(&b, "llm:      default %s, embed %s\n", c->llm.default_model, c->llm.embed_model);
   for (const sg_provider_conf *p = c->llm.providers; p; p = p->next)
     sg_buf_printf(&b, "  provider %-16s kind=%s base_url=%s timeout=%lldms retries=%lld key=%s\n",
