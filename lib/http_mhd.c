@@ -504,9 +504,9 @@ static int cut_late(sg_http *h, cut *cuts) {
     long long due = atomic_load_explicit(&k->due, memory_order_relaxed);
     if (!due || (due >> 1) > now) continue;
     atomic_store_explicit(&k->due, 0, memory_order_relaxed);
-    shutdown(k->fd, SHUT_RDWR);
     cuts[n].body = (int)(due & 1);
     peer_of(k->fd, cuts[n].peer, sizeof cuts[n].peer);
+    shutdown(k->fd, SHUT_RDWR);
     n++;
   }
   return n;

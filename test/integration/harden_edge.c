@@ -458,21 +458,21 @@ static void security_edge_slow_body(void) {
   close(fd);
   ok(gw_wait_log(&gw, "request body slower than", 1, 5000), "the cut is logged");
   ok(gw_log_count(&gw, "\"msg\":\"connection cut\"") > before, "as a connection cut");
-  /* a body that keeps up is read */
-  char *part = malloc(2001);
-  memset(part, ' ', 2000);
-  part[2000] = '\0';
+  /* a body that keeps up is read: each 5000 bytes buy 5 s more, and come every second */
+  char *part = malloc(5001);
+  memset(part, ' ', 5000);
+  part[5000] = '\0';
   fd = raw_connect(&gw);
   static const char head2[] = "POST /test/secure HTTP/1.1\r\nHost: x\r\nContent-Type: "
                               "application/json\r\nAuthorization: Bearer reader-token-0123456789\r\n"
-                              "Content-Length: 6002\r\n\r\n{";
+                              "Content-Length: 15002\r\n\r\n{";
   send_all(fd, head2, sizeof head2 - 1);
   for (int i = 0; i < 3; i++) {
-    send_all(fd, part, 2000);
+    send_all(fd, part, 5000);
     if (i < 2) sleep(1);
   }
   char *got = raw_request(fd, "}", 5000);
-  ok(got && strncmp(got, "HTTP/1.1 200", 12) == 0, "a body sent at 2000 B/s is read: 200");
+  ok(got && strncmp(got, "HTTP/1.1 200", 12) == 0, "a body sent at 5000 B/s is read: 200");
   free(got);
   free(part);
   close(fd);
