@@ -102,7 +102,9 @@ SOULGW_API const char *soulgw_strerror(int code);
   X(PROVIDER_UNAVAILABLE, "PROVIDER.UNAVAILABLE", 503)                         \
   X(LLM_TIMEOUT, "LLM.TIMEOUT", 504)                                           \
   X(UNKNOWN_INTERNAL, "UNKNOWN.INTERNAL", 500)                                 \
-  X(REQUEST_BAD, "REQUEST.BAD", 400)
+  X(REQUEST_BAD, "REQUEST.BAD", 400)                                           \
+  X(REQUEST_NOT_IMPLEMENTED, "REQUEST.NOT_IMPLEMENTED", 501)                   \
+  X(REQUEST_BUSY, "REQUEST.BUSY", 503)
 
 typedef enum {
 #define SOULGW_API_ENUM_(name, code, status) SOULGW_API_##name,

@@ -178,7 +178,9 @@ static int is_hex64(const char *s) {
   return 1;
 }
 
-static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out) {
+/* head_only: the body is not in yet; everything but the body hash and the replay cache. */
+static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out,
+                int head_only) {
   const char *colon = strchr(value, ':');
   if (!credential_ok(value) || !colon || colon == value)
     return fail(a, req, "malformed",
@@ -215,9 +217,11 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
     const char *body = soulgw_req_body(req, &blen);
     if (!is_hex64(body_hash) || sg_hex_decode(want, sizeof want, body_hash, 64) != 0)
       return fail(a, req, "malformed", "malformed x-sb-content-sha256: expected 64 hex digits");
-    sg_sha256(got, body ? body : "", body ? blen : 0);
-    if (!sg_equal_ct(want, got, sizeof got))
-      return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+    if (!head_only) {
+      sg_sha256(got, body ? body : "", body ? blen : 0);
+      if (!sg_equal_ct(want, got, sizeof got))
+        return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+    }
   } else if (a->require_body_hash) {
     return fail(a, req, "missing_body_hash", "missing x-sb-content-sha256 header (required)");
   }
@@ -240,6 +244,10 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
   sg_hex_decode(expect, sizeof expect, sig, 64);
   if (!sg_equal_ct(expect, given, sizeof given))
     return fail(a, req, "bad_signature", "SB-HMAC signature does not match");
+  if (head_only) {
+    *out = &key->p;
+    return 0;
+  }
 
   int64_t expires = (a->skew > 0 ? ts + a->skew : now + REPLAY_WINDOW_WITHOUT_SKEW) + 1;
   int rc = sg_replay_check_add(a->replay, given, now, expires);
@@ -252,12 +260,12 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
   return 0;
 }
 
-int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+static int authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out, int head_only) {
   *out = NULL;
   const char *authz = soulgw_req_header(req, "Authorization");
   if (authz) {
     if (strncasecmp(authz, "Bearer ", 7) == 0) return bearer(a, req, authz + 7, out);
-    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out);
+    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out, head_only);
     if (strcasecmp(authz, "Bearer") == 0 || strcasecmp(authz, "SB-HMAC") == 0 || !*authz)
       return fail(a, req, "malformed", "malformed Authorization header: no credential");
     return fail(a, req, "unsupported_scheme",
@@ -266,6 +274,14 @@ int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) 
   const char *key = soulgw_req_header(req, "x-api-key");
   if (key) return api_key(a, req, key, out);
   return 0;
+}
+
+int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+  return authenticate(a, req, out, 0);
+}
+
+int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+  return authenticate(a, req, out, 1);
 }
 
 int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p) {

@@ -53,6 +53,10 @@ void sg_auth_free(sg_auth *a);
 /* Identifies the caller.  Returns 0 with *out the principal, or NULL when the request carries
  * no credential at all; or -1 after answering 401 with the reason. */
 int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out);
+/* The same from the headers alone, before the body is read: an SB-HMAC signature is checked,
+ * but not its body hash, and it is not recorded in the replay cache (sg_auth_authenticate does
+ * both once the body is in). */
+int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out);
 /* Takes a token from the principal's bucket: 0, or -1 after answering 429 with Retry-After. */
 int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p);
 /* 1 when the principal holds scope or "*". */

@@ -58,6 +58,11 @@ static const keydef server_keys[] = {
     {"max_connections", T_INT, C(server.max_connections), 1, 1000000, R_PLAIN},
     {"drain_timeout_s", T_INT, C(server.drain_timeout_s), 0, 86400, R_PLAIN},
     {"metrics_scope", T_STR, C(server.metrics_scope), 0, 0, R_PLAIN},
+    {"header_timeout_s", T_INT, C(server.header_timeout_s), 0, 86400, R_PLAIN},
+    {"min_body_rate_bytes_s", T_INT, C(server.min_body_rate_bytes_s), 0, 1LL << 30, R_PLAIN},
+    {"max_connections_per_ip", T_INT, C(server.max_connections_per_ip), 0, 1000000, R_PLAIN},
+    {"max_unauthenticated_body_bytes", T_INT, C(server.max_unauthenticated_body_bytes), 0,
+     1LL << 40, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef storage_keys[] = {{"path", T_STR, C(storage.path), 0, 0, R_PLAIN},
                                       {"synchronous", T_SYNC, C(storage.sync_full), 0, 0, R_PLAIN},
@@ -815,6 +820,10 @@ static void set_defaults(sg_conf *c) {
   c->server.max_connections = 10000;
   c->server.drain_timeout_s = 10;
   c->server.metrics_scope = "";
+  c->server.header_timeout_s = 10;
+  c->server.min_body_rate_bytes_s = 1024;
+  c->server.max_connections_per_ip = 256;
+  c->server.max_unauthenticated_body_bytes = 16LL << 20;
   c->storage.path = "var/soulgw.db";
   c->storage.sync_full = 1;
   c->log.level = SOULGW_LOG_INFO;

@@ -65,6 +65,8 @@ typedef struct sg_conf {
     long long port, threads, max_body_bytes, connection_timeout_s, max_connections,
         drain_timeout_s;
     const char *metrics_scope;
+    long long header_timeout_s, min_body_rate_bytes_s, max_connections_per_ip,
+        max_unauthenticated_body_bytes;
   } server;
   struct {
     const char *path;

@@ -360,7 +360,10 @@ int soulgw_start(soulgw *gw, unsigned mode) {
                     (int)c->server.threads,
                     (int)c->server.max_connections,
                     (int)c->server.connection_timeout_s,
-                    (mode & SOULGW_START_EXTERNAL) != 0};
+                    (mode & SOULGW_START_EXTERNAL) != 0,
+                    (int)c->server.header_timeout_s,
+                    c->server.min_body_rate_bytes_s,
+                    (int)c->server.max_connections_per_ip};
   rc = sg_http_start(gw, &o, &gw->http, err, sizeof err);
   if (rc) {
     sg_gw_seterr(gw, "%s", err);
@@ -498,6 +501,9 @@ static int reload_locked(soulgw *gw) {
       o->server.threads != c->server.threads ||
       o->server.max_connections != c->server.max_connections ||
       o->server.connection_timeout_s != c->server.connection_timeout_s ||
+      o->server.header_timeout_s != c->server.header_timeout_s ||
+      o->server.min_body_rate_bytes_s != c->server.min_body_rate_bytes_s ||
+      o->server.max_connections_per_ip != c->server.max_connections_per_ip ||
       strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full)
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "

@@ -55,14 +55,22 @@ struct soulgw_req {
   char id[72];
   sg_buf body; /* capped at server.max_body_bytes */
   int has_body;
+  /* set by the pipeline's begin (chars, to keep the struct within the size noted below): */
+  unsigned char auth_pending; /* the principal is known from the headers; the body still has
+                               * to pass (SB-HMAC body hash, replay cache) */
+  unsigned char unauth_body;  /* the body is read without a principal: it counts against
+                               * server.max_unauthenticated_body_bytes */
   soulgw_json *json;
   const sg_principal *principal;
   const char *tenant;
   uint64_t t0;
+  long long body_reserved; /* bytes of the unauthenticated budget this request holds */
   /* the glue's own per-request state */
-  int glue_ran;            /* the pipeline has run */
-  int glue_discard;        /* body over the limit: the rest is read and dropped, then 413 */
-  long long glue_dropped;  /* bytes dropped */
+  unsigned char glue_ran;     /* the pipeline has run */
+  unsigned char glue_discard; /* body over the limit: the rest is read and dropped, then 413 */
+  unsigned char glue_busy;    /* body over the unauthenticated budget: dropped, then 503 */
+  unsigned char glue_close;   /* close the connection after the answer */
+  long long glue_received;    /* body bytes received */
 
   /* answer; everything below is guarded by lock once the handler has run */
   pthread_mutex_t lock;
@@ -116,6 +124,11 @@ int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, con
 /* Used by the gateway at shutdown: answers a deferred request with 503 (or ends its stream)
  * without releasing the handler's reference. */
 void sg_req_force_answer(soulgw_req *req);
+
+/* Counts n more bytes of a body read without a principal against the gateway-wide
+ * server.max_unauthenticated_body_bytes: 0, or -1 when they do not fit (nothing is counted).
+ * What a request holds is given back when it is freed. */
+int sg_req_body_reserve(soulgw_req *req, long long n);
 
 /* Takes up to max bytes of stream data into out; returns the count, 0 when none is ready
  * (the caller should suspend), or -1 at the end of the stream.  Lock held by caller. */

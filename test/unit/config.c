@@ -90,6 +90,11 @@ static void unit_config_defaults_on_empty_file(void) {
   is_int(get_int(cfg, "server.max_connections"), 10000, "max_connections default");
   is_int(get_int(cfg, "server.drain_timeout_s"), 10, "drain_timeout_s default");
   is_str(get_str(cfg, "server.metrics_scope"), "", "metrics_scope default");
+  is_int(get_int(cfg, "server.header_timeout_s"), 10, "header_timeout_s default");
+  is_int(get_int(cfg, "server.min_body_rate_bytes_s"), 1024, "min_body_rate_bytes_s default");
+  is_int(get_int(cfg, "server.max_connections_per_ip"), 256, "max_connections_per_ip default");
+  is_int(get_int(cfg, "server.max_unauthenticated_body_bytes"), 16 << 20,
+         "max_unauthenticated_body_bytes default");
   is_str(get_str(cfg, "storage.path"), "var/soulgw.db", "storage.path default");
   is_int(get_int(cfg, "storage.synchronous"), 1, "storage.synchronous default full");
   is_int(get_int(cfg, "log.level"), SOULGW_LOG_INFO, "log.level default info");
