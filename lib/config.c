@@ -914,8 +914,9 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
 }
 
 int sg_strv_has(const sg_strv *v, const char *s) {
+  int star = strcmp(s, "tenant:*") != 0;
   for (size_t i = 0; i < v->n; i++)
-    if (strcmp(v->v[i], s) == 0 || strcmp(v->v[i], "*") == 0) return 1;
+    if (strcmp(v->v[i], s) == 0 || (star && strcmp(v->v[i], "*") == 0)) return 1;
   return 0;
 }
 
