@@ -67,7 +67,7 @@ static const keydef log_keys[] = {{"level", T_LEVEL, C(log.level), 0, 0, R_PLAIN
                                   {"access", T_BOOL, C(log.access), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
 static const keydef auth_keys[] = {
-    {"hmac_skew_s", T_INT, C(auth.hmac_skew_s), 0, 86400 * 366, R_PLAIN},
+    {"hmac_skew_s", T_INT, C(auth.hmac_skew_s), 1, 3600, R_PLAIN},
     {"require_body_hash", T_BOOL, C(auth.require_body_hash), 0, 0, R_PLAIN},
     {"require_nonce", T_BOOL, C(auth.require_nonce), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};

@@ -140,7 +140,7 @@ static void unit_config_scalar_types(void) {
       "format = \"text\"\n"
       "access = false\n"
       "[auth]\n"
-      "hmac_skew_s = 0\n"
+      "hmac_skew_s = 1\n"
       "require_body_hash = true\n"
       "require_nonce = true\n"
       "[tools]\n"
@@ -161,7 +161,7 @@ static void unit_config_scalar_types(void) {
   is_int(get_int(cfg, "log.level"), SOULGW_LOG_DEBUG, "enum level debug");
   is_int(get_int(cfg, "log.format"), 0, "enum format text");
   is_int(get_int(cfg, "log.access"), 0, "bool false");
-  is_int(get_int(cfg, "auth.hmac_skew_s"), 0, "integer 0");
+  is_int(get_int(cfg, "auth.hmac_skew_s"), 1, "integer at its minimum (hmac_skew_s)");
   is_int(get_int(cfg, "auth.require_body_hash"), 1, "bool true");
   is_int(get_int(cfg, "auth.require_nonce"), 1, "bool true (nonce)");
   is_str(get_str(cfg, "tools.manifests_file"), "conf/manifests.json", "tools.manifests_file");
@@ -170,7 +170,7 @@ static void unit_config_scalar_types(void) {
   has_str(d, "listen:   ::1:9090 (threads 4, max body 1048577 bytes", "describe shows the values");
   has_str(d, "storage:  :memory: (synchronous normal)\n", "describe shows synchronous normal");
   has_str(d, "log:      debug, text, access off\n", "describe shows the log settings");
-  has_str(d, "hmac skew 0s, body hash required, nonce required\n", "describe shows auth flags");
+  has_str(d, "hmac skew 1s, body hash required, nonce required\n", "describe shows auth flags");
   has_str(d, "metrics:  scope metrics:read\n", "describe shows the metrics scope");
   free(d);
   soulgw_config_free(cfg);
