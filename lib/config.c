@@ -68,6 +68,7 @@ static const keydef log_keys[] = {{"level", T_LEVEL, C(log.level), 0, 0, R_PLAIN
                                   {NULL, 0, 0, 0, 0, 0}};
 static const keydef auth_keys[] = {
     {"hmac_skew_s", T_INT, C(auth.hmac_skew_s), 1, 3600, R_PLAIN},
+    {"replay_cache_per_key", T_INT, C(auth.replay_cache_per_key), 0, 65536, R_PLAIN},
     {"require_body_hash", T_BOOL, C(auth.require_body_hash), 0, 0, R_PLAIN},
     {"require_nonce", T_BOOL, C(auth.require_nonce), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};

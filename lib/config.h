@@ -74,6 +74,7 @@ typedef struct sg_conf {
   } log;
   struct {
     long long hmac_skew_s;
+    long long replay_cache_per_key; /* 0: an equal share of the cache per HMAC key */
     int require_body_hash, require_nonce;
     sg_cred_conf *tokens, *hmac_keys, *api_key;
     size_t ntokens, nhmac;
