@@ -757,7 +757,7 @@ static void validate_cred(builder *b, sg_cred_conf *e, const char *kind, const c
 typedef struct cred_ref {
   const sg_cred_conf *e;
   const char *kind; /* "auth.tokens", "auth.hmac_keys", "auth.api_key" */
-  size_t order;     /* in the configuration */
+  size_t order;     /* tokens, then HMAC keys, then the API key, each in file order */
 } cred_ref;
 
 static void cred_label(const cred_ref *r, char *out, size_t len) {
@@ -765,7 +765,7 @@ static void cred_label(const cred_ref *r, char *out, size_t len) {
   else snprintf(out, len, "%s.%s", r->kind, r->e->name);
 }
 
-/* By secret (length first), then by order in the configuration. */
+/* By secret (length first), then by order. */
 static int cred_cmp(const void *pa, const void *pb) {
   const cred_ref *a = pa, *b = pb;
   if (a->e->secret.len != b->e->secret.len) return a->e->secret.len < b->e->secret.len ? -1 : 1;
@@ -779,7 +779,7 @@ static int same_secret(const cred_ref *a, const cred_ref *b) {
          memcmp(a->e->secret.value, b->e->secret.value, a->e->secret.len) == 0;
 }
 
-/* y has the secret of x, which comes before it in the configuration. */
+/* y has the secret of x, which comes before it in order. */
 static void report_shared(builder *b, const cred_ref *x, const cred_ref *y) {
   char lx[300], ly[300];
   cred_label(x, lx, sizeof lx);

@@ -1058,6 +1058,52 @@ static void unit_config_one_secret_source(void) {
   unsetenv("SOULGW_TEST_TOKEN_A");
 }
 
+/* Issue 7, finding 15: one secret on two principals, short secrets. */
+static void security_config_shared_secrets(void) {
+  load_fails("[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n"
+             "[auth.hmac_keys.h]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+             "[auth.tokens.b]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n",
+             NAME ":7: [auth.tokens.b] has the same secret as [auth.tokens.a] (line 1); give each "
+                  "principal its own",
+             "two tokens with an HMAC key between them (sorted together)");
+  load_fails("[auth.api_key]\ntenant = \"t\"\nkey = \"same-value-0123456789\"\n"
+             "[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n",
+             NAME ":1: [auth.api_key] has the same secret as [auth.tokens.a] (line 4); give each "
+                  "principal its own",
+             "the API key and a token");
+  soulgw_config *cfg =
+      load_ok("[auth.hmac_keys.h1]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+              "[auth.hmac_keys.h2]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+              "[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n"
+              "[auth.tokens.b]\ntenant = \"t\"\ntoken = \"other-value-0123456789\"\n",
+              "HMAC keys sharing a secret (with each other and a token)");
+  if (cfg) {
+    const sg_conf *c = sg_config_snapshot(cfg);
+    is_int(c->warnings.n, 2, "two warnings");
+    if (c->warnings.n == 2) {
+      is_str(c->warnings.v[0],
+             "[auth.hmac_keys.h1] has the same secret as [auth.tokens.a]: whoever holds one can "
+             "act as both", "the first names the token and the key");
+      is_str(c->warnings.v[1],
+             "[auth.hmac_keys.h2] has the same secret as [auth.tokens.a]: whoever holds one can "
+             "act as both", "the second too");
+    }
+  }
+  soulgw_config_free(cfg);
+  cfg = load_ok("[auth.tokens.s]\ntenant = \"t\"\ntoken = \"fifteen-chars15\"\n"
+                "[auth.tokens.l]\ntenant = \"t\"\ntoken = \"sixteen-chars-16\"\n",
+                "a 15- and a 16-character token");
+  if (cfg) {
+    const sg_conf *c = sg_config_snapshot(cfg);
+    is_int(c->warnings.n, 1, "one warning");
+    if (c->warnings.n == 1)
+      is_str(c->warnings.v[0],
+             "auth.tokens.s: the secret is shorter than 16 characters; use a long random one "
+             "(openssl rand -hex 32)", "for the 15-character one");
+  }
+  soulgw_config_free(cfg);
+}
+
 static const tap_test tests[] = {
     TEST(unit_config_one_secret_source),
     TEST(unit_config_defaults_on_empty_file),
@@ -1085,6 +1131,7 @@ static const tap_test tests[] = {
     TEST(unit_config_load_files),
     TEST(unit_config_load_null_defaults),
     TEST(unit_config_ini_callback),
+    TEST(security_config_shared_secrets),
 };
 
 int main(void) {
