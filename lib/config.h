@@ -77,6 +77,7 @@ typedef struct sg_conf {
   } log;
   struct {
     long long hmac_skew_s;
+    long long replay_cache_per_key; /* 0: an equal share of the cache per HMAC key */
     int require_body_hash, require_nonce;
     sg_cred_conf *tokens, *hmac_keys, *api_key;
     size_t ntokens, nhmac;
@@ -125,7 +126,8 @@ void sg_conf_unref(sg_conf *c);
 int sg_conf_get_int(const sg_conf *c, const char *key, long long *out);
 int sg_conf_get_str(const sg_conf *c, const char *key, const char **out);
 
-/* 1 when scopes holds scope, or "*". */
+/* 1 when scopes holds scope, or "*", which holds every scope but tenant:* (SPEC 5: acting for
+ * another tenant needs tenant:* by name). */
 int sg_strv_has(const sg_strv *v, const char *s);
 
 /* Access to the loaded snapshot of a public config handle. */

@@ -214,6 +214,8 @@ void sg_pipeline_run(soulgw_req *req) {
     if (resolve_tenant(req, p)) return;
   }
 
+  /* authorized: only now does an SB-HMAC signature take room in the replay cache */
+  if (sg_auth_record(req->snap->auth, req) < 0) return;
   if (p && sg_auth_rate(req->snap->auth, req, p) < 0) return;
 
   int rc = rt->fn(req, rt->ud);

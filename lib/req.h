@@ -17,6 +17,7 @@
 
 typedef struct sg_snap sg_snap;
 typedef struct sg_principal sg_principal;
+typedef struct sg_hmac_pending sg_hmac_pending;
 
 typedef struct sg_req_io {
   const char *(*header)(void *ctx, const char *name);
@@ -62,6 +63,7 @@ struct soulgw_req {
                                * server.max_unauthenticated_body_bytes */
   soulgw_json *json;
   const sg_principal *principal;
+  const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */
   const char *tenant;
   uint64_t t0;
   long long body_reserved; /* bytes of the unauthenticated budget this request holds */
