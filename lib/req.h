@@ -77,10 +77,10 @@ struct soulgw_req {
   /* answer; everything below is guarded by lock once the handler has run */
   pthread_mutex_t lock;
   atomic_int refs;
-  int answered;   /* status/body (or stream) are set */
-  int deferred;   /* a handler holds a reference and will answer */
-  int suspended;  /* the glue parked the connection waiting for the answer or stream data */
-  int closed;     /* the connection is gone; late answers are dropped */
+  unsigned char answered;  /* status/body (or stream) are set */
+  unsigned char deferred;  /* a handler holds a reference and will answer */
+  unsigned char suspended; /* the glue parked the connection waiting for the answer or stream data */
+  unsigned char closed;    /* the connection is gone; late answers are dropped */
   int status;
   const char *resp; /* the body ... */
   char *resp_owned; /* ... when it is malloc'd (else it is static) */
