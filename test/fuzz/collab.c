@@ -148,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (!st) {
     char err[256];
-    sg_store_opts o = {":memory:", 0, NULL, NULL};
+    sg_store_opts o = {.path = ":memory:"};
     if (sg_store_open(&o, &st, err, sizeof err) != 0) return 0;
   }
   snprintf(tenant, sizeof tenant, "t%u", runs++);

@@ -109,7 +109,7 @@ static soulgw_json *J(const char *text) {
 static sg_store *open_store(const char *path) {
   char err[256] = "";
   sg_store *st = NULL;
-  sg_store_opts o = {path, 0, NULL, NULL};
+  sg_store_opts o = {.path = path};
   if (sg_store_open(&o, &st, err, sizeof err)) tap_diag("open %s: %s", path, err);
   return st;
 }
