@@ -4,7 +4,7 @@
 #   make run        install missing packages, build, serve conf/gateway.toml on 127.0.0.1:8080
 #   make check      install missing packages, build with sanitizers, run every test (T=filter)
 #   make perf       the perf_* load scenarios against a release build
-#   make fuzz       build the libFuzzer targets (clang)
+#   make fuzz       build the libFuzzer targets (clang); fuzz-run fuzzes, fuzz-smoke runs the seeds
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall
 #
@@ -51,7 +51,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps perf fuzz fuzz-run install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -114,7 +114,7 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
-            libcurl4-openssl-dev mandoc curl perl sqlite3
+            libcurl4-openssl-dev mandoc curl perl sqlite3 python3
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -140,8 +140,9 @@ run: deps
 	 exec $(B)/soulgw --config conf/gateway.toml
 
 # ---------------------------------------------------------------------------------------------
-# Tests: unit tests per module (TAP), black-box tests against the real binaries, the example,
-# the man pages.  Everything is built with ASan and UBSan into build/asan.
+# Tests: unit tests per module (TAP), black-box tests against the real binaries, the examples
+# (C and Python), the man pages, the fuzz targets over their seeds (when clang is installed).
+# Everything is built with ASan and UBSan into build/asan.
 
 CHECK_B  := build/asan
 CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -150,6 +151,8 @@ T ?=
 check: deps
 	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
 	@$(MAKE) --no-print-directory examples
+	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; \
+	 else echo "  (no clang: the fuzz targets are neither built nor run)"; fi
 	@SOULGW_TEST_FILTER='$(T)' B=$(CHECK_B) test/run
 
 TEST_HELPERS := $(sort $(wildcard test/helpers/*.c))
@@ -184,7 +187,8 @@ endef
 $(foreach s,$(BB_SRC),$(eval $(call bb_rule,$(s))))
 
 # The example is built the way a host program would build it: against an installed copy,
-# through pkg-config.
+# through pkg-config.  examples/embed.py needs no build: test/scripts/example_embed_py.t runs
+# it with python3 on the same staged copy.
 STAGE := $(abspath build/stage)
 .PHONY: examples
 examples: all
@@ -207,18 +211,44 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
 # make fuzz builds the targets; make fuzz-run runs each for FUZZ_SECONDS over its seeds
-# (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.
+# (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.  A target's
+# output goes to build/fuzz/NAME.log and the input that broke it to build/fuzz/NAME-crash-*
+# (or -leak-, -timeout-, -oom-).  A target that fails fails the run, once every target ran.
+# (The target's status is the one tested: through a pipe, /bin/sh would test the last
+# command's, so a crash would pass.)
 FUZZ_TARGETS := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*.c))
 FUZZ_SECONDS ?= 60
 fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
-	@for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \
+	@failed=""; for t in $(FUZZ_TARGETS); do n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \
 	  echo "fuzzing $$n for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$n test/fuzz/seeds/$$n 2>&1 | tail -1 || exit 1; done
-build/fuzz/%: test/fuzz/%.c $(LIB_SRC)
-	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+	  if $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$n- \
+	       build/fuzz/corpus-$$n test/fuzz/seeds/$$n >build/fuzz/$$n.log 2>&1; then \
+	    tail -1 build/fuzz/$$n.log; \
+	  else \
+	    st=$$?; sed -n '/ERROR\|runtime error/,/^SUMMARY/p' build/fuzz/$$n.log | head -40; \
+	    tail -3 build/fuzz/$$n.log; failed="$$failed $$n"; \
+	    echo "fuzz: $$n failed with status $$st; its output: build/fuzz/$$n.log"; \
+	  fi; done; \
+	if [ -n "$$failed" ]; then echo "fuzz-run: failed:$$failed"; exit 1; fi
+# make fuzz-smoke runs each target once over its seeds, without fuzzing (test/scripts/
+# fuzz_smoke.t, which make check runs too when clang is installed).
+fuzz-smoke: fuzz
+	@out=$$(test/scripts/fuzz_smoke.t); echo "$$out"; case "$$out" in *"not ok"*) exit 1 ;; esac
+
+# The library is compiled once for every target (coverage-instrumented, ASan, UBSan that
+# aborts on the first report, as in make check) and each target links it.
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+$(FUZZ_OBJ): build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CLANG $<")
+	$(Q)clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
+	  -MMD -MP -c -o $@ $<
+$(FUZZ_TARGETS): build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  CLANG $@")
+	$(Q)clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
+	  -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
 # ---------------------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
  * main.c -- the soulgw command: argument parsing and signals around the public libsoulgw API.
  *
  * Exit status: 0 clean shutdown, 64 usage error, 69 cannot bind, 78 configuration error,
- * 1 anything else.  SIGTERM and SIGINT drain and exit; SIGHUP reloads.
+ * 1 anything else.  SIGTERM and SIGINT drain and exit; SIGHUP reloads.  Core dumps are off
+ * unless --allow-core-dumps: they would hold every secret the process has read.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "soulgw.h"
@@ -26,19 +29,31 @@ int soulgw_cli_sign(int argc, char **argv); /* sign.c */
 static void usage(FILE *f) {
   fprintf(f,
           "usage: soulgw [--config FILE] [--address ADDR] [--port N] [--port-file FILE]\n"
-          "              [--db PATH] [--check] [--version] [--help]\n"
-          "       soulgw sign --key-id ID --secret-env VAR [--body FILE] METHOD PATH\n"
+          "              [--db PATH] [--allow-core-dumps] [--check] [--version] [--help]\n"
+          "       soulgw sign --key-id ID --secret-env VAR [--body FILE] [--date DATE]\n"
+          "                   [--no-nonce] METHOD PATH\n"
           "\n"
           "  --config FILE     configuration (default $GATEWAY_CONFIG_FILE, else ./gateway.toml)\n"
           "  --address ADDR    listen address (server.address)\n"
           "  --port N          listen port, 0 for any free port (server.port)\n"
           "  --port-file FILE  write the bound port to FILE once listening\n"
           "  --db PATH         SQLite database (storage.path)\n"
+          "  --allow-core-dumps  keep core dumps on (they hold the secrets; off by default)\n"
           "  --check           validate the configuration and secrets, print a summary, exit\n"
           "  --version         print the version and exit\n"
           "\n"
           "Environment: GATEWAY__SECTION__KEY overrides any key; flags override both.\n"
           "See soulgw(1) and soulgw.toml(5).\n");
+}
+
+/* Process-wide, so the program's decision (the library leaves it to its host).  RLIMIT_CORE 0
+ * stops a core file; PR_SET_DUMPABLE 0 also stops a core_pattern pipe (systemd-coredump,
+ * apport), which ignores RLIMIT_CORE, and closes /proc/PID/mem, environ, maps and ptrace to
+ * other processes of the same user that lack CAP_SYS_PTRACE. */
+static void core_dumps_off(void) {
+  struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    fprintf(stderr, "soulgw: cannot turn core dumps off: %s\n", strerror(errno));
 }
 
 static int write_port_file(const char *path, int port) {
@@ -57,13 +72,16 @@ int main(int argc, char **argv) {
       {"port", required_argument, NULL, 'p'},   {"port-file", required_argument, NULL, 'P'},
       {"db", required_argument, NULL, 'd'},     {"check", no_argument, NULL, 'k'},
       {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+      {"allow-core-dumps", no_argument, NULL, 'D'}, {NULL, 0, NULL, 0}};
   const char *config = NULL, *port_file = NULL;
-  int check = 0, c, rc = EX_FAIL;
+  int check = 0, allow_core = 0, c, rc = EX_FAIL;
   soulgw_config *cfg = NULL;
   soulgw *gw = NULL;
 
-  if (argc > 1 && strcmp(argv[1], "sign") == 0) return soulgw_cli_sign(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "sign") == 0) {
+    core_dumps_off(); /* it reads a secret too */
+    return soulgw_cli_sign(argc - 1, argv + 1);
+  }
 
   /* Process-wide memory policy belongs to the program, not the library.  glibc returns freed
    * heap to the kernel as soon as 128 KB sit free at its top; with requests allocated on the
@@ -96,6 +114,7 @@ int main(int argc, char **argv) {
       case 'P': port_file = optarg; break;
       case 'd': set = soulgw_config_set(cfg, "storage.path", optarg); break;
       case 'k': check = 1; break;
+      case 'D': allow_core = 1; break;
       case 'V':
         printf("soulgw %s (commit %s)\n", soulgw_version(), soulgw_commit());
         soulgw_config_free(cfg);
@@ -122,6 +141,7 @@ int main(int argc, char **argv) {
     return EX_USAGE;
   }
 
+  if (!allow_core) core_dumps_off(); /* before any secret is read */
   int lrc = soulgw_config_load(cfg, config);
   if (lrc) {
     fprintf(stderr, "soulgw: %s\n", soulgw_config_errmsg(cfg));

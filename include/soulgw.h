@@ -102,7 +102,9 @@ SOULGW_API const char *soulgw_strerror(int code);
   X(PROVIDER_UNAVAILABLE, "PROVIDER.UNAVAILABLE", 503)                         \
   X(LLM_TIMEOUT, "LLM.TIMEOUT", 504)                                           \
   X(UNKNOWN_INTERNAL, "UNKNOWN.INTERNAL", 500)                                 \
-  X(REQUEST_BAD, "REQUEST.BAD", 400)
+  X(REQUEST_BAD, "REQUEST.BAD", 400)                                           \
+  X(REQUEST_NOT_IMPLEMENTED, "REQUEST.NOT_IMPLEMENTED", 501)                   \
+  X(REQUEST_BUSY, "REQUEST.BUSY", 503)
 
 typedef enum {
 #define SOULGW_API_ENUM_(name, code, status) SOULGW_API_##name,
@@ -375,6 +377,20 @@ SOULGW_API int soulgw_provider_register(soulgw *gw, const char *name,
 SOULGW_API char *soulgw_sign(const char *key_id, const void *secret, size_t secret_len,
                              const char *method, const char *path, const void *body,
                              size_t body_len, long long now_s);
+
+/* Flags of soulgw_sign_at(). */
+#define SOULGW_SIGN_NO_NONCE 1u /* send no x-sb-nonce (a signature is then unique only per
+                                 * method, path, date and body hash) */
+
+/* Like soulgw_sign(), with the date given as text and sent exactly as given: RFC 3339 UTC
+ * ("2025-01-01T00:00:00Z") or an HTTP date, as the gateway accepts them; flags is 0 or
+ * SOULGW_SIGN_NO_NONCE.  With both, the output is reproducible: SPEC 5's test vector is
+ * soulgw_sign_at("local", "dev-hmac", 8, "POST", "/api/repo/append", NULL, 0,
+ * "2025-01-01T00:00:00Z", SOULGW_SIGN_NO_NONCE).  Returns a string to free(), or NULL for a
+ * bad argument (including a date the gateway would not accept) or when out of memory. */
+SOULGW_API char *soulgw_sign_at(const char *key_id, const void *secret, size_t secret_len,
+                                const char *method, const char *path, const void *body,
+                                size_t body_len, const char *date, unsigned flags);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Inside a handler                                                                            */

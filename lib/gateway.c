@@ -144,8 +144,15 @@ static int reload_locked(soulgw *gw);
 
 /* Fills the views with what lives as long as the gateway. */
 static void wire(soulgw *gw) {
-  gw->tool_env = (sg_tool_env){gw->log, NULL, gw->tools, gw->tool_invocations};
-  gw->llm_env = (sg_llm_env){gw->log, NULL, gw->llm, gw->llm_tokens, gw->upstream_duration};
+  gw->tool_env = (sg_tool_env){.log = gw->log,
+                               .metrics = gw->metrics,
+                               .tools = gw->tools,
+                               .invocations = gw->tool_invocations};
+  gw->llm_env = (sg_llm_env){.log = gw->log,
+                             .metrics = gw->metrics,
+                             .table = gw->llm,
+                             .tokens = gw->llm_tokens,
+                             .upstream_duration = gw->upstream_duration};
   gw->ctx = (sg_ctx){.log = gw->log,
                      .metrics = gw->metrics,
                      .registry = gw->registry,
@@ -186,6 +193,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
     goto fail;
   sg_log_configure(gw->log, conf->log.level, conf->log.json);
   sg_metrics_set_build(gw->metrics, soulgw_version(), soulgw_commit());
+  sg_metrics_set_tenant_labels(gw->metrics, conf->metrics.tenant_labels);
   gw->auth_failures = sg_metrics_family(gw->metrics, "soulgw_auth_failures_total",
                                         "Requests refused by authentication, by reason.",
                                         "reason", 32, NULL);
@@ -193,6 +201,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Configuration reloads, by result.", "result", 4, NULL);
   gw->store_errors = sg_metrics_family(gw->metrics, "soulgw_store_errors_total",
                                        "Storage operations that failed.", "", 1, NULL);
+  gw->store_rows_read = sg_metrics_family(gw->metrics, "soulgw_store_rows_read_total",
+                                          "Database rows read, by operation (graph_recall).",
+                                          "op", 8, NULL);
+  if (!gw->store_rows_read) goto fail;
   gw->tool_invocations = sg_metrics_family(gw->metrics, "soulgw_tool_invocations_total",
                                            "Tool executions, by tool and status.", "tool,status",
                                            1000, NULL);
@@ -208,15 +220,21 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
                                          "topic", 100, NULL);
+  gw->registry_load_failures = sg_metrics_family(
+      gw->metrics, "soulgw_registry_load_failures_total",
+      "Tenants whose active tool registry could not be loaded at start (each served its last "
+      "good version, or none).", "", 1, NULL);
   /* the outcomes an operator alerts on exist from the start, at 0 */
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
   sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
+  sg_family_add(gw->store_rows_read, (const char *[]){"graph_recall"}, 0);
   gw->tools = sg_tools_new();
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
-      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events || !gw->tools ||
-      !gw->llm || !gw->registry || sg_llm_add_backend(gw->llm, &sg_llm_openai))
+      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events ||
+      !gw->registry_load_failures || !gw->tools || !gw->llm || !gw->registry ||
+      sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
   return gw;
@@ -316,10 +334,11 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   }
   sg_inflight_swap(&gw->inflight, snap);
   gw->started_ms = sg_wall_ms();
-  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log};
+  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log,
+                      gw->store_rows_read};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
-      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, err,
-                             sizeof err)) != 0 ||
+      (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
+                             gw->registry_load_failures, err, sizeof err)) != 0 ||
       !(gw->upstream = sg_upstream_new(gw->log))) {
     if (!rc) {
       rc = SOULGW_ENOMEM;
@@ -336,7 +355,10 @@ int soulgw_start(soulgw *gw, unsigned mode) {
                     (int)c->server.threads,
                     (int)c->server.max_connections,
                     (int)c->server.connection_timeout_s,
-                    (mode & SOULGW_START_EXTERNAL) != 0};
+                    (mode & SOULGW_START_EXTERNAL) != 0,
+                    (int)c->server.header_timeout_s,
+                    c->server.min_body_rate_bytes_s,
+                    (int)c->server.max_connections_per_ip};
   rc = sg_http_start(&gw->inflight, gw->log, &o, &gw->http, err, sizeof err);
   if (rc) {
     sg_gw_seterr(gw, "%s", err);
@@ -463,12 +485,16 @@ static int reload_locked(soulgw *gw) {
       o->server.threads != c->server.threads ||
       o->server.max_connections != c->server.max_connections ||
       o->server.connection_timeout_s != c->server.connection_timeout_s ||
+      o->server.header_timeout_s != c->server.header_timeout_s ||
+      o->server.min_body_rate_bytes_s != c->server.min_body_rate_bytes_s ||
+      o->server.max_connections_per_ip != c->server.max_connections_per_ip ||
       strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full)
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "
            "after a restart");
   sg_snap_release(old);
   sg_log_configure(gw->log, c->log.level, c->log.json);
+  sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);

@@ -41,10 +41,12 @@ struct soulgw {
   sg_log *log;
   sg_metrics *metrics;
   sg_family *auth_failures, *config_reloads, *store_errors;
+  sg_family *store_rows_read;    /* {op} */
   sg_family *tool_invocations;   /* {tool,status} */
   sg_family *llm_tokens;         /* {model,direction} */
   sg_family *upstream_duration;  /* {provider}, histogram */
   sg_family *observe_events;     /* {topic}, first 100 topics */
+  sg_family *registry_load_failures; /* tenants served a fallback registry at start */
   sg_replay *replay;
   sg_http *http;
   sg_store *store;       /* opened at start */

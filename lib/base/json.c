@@ -296,3 +296,17 @@ int sg_json_replace(soulgw_json *parent, soulgw_json *item, soulgw_json *with) {
   }
   return 0;
 }
+
+int sg_json_deeper_than(const soulgw_json *v, int max) {
+  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return 0;
+  if (max <= 0) return 1;
+  for (const cJSON *c = v->child; c; c = c->next)
+    if (sg_json_deeper_than(c, max - 1)) return 1;
+  return 0;
+}
+
+soulgw_json *sg_json_new_raw(const char *text) { return text ? cJSON_CreateRaw(text) : NULL; }
+
+const char *sg_json_raw_text(const soulgw_json *v) {
+  return v && cJSON_IsRaw(v) ? v->valuestring : NULL;
+}

@@ -24,5 +24,15 @@ int sg_json_merge(soulgw_json *dst, const soulgw_json *src);
 /* Replaces item (a child of parent) by with, which it takes in every case.  0 or
  * SOULGW_ENOMEM. */
 int sg_json_replace(soulgw_json *parent, soulgw_json *item, soulgw_json *with);
+/* 1 when v nests arrays and objects more than max levels deep ({} and [] are one level, a
+ * scalar none).  Stops looking at level max + 1, so the recursion is bounded by max. */
+int sg_json_deeper_than(const soulgw_json *v, int max);
+/* A value printed as text, verbatim (copied), by soulgw_json_print() and sg_json_write(): for
+ * splicing JSON text that is known to be valid (the store's own rows) into an answer without
+ * parsing it.  Its type is SOULGW_JSON_INVALID for every other accessor.  NULL when out of
+ * memory or text is NULL. */
+soulgw_json *sg_json_new_raw(const char *text);
+/* The text of a value made by sg_json_new_raw(), or NULL for any other value. */
+const char *sg_json_raw_text(const soulgw_json *v);
 
 #endif

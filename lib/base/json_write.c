@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/json_write.h"
 
 static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
@@ -105,7 +106,12 @@ static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
       sg_buf_putc(b, obj ? '}' : ']');
       return 0;
     }
-    default: sg_buf_append(b, "null", 4); return 0;
+    default: {
+      const char *raw = sg_json_raw_text(v); /* text spliced in as it is, as cJSON prints it */
+      if (raw) sg_buf_puts(b, raw);
+      else sg_buf_append(b, "null", 4);
+      return 0;
+    }
   }
 }
 

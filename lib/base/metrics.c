@@ -59,6 +59,7 @@ struct sg_metrics {
   atomic_int nroutes;
   pthread_mutex_t lock;
   atomic_int inflight;
+  atomic_int tenant_labels;
   sg_family *families;
   char *version, *commit;
   double start_time;
@@ -301,6 +302,14 @@ void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns) {
 uint64_t sg_family_get(sg_family *f, const char *const *values) {
   series *s = f ? find_series(f, values, 0) : NULL;
   return s ? atomic_load(&s->value) : 0;
+}
+
+void sg_metrics_set_tenant_labels(sg_metrics *m, int on) {
+  atomic_store_explicit(&m->tenant_labels, on != 0, memory_order_relaxed);
+}
+
+const char *sg_metrics_label(const sg_metrics *m, const char *value, const char *aggregate) {
+  return atomic_load_explicit(&m->tenant_labels, memory_order_relaxed) ? value : aggregate;
 }
 
 void sg_metrics_set_build(sg_metrics *m, const char *version, const char *commit) {

@@ -40,6 +40,13 @@ void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns);
 /* The current value of a counter series (0 when absent); for tests and JSON. */
 uint64_t sg_family_get(sg_family *f, const char *const *values);
 
+/* Label values made of names a tenant chose (tool ids, observe topics, model names) tell anyone
+ * who can read /metrics what other tenants do, so they are shown only when the operator opts in
+ * ([metrics] tenant_labels).  Off (the default): sg_metrics_label() returns aggregate instead
+ * of value.  Safe while other threads count. */
+void sg_metrics_set_tenant_labels(sg_metrics *m, int on);
+const char *sg_metrics_label(const sg_metrics *m, const char *value, const char *aggregate);
+
 /* Build information shown as soulgw_build_info and process start time. */
 void sg_metrics_set_build(sg_metrics *m, const char *version, const char *commit);
 

@@ -14,8 +14,17 @@
  * a host that was called before reuses the kept-alive connection instead of connecting again;
  * easy handles are pooled as well.  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
  * touches signals), no redirects and only the http and https protocols.
+ *
+ * A call with a network policy (an HTTP tool's) opens its sockets through on_open(), which
+ * checks each address the host resolved to before connecting and refuses the ones the policy
+ * does not allow, so that DNS cannot point an allowed-looking name at a refused address; and
+ * on_prereq() checks the address of a kept-alive connection before a request is sent on it, so
+ * that a connection opened for another call (a configured provider's) is not reused to reach
+ * it.  Such calls use no proxy: a proxy would connect on the gateway's behalf where no check
+ * sees it.
  */
 #define CURL_DISABLE_TYPECHECK /* the calls below go through the table of loaded symbols */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/crypto.h"
@@ -52,6 +62,10 @@ typedef struct job {
   uint64_t last_io; /* when the last byte came (idle timeout) */
   long status;
   int aborted, too_large, oom;
+  sg_netpolicy *policy; /* a reference, or NULL: connect anywhere */
+  int trusted_name;     /* the policy trusts the URL's host by name */
+  int refused;          /* the policy refused an address; why says which */
+  char why[192];
   sg_buf resp;
   char errbuf[CURL_ERROR_SIZE];
   /* method, url, label and body follow in the same allocation */
@@ -79,6 +93,7 @@ struct sg_upstream {
   size_t nidle;         /* transfers on the multi handle with an idle timeout */
   uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
   int no_proxy_env;     /* no proxy variable was set at start */
+  int no_prereq;        /* the loaded libcurl lacks CURLOPT_PREREQFUNCTION (before 7.80) */
 };
 
 /* libcurl is loaded on the first outbound call rather than linked: with its TLS, Kerberos,
@@ -168,6 +183,7 @@ static void job_free(job *j) {
   for (struct curl_slist *h = j->headers; h; h = h->next) sg_wipe(h->data, strlen(h->data));
   curl_slist_free_all(j->headers);
   sg_buf_free(&j->resp);
+  sg_netpolicy_unref(j->policy);
   free(j);
 }
 
@@ -231,6 +247,10 @@ static job *job_new(const sg_up_req *r) {
     return NULL;
   }
   j->headers = h;
+  if (r->policy) {
+    j->policy = sg_netpolicy_ref(r->policy);
+    j->trusted_name = sg_netpolicy_trusts_url(r->policy, r->url);
+  }
   return j;
 }
 
@@ -309,6 +329,54 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* Opens the socket for one address libcurl is about to connect to, unless the call's policy
+ * refuses that address: libcurl then tries the host's next address, or fails the transfer
+ * with CURLE_COULDNT_CONNECT. */
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  job *j = ud;
+  (void)purpose;
+  if (j && j->policy) {
+    struct sockaddr_storage ss; /* libcurl's address is addrlen long, beyond struct sockaddr */
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, &a->addr, a->addrlen < sizeof ss ? a->addrlen : sizeof ss);
+    if (sg_netpolicy_check_addr(j->policy, (struct sockaddr *)&ss, j->trusted_name, j->why,
+                                sizeof j->why)) {
+      j->refused = 1;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Called once a connection is ready for the request, new or kept alive: checks the address of
+ * a reused connection, which on_open() never saw for this call. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+  job *j = ud;
+  (void)local_ip;
+  (void)local_port;
+  if (!j || !j->policy) return CURL_PREREQFUNC_OK;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+  char addr[64];
+  sg_strlcpy(addr, ip ? ip : "", sizeof addr);
+  addr[strcspn(addr, "%")] = '\0'; /* an IPv6 zone */
+  if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+  } else if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+  }
+  if (sg_netpolicy_check_addr(j->policy, (struct sockaddr *)&ss, j->trusted_name, j->why,
+                              sizeof j->why)) {
+    j->refused = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
 /* An easy handle with the options every call shares.  Pooled handles keep them: only the
  * options of one call are set again (curl_easy_reset and a full set-up cost a tenth of a call). */
 static CURL *easy_get(sg_upstream *u) {
@@ -318,12 +386,14 @@ static CURL *easy_get(sg_upstream *u) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+  if (!u->no_prereq && curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK)
+    u->no_prereq = 1;
   curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  /* libcurl reads the proxy variables for every transfer; when none was set at start, saying
-   * so once spares those lookups (the environment of a running gateway does not change). */
-  if (u->no_proxy_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
   return e;
 }
 
@@ -334,6 +404,8 @@ static void easy_put(sg_upstream *u, CURL *e) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, NULL);
+  if (!u->no_prereq) curl_easy_setopt(e, CURLOPT_PREREQDATA, NULL);
   if (u->npool < POOL_MAX) u->pool[u->npool++] = e;
   else curl_easy_cleanup(e);
 }
@@ -353,6 +425,7 @@ static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
   res.status = j->status;
   res.body = j->resp.ptr ? j->resp.ptr : "";
   res.body_len = j->resp.len;
+  res.buf = &j->resp;
   res.errmsg = err == SG_UP_OK ? "" : msg;
   res.duration_ns = j->t0 ? sg_now_ns() - j->t0 : 0;
   if (j->easy) {
@@ -374,7 +447,8 @@ static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
 static sg_up_err classify(job *j, CURLcode rc) {
   if (rc == CURLE_OK) return SG_UP_OK;
   if (j->aborted) return SG_UP_ABORTED;
-  if (j->too_large) return SG_UP_TOO_LARGE;
+  if (j->too_large || rc == CURLE_FILESIZE_EXCEEDED) return SG_UP_TOO_LARGE;
+  if (j->refused) return SG_UP_REFUSED;
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -403,6 +477,17 @@ static void start(sg_upstream *u, job *j) {
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, j->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
+  if (!u->no_prereq) curl_easy_setopt(e, CURLOPT_PREREQDATA, j);
+  /* an answer that says up front it is too large is refused before its body is read */
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(j->chunk ? 0 : j->max_response));
+  /* libcurl reads the proxy variables for every transfer; when none was set at start, saying
+   * so spares those lookups (the environment of a running gateway does not change). */
+  curl_easy_setopt(e, CURLOPT_PROXY, j->policy || u->no_proxy_env ? "" : (const char *)NULL);
+  /* without the reuse check, a checked call never takes a connection opened for another one */
+  long fresh = j->policy && u->no_prereq ? 1L : 0L;
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, fresh);
   if (strcmp(j->method, "GET") == 0 && !j->body_len) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
@@ -448,7 +533,10 @@ static void finish_transfers(sg_upstream *u) {
     active_unlink(u, j);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &j->status);
     sg_up_err err = classify(j, rc);
+    char refused[240];
+    snprintf(refused, sizeof refused, "connection refused by the outbound policy: %s", j->why);
     const char *msg = err == SG_UP_TOO_LARGE ? "the answer is over the size limit"
+                      : err == SG_UP_REFUSED  ? refused
                       : j->oom                ? "out of memory"
                       : j->errbuf[0]          ? j->errbuf
                                               : curl_easy_strerror(rc);

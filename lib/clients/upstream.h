@@ -19,6 +19,7 @@
 #define SG_UPSTREAM_H
 
 #include "base/log.h"
+#include "base/netpolicy.h"
 #include "base/sg.h"
 
 typedef struct sg_upstream sg_upstream;
@@ -32,7 +33,9 @@ typedef enum sg_up_err {
   SG_UP_TOO_LARGE, /* the body grew over max_response */
   SG_UP_ABORTED,   /* the chunk callback asked to stop */
   SG_UP_CANCELLED, /* the module is shutting down (sg_upstream_cancel_all / _free) */
-  SG_UP_OTHER      /* anything else: TLS, protocol error, out of memory */
+  SG_UP_OTHER,     /* anything else: TLS, protocol error, out of memory */
+  SG_UP_REFUSED    /* the call's policy refused every address the host resolved to (or the
+                      address of a kept-alive connection); errmsg says which and why */
 } sg_up_err;
 
 /* The outcome handed to the completion callback.  Pointers are valid during the callback only. */
@@ -42,6 +45,8 @@ typedef struct sg_up_result {
   const char *body;         /* the buffered body, NUL-terminated; "" when none, and for a 2xx
                                answer delivered through the chunk callback */
   size_t body_len;
+  sg_buf *buf;              /* the buffer body lives in: the done callback may take it over
+                               with sg_buf_detach() (body is then no longer valid) */
   const char *content_type; /* of the answer, or NULL */
   const char *errmsg;       /* short English description when err != SG_UP_OK, else "";
                                never holds a header value */
@@ -72,7 +77,14 @@ typedef struct sg_up_req {
                                   then any stretch without a byte, may last this long (ends
                                   with SG_UP_TIMEOUT); <= 0: none */
   long delay_ms;               /* start no sooner than this from now (retry backoff) */
-  size_t max_response;         /* cap on the buffered body; 0 means 64 MB */
+  size_t max_response;         /* cap on the buffered body, enforced as it arrives (an answer
+                                  announcing a larger Content-Length is refused before its
+                                  body is read); 0 means 64 MB */
+  sg_netpolicy *policy;        /* not NULL: connect only to addresses the policy allows, checked
+                                  on every address the host resolves to and on a kept-alive
+                                  connection before it is reused; no proxy is used.  The call
+                                  keeps a reference of its own.  NULL: no check (the operator's
+                                  own upstreams, such as [llm.providers.*]) */
   const char *label;           /* names the caller in log lines ("provider openai") */
   sg_up_done_fn done;          /* required */
   sg_up_chunk_fn chunk;        /* NULL: buffer the whole body */

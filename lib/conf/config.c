@@ -58,6 +58,11 @@ static const keydef server_keys[] = {
     {"max_connections", T_INT, C(server.max_connections), 1, 1000000, R_PLAIN},
     {"drain_timeout_s", T_INT, C(server.drain_timeout_s), 0, 86400, R_PLAIN},
     {"metrics_scope", T_STR, C(server.metrics_scope), 0, 0, R_PLAIN},
+    {"header_timeout_s", T_INT, C(server.header_timeout_s), 0, 86400, R_PLAIN},
+    {"min_body_rate_bytes_s", T_INT, C(server.min_body_rate_bytes_s), 0, 1LL << 30, R_PLAIN},
+    {"max_connections_per_ip", T_INT, C(server.max_connections_per_ip), 0, 1000000, R_PLAIN},
+    {"max_unauthenticated_body_bytes", T_INT, C(server.max_unauthenticated_body_bytes), 0,
+     1LL << 40, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef storage_keys[] = {{"path", T_STR, C(storage.path), 0, 0, R_PLAIN},
                                       {"synchronous", T_SYNC, C(storage.sync_full), 0, 0, R_PLAIN},
@@ -67,12 +72,23 @@ static const keydef log_keys[] = {{"level", T_LEVEL, C(log.level), 0, 0, R_PLAIN
                                   {"access", T_BOOL, C(log.access), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
 static const keydef auth_keys[] = {
-    {"hmac_skew_s", T_INT, C(auth.hmac_skew_s), 0, 86400 * 366, R_PLAIN},
+    {"hmac_skew_s", T_INT, C(auth.hmac_skew_s), 1, 3600, R_PLAIN},
+    {"replay_cache_per_key", T_INT, C(auth.replay_cache_per_key), 0, 65536, R_PLAIN},
     {"require_body_hash", T_BOOL, C(auth.require_body_hash), 0, 0, R_PLAIN},
     {"require_nonce", T_BOOL, C(auth.require_nonce), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef tools_keys[] = {{"manifests_file", T_STR, C(tools.manifests_file), 0, 0, R_PLAIN},
+                                    {"allowed_hosts", T_STRV, C(tools.allowed_hosts), 0, 0, R_PLAIN},
+                                    {"max_bytes_out", T_INT, C(tools.max_bytes_out), 1, 1LL << 30, R_PLAIN},
                                     {NULL, 0, 0, 0, 0, 0}};
+static const keydef metrics_keys[] = {
+    {"tenant_labels", T_BOOL, C(metrics.tenant_labels), 0, 0, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
+static const keydef collab_keys[] = {
+    {"max_timeline_entries", T_INT, C(collab.max_timeline_entries), 1, 100000000, R_PLAIN},
+    {"max_snapshot_bytes", T_INT, C(collab.max_snapshot_bytes), 1024, 1LL << 40, R_PLAIN},
+    {"timeline_window", T_INT, C(collab.timeline_window), 0, 1000, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -130,6 +146,8 @@ static const sectiondef sections[] = {
     {"auth.hmac_keys.", 1, W_CRED, hmac_keys},   {"tools", 0, W_CONF, tools_keys},
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
     {"service.", 1, W_SERVICE, service_keys},
+    {"metrics", 0, W_CONF, metrics_keys},
+    {"collab", 0, W_CONF, collab_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -144,6 +162,7 @@ typedef struct builder {
   sg_provider_conf **prov_tail;
   sg_service_conf **svc_tail;
   sg_buf warn;
+  unsigned file_mode; /* of the file read, for the warning about literal secrets */
 } builder;
 
 static void problem(builder *b, const char *fmt, ...) SG_PRINTF(2, 3);
@@ -499,6 +518,10 @@ static int apply(builder *b, const char *section, int section_line, const char *
         if (k->role == R_ENV) sec->env = s;
         if (k->role == R_FILE) sec->file = s;
         if (k->role == R_LIT) sec->literal = s;
+        if (k->role == R_LIT && !raw && (b->file_mode & 044))
+          warning(b, "%s: [%s] holds a literal secret and %s is readable by group or others "
+                     "(mode %03o); chmod 600 it, or use %s_env or %s_file", where, section,
+                  b->file, b->file_mode & 0777, role_stem(key), role_stem(key));
       }
       break;
     }
@@ -745,6 +768,91 @@ static void validate_cred(builder *b, sg_cred_conf *e, const char *kind, const c
   resolve_secret(b, &e->secret, what);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Credentials side by side: the same secret on two principals, short secrets */
+
+typedef struct cred_ref {
+  const sg_cred_conf *e;
+  const char *kind; /* "auth.tokens", "auth.hmac_keys", "auth.api_key" */
+  size_t order;     /* tokens, then HMAC keys, then the API key, each in file order */
+} cred_ref;
+
+static void cred_label(const cred_ref *r, char *out, size_t len) {
+  if (strcmp(r->kind, "auth.api_key") == 0) snprintf(out, len, "auth.api_key");
+  else snprintf(out, len, "%s.%s", r->kind, r->e->name);
+}
+
+/* By secret (length first), then by order. */
+static int cred_cmp(const void *pa, const void *pb) {
+  const cred_ref *a = pa, *b = pb;
+  if (a->e->secret.len != b->e->secret.len) return a->e->secret.len < b->e->secret.len ? -1 : 1;
+  int c = memcmp(a->e->secret.value, b->e->secret.value, a->e->secret.len);
+  if (c) return c;
+  return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int same_secret(const cred_ref *a, const cred_ref *b) {
+  return a->e->secret.len == b->e->secret.len &&
+         memcmp(a->e->secret.value, b->e->secret.value, a->e->secret.len) == 0;
+}
+
+/* y has the secret of x, which comes before it in order. */
+static void report_shared(builder *b, const cred_ref *x, const cred_ref *y) {
+  char lx[300], ly[300];
+  cred_label(x, lx, sizeof lx);
+  cred_label(y, ly, sizeof ly);
+  if (strcmp(x->kind, "auth.hmac_keys") == 0 || strcmp(y->kind, "auth.hmac_keys") == 0)
+    warning(b, "[%s] has the same secret as [%s]: whoever holds one can act as both", ly, lx);
+  else if (y->e->line)
+    problem(b, "%s:%d: [%s] has the same secret as [%s] (line %d); give each principal its own",
+            b->file, y->e->line, ly, lx, x->e->line);
+  else
+    problem(b, "[%s] has the same secret as [%s]; give each principal its own", ly, lx);
+}
+
+#define SECRET_MIN_LEN 16
+
+/* Two principals with one secret would be one credential with two identities (a bearer token
+ * finds the first): an error between tokens and the API key, naming both, never the value.  An
+ * HMAC key is named in its signature, so a shared HMAC secret is only warned about. */
+static void check_credentials(builder *b) {
+  sg_conf *c = b->c;
+  size_t n = c->auth.ntokens + c->auth.nhmac + 1, k = 0;
+  cred_ref *v = calloc(n, sizeof *v);
+  if (!v) {
+    problem(b, "out of memory checking credentials");
+    return;
+  }
+  for (const sg_cred_conf *e = c->auth.tokens; e; e = e->next, k++)
+    v[k] = (cred_ref){e, "auth.tokens", k};
+  for (const sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next, k++)
+    v[k] = (cred_ref){e, "auth.hmac_keys", k};
+  if (c->auth.api_key) {
+    v[k] = (cred_ref){c->auth.api_key, "auth.api_key", k};
+    k++;
+  }
+  size_t m = 0; /* those whose secret was read */
+  for (size_t i = 0; i < k; i++)
+    if (v[i].e->secret.value) v[m++] = v[i];
+  char la[300];
+  for (size_t i = 0; i < m; i++) {
+    if (v[i].e->secret.len >= SECRET_MIN_LEN) continue;
+    cred_label(&v[i], la, sizeof la);
+    warning(b, "%s: the secret is shorter than %d characters; use a long random one "
+               "(openssl rand -hex 32)", la, SECRET_MIN_LEN);
+  }
+  qsort(v, m, sizeof *v, cred_cmp);
+  for (size_t i = 0, j; i < m; i = j) {
+    const cred_ref *principal = NULL; /* the group's first bearer token or API key */
+    for (j = i; j < m && same_secret(&v[i], &v[j]); j++) {
+      int hmac = strcmp(v[j].kind, "auth.hmac_keys") == 0;
+      if (j > i) report_shared(b, principal && !hmac ? principal : &v[i], &v[j]);
+      if (!hmac && !principal) principal = &v[j];
+    }
+  }
+  free(v);
+}
+
 static void validate(builder *b) {
   sg_conf *c = b->c;
   char loc[300];
@@ -760,6 +868,7 @@ static void validate(builder *b) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next)
     validate_cred(b, e, "auth.hmac_keys", "secret");
   if (c->auth.api_key) validate_cred(b, c->auth.api_key, "auth.api_key", "key");
+  check_credentials(b);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) {
     snprintf(loc, sizeof loc, "%s:%d: [llm.providers.%s]", b->file, p->line, p->name);
     if (strcmp(p->kind, "openai") != 0)
@@ -774,6 +883,10 @@ static void validate(builder *b) {
     snprintf(what, sizeof what, "llm.providers.%s.api_key", p->name);
     resolve_secret(b, &p->api_key, what);
   }
+  char why[300];
+  if (sg_netpolicy_new(c->tools.allowed_hosts.v, c->tools.allowed_hosts.n, &c->tools.netpolicy,
+                       why, sizeof why))
+    problem(b, "tools.allowed_hosts: %s", why);
   if (!strchr(c->llm.default_model, ':'))
     problem(b, "llm.default_model: expected provider:model, got \"%s\"", c->llm.default_model);
   if (!strchr(c->llm.embed_model, ':'))
@@ -799,6 +912,10 @@ static void set_defaults(sg_conf *c) {
   c->server.max_connections = 10000;
   c->server.drain_timeout_s = 10;
   c->server.metrics_scope = "";
+  c->server.header_timeout_s = 10;
+  c->server.min_body_rate_bytes_s = 1024;
+  c->server.max_connections_per_ip = 256;
+  c->server.max_unauthenticated_body_bytes = 16LL << 20;
   c->storage.path = "var/soulgw.db";
   c->storage.sync_full = 1;
   c->log.level = SOULGW_LOG_INFO;
@@ -806,6 +923,10 @@ static void set_defaults(sg_conf *c) {
   c->log.access = 1;
   c->auth.hmac_skew_s = 300;
   c->tools.manifests_file = "";
+  c->tools.max_bytes_out = 1048576;
+  c->collab.max_timeline_entries = 1000;
+  c->collab.max_snapshot_bytes = 4 << 20;
+  c->collab.timeline_window = 50;
   c->llm.default_model = "local:echo";
   c->llm.embed_model = "local:emb";
 }
@@ -816,6 +937,7 @@ static void conf_free(sg_conf *c) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next) wipe_secret(&e->secret);
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
+  sg_netpolicy_unref(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);
 }
@@ -871,7 +993,9 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
       snprintf(err, errlen, "%s: cannot read configuration: %s", path, why);
       rc = SOULGW_EIO;
     } else {
+      struct stat st;
       b.c->file = adup(&b, path);
+      if (stat(path, &st) == 0) b.file_mode = (unsigned)st.st_mode;
     }
   }
   if (rc == 0 && text) {
@@ -914,8 +1038,9 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
 }
 
 int sg_strv_has(const sg_strv *v, const char *s) {
+  int star = strcmp(s, "tenant:*") != 0;
   for (size_t i = 0; i < v->n; i++)
-    if (strcmp(v->v[i], s) == 0 || strcmp(v->v[i], "*") == 0) return 1;
+    if (strcmp(v->v[i], s) == 0 || (star && strcmp(v->v[i], "*") == 0)) return 1;
   return 0;
 }
 

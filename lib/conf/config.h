@@ -10,6 +10,7 @@
 #ifndef SG_CONFIG_H
 #define SG_CONFIG_H
 
+#include "base/netpolicy.h"
 #include "base/sg.h"
 
 typedef struct sg_strv {
@@ -64,6 +65,8 @@ typedef struct sg_conf {
     long long port, threads, max_body_bytes, connection_timeout_s, max_connections,
         drain_timeout_s;
     const char *metrics_scope;
+    long long header_timeout_s, min_body_rate_bytes_s, max_connections_per_ip,
+        max_unauthenticated_body_bytes;
   } server;
   struct {
     const char *path;
@@ -74,13 +77,23 @@ typedef struct sg_conf {
   } log;
   struct {
     long long hmac_skew_s;
+    long long replay_cache_per_key; /* 0: an equal share of the cache per HMAC key */
     int require_body_hash, require_nonce;
     sg_cred_conf *tokens, *hmac_keys, *api_key;
     size_t ntokens, nhmac;
   } auth;
   struct {
     const char *manifests_file;
+    sg_strv allowed_hosts;     /* the patterns, as written */
+    sg_netpolicy *netpolicy;   /* built from them; released with the snapshot */
+    long long max_bytes_out;   /* most bytes an HTTP tool's answer may hold */
   } tools;
+  struct {
+    int tenant_labels; /* tool ids, observe topics and model names as label values */
+  } metrics;
+  struct {
+    long long max_timeline_entries, max_snapshot_bytes, timeline_window;
+  } collab;
   struct {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
@@ -113,7 +126,8 @@ void sg_conf_unref(sg_conf *c);
 int sg_conf_get_int(const sg_conf *c, const char *key, long long *out);
 int sg_conf_get_str(const sg_conf *c, const char *key, const char **out);
 
-/* 1 when scopes holds scope, or "*". */
+/* 1 when scopes holds scope, or "*", which holds every scope but tenant:* (SPEC 5: acting for
+ * another tenant needs tenant:* by name). */
 int sg_strv_has(const sg_strv *v, const char *s);
 
 /* Access to the loaded snapshot of a public config handle. */

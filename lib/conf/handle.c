@@ -201,6 +201,13 @@ char *soulgw_config_describe(const soulgw_config *cfg) {
   if (*c->server.metrics_scope) sg_buf_printf(&b, "metrics:  scope %s\n", c->server.metrics_scope);
   sg_buf_printf(&b, "tools:    manifests %s\n",
                 *c->tools.manifests_file ? c->tools.manifests_file : "(none)");
+  sg_buf_printf(&b, "  outbound max_bytes_out=%lld allowed_hosts=", c->tools.max_bytes_out);
+  for (size_t i = 0; i < c->tools.allowed_hosts.n; i++)
+    sg_buf_printf(&b, "%s%s", i ? "," : "", c->tools.allowed_hosts.v[i]);
+  sg_buf_puts(&b, c->tools.allowed_hosts.n ? "\n" : "(none: private addresses refused)\n");
+  sg_buf_printf(&b, "collab:   at most %lld timeline entries and %lld bytes, answers with %lld\n",
+                c->collab.max_timeline_entries, c->collab.max_snapshot_bytes,
+                c->collab.timeline_window);
   sg_buf_printf(&b, "llm:      default %s, embed %s\n", c->llm.default_model, c->llm.embed_model);
   for (const sg_provider_conf *p = c->llm.providers; p; p = p->next)
     sg_buf_printf(&b, "  provider %-16s kind=%s base_url=%s timeout=%lldms retries=%lld key=%s\n",

@@ -11,6 +11,7 @@ const sg_service_def sg_standard_services[] = {
     {"tools_list", "/api/tools/list", "tool_list", "tools:execute"},
     {"collab_execute", "/api/collab/execute", "collab_execute", "collab:execute"},
     {"collab_resolve", "/api/collab/resolve", "collab_resolve", "collab:execute"},
+    {"collab_timeline", "/api/collab/timeline", "collab_timeline", "collab:execute"},
     {"llm_complete", "/api/llm/complete", "llm_complete", "llm:invoke"},
     {"llm_stream", "/api/llm/stream", "llm_stream", "llm:invoke"},
     {"llm_embed", "/api/llm/embed", "llm_embed", "llm:invoke"},

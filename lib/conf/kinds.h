@@ -16,6 +16,7 @@
   X(TOOL_LIST, "tool_list", "GET,POST", "List the tenant's tools")                              \
   X(COLLAB_EXECUTE, "collab_execute", "POST", "Open or advance a collaboration")                \
   X(COLLAB_RESOLVE, "collab_resolve", "POST", "Resolve a collaboration")                        \
+  X(COLLAB_TIMELINE, "collab_timeline", "POST", "Page through a collaboration's timeline")      \
   X(LLM_COMPLETE, "llm_complete", "POST", "Complete a prompt")                                  \
   X(LLM_STREAM, "llm_stream", "POST", "Stream a completion as server-sent events")              \
   X(LLM_EMBED, "llm_embed", "POST", "Embed texts")                                              \

@@ -20,6 +20,9 @@ typedef struct sg_http_opts {
   int max_connections;
   int timeout_s; /* idle connection timeout; 0 none */
   int external;  /* run from the host's loop instead of our own threads */
+  int header_timeout_s;      /* a request head must be in within this; 0 none */
+  long long min_body_rate;   /* bytes/s a body must keep up after header_timeout_s; 0 none */
+  int max_connections_per_ip; /* 0 none */
 } sg_http_opts;
 
 /* Binds and starts serving requests created from f (which must outlive the server); the

@@ -7,6 +7,22 @@
  * suspended and the request's resume hook wakes it when the answer comes, from any thread; MHD
  * then calls the access handler again and the answer is queued.  Streamed answers use a content
  * reader that suspends the connection when it has no data yet, as microhttpd.h prescribes.
+ *
+ * The edge is hostile, so before the pipeline sees a request the glue refuses, and closes, what
+ * two HTTP parsers could read differently (RFC 9112 section 6): two Content-Lengths, a
+ * Content-Length with a Transfer-Encoding, any Transfer-Encoding but "chunked" (the one
+ * libmicrohttpd reads), a field name that is not a token, a NUL in the request target.  Any
+ * answer given before a body is read closes the connection, since the body is left unread.
+ *
+ * libmicrohttpd's timeout is an idle timeout, which a client sending a byte now and then never
+ * meets.  A watchdog thread keeps the deadlines it lacks: the request head must be in within
+ * header_timeout_s, and a body must keep up min_body_rate on average once that grace is over.
+ * Each connection has an entry (its socket context) whose deadline the connection's own thread
+ * sets with relaxed atomic stores; the watchdog scans the entries a few times a second and shuts
+ * the socket of a late one down, which libmicrohttpd then reads as the client going away.
+ * Entries leave the list, under its lock, before libmicrohttpd closes the socket (it notifies
+ * the close first), and the watchdog holds the same lock while it shuts sockets down, so a
+ * descriptor it touches is never one that was closed and reused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,10 +34,18 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http/http.h"
 #include "pipeline/pipeline.h"
+
+/* A connection as the watchdog sees it. */
+typedef struct sg_conn {
+  struct sg_conn *prev, *next; /* the list, under sg_http.conns_lock */
+  int fd;
+  atomic_llong due; /* (deadline, monotonic ms) << 1 | 1 for a body, 0 for a head; 0: none */
+} sg_conn;
 
 struct sg_http {
   struct MHD_Daemon *d;
@@ -30,10 +54,25 @@ struct sg_http {
   int port;
   int external;
   int quiesced;
+  /* the watchdog; durations in ms, 0: none */
+  long long head_ms, next_head_ms, grace_ms, body_rate;
+  int watching, stopping;
+  pthread_t watchdog;
+  pthread_mutex_t conns_lock;
+  pthread_cond_t wake;
+  sg_conn *conns;
 };
 
+/* How often the watchdog looks for late connections, and how many it cuts per look. */
+#define WATCH_PERIOD_MS 250
+#define WATCH_MAX_CUTS 64
+
+/* The con_cls libmicrohttpd hands to a request whose target holds a NUL (see on_uri). */
+static char nul_target;
+
 /* Bytes of body accepted past max_body_bytes (read and dropped so that the 413 can be sent on a
- * healthy connection) before the connection is cut instead. */
+ * healthy connection) before the connection is cut instead; a body dropped for the
+ * unauthenticated budget gets as much. */
 #define DROP_LIMIT (8LL << 20)
 
 /* Per-connection memory pool of libmicrohttpd: the request line and headers must fit in it
@@ -72,6 +111,8 @@ static void stream_free(void *cls) { sg_req_release(cls); }
 /* Queues the request's answer (lock not held). */
 static enum MHD_Result queue(soulgw_req *req, struct MHD_Connection *c) {
   struct MHD_Response *r;
+  int close_after =
+      req->glue_close || sg_inflight_draining(req->inflight);
   pthread_mutex_lock(&req->lock);
   if (req->resp_tree) {
     static const char oom[] = "{\"code\":\"UNKNOWN.INTERNAL\",\"message\":\"out of memory\"}";
@@ -105,16 +146,289 @@ static enum MHD_Result queue(soulgw_req *req, struct MHD_Connection *c) {
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
   }
-  if (sg_inflight_draining(req->inflight))
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  if (close_after) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)req->status, r);
   MHD_destroy_response(r);
   return ret;
 }
 
-static int has_chunked_body(struct MHD_Connection *c) {
-  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-  return te && strcasestr(te, "chunked") != NULL;
+/* ------------------------------------------------------------------------------------------ */
+/* Framing: what two HTTP parsers must not read differently */
+
+/* RFC 9110 token characters, of which a field name is made (a table: every header of every
+ * request is checked). */
+static const unsigned char tchar[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['!'] = 1, ['#'] = 1,
+    ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1};
+
+static int is_tchar(unsigned char c) { return tchar[c]; }
+
+#define MAX_TE_FIELDS 4
+
+/* What the header fields say about the body's length. */
+typedef struct framing {
+  const char *cl; /* the first Content-Length */
+  size_t cl_len;
+  int cl_conflict; /* another Content-Length with another value */
+  const char *te[MAX_TE_FIELDS];
+  size_t nte;            /* Transfer-Encoding fields (all of them, even past MAX_TE_FIELDS) */
+  const char *bad_name; /* a field name that is not a token */
+} framing;
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size) {
+  framing *f = cls;
+  (void)kind;
+  int token = key_size > 0;
+  for (size_t i = 0; i < key_size; i++) token &= is_tchar((unsigned char)key[i]);
+  if (!token) {
+    f->bad_name = key;
+    return MHD_NO;
+  }
+  if (key_size == 14 && strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, 14) == 0) {
+    if (!f->cl) {
+      f->cl = value;
+      f->cl_len = value_size;
+    } else if (value_size != f->cl_len || memcmp(value, f->cl, value_size) != 0) {
+      f->cl_conflict = 1;
+    }
+  } else if (key_size == 17 && strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING, 17) == 0) {
+    if (f->nte < MAX_TE_FIELDS) f->te[f->nte] = value;
+    f->nte++;
+  }
+  return MHD_YES;
+}
+
+/* Answers a request refused at the edge; the connection is closed after it.  Returns 1. */
+static int refuse(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
+static int refuse(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  soulgw_reply_verror(req, code, fmt, ap);
+  va_end(ap);
+  req->glue_close = 1;
+  return 1;
+}
+
+/* Transfer-Encoding (RFC 9112 section 6.1, 6.3): libmicrohttpd reads a body as chunked only
+ * when there is one field and it is exactly "chunked" (it does not trim trailing blanks), so
+ * anything else is refused: 400 when the body's length cannot be known (no codings, chunked
+ * not last or more than once, a malformed list), 501 for a coding the gateway does not
+ * decode.  Returns 1 after answering. */
+static int check_transfer_encoding(soulgw_req *req, const framing *f) {
+  if (f->nte == 1 && strcasecmp(f->te[0], "chunked") == 0) return 0;
+  if (f->nte > MAX_TE_FIELDS)
+    return refuse(req, SOULGW_API_REQUEST_BAD, "too many Transfer-Encoding fields");
+  int codings = 0, chunked = 0, last_chunked = 0;
+  const char *other = NULL;
+  int other_len = 0;
+  for (size_t i = 0; i < f->nte; i++) {
+    for (const char *p = f->te[i];;) {
+      while (*p == ' ' || *p == '\t') p++;
+      const char *s = p;
+      while (*p && *p != ',') p++;
+      const char *e = p;
+      while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+      const char *n = s; /* the coding's name ends at its parameters, if any */
+      while (n < e && is_tchar((unsigned char)*n)) n++;
+      if (n > s) {
+        codings++;
+        last_chunked = n - s == 7 && strncasecmp(s, "chunked", 7) == 0;
+        chunked += last_chunked;
+        if (!last_chunked && !other) {
+          other = s;
+          other_len = (int)(n - s);
+        }
+      }
+      if (!*p) break;
+      p++;
+    }
+  }
+  if (!codings || !last_chunked)
+    return refuse(req, SOULGW_API_REQUEST_BAD,
+                  "Transfer-Encoding does not end with chunked, so the body's length is unknown");
+  if (chunked > 1)
+    return refuse(req, SOULGW_API_REQUEST_BAD, "Transfer-Encoding applies chunked more than once");
+  if (other)
+    return refuse(req, SOULGW_API_REQUEST_NOT_IMPLEMENTED,
+                  "transfer coding \"%.*s\" is not supported: send the body chunked, or with "
+                  "Content-Length",
+                  other_len > 32 ? 32 : other_len, other);
+  /* only chunked, but not as libmicrohttpd reads it: blanks, parameters, empty elements */
+  return refuse(req, SOULGW_API_REQUEST_BAD,
+                "malformed Transfer-Encoding: send exactly \"Transfer-Encoding: chunked\"");
+}
+
+/* Refuses a head whose body's length two parsers could read differently, and reads that
+ * length: *clen from Content-Length (-1: none), *chunked.  Returns 1 after answering. */
+static int check_framing(soulgw_req *req, struct MHD_Connection *c, const char *version,
+                         long long *clen, int *chunked) {
+  framing f;
+  memset(&f, 0, sizeof f);
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_field, &f);
+  if (f.bad_name)
+    return refuse(req, SOULGW_API_REQUEST_BAD,
+                  "header name \"%.40s\" is not a token (a blank before the colon?)", f.bad_name);
+  if (f.cl_conflict)
+    return refuse(req, SOULGW_API_REQUEST_BAD, "two Content-Length headers with different values");
+  if (f.cl && f.nte)
+    return refuse(req, SOULGW_API_REQUEST_BAD,
+                  "Content-Length together with Transfer-Encoding: send one of them");
+  if (f.nte && strcmp(version, MHD_HTTP_VERSION_1_0) == 0)
+    return refuse(req, SOULGW_API_REQUEST_BAD, "Transfer-Encoding in an HTTP/1.0 request");
+  if (f.nte && check_transfer_encoding(req, &f)) return 1;
+  *clen = f.cl ? strtoll(f.cl, NULL, 10) : -1;
+  *chunked = f.nte > 0;
+  return 0;
+}
+
+/* The URI log callback: sees the request target as sent, before libmicrohttpd splits off the
+ * query and decodes %XX in place, which would turn %00 into the end of the path (/a%00/b would
+ * route as /a).  A NUL sent as such is found too: libmicrohttpd ends the target with a NUL where
+ * the blank before "HTTP/" was, so an earlier one came from the client.  Returns the con_cls of
+ * the request: NULL, or &nul_target to have it refused. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+  (void)cls;
+  (void)c;
+  size_t n = strlen(uri);
+  if (strncmp(uri + n + 1, "HTTP/", 5) != 0) return &nul_target;
+  for (const char *p = uri; (p = memchr(p, '%', n - (size_t)(p - uri))) != NULL; p++)
+    if (p[1] == '0' && p[2] == '0') return &nul_target;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Deadlines (the watchdog is below) */
+
+static long long mono_ms(void) { return (long long)(sg_now_ns() / 1000000u); }
+
+/* The connection's watchdog entry, or NULL. */
+static sg_conn *conn_of(sg_http *h, struct MHD_Connection *c) {
+  if (!h->watching) return NULL;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* Sets a connection's deadline: in ms from now (0: none), for a head or a body. */
+static void watch(sg_conn *k, long long in_ms, int body) {
+  if (k)
+    atomic_store_explicit(&k->due, in_ms > 0 ? (mono_ms() + in_ms) << 1 | body : 0,
+                          memory_order_relaxed);
+}
+
+/* The body's deadline after what it has sent so far: it must keep body_rate on average once
+ * the grace is over.  It began when the head was in, which is when the request was made. */
+static void watch_body(sg_http *h, struct MHD_Connection *c, soulgw_req *req) {
+  sg_conn *k = h->body_rate > 0 ? conn_of(h, c) : NULL;
+  if (!k) return;
+  long long due = (long long)(req->t0 / 1000000u) + h->grace_ms +
+                  req->glue_received * 1000 / h->body_rate;
+  atomic_store_explicit(&k->due, due << 1 | 1, memory_order_relaxed);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  sg_http *h = cls;
+  sg_conn *k = *socket_context;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci || !(k = calloc(1, sizeof *k))) return; /* out of memory: no deadlines for it */
+    k->fd = ci->connect_fd;
+    watch(k, h->head_ms, 0);
+    pthread_mutex_lock(&h->conns_lock);
+    k->next = h->conns;
+    if (h->conns) h->conns->prev = k;
+    h->conns = k;
+    pthread_mutex_unlock(&h->conns_lock);
+    *socket_context = k;
+  } else if (k) {
+    pthread_mutex_lock(&h->conns_lock);
+    if (k->prev) k->prev->next = k->next;
+    else h->conns = k->next;
+    if (k->next) k->next->prev = k->prev;
+    pthread_mutex_unlock(&h->conns_lock);
+    free(k);
+    *socket_context = NULL;
+  }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Requests */
+
+static void answer_busy(soulgw_req *req) {
+  soulgw_reply_header(req, "Retry-After", "1");
+  refuse(req, SOULGW_API_REQUEST_BUSY,
+         "too many request bodies without a credential are being received; retry later, or "
+         "authenticate");
+}
+
+/* The first call, the head complete: the edge's checks, then the pipeline's begin. */
+static enum MHD_Result on_head(sg_http *h, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, void **con_cls) {
+  int nul = *con_cls == &nul_target;
+  soulgw_req *req = sg_req_new(h->inflight, &mhd_io, c, method, url);
+  if (!req) return MHD_NO;
+  *con_cls = req;
+  /* the head is in: no deadline until the body, and none for the handler and the answer */
+  watch(conn_of(h, c), 0, 0);
+  long long clen = -1;
+  int chunked = 0;
+  if (nul ? refuse(req, SOULGW_API_REQUEST_BAD, "the request target holds a NUL byte (%%00)")
+          : check_framing(req, c, version, &clen, &chunked)) {
+    req->glue_ran = 1;
+    return queue(req, c);
+  }
+  int has_body = clen > 0 || (clen < 0 && chunked);
+  const char *ct = has_body ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_CONTENT_TYPE)
+                            : NULL;
+  if (sg_pipeline_begin(req, has_body, clen, ct)) {
+    req->glue_ran = 1;
+    /* With a body still unread, answer now (MHD then closes the connection); without one,
+     * wait for the final call so that the connection stays open. */
+    if (!has_body) return MHD_YES;
+    req->glue_close = 1;
+    return queue(req, c);
+  }
+  /* A body read without a principal holds its whole announced length of the budget at once. */
+  if (req->unauth_body && clen > 0 && sg_req_body_reserve(req, clen) != 0) {
+    req->glue_ran = 1;
+    answer_busy(req);
+    return queue(req, c);
+  }
+  if (has_body) watch_body(h, c, req);
+  return MHD_YES;
+}
+
+/* A piece of body.  Returns MHD_NO to cut the connection. */
+static enum MHD_Result on_body(sg_http *h, struct MHD_Connection *c, soulgw_req *req,
+                               const char *data, size_t len) {
+  req->glue_received += (long long)len;
+  watch_body(h, c, req);
+  if (!req->glue_discard && !req->glue_busy) {
+    /* a chunked body without a principal is counted as it comes */
+    if (req->unauth_body && req->glue_received > req->body_reserved &&
+        sg_req_body_reserve(req, req->glue_received - req->body_reserved) != 0) {
+      req->glue_busy = 1;
+      sg_buf_free(&req->body);
+    } else if (sg_buf_append(&req->body, data, len) != 0) {
+      req->glue_discard = 1;
+      sg_buf_free(&req->body);
+    }
+  }
+  /* cut an endless body */
+  if ((req->glue_discard || req->glue_busy) &&
+      req->glue_received > req->snap->conf->server.max_body_bytes + DROP_LIMIT)
+    return MHD_NO;
+  return MHD_YES;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
@@ -122,40 +436,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                  size_t *upload_size, void **con_cls) {
   sg_http *h = cls;
   soulgw_req *req = *con_cls;
-  (void)version;
-  if (!req) {
-    req = sg_req_new(h->inflight, &mhd_io, c, method, url);
-    if (!req) return MHD_NO;
-    *con_cls = req;
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    long long clen = cl ? strtoll(cl, NULL, 10) : -1;
-    int has_body = clen > 0 || (clen < 0 && has_chunked_body(c));
-    const char *ct = has_body ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                            MHD_HTTP_HEADER_CONTENT_TYPE)
-                              : NULL;
-    if (sg_pipeline_begin(req, has_body, clen, ct)) {
-      req->glue_ran = 1;
-      /* With a body still unread, answer now (MHD then closes the connection); without one,
-       * wait for the final call so that the connection stays open. */
-      if (has_body) return queue(req, c);
-    }
-    return MHD_YES;
-  }
+  if (!req || *con_cls == &nul_target) return on_head(h, c, url, method, version, con_cls);
   if (*upload_size) {
-    if (!req->glue_discard && sg_buf_append(&req->body, upload, *upload_size) != 0) {
-      req->glue_discard = 1;
-      sg_buf_free(&req->body);
-    }
-    if (req->glue_discard) {
-      req->glue_dropped += (long long)*upload_size;
-      if (req->glue_dropped > DROP_LIMIT) return MHD_NO; /* cut an endless body */
-    }
+    size_t n = *upload_size;
     *upload_size = 0;
-    return MHD_YES;
+    return on_body(h, c, req, upload, n);
   }
   if (!req->glue_ran) {
     req->glue_ran = 1;
-    if (req->glue_discard)
+    if (req->has_body) watch(conn_of(h, c), 0, 0);
+    if (req->glue_busy)
+      answer_busy(req);
+    else if (req->glue_discard)
       sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE, "request body is over the limit of %lld bytes",
                    req->snap->conf->server.max_body_bytes);
     else
@@ -174,15 +466,120 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
+  sg_http *h = cls;
   soulgw_req *req = *con_cls;
-  (void)cls;
-  (void)c;
-  if (!req) return;
+  if (!req || *con_cls == &nul_target) return;
   *con_cls = NULL;
+  /* a kept-alive connection now waits for its next head */
+  watch(conn_of(h, c), h->next_head_ms, 0);
   sg_req_close(req);
   sg_pipeline_done(req, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
   sg_req_release(req);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The watchdog */
+
+typedef struct cut {
+  int body;
+  char peer[INET6_ADDRSTRLEN];
+} cut;
+
+static void peer_of(int fd, char *out, size_t len) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  snprintf(out, len, "?");
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) return;
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)len);
+  else if (ss.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
+}
+
+/* Shuts down the sockets of late connections (lock held); returns how many, described in
+ * cuts. */
+static int cut_late(sg_http *h, cut *cuts) {
+  long long now = mono_ms();
+  int n = 0;
+  for (sg_conn *k = h->conns; k && n < WATCH_MAX_CUTS; k = k->next) {
+    long long due = atomic_load_explicit(&k->due, memory_order_relaxed);
+    if (!due || (due >> 1) > now) continue;
+    atomic_store_explicit(&k->due, 0, memory_order_relaxed);
+    cuts[n].body = (int)(due & 1);
+    peer_of(k->fd, cuts[n].peer, sizeof cuts[n].peer);
+    shutdown(k->fd, SHUT_RDWR);
+    n++;
+  }
+  return n;
+}
+
+static void *watch_main(void *arg) {
+  sg_http *h = arg;
+  cut cuts[WATCH_MAX_CUTS];
+  pthread_mutex_lock(&h->conns_lock);
+  while (!h->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->wake, &h->conns_lock, &ts);
+    if (h->stopping) break;
+    int n = cut_late(h, cuts);
+    if (!n) continue;
+    pthread_mutex_unlock(&h->conns_lock);
+    for (int i = 0; i < n; i++)
+      sg_log(h->log, SOULGW_LOG_INFO, "connection cut",
+             SG_S("reason", cuts[i].body ? "request body slower than server.min_body_rate_bytes_s"
+                                         : "request head not complete within "
+                                           "server.header_timeout_s"),
+             SG_S("peer", cuts[i].peer));
+    pthread_mutex_lock(&h->conns_lock);
+  }
+  pthread_mutex_unlock(&h->conns_lock);
+  return NULL;
+}
+
+/* Starts the watchdog when a deadline is configured: 0, or -1. */
+static int watch_start(sg_http *h, const sg_http_opts *o) {
+  h->head_ms = o->header_timeout_s > 0 ? o->header_timeout_s * 1000LL : 0;
+  /* between requests a kept-alive connection may also wait its idle timeout */
+  h->next_head_ms = h->head_ms && o->timeout_s * 1000LL > h->head_ms ? o->timeout_s * 1000LL
+                                                                       : h->head_ms;
+  h->grace_ms = h->head_ms ? h->head_ms : 10000;
+  h->body_rate = o->min_body_rate > 0 ? o->min_body_rate : 0;
+  if (!h->head_ms && !h->body_rate) return 0;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&h->conns_lock, NULL);
+  if (pthread_create(&h->watchdog, NULL, watch_main, h) != 0) {
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->conns_lock);
+    return -1;
+  }
+  h->watching = 1;
+  return 0;
+}
+
+static void watch_stop(sg_http *h) {
+  if (!h->watching) return;
+  pthread_mutex_lock(&h->conns_lock);
+  h->stopping = 1;
+  pthread_cond_signal(&h->wake);
+  pthread_mutex_unlock(&h->conns_lock);
+  pthread_join(h->watchdog, NULL);
+  pthread_cond_destroy(&h->wake);
+  pthread_mutex_destroy(&h->conns_lock);
+  h->watching = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The daemon */
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   sg_http *h = cls;
@@ -190,9 +587,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
   while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
-  /* A client's malformed request is the client's problem: info, so that scanners cannot flood
-   * the warnings.  Anything else from the server library is worth a warning. */
-  int client = strncmp(msg, "Error processing request", 24) == 0;
+  /* A client's malformed request, or a client gone (or cut by the watchdog) mid-request, is the
+   * client's problem: info, so that scanners cannot flood the warnings.  Anything else from the
+   * server library is worth a warning. */
+  int client = strncmp(msg, "Error processing request", 24) == 0 ||
+               strncmp(msg, "Connection was closed by remote side", 36) == 0 ||
+               strncmp(msg, "Socket has been disconnected", 28) == 0 ||
+               strncmp(msg, "Connection socket is closed when reading", 40) == 0;
   sg_log(h->log, client ? SOULGW_LOG_INFO : SOULGW_LOG_WARN, "libmicrohttpd",
          SG_S("detail", msg));
 }
@@ -257,15 +658,25 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
   if (threads < 1) threads = 1;
   unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
   if (!o->external) flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  if (watch_start(h, o) != 0) {
+    snprintf(err, errlen, "cannot start the connection watchdog: %s", strerror(errno));
+    close(fd);
+    free(h);
+    return SOULGW_EHTTP;
+  }
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->external || threads == 1 ? 0 : threads),
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+      (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION,
+      h->watching ? on_connection : NULL, h, MHD_OPTION_END);
   if (!h->d) {
     snprintf(err, errlen, "libmicrohttpd could not start on %s:%d", o->address, h->port);
+    watch_stop(h);
     close(fd);
     free(h);
     return SOULGW_EHTTP;
@@ -286,7 +697,8 @@ void sg_http_quiesce(sg_http *h) {
 
 void sg_http_stop(sg_http *h) {
   if (!h) return;
-  MHD_stop_daemon(h->d);
+  MHD_stop_daemon(h->d); /* first: closing its connections takes the watchdog's lock */
+  watch_stop(h);
   free(h);
 }
 

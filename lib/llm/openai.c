@@ -12,6 +12,11 @@
  * split into lines, each "data:" line is parsed, and choices[0].delta.content goes out as a
  * delta at once; "stream_options": {"include_usage": true} asks for the usage in the last event.
  * An upstream that ignores "stream" and answers one JSON object is relayed too, word by word.
+ *
+ * An upstream's own error text (the message of a 4xx answer or of an error event) is never
+ * relayed: it may quote the key ("Incorrect API key provided: sk-..."), or say what the
+ * operator would not tell a client.  The client gets the status and a fixed phrase for its
+ * class; the log gets the text, cut short and with the key taken out (redact.h).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "base/crypto.h"
 #include "base/json.h"
 #include "llm/openai.h"
+#include "base/redact.h"
 
 #define LINE_MAX_BYTES (4u << 20)   /* one SSE line */
 #define TEXT_MAX_BYTES (16u << 20)  /* a streamed answer kept for word counts */
@@ -52,6 +58,7 @@ typedef struct oa_call {
   long long in_tok, out_tok;
   char finish[32];
   char fail[400];
+  char said[256]; /* the upstream's own error text, redacted, for the log */
 } oa_call;
 
 static void call_free(oa_call *c) {
@@ -75,7 +82,14 @@ static void reset_attempt(oa_call *c) {
   sg_buf_reset(&c->text);
   sg_buf_reset(&c->raw);
   c->in_tok = c->out_tok = -1;
-  c->finish[0] = c->fail[0] = '\0';
+  c->finish[0] = c->fail[0] = c->said[0] = '\0';
+}
+
+/* Keeps the upstream's own words (len bytes) for the log, cut short and without the key. */
+static void keep_said(oa_call *c, const char *text, size_t len) {
+  static const char pre[] = "Authorization: Bearer ";
+  const char *key = c->auth ? c->auth + sizeof pre - 1 : NULL;
+  sg_redact(text, len, key, key ? strlen(key) : 0, c->said, sizeof c->said);
 }
 
 /* Shortest text that reads back as the same double. */
@@ -288,8 +302,9 @@ static int sse_data(oa_call *c, const char *d, size_t n) {
   const soulgw_json *err = soulgw_json_get(j, "error");
   if (err) {
     const char *m = soulgw_json_string(soulgw_json_get(err, "message"));
-    snprintf(c->fail, sizeof c->fail, "provider %s failed mid-stream: %.200s", c->provider,
-             m ? m : "an error event");
+    keep_said(c, m ? m : d, m ? strlen(m) : n);
+    snprintf(c->fail, sizeof c->fail,
+             "provider %s failed mid-stream: the upstream sent an error event", c->provider);
     rc = 1;
     goto out;
   }
@@ -465,16 +480,48 @@ static void embed_from_json(oa_call *c, const char *body, size_t len) {
 
 static void attempt(oa_call *c);
 
-/* The upstream's error message for the statuses where it is about the request (a bad
- * parameter, an unknown model), never for 401/403, whose messages may quote the key. */
-static void upstream_reason(const sg_up_result *res, char *out, size_t len) {
-  out[0] = '\0';
-  if (res->status != 400 && res->status != 404 && res->status != 422) return;
+/* What a client is told of an upstream's refusal: a fixed phrase for its status. */
+static const char *status_phrase(long status) {
+  switch (status) {
+    case 400: return "bad request";
+    case 401: return "authentication failed";
+    case 402: return "payment required";
+    case 403: return "permission denied";
+    case 404: return "not found: an unknown model or path";
+    case 408: return "request timeout";
+    case 409: return "conflict";
+    case 413: return "request too large";
+    case 415: return "unsupported media type";
+    case 422: return "request not processable";
+    case 429: return "rate limited";
+    default: break;
+  }
+  return status >= 500 ? "upstream error" : status >= 400 ? "request refused"
+         : status >= 300 ? "a redirect, not followed" : "an unexpected status";
+}
+
+/* Keeps the upstream's error text of a failed answer for the log: error.message when the body
+ * is an OpenAI error object, else the start of the body. */
+static void keep_reason(oa_call *c, const sg_up_result *res) {
   soulgw_json *j = NULL;
-  if (soulgw_json_parse(res->body, res->body_len, &j, NULL, 0) != 0) return;
-  const char *m = soulgw_json_string(soulgw_json_get(soulgw_json_get(j, "error"), "message"));
-  if (m) snprintf(out, len, ": %.200s", m);
+  const char *m = NULL;
+  if (res->body_len && res->body_len < 65536 &&
+      soulgw_json_parse(res->body, res->body_len, &j, NULL, 0) == 0) {
+    const soulgw_json *e = soulgw_json_get(j, "error");
+    m = soulgw_json_string(soulgw_json_get(e, "message"));
+    if (!m) m = soulgw_json_string(e);
+  }
+  keep_said(c, m ? m : res->body, m ? strlen(m) : res->body_len);
   soulgw_json_free(j);
+}
+
+/* Logs a call that failed: the transport's kind of failure, the status and the upstream's own
+ * words (redacted), none of which the client is told. */
+static void log_failure(oa_call *c, const sg_up_result *res, int tries) {
+  sg_log(c->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", c->provider),
+         SG_S("request_id", c->rid), SG_I("status", res->status), SG_I("attempts", tries),
+         SG_S("error", res->err == SG_UP_OK ? NULL : res->errmsg),
+         SG_S("upstream_message", c->said[0] ? c->said : NULL));
 }
 
 static void on_done(void *ud, const sg_up_result *res) {
@@ -489,6 +536,7 @@ static void on_done(void *ud, const sg_up_result *res) {
     return;
   }
   if (c->fail[0]) {
+    if (c->said[0]) log_failure(c, res, c->attempt + 1);
     fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
     return;
   }
@@ -512,9 +560,8 @@ static void on_done(void *ud, const sg_up_result *res) {
   }
   /* upstream.c has logged the transport's own words; clients get the kind of failure only,
    * since those words name internal hosts and ports. */
-  sg_log(c->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", c->provider),
-         SG_S("request_id", c->rid), SG_I("status", res->status), SG_I("attempts", tries),
-         SG_S("error", res->err == SG_UP_OK ? NULL : res->errmsg));
+  if (res->err == SG_UP_OK) keep_reason(c, res);
+  log_failure(c, res, tries);
   switch (res->err) {
     case SG_UP_OK: break;
     case SG_UP_TIMEOUT:
@@ -539,10 +586,9 @@ static void on_done(void *ud, const sg_up_result *res) {
          c->provider, res->status, tries, attempts);
     return;
   }
-  char reason[256];
-  upstream_reason(res, reason, sizeof reason);
-  fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s refused the call: upstream status %ld%s",
-       c->provider, res->status, reason);
+  fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+       "provider %s refused the call: upstream status %ld (%s)", c->provider, res->status,
+       status_phrase(res->status));
 }
 
 static void attempt(oa_call *c) {

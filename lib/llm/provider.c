@@ -146,6 +146,11 @@ static long long input_words(const sg_llm_params *p) {
 }
 
 void sg_llm_count_tokens(const sg_llm_env *env, const char *model, long long in, long long out) {
+  /* the model is the client's choice: without tenant labels, only its provider is shown */
+  char agg[160] = "all";
+  const char *colon = model ? strchr(model, ':') : NULL;
+  if (colon && colon - model < 128) snprintf(agg, sizeof agg, "%.*s:*", (int)(colon - model), model);
+  model = sg_metrics_label(env->metrics, model, agg);
   const char *vin[2] = {model, "input"}, *vout[2] = {model, "output"};
   if (in > 0) sg_family_add(env->tokens, vin, (uint64_t)in);
   if (out > 0) sg_family_add(env->tokens, vout, (uint64_t)out);

@@ -37,6 +37,7 @@ int sg_llm_register(sg_llm *l, const char *name, const soulgw_provider *p, void 
  * call (a call that answers later keeps a pointer to it). */
 typedef struct sg_llm_env {
   sg_log *log;
+  sg_metrics *metrics;          /* whether model names may be label values */
   sg_upstream *upstream;        /* outbound HTTP; NULL while the gateway is stopped */
   sg_llm *table;                /* the provider table: host providers, configured kinds */
   sg_family *tokens;            /* soulgw_llm_tokens_total{model,direction} */

@@ -22,6 +22,7 @@ typedef struct cred {
   unsigned char digest[32]; /* bearer tokens and the API key */
   const char *secret;       /* HMAC keys: the raw secret (owned by the configuration) */
   size_t secret_len;
+  int share;                /* HMAC keys: the key's share of the replay cache */
   long long rate, burst;
 } cred;
 
@@ -36,8 +37,6 @@ struct sg_auth {
   int64_t skew;
   int require_body_hash, require_nonce;
 };
-
-#define REPLAY_WINDOW_WITHOUT_SKEW 300
 
 static size_t slot_of(const unsigned char digest[32], size_t size) {
   uint64_t h;
@@ -94,8 +93,15 @@ sg_auth *sg_auth_new(const sg_conf *conf, sg_replay *replay, sg_family *failures
     while (a->by_digest[s] >= 0) s = (s + 1) & (a->table_size - 1);
     a->by_digest[s] = (int32_t)k;
   }
-  for (const sg_cred_conf *cc = conf->auth.hmac_keys; cc; cc = cc->next, k++)
+  /* The window follows the skew before any request can use it; each key gets its share. */
+  sg_replay_set_window(replay, a->skew, sg_wall_ms() / 1000);
+  size_t cap = conf->auth.replay_cache_per_key > 0
+                   ? (size_t)conf->auth.replay_cache_per_key
+                   : sg_replay_capacity(replay) / (a->nhmac ? a->nhmac : 1);
+  for (const sg_cred_conf *cc = conf->auth.hmac_keys; cc; cc = cc->next, k++) {
     if (init_cred(&a->creds[k], cc, "hmac", now)) goto fail;
+    if ((a->creds[k].share = sg_replay_share(replay, cc->name, cap)) < 0) goto fail;
+  }
   if (conf->auth.api_key) {
     if (init_cred(&a->creds[k], conf->auth.api_key, "api_key", now)) goto fail;
     a->api_key = &a->creds[k];
@@ -170,6 +176,12 @@ static int api_key(sg_auth *a, soulgw_req *req, const char *key, const sg_princi
   return 0;
 }
 
+static int replayed(sg_auth *a, soulgw_req *req) {
+  return fail(a, req, "replay",
+              "SB-HMAC signature already used (replay); sign each request with a fresh "
+              "x-sb-nonce");
+}
+
 static int is_hex64(const char *s) {
   if (strlen(s) != 64) return 0;
   for (; *s; s++)
@@ -178,7 +190,9 @@ static int is_hex64(const char *s) {
   return 1;
 }
 
-static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out) {
+/* head_only: the body is not in yet; everything but the body hash and the replay cache. */
+static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out,
+                int head_only) {
   const char *colon = strchr(value, ':');
   if (!credential_ok(value) || !colon || colon == value)
     return fail(a, req, "malformed",
@@ -204,7 +218,7 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
   if (sg_hmac_parse_date(date, &ts) != 0)
     return fail(a, req, "malformed_date",
                 "malformed x-sb-date: expected RFC 3339 UTC (2025-01-01T00:00:00Z) or an HTTP date");
-  if (a->skew > 0 && (ts > now + a->skew || ts < now - a->skew))
+  if (ts > now + a->skew || ts < now - a->skew)
     return fail(a, req, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
                 (long long)a->skew);
 
@@ -215,9 +229,11 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
     const char *body = soulgw_req_body(req, &blen);
     if (!is_hex64(body_hash) || sg_hex_decode(want, sizeof want, body_hash, 64) != 0)
       return fail(a, req, "malformed", "malformed x-sb-content-sha256: expected 64 hex digits");
-    sg_sha256(got, body ? body : "", body ? blen : 0);
-    if (!sg_equal_ct(want, got, sizeof got))
-      return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+    if (!head_only) {
+      sg_sha256(got, body ? body : "", body ? blen : 0);
+      if (!sg_equal_ct(want, got, sizeof got))
+        return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+    }
   } else if (a->require_body_hash) {
     return fail(a, req, "missing_body_hash", "missing x-sb-content-sha256 header (required)");
   }
@@ -240,24 +256,63 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
   sg_hex_decode(expect, sizeof expect, sig, 64);
   if (!sg_equal_ct(expect, given, sizeof given))
     return fail(a, req, "bad_signature", "SB-HMAC signature does not match");
+  if (head_only) {
+    *out = &key->p;
+    return 0;
+  }
 
-  int64_t expires = (a->skew > 0 ? ts + a->skew : now + REPLAY_WINDOW_WITHOUT_SKEW) + 1;
-  int rc = sg_replay_check_add(a->replay, given, now, expires);
-  if (rc == 1)
-    return fail(a, req, "replay",
-                "SB-HMAC signature already used (replay); sign each request with a fresh "
-                "x-sb-nonce");
-  if (rc < 0) return fail(a, req, "replay_cache_full", "replay cache is full; retry later");
+  /* Nothing accepted before the cache's horizon (the start) can be known to it. */
+  if (ts <= sg_replay_horizon(a->replay))
+    return fail(a, req, "before_start",
+                "SB-HMAC signature dated before the gateway started (a possible replay); sign "
+                "the request again");
+  if (sg_replay_seen(a->replay, given, now)) return replayed(a, req);
+  sg_hmac_pending *pend = sg_arena_alloc(&req->arena, sizeof *pend);
+  if (!pend) {
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return -1;
+  }
+  memcpy(pend->sig, given, sizeof pend->sig);
+  pend->date = ts;
+  pend->share = key->share;
+  req->hmac_pending = pend;
   *out = &key->p;
   return 0;
 }
 
-int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+int sg_auth_record(sg_auth *a, soulgw_req *req) {
+  const sg_hmac_pending *pend = req->hmac_pending;
+  if (!pend) return 0;
+  req->hmac_pending = NULL;
+  int64_t retry = 1;
+  int rc = sg_replay_check_add(a->replay, pend->share, pend->sig, pend->date,
+                               sg_wall_ms() / 1000, &retry);
+  if (rc == SG_REPLAY_NEW) return 0;
+  if (rc == SG_REPLAY_SEEN) return replayed(a, req);
+  if (rc == SG_REPLAY_EXPIRED)
+    return fail(a, req, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
+                (long long)a->skew);
+  char wait[24];
+  sg_auth_count(a, "replay_cache_full");
+  snprintf(wait, sizeof wait, "%lld", (long long)retry);
+  soulgw_reply_header(req, "Retry-After", wait);
+  if (rc == SG_REPLAY_SHARE_FULL)
+    soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED,
+                       "too many signed requests for HMAC key %s: its share of the replay cache "
+                       "is full; retry in %lld s",
+                       req->principal ? req->principal->id : "?", (long long)retry);
+  else
+    soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED,
+                       "the replay cache is full; retry in %lld s", (long long)retry);
+  return -1;
+}
+
+static int authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out, int head_only) {
   *out = NULL;
   const char *authz = soulgw_req_header(req, "Authorization");
   if (authz) {
     if (strncasecmp(authz, "Bearer ", 7) == 0) return bearer(a, req, authz + 7, out);
-    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out);
+    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out, head_only);
     if (strcasecmp(authz, "Bearer") == 0 || strcasecmp(authz, "SB-HMAC") == 0 || !*authz)
       return fail(a, req, "malformed", "malformed Authorization header: no credential");
     return fail(a, req, "unsupported_scheme",
@@ -266,6 +321,14 @@ int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) 
   const char *key = soulgw_req_header(req, "x-api-key");
   if (key) return api_key(a, req, key, out);
   return 0;
+}
+
+int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+  return authenticate(a, req, out, 0);
+}
+
+int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out) {
+  return authenticate(a, req, out, 1);
 }
 
 int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p) {

@@ -23,14 +23,45 @@ struct sg_principal {
 typedef struct sg_auth sg_auth;
 typedef struct sg_replay sg_replay;
 
+/* An SB-HMAC signature that verified, waiting in its request for sg_auth_record. */
+typedef struct sg_hmac_pending sg_hmac_pending;
+struct sg_hmac_pending {
+  unsigned char sig[32];
+  int64_t date; /* x-sb-date, epoch seconds */
+  int share;    /* the key's share of the replay cache */
+};
+
 /* The replay cache (replay.c) outlives auth states, so that a reload does not reopen the
- * window.  check_add records a verified signature until expires (epoch seconds): 0 when it is
- * new, 1 when it was already accepted and has not expired (a replay), -1 when the cache is full
- * of live entries (refuse the request). */
+ * window.  It holds SB-HMAC signatures that were accepted (authorized), each until its date
+ * plus the window, in a bounded share per HMAC key.  Times are epoch seconds. */
 sg_replay *sg_replay_new(size_t capacity);
 void sg_replay_free(sg_replay *r);
-int sg_replay_check_add(sg_replay *r, const unsigned char sig[32], int64_t now, int64_t expires);
+size_t sg_replay_capacity(const sg_replay *r);
+/* Sets the window, how long past its date a signature is kept: the widest hmac_skew_s served
+ * so far (it never narrows, so that no signature is dropped while a configuration in use could
+ * still accept its date).  The first call sets the horizon to now, the start; a call that
+ * widens the window moves it past the dates the narrower window may already have dropped. */
+void sg_replay_set_window(sg_replay *r, int64_t window_s, int64_t now);
+/* Signatures dated at or before this second must be refused: the cache cannot tell whether
+ * they were accepted before it existed (by an earlier process) or dropped since. */
+int64_t sg_replay_horizon(sg_replay *r);
+/* The share of the HMAC key key_id, holding at most cap live signatures (clamped to 1 ..
+ * capacity).  A key id seen before keeps its share and entries, with the new cap.  Returns the
+ * share's index, valid for the life of the cache, or -1 when out of memory. */
+int sg_replay_share(sg_replay *r, const char *key_id, size_t cap);
+/* 1 when sig is held and live at now (a replay), else 0.  Adds nothing. */
+int sg_replay_seen(sg_replay *r, const unsigned char sig[32], int64_t now);
+/* Records sig, dated date, in share.  Returns SG_REPLAY_NEW when recorded; SG_REPLAY_SEEN when
+ * it is already held (a replay); SG_REPLAY_EXPIRED when date + window < now (too old to hold);
+ * SG_REPLAY_SHARE_FULL when the share holds cap live signatures, SG_REPLAY_FULL when the whole
+ * cache is full of live ones, both with *retry_s (when not NULL) the seconds until the oldest
+ * of them expires.  Nothing is forgotten early to make room. */
+enum { SG_REPLAY_NEW = 0, SG_REPLAY_SEEN = 1, SG_REPLAY_EXPIRED = -1, SG_REPLAY_SHARE_FULL = -2,
+       SG_REPLAY_FULL = -3 };
+int sg_replay_check_add(sg_replay *r, int share, const unsigned char sig[32], int64_t date,
+                        int64_t now, int64_t *retry_s);
 size_t sg_replay_size(sg_replay *r);
+size_t sg_replay_share_size(sg_replay *r, int share);
 
 /* A token bucket (ratelimit.c): rate tokens per second up to burst.  take returns 0 when a
  * token was taken, else the whole seconds to wait for one (at least 1). */
@@ -51,12 +82,25 @@ void sg_auth_count(sg_auth *a, const char *reason);
 void sg_auth_free(sg_auth *a);
 
 /* Identifies the caller.  Returns 0 with *out the principal, or NULL when the request carries
- * no credential at all; or -1 after answering 401 with the reason. */
+ * no credential at all; or -1 after answering 401 with the reason.  An SB-HMAC signature that
+ * verified is not yet recorded against replay: it waits in the request (req->hmac_pending)
+ * until sg_auth_record, so that refused requests take no room in the replay cache. */
 int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out);
+/* The same from the headers alone, before the body is read: an SB-HMAC signature is checked,
+ * but not its body hash, and it is not recorded in the replay cache (sg_auth_authenticate does
+ * both once the body is in). */
+int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out);
+/* Called once the request is authorized (tenant and scopes checked), before the rate limit and
+ * the handler: records the request's SB-HMAC signature, if any, in its key's share of the
+ * replay cache.  0, or -1 after answering: 401 when the signature was recorded meanwhile (a
+ * concurrent replay) or is too old, 429 with Retry-After when the key's share (or the cache)
+ * is full. */
+int sg_auth_record(sg_auth *a, soulgw_req *req);
 /* Takes a token from the principal's bucket: 0, or -1 after answering 429 with Retry-After. */
 int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p);
-/* 1 when the principal holds scope or "*".  Inline: req.c answers soulgw_req_has_scope() with
- * it, and auth.c, which answers on the request, must not be called back from req.c. */
+/* 1 when the principal holds scope, or "*" (which is not tenant:*; see sg_strv_has).  Inline:
+ * req.c answers soulgw_req_has_scope() with it, and auth.c, which answers on the request, must
+ * not be called back from req.c. */
 static inline int sg_principal_has(const sg_principal *p, const char *scope) {
   return p && sg_strv_has(p->scopes, scope);
 }

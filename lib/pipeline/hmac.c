@@ -1,6 +1,6 @@
 /*
  * hmac.c -- SB-HMAC canonical string, date parsing and signing (see hmac.h), and the public
- * soulgw_sign() used by `soulgw sign`.
+ * soulgw_sign() and soulgw_sign_at() used by `soulgw sign`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,21 +161,35 @@ void sg_hmac_sign_hex(char out[65], const void *secret, size_t secret_len, const
 
 char *soulgw_sign(const char *key_id, const void *secret, size_t secret_len, const char *method,
                   const char *path, const void *body, size_t body_len, long long now_s) {
-  char date[32], nonce_hex[33], body_hex[65], sig[65];
-  unsigned char nonce[16], digest[SG_SHA256_LEN];
-  sg_buf canon, out;
-  if (!key_id || !*key_id || strchr(key_id, ':') || !secret || !method || !path) return NULL;
-  if (sg_crypto_init() != 0) return NULL;
+  char date[32];
   sg_format_time_ms(now_s * 1000, date);
   memmove(date + 19, "Z", 2); /* whole seconds: 2025-01-01T00:00:00Z */
-  sg_random_bytes(nonce, sizeof nonce);
-  sg_hex_encode(nonce_hex, nonce, sizeof nonce);
+  return soulgw_sign_at(key_id, secret, secret_len, method, path, body, body_len, date, 0);
+}
+
+char *soulgw_sign_at(const char *key_id, const void *secret, size_t secret_len,
+                     const char *method, const char *path, const void *body, size_t body_len,
+                     const char *date, unsigned flags) {
+  char nonce_hex[33], body_hex[65], sig[65];
+  unsigned char nonce[16], digest[SG_SHA256_LEN];
+  int with_nonce = !(flags & SOULGW_SIGN_NO_NONCE);
+  int64_t when;
+  sg_buf canon, out;
+  if (!key_id || !*key_id || strchr(key_id, ':') || !secret || !method || !path || !date ||
+      sg_hmac_parse_date(date, &when) != 0)
+    return NULL;
+  if (sg_crypto_init() != 0) return NULL;
+  if (with_nonce) {
+    sg_random_bytes(nonce, sizeof nonce);
+    sg_hex_encode(nonce_hex, nonce, sizeof nonce);
+  }
   if (body) {
     sg_sha256(digest, body, body_len);
     sg_hex_encode(body_hex, digest, sizeof digest);
   }
   sg_buf_init(&canon, 0);
-  sg_hmac_canonical(&canon, method, path, date, body ? body_hex : NULL, nonce_hex);
+  sg_hmac_canonical(&canon, method, path, date, body ? body_hex : NULL,
+                    with_nonce ? nonce_hex : NULL);
   if (sg_buf_failed(&canon)) {
     sg_buf_free(&canon);
     return NULL;
@@ -185,7 +199,7 @@ char *soulgw_sign(const char *key_id, const void *secret, size_t secret_len, con
   sg_buf_init(&out, 0);
   sg_buf_printf(&out, "x-sb-date: %s\n", date);
   if (body) sg_buf_printf(&out, "x-sb-content-sha256: %s\n", body_hex);
-  sg_buf_printf(&out, "x-sb-nonce: %s\n", nonce_hex);
+  if (with_nonce) sg_buf_printf(&out, "x-sb-nonce: %s\n", nonce_hex);
   sg_buf_printf(&out, "Authorization: SB-HMAC %s:%s\n", key_id, sig);
   return sg_buf_detach(&out, NULL);
 }

@@ -43,6 +43,7 @@ typedef struct sg_inflight {
   sg_snap *snap; /* the current snapshot; NULL before the first sg_inflight_swap() */
 
   atomic_int draining;
+  atomic_llong unauth_body_bytes; /* bodies read without a principal, held now (req.c) */
   pthread_mutex_t defer_lock;
   soulgw_req *deferred; /* requests a handler still has to answer */
 

@@ -2,9 +2,14 @@
  * pipeline.c -- one request's way through the gateway, in this order:
  *
  *   begin (headers in):  route (404, 405, OPTIONS) -> body limits (413 by Content-Length, 415)
- *   run (body in):       authentication (401) -> JSON body (422) -> tenant (422, 403)
- *                        -> scopes (403) -> rate (429) -> handler
+ *                        -> authentication (401) -> scopes (403)
+ *   run (body in):       SB-HMAC body hash and replay (401) -> JSON body (422)
+ *                        -> tenant (422, 403) -> rate (429) -> handler
  *   done (answer sent):  metrics and the access log
+ *
+ * Credentials and scopes are decided from the headers, so that a body is never read for a
+ * request that will be refused: only what needs the body (an SB-HMAC body hash, and the replay
+ * cache, which records a signature once the request is fully verified) waits for it.
  *
  * The glue calls these three and knows nothing of what happens inside; handlers see a request
  * that has passed every stage.
@@ -48,6 +53,42 @@ static int is_token(const char *s) {
   return 1;
 }
 
+/* Authentication and scopes from the headers.  Without a body the request is complete and is
+ * authenticated in full; with one, an SB-HMAC request is finished by sg_pipeline_run.  Returns
+ * 1 after answering. */
+static int authorize(soulgw_req *req) {
+  const sg_route *rt = req->route;
+  const sg_principal *p = NULL;
+  int anonymous = (rt->flags & SOULGW_ROUTE_ANONYMOUS) != 0;
+  int ops = (rt->flags & SG_ROUTE_OPS) != 0;
+
+  /* public operations routes skip it entirely */
+  if (ops && anonymous && rt->scopes.n == 0) return 0;
+  sg_auth *auth = req->snap->auth;
+  if ((req->has_body ? sg_auth_identify(auth, req, &p) : sg_auth_authenticate(auth, req, &p)) < 0)
+    return 1;
+  if (!p && !anonymous) {
+    sg_auth_count(auth, "missing");
+    sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
+                 "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
+                 "signature, or x-api-key");
+    return 1;
+  }
+  if (p || !anonymous) {
+    for (size_t i = 0; i < rt->scopes.n; i++) {
+      if (!sg_principal_has(p, rt->scopes.v[i])) {
+        sg_auth_count(auth, "insufficient_scope");
+        sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
+                     rt->scopes.v[i]);
+        return 1;
+      }
+    }
+  }
+  req->principal = p;
+  req->auth_pending = req->has_body && p && strcmp(p->kind, "hmac") == 0;
+  return 0;
+}
+
 int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
                       const char *content_type) {
   const sg_conf *conf = req->snap->conf;
@@ -82,19 +123,20 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
   req->route = rt;
   req->metric_route = rt->metric_id;
   req->has_body = has_body;
-  if (!has_body) return 0;
-  if (content_length > conf->server.max_body_bytes) {
+  if (has_body && content_length > conf->server.max_body_bytes) {
     sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE,
                  "request body of %lld bytes is over the limit of %lld bytes", content_length,
                  conf->server.max_body_bytes);
     return 1;
   }
-  if (content_type && !is_json_type(content_type)) {
+  if (has_body && content_type && !is_json_type(content_type)) {
     sg_req_error(req, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE,
                  "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
                  content_type);
     return 1;
   }
+  if (authorize(req)) return 1;
+  req->unauth_body = has_body && !req->principal;
   return 0;
 }
 
@@ -147,22 +189,15 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
 
 void sg_pipeline_run(soulgw_req *req) {
   const sg_route *rt = req->route;
-  const sg_principal *p = NULL;
-  int anonymous = (rt->flags & SOULGW_ROUTE_ANONYMOUS) != 0;
+  const sg_principal *p = req->principal;
   int ops = (rt->flags & SG_ROUTE_OPS) != 0;
 
-  /* authentication: public operations routes skip it entirely */
-  if (!(ops && anonymous && rt->scopes.n == 0)) {
+  /* an SB-HMAC request with a body: its signature passed with the headers; now the whole of it,
+   * body hash and replay cache included */
+  if (req->auth_pending) {
     if (sg_auth_authenticate(req->snap->auth, req, &p) < 0) return;
-    if (!p && !anonymous) {
-      sg_auth_count(req->snap->auth, "missing");
-      sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
-                   "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
-                   "signature, or x-api-key");
-      return;
-    }
+    req->principal = p;
   }
-  req->principal = p;
 
   if (!ops) {
     if (req->has_body && req->body.len) {
@@ -180,16 +215,8 @@ void sg_pipeline_run(soulgw_req *req) {
     if (resolve_tenant(req, p)) return;
   }
 
-  if (p || !anonymous) {
-    for (size_t i = 0; i < rt->scopes.n; i++) {
-      if (!sg_principal_has(p, rt->scopes.v[i])) {
-        sg_auth_count(req->snap->auth, "insufficient_scope");
-        sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
-                     rt->scopes.v[i]);
-        return;
-      }
-    }
-  }
+  /* authorized: only now does an SB-HMAC signature take room in the replay cache */
+  if (sg_auth_record(req->snap->auth, req) < 0) return;
   if (p && sg_auth_rate(req->snap->auth, req, p) < 0) return;
 
   int rc = rt->fn(req, rt->ud);

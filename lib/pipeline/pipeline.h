@@ -1,7 +1,7 @@
 /*
  * pipeline.h -- one request's way through the gateway.  The glue calls begin when the headers
- * are in (it may answer at once: 404, 405, 413 by Content-Length, 415), then run when the body
- * is complete, and done when the connection has finished with the request.
+ * are in (it may answer at once: 404, 405, 413 by Content-Length, 415, 401, 403), then run
+ * when the body is complete, and done when the connection has finished with the request.
  */
 #ifndef SG_PIPELINE_H
 #define SG_PIPELINE_H
@@ -9,7 +9,8 @@
 #include "pipeline/req.h"
 
 /* has_body: the request announced a body (Content-Length > 0 or chunked).  Returns 1 when the
- * request was answered, 0 to go on reading the body. */
+ * request was answered, 0 to go on reading the body; then req->unauth_body says that the body
+ * is read without a principal (the glue counts it with sg_req_body_reserve). */
 int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
                       const char *content_type);
 void sg_pipeline_run(soulgw_req *req);

@@ -18,6 +18,7 @@
 typedef struct sg_snap sg_snap;
 typedef struct sg_principal sg_principal;
 typedef struct sg_inflight sg_inflight;
+typedef struct sg_hmac_pending sg_hmac_pending;
 
 typedef struct sg_req_io {
   const char *(*header)(void *ctx, const char *name);
@@ -50,29 +51,38 @@ struct soulgw_req {
   /* request */
   const char *method, *path;
   unsigned method_bit;
+  int metric_route; /* beside method_bit: no padding (see the size noted below) */
   const sg_route *route;
-  int metric_route;
   sg_param params[SG_MAX_PARAMS];
   size_t nparams;
   char id[72];
   sg_buf body; /* capped at server.max_body_bytes */
   int has_body;
+  /* set by the pipeline's begin (chars, to keep the struct within the size noted below): */
+  unsigned char auth_pending; /* the principal is known from the headers; the body still has
+                               * to pass (SB-HMAC body hash, replay cache) */
+  unsigned char unauth_body;  /* the body is read without a principal: it counts against
+                               * server.max_unauthenticated_body_bytes */
   soulgw_json *json;
   const sg_principal *principal;
+  const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */
   const char *tenant;
   uint64_t t0;
+  long long body_reserved; /* bytes of the unauthenticated budget this request holds */
   /* the glue's own per-request state */
-  int glue_ran;            /* the pipeline has run */
-  int glue_discard;        /* body over the limit: the rest is read and dropped, then 413 */
-  long long glue_dropped;  /* bytes dropped */
+  unsigned char glue_ran;     /* the pipeline has run */
+  unsigned char glue_discard; /* body over the limit: the rest is read and dropped, then 413 */
+  unsigned char glue_busy;    /* body over the unauthenticated budget: dropped, then 503 */
+  unsigned char glue_close;   /* close the connection after the answer */
+  long long glue_received;    /* body bytes received */
 
   /* answer; everything below is guarded by lock once the handler has run */
   pthread_mutex_t lock;
   atomic_int refs;
-  int answered;   /* status/body (or stream) are set */
-  int deferred;   /* a handler holds a reference and will answer */
-  int suspended;  /* the glue parked the connection waiting for the answer or stream data */
-  int closed;     /* the connection is gone; late answers are dropped */
+  unsigned char answered;  /* status/body (or stream) are set */
+  unsigned char deferred;  /* a handler holds a reference and will answer */
+  unsigned char suspended; /* the glue parked the connection waiting for the answer or stream data */
+  unsigned char closed;    /* the connection is gone; late answers are dropped */
   int status;
   const char *resp; /* the body ... */
   char *resp_owned; /* ... when it is malloc'd (else it is static) */
@@ -118,6 +128,11 @@ int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, con
 /* Used by the gateway at shutdown: answers a deferred request with 503 (or ends its stream)
  * without releasing the handler's reference. */
 void sg_req_force_answer(soulgw_req *req);
+
+/* Counts n more bytes of a body read without a principal against the gateway-wide
+ * server.max_unauthenticated_body_bytes: 0, or -1 when they do not fit (nothing is counted).
+ * What a request holds is given back when it is freed. */
+int sg_req_body_reserve(soulgw_req *req, long long n);
 
 /* Takes up to max bytes of stream data into out; returns the count, 0 when none is ready
  * (the caller should suspend), or -1 at the end of the stream.  Lock held by caller. */

@@ -243,6 +243,9 @@ soulgw_api_error sg_st_error(sg_st st, const char **generic) {
       {SG_ST_NOTFOUND, SOULGW_API_STORAGE_NOT_FOUND, "not found"},
       {SG_ST_CONFLICT, SOULGW_API_STORAGE_CONFLICT, "conflict"},
       {SG_ST_UNAVAILABLE, SOULGW_API_STORAGE_UNAVAILABLE, "storage unavailable"},
+      {SG_ST_TOO_LARGE, SOULGW_API_REQUEST_TOO_LARGE, "too large to store"},
+      {SG_ST_INVALID, SOULGW_API_SCHEMA_VALIDATION_FAILED, "cannot be stored"},
+      {SG_ST_UNREADABLE, SOULGW_API_UNKNOWN_INTERNAL, "a stored record cannot be read"},
   };
   for (size_t i = 0; i < SG_ARRAY_LEN(map); i++) {
     if (map[i].st == st) {

@@ -80,7 +80,8 @@ int sg_field_array(soulgw_req *req, const soulgw_json *obj, const char *at, cons
                    size_t max, const soulgw_json **out);
 
 /* The API error of a store outcome other than SG_ST_OK (SG_ST_NOTFOUND -> STORAGE.NOT_FOUND,
- * SG_ST_CONFLICT -> STORAGE.CONFLICT, SG_ST_UNAVAILABLE -> STORAGE.UNAVAILABLE, anything else
+ * SG_ST_CONFLICT -> STORAGE.CONFLICT, SG_ST_UNAVAILABLE -> STORAGE.UNAVAILABLE, SG_ST_TOO_LARGE
+ * -> REQUEST.TOO_LARGE, SG_ST_INVALID -> SCHEMA.VALIDATION_FAILED, anything else
  * UNKNOWN.INTERNAL), with a generic message for it in *generic when not NULL.  For routes that
  * answer in their own envelope (the legacy routes). */
 soulgw_api_error sg_st_error(sg_st st, const char **generic);

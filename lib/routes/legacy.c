@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "routes/ctx.h"
 #include "base/json_write.h"
 #include "routes/fields.h"
@@ -115,13 +116,11 @@ int sg_route_legacy_tools_execute(soulgw_req *req, void *ud) {
 static void collab_done(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   soulgw_req *req = ud;
   if (st != SG_ST_OK || !result) {
-    soulgw_api_error code = st == SG_ST_NOTFOUND   ? SOULGW_API_STORAGE_NOT_FOUND
-                            : st == SG_ST_CONFLICT ? SOULGW_API_STORAGE_CONFLICT
-                            : st == SG_ST_OK       ? SOULGW_API_UNKNOWN_INTERNAL
-                                                   : SOULGW_API_STORAGE_UNAVAILABLE;
+    const char *generic = "out of memory";
+    soulgw_api_error code =
+        st == SG_ST_OK ? SOULGW_API_UNKNOWN_INTERNAL : sg_st_error(st, &generic);
     soulgw_json_free(result);
-    sg_exec_error(req, LEGACY, code, "%s",
-                  msg ? msg : st == SG_ST_OK ? "out of memory" : "storage unavailable");
+    sg_exec_error(req, LEGACY, code, "%s", msg ? msg : generic);
     return;
   }
   sg_buf b;
@@ -170,6 +169,9 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
   }
   const soulgw_json *context = soulgw_json_get(scope, "context");
   if (soulgw_json_typeof(context) == SOULGW_JSON_NULL) context = NULL;
+  if (context && sg_json_deeper_than(context, SG_STORE_JSON_DEPTH_MAX))
+    return invalid(req, "plan.scope.context nests deeper than %d levels of arrays and objects",
+                   SG_STORE_JSON_DEPTH_MAX), 0;
   const soulgw_json *n = soulgw_json_get(scope, "note");
   if (n && soulgw_json_typeof(n) != SOULGW_JSON_NULL) {
     if (!(note = soulgw_json_string(n)))
@@ -177,8 +179,11 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud) {
     if (strlen(note) > SG_NOTE_MAX)
       return invalid(req, "plan.scope.note is longer than %d bytes", SG_NOTE_MAX), 0;
   }
+  const sg_conf *conf = req->snap->conf;
+  sg_collab_limits lim = {conf->collab.max_timeline_entries, conf->collab.max_snapshot_bytes,
+                          (int)conf->collab.timeline_window};
   if (soulgw_req_defer(req)) return 0;
-  sg_store_collab_execute(ctx->store, req->tenant, collab_id, participants, context, note,
+  sg_store_collab_execute(ctx->store, req->tenant, collab_id, participants, context, note, &lim,
                           sg_wall_ms(), collab_done, req);
   return 0;
 }

@@ -33,6 +33,7 @@ int sg_route_legacy_collab_execute(soulgw_req *req, void *ud);
 /* api/collab.c */
 int sg_route_collab_execute(soulgw_req *req, void *ud);
 int sg_route_collab_resolve(soulgw_req *req, void *ud);
+int sg_route_collab_timeline(soulgw_req *req, void *ud);
 /* api/llm.c */
 int sg_route_llm_complete(soulgw_req *req, void *ud);
 int sg_route_llm_stream(soulgw_req *req, void *ud);

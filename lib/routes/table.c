@@ -11,6 +11,7 @@ static const soulgw_handler_fn handlers[SG_KIND_COUNT] = {
     [SG_KIND_TOOL_LIST] = SG_ROUTE_HANDLER(tool_list),
     [SG_KIND_COLLAB_EXECUTE] = SG_ROUTE_HANDLER(collab_execute),
     [SG_KIND_COLLAB_RESOLVE] = SG_ROUTE_HANDLER(collab_resolve),
+    [SG_KIND_COLLAB_TIMELINE] = SG_ROUTE_HANDLER(collab_timeline),
     [SG_KIND_LLM_COMPLETE] = SG_ROUTE_HANDLER(llm_complete),
     [SG_KIND_LLM_STREAM] = SG_ROUTE_HANDLER(llm_stream),
     [SG_KIND_LLM_EMBED] = SG_ROUTE_HANDLER(llm_embed),

@@ -7,17 +7,20 @@
  * one fsync for the whole batch, so synchronous=FULL stays fast under concurrency).  WAL mode
  * lets readers proceed while the writer commits.
  *
- * The rule that keeps writes in a batch independent without a savepoint each: an operation
- * refuses (SG_ST_CONFLICT, SG_ST_NOTFOUND) only before it has written anything, or at the
- * statement whose failure SQLite undoes by itself; any storage error fails the whole batch,
- * which is rolled back and answered 503, so nothing unacknowledged is half-written and nothing
- * acknowledged is lost.  Work that needs no database (serialising JSON) is done by the caller
- * before queueing, off the single writer thread.
+ * Each write of a batch runs in its own savepoint.  A write that refuses or fails (a conflict,
+ * an unreadable row, a statement that fails) is rolled back to its savepoint and answered
+ * alone; its neighbours commit.  Only a failure of the database itself (I/O, a full disk, a
+ * transaction SQLite gave up, a failed commit) fails the whole batch, which is rolled back and
+ * answered 503 and marks the store unwritable, so nothing unacknowledged is half-written and
+ * nothing acknowledged is lost.  A SAVEPOINT/RELEASE pair costs about 2 us per write (measured
+ * against 10-12 us for the write itself without fsync).  Work that needs no database
+ * (serialising JSON) is done by the caller before queueing, off the single writer thread.
  *
  * Every statement is prepared once per connection and bound; no SQL is built from strings.
  * The schema is versioned with PRAGMA user_version and migrated forward at open.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -25,8 +28,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/json.h"
+#include "base/json_write.h"
+#include "store/shape.h"
 #include "store/store.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -60,16 +66,50 @@ static const char *const migrations[] = {
     " ingested_at INTEGER NOT NULL);"
     "CREATE INDEX observe_tenant ON observe(tenant, id);"
     "CREATE INDEX observe_topic ON observe(tenant, topic, id);",
+    /* 2: a collaboration's timeline entries become rows of their own, so that a write appends
+     * one entry instead of rewriting a snapshot that grows with every call.  A snapshot that is
+     * not valid JSON (none should be) is kept, as its context, under status "unreadable". */
+    "CREATE TABLE collab_timeline(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL,"
+    " collab_id TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX collab_timeline_key ON collab_timeline(tenant, collab_id, seq);"
+    "INSERT INTO collab_timeline(tenant, collab_id, seq, entry)"
+    " SELECT c.tenant, c.collab_id,"
+    "  row_number() OVER (PARTITION BY c.tenant, c.collab_id ORDER BY j.key) - 1, j.value"
+    " FROM collabs c, json_each(CASE WHEN json_valid(c.snapshot)"
+    "  AND json_type(c.snapshot, '$.timeline') = 'array'"
+    "  THEN json_extract(c.snapshot, '$.timeline') ELSE '[]' END) j"
+    " WHERE j.type = 'object';"
+    "CREATE TABLE collabs2(tenant TEXT NOT NULL, collab_id TEXT NOT NULL, status TEXT NOT NULL,"
+    " participants TEXT NOT NULL, context TEXT NOT NULL, resolution TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, entries INTEGER NOT NULL,"
+    " timeline_bytes INTEGER NOT NULL, PRIMARY KEY(tenant, collab_id));"
+    "INSERT INTO collabs2 SELECT c.tenant, c.collab_id,"
+    " CASE WHEN json_valid(c.snapshot) THEN c.status ELSE 'unreadable' END,"
+    " CASE WHEN json_valid(c.snapshot) THEN coalesce(c.snapshot -> '$.participants', '[]')"
+    "  ELSE '[]' END,"
+    " CASE WHEN json_valid(c.snapshot) THEN coalesce(c.snapshot -> '$.context', '{}')"
+    "  ELSE c.snapshot END,"
+    " CASE WHEN json_valid(c.snapshot) THEN coalesce(c.snapshot -> '$.resolution', 'null')"
+    "  ELSE 'null' END,"
+    " coalesce(CASE WHEN json_valid(c.snapshot) THEN c.snapshot ->> '$.created_at' END,"
+    "  c.updated_at), c.updated_at,"
+    " (SELECT count(*) FROM collab_timeline t WHERE t.tenant = c.tenant"
+    "  AND t.collab_id = c.collab_id),"
+    " (SELECT coalesce(sum(length(CAST(t.entry AS BLOB))), 0) FROM collab_timeline t"
+    "  WHERE t.tenant = c.tenant AND t.collab_id = c.collab_id)"
+    " FROM collabs c;"
+    "DROP TABLE collabs;"
+    "ALTER TABLE collabs2 RENAME TO collabs;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* Prepared statements, by id.  Each connection prepares the ones it uses on first use. */
 enum {
-  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_PROBE, Q_SEQ_NEXT,
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_PROBE, Q_SEQ_NEXT,
   Q_REG_INSERT, Q_REG_EXISTS, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
   Q_REG_TENANTS, Q_REG_NEXT_SEQ,
   Q_IDEM_GET, Q_IDEM_INSERT,
-  Q_COLLAB_GET, Q_COLLAB_PUT,
+  Q_COLLAB_GET, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
   Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_REC_LIST_ALL, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_OUT_LABEL, Q_EDGES_IN, Q_EDGES_IN_LABEL,
   Q_OBS_INSERT, Q_OBS_QUERY,
@@ -80,6 +120,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT w",
+    [Q_RELEASE] = "RELEASE w",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO w",
     [Q_PROBE] = "INSERT OR REPLACE INTO meta(key, value) VALUES('probe', ?1)",
     [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES(?1, ?2, 1)"
                    " ON CONFLICT(tenant, name) DO UPDATE SET value = value + 1 RETURNING value",
@@ -102,11 +145,19 @@ static const char *const sql[Q_COUNT] = {
                    " WHERE tenant = ?1 AND key = ?2",
     [Q_IDEM_INSERT] = "INSERT OR IGNORE INTO idempotency(tenant, key, tool_id, input, status,"
                       " response, created_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_COLLAB_GET] = "SELECT snapshot FROM collabs WHERE tenant = ?1 AND collab_id = ?2",
-    [Q_COLLAB_PUT] = "INSERT INTO collabs(tenant, collab_id, status, snapshot, updated_at)"
-                     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(tenant, collab_id) DO UPDATE SET"
-                     " status = excluded.status, snapshot = excluded.snapshot,"
-                     " updated_at = excluded.updated_at",
+    [Q_COLLAB_GET] = "SELECT status, participants, context, resolution, created_at, updated_at,"
+                     " entries, timeline_bytes FROM collabs WHERE tenant = ?1 AND collab_id = ?2",
+    [Q_COLLAB_PUT] = "INSERT INTO collabs(tenant, collab_id, status, participants, context,"
+                     " resolution, created_at, updated_at, entries, timeline_bytes)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                     " ON CONFLICT(tenant, collab_id) DO UPDATE SET status = excluded.status,"
+                     " participants = excluded.participants, context = excluded.context,"
+                     " resolution = excluded.resolution, updated_at = excluded.updated_at,"
+                     " entries = excluded.entries, timeline_bytes = excluded.timeline_bytes",
+    [Q_TL_INSERT] = "INSERT INTO collab_timeline(tenant, collab_id, seq, entry)"
+                    " VALUES(?1, ?2, ?3, ?4)",
+    [Q_TL_RANGE] = "SELECT seq, entry FROM collab_timeline"
+                   " WHERE tenant = ?1 AND collab_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
     [Q_REC_INSERT] = "INSERT INTO records(tenant, record_id, repo, data, stored_at)"
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_REC_GET] = "SELECT repo, data, stored_at FROM records WHERE tenant = ?1 AND record_id = ?2",
@@ -117,14 +168,27 @@ static const char *const sql[Q_COUNT] = {
                        " WHERE tenant = ?1 AND repo = ?2 ORDER BY id LIMIT ?3",
     [Q_EDGE_INSERT] = "INSERT OR IGNORE INTO edges(tenant, src, dst, label, props, ts)"
                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_EDGES_OUT] = "SELECT id, src, dst, label, props, ts FROM edges"
-                    " WHERE tenant = ?1 AND src = ?2 ORDER BY id DESC LIMIT ?3",
-    [Q_EDGES_OUT_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges"
-                          " WHERE tenant = ?1 AND src = ?2 AND label = ?3 ORDER BY id DESC LIMIT ?4",
-    [Q_EDGES_IN] = "SELECT id, src, dst, label, props, ts FROM edges"
-                   " WHERE tenant = ?1 AND dst = ?2 ORDER BY id DESC LIMIT ?3",
-    [Q_EDGES_IN_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges INDEXED BY edges_in"
-                         " WHERE tenant = ?1 AND dst = ?2 AND label = ?3 ORDER BY id DESC LIMIT ?4",
+    /* A walk's step: the newest edges touching any node of the frontier (?2, a JSON array
+     * of ids), at most LIMIT of them.  The ids are chosen from an index alone (edges_in is
+     * ordered by id within a node, so SQLite stops a node's scan once it cannot beat the
+     * LIMIT ids it holds; edges_out is scanned over the frontier's nodes), and only the rows
+     * chosen are read from the table. */
+    [Q_EDGES_OUT] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                    " (SELECT id FROM edges INDEXED BY edges_out WHERE tenant = ?1"
+                    " AND src IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT ?3)"
+                    " ORDER BY id DESC",
+    [Q_EDGES_OUT_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                          " (SELECT id FROM edges INDEXED BY edges_out WHERE tenant = ?1"
+                          " AND src IN (SELECT value FROM json_each(?2)) AND label = ?3"
+                          " ORDER BY id DESC LIMIT ?4) ORDER BY id DESC",
+    [Q_EDGES_IN] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                   " (SELECT id FROM edges INDEXED BY edges_in WHERE tenant = ?1"
+                   " AND dst IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT ?3)"
+                   " ORDER BY id DESC",
+    [Q_EDGES_IN_LABEL] = "SELECT id, src, dst, label, props, ts FROM edges WHERE id IN"
+                         " (SELECT id FROM edges INDEXED BY edges_in WHERE tenant = ?1"
+                         " AND dst IN (SELECT value FROM json_each(?2)) AND label = ?3"
+                         " ORDER BY id DESC LIMIT ?4) ORDER BY id DESC",
     [Q_OBS_INSERT] = "INSERT INTO observe(tenant, seq, topic, severity, event, trace_id, ingested_at)"
                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_OBS_QUERY] = "SELECT seq, topic, severity, event, trace_id, ingested_at FROM observe"
@@ -150,6 +214,7 @@ struct wop {
   wop_fn run;
   sg_store_done done;
   void *ud;
+  sg_store_check check; /* registry publish and activate: the caller's last word (or NULL) */
   sg_arena arena; /* the copied arguments */
   const char *tenant, *s1, *s2, *s3, *s4;
   soulgw_json *j1, *j2;
@@ -157,9 +222,11 @@ struct wop {
   sg_edge_in *edges;
   const char **props; /* edges' props as JSON text, NULL for none */
   size_t nedges;
+  sg_collab_limits lim;
   sg_st st;
+  int rc; /* the SQLite error of a failed write, 0 for none */
   soulgw_json *result;
-  char msg[160];
+  char msg[256];
   wop *next;
 };
 
@@ -167,6 +234,7 @@ struct sg_store {
   char *path;
   int sync_full, memory;
   sg_family *errors;
+  sg_family *rows_read; /* {op} */
   sg_log *log;
   conn *writer;
   pthread_t thread;
@@ -357,39 +425,65 @@ static void fail_all(wop *batch, const char *msg) {
   }
 }
 
+/* 1 when a write's failure is the database's (the batch cannot commit, and the store is not
+ * writable) rather than that write's alone. */
+static int database_failed(conn *c, int rc) {
+  if (sqlite3_get_autocommit(c->db)) return 1; /* SQLite has rolled the transaction back */
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return 1;
+    default: return 0;
+  }
+}
+
+/* The whole batch fails: rolled back, answered 503, the store marked unwritable. */
+static void batch_failed(sg_store *st, wop *batch, const char *what, int rc) {
+  conn *c = st->writer;
+  if (what) count_error(st, what, rc, c->db);
+  if (!sqlite3_get_autocommit(c->db)) run0(c, Q_ROLLBACK);
+  atomic_store(&st->writable, 0);
+  fail_all(batch, "the database cannot be written");
+  finish_batch(batch);
+}
+
 static void run_batch(sg_store *st, wop *batch) {
   conn *c = st->writer;
+  const char *failed = NULL; /* the step that failed the whole batch */
   int rc = run0(c, Q_BEGIN);
-  if (rc != SQLITE_DONE) {
-    count_error(st, "begin", rc, c->db);
-    atomic_store(&st->writable, 0);
-    fail_all(batch, "the database cannot be written");
-    finish_batch(batch);
+  if (rc != SQLITE_DONE) failed = "begin";
+  for (wop *w = batch; w && !failed; w = w->next) {
+    if ((rc = run0(c, Q_SAVEPOINT)) != SQLITE_DONE) {
+      failed = "savepoint";
+      break;
+    }
+    w->st = w->run(st, c, w);
+    if (w->st == SG_ST_OK) {
+      if ((rc = run0(c, Q_RELEASE)) != SQLITE_DONE) failed = "release";
+      continue;
+    }
+    soulgw_json_free(w->result);
+    w->result = NULL;
+    if (w->st == SG_ST_UNAVAILABLE && database_failed(c, w->rc)) {
+      failed = ""; /* counted where it happened */
+      break;
+    }
+    /* this write alone: undone, and answered with its own error */
+    if ((rc = run0(c, Q_ROLLBACK_TO)) != SQLITE_DONE || (rc = run0(c, Q_RELEASE)) != SQLITE_DONE)
+      failed = "rollback to savepoint";
+  }
+  if (!failed && (rc = run0(c, Q_COMMIT)) != SQLITE_DONE) failed = "commit";
+  if (failed) {
+    batch_failed(st, batch, *failed ? failed : NULL, rc);
     return;
   }
-  for (wop *w = batch; w; w = w->next) {
-    w->st = w->run(st, c, w);
-    if (w->st == SG_ST_UNAVAILABLE) { /* a storage error: the whole batch goes */
-      run0(c, Q_ROLLBACK);
-      atomic_store(&st->writable, 0);
-      fail_all(batch, "the database cannot be written");
-      finish_batch(batch);
-      return;
-    }
-    if (w->st != SG_ST_OK) {
-      soulgw_json_free(w->result);
-      w->result = NULL;
-    }
-  }
-  rc = run0(c, Q_COMMIT);
-  if (rc != SQLITE_DONE) {
-    count_error(st, "commit", rc, c->db);
-    run0(c, Q_ROLLBACK);
-    atomic_store(&st->writable, 0);
-    fail_all(batch, "the database cannot be written");
-  } else {
-    atomic_store(&st->writable, 1);
-  }
+  atomic_store(&st->writable, 1);
   finish_batch(batch);
 }
 
@@ -525,6 +619,7 @@ static sg_st submit_wait(sg_store *st, wop *w, int oom, waiter *wt) {
 /* ------------------------------------------------------------------------------------------ */
 /* Open and close */
 
+/* Creates the directories above path that do not exist, private to the owner (0700). */
 static int make_parent_dir(const char *path, char *err, size_t errlen) {
   char *dir = sg_strdup(path);
   if (!dir) return -1;
@@ -535,16 +630,37 @@ static int make_parent_dir(const char *path, char *err, size_t errlen) {
     for (char *p = dir + 1; *p; p++) {
       if (*p != '/') continue;
       *p = '\0';
-      mkdir(dir, 0750);
+      mkdir(dir, 0700);
       *p = '/';
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
       snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
       rc = -1;
     }
   }
   free(dir);
   return rc;
+}
+
+/* Creates the database file, empty and private to the owner (0600), when it does not exist:
+ * SQLite gives the -wal and -shm files the database's mode, so they are private too, whatever
+ * the umask.  An existing file keeps its mode, with a warning when others may read it. */
+static int create_private(sg_store *st, char *err, size_t errlen) {
+  if (strncmp(st->path, "file:", 5) == 0) return 0; /* a URI: SQLite opens it as it says */
+  int fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) return close(fd);
+  struct stat sb;
+  if (errno != EEXIST) {
+    snprintf(err, errlen, "cannot create %s: %s", st->path, strerror(errno));
+    return -1;
+  }
+  if (st->log && stat(st->path, &sb) == 0 && (sb.st_mode & 077)) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%03o", (unsigned)(sb.st_mode & 0777));
+    sg_log(st->log, SOULGW_LOG_WARN, "the database file is open to group or others",
+           SG_S("path", st->path), SG_S("mode", mode));
+  }
+  return 0;
 }
 
 int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen) {
@@ -559,6 +675,7 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
   pthread_mutex_init(&st->rlock, NULL);
   st->sync_full = o->sync_full;
   st->errors = o->errors;
+  st->rows_read = o->rows_read;
   st->log = o->log;
   atomic_init(&st->writable, 1);
   st->memory = strcmp(o->path, ":memory:") == 0;
@@ -569,7 +686,9 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
     st->path = sg_strdup(uri);
   } else {
     st->path = sg_strdup(o->path);
-    if (st->path && make_parent_dir(st->path, err, errlen) != 0) goto fail;
+    if (st->path && (make_parent_dir(st->path, err, errlen) != 0 ||
+                     create_private(st, err, errlen) != 0))
+      goto fail;
   }
   if (!st->path) {
     snprintf(err, errlen, "out of memory");
@@ -636,10 +755,12 @@ static int64_t seq_next(conn *c, const char *tenant, const char *name) {
 
 static int is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
 
-/* Maps a failed step to SG_ST_UNAVAILABLE, counting it. */
+/* Maps a failed step to SG_ST_UNAVAILABLE, counting it.  run_batch() decides from rc whether
+ * the database failed (the batch fails) or this write alone (it is undone and answered). */
 static sg_st unavailable(sg_store *st, wop *w, const char *what, int rc, conn *c) {
   count_error(st, what, rc, c->db);
-  snprintf(w->msg, sizeof w->msg, "the database cannot be written");
+  w->rc = rc ? rc : SQLITE_ERROR;
+  snprintf(w->msg, sizeof w->msg, "the write could not be stored, and nothing of it was");
   return SG_ST_UNAVAILABLE;
 }
 
@@ -796,24 +917,23 @@ sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **o
   return r;
 }
 
-/* Merges add into base (arrays of manifests): same "id" replaced in place, others appended. */
-static soulgw_json *merge_manifests(const soulgw_json *base, const soulgw_json *add) {
-  soulgw_json *out = base ? soulgw_json_dup(base) : soulgw_json_array();
-  if (!out) return NULL;
-  for (const soulgw_json *m = soulgw_json_first(add); m; m = soulgw_json_next(m)) {
-    const char *id = soulgw_json_string(soulgw_json_get(m, "id"));
-    soulgw_json *same = NULL;
-    for (soulgw_json *o = soulgw_json_first(out); o && id; o = soulgw_json_next(o)) {
-      const char *oid = soulgw_json_string(soulgw_json_get(o, "id"));
-      if (oid && strcmp(oid, id) == 0) same = o;
-    }
-    soulgw_json *copy = soulgw_json_dup(m);
-    if (same ? sg_json_replace(out, same, copy) : soulgw_json_push(out, copy)) {
-      soulgw_json_free(out);
-      return NULL;
-    }
-  }
-  return out;
+/* A version object {"version","manifests","created_at_ms","active":true}, taking manifests. */
+static soulgw_json *version_new(const char *version, soulgw_json *manifests, int64_t now) {
+  soulgw_json *o = soulgw_json_object();
+  int failed = 0; /* every set takes its value, even after a failure */
+  failed |= soulgw_json_set(o, "version", soulgw_json_new_string(version));
+  failed |= soulgw_json_set(o, "manifests", manifests);
+  failed |= soulgw_json_set(o, "created_at_ms", sg_json_new_int(now));
+  failed |= soulgw_json_set(o, "active", soulgw_json_new_bool(1));
+  if (failed) soulgw_json_free(o);
+  return failed ? NULL : o;
+}
+
+/* Runs w's check on version: 1 when it refused (w->msg says why). */
+static int refused(wop *w, const soulgw_json *version) {
+  if (!w->check || w->check(w->ud, version, w->msg, sizeof w->msg) == 0) return 0;
+  if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "the tool registry version is invalid");
+  return 1;
 }
 
 static sg_st op_publish(sg_store *st, conn *c, wop *w) {
@@ -829,38 +949,42 @@ static sg_st op_publish(sg_store *st, conn *c, wop *w) {
   bind_text(s, 1, w->tenant);
   if (sqlite3_step(s) == SQLITE_ROW) base = col_json(s, 1);
   sqlite3_reset(s);
-  soulgw_json *merged = merge_manifests(base, w->j1);
+  soulgw_json *merged = sg_manifests_merge(base, w->j1);
   soulgw_json_free(base);
-  char *text = json_text(merged);
+  /* checked (and built by the caller) before anything is written: a merge the gateway could
+   * not load never becomes active */
+  soulgw_json *o = version_new(w->s1, merged, w->now);
+  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  if (refused(w, o)) {
+    soulgw_json_free(o);
+    return SG_ST_INVALID;
+  }
+  char *text = json_text(soulgw_json_get(o, "manifests"));
   if (!text) {
-    soulgw_json_free(merged);
+    soulgw_json_free(o);
     FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
   }
   sg_st r = reg_insert(st, c, w, w->s1, text, w->now);
   free(text);
   if (r == SG_ST_OK) r = reg_set_active(st, c, w, w->s1);
   if (r != SG_ST_OK) {
-    soulgw_json_free(merged);
+    soulgw_json_free(o);
     return r;
   }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "version", soulgw_json_new_string(w->s1));
-  soulgw_json_set(o, "manifests", merged);
-  soulgw_json_set(o, "created_at_ms", sg_json_new_int(w->now));
-  soulgw_json_set(o, "active", soulgw_json_new_bool(1));
   w->result = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
+  return SG_ST_OK;
 }
 
 void sg_store_registry_publish(sg_store *st, const char *tenant, const char *version,
-                               const soulgw_json *manifests, int64_t now_ms, sg_store_done done,
-                               void *ud) {
+                               const soulgw_json *manifests, int64_t now_ms, sg_store_check check,
+                               sg_store_done done, void *ud) {
   int oom = 0;
   wop *w = wop_new(done, ud, op_publish, tenant);
   if (w) {
     w->s1 = wdup(w, version, &oom);
     w->j1 = jdup(manifests, &oom);
     w->now = now_ms;
+    w->check = check;
   }
   submit(st, w, oom, done, ud);
 }
@@ -874,16 +998,25 @@ static sg_st op_activate(sg_store *st, conn *c, wop *w) {
     sqlite3_reset(s);
     FAIL(w, SG_ST_NOTFOUND, "tool registry version %.100s does not exist", w->s1);
   }
-  w->result = version_object(s, 1);
+  soulgw_json *o = version_object(s, 1);
   sqlite3_reset(s);
+  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  if (refused(w, o)) {
+    soulgw_json_free(o);
+    return SG_ST_INVALID;
+  }
+  w->result = o;
   return reg_set_active(st, c, w, w->s1);
 }
 
 void sg_store_registry_activate(sg_store *st, const char *tenant, const char *version,
-                                sg_store_done done, void *ud) {
+                                sg_store_check check, sg_store_done done, void *ud) {
   int oom = 0;
   wop *w = wop_new(done, ud, op_activate, tenant);
-  if (w) w->s1 = wdup(w, version, &oom);
+  if (w) {
+    w->s1 = wdup(w, version, &oom);
+    w->check = check;
+  }
   submit(st, w, oom, done, ud);
 }
 
@@ -968,163 +1101,489 @@ void sg_store_idem_put(sg_store *st, const char *tenant, const char *key, const 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Collaborations */
+/* Collaborations
+ *
+ * A collaboration is a head row in collabs (status; participants, context and resolution as
+ * JSON text; its count of timeline entries and their bytes) and one row per timeline entry in
+ * collab_timeline, numbered by seq from 0.  A write reads and rewrites the head and appends one
+ * entry: it never reads or rewrites the timeline, and its answer carries the most recent
+ * entries only.  Stored texts go into answers as they are (sg_json_new_raw), so an answer costs
+ * the writer a copy, not a parse.  What a write must merge (participants, an object context)
+ * is parsed, and a stored text that does not parse is an error for that write
+ * (SG_ST_UNREADABLE), counted and logged, never a null. */
 
-static soulgw_json *collab_read(conn *c, const char *tenant, const char *id, int *err) {
+/* A collaboration's head row, its texts copied. */
+typedef struct collab_head {
+  int found;
+  char *status, *participants, *context, *resolution;
+  int64_t created_at, updated_at, entries, tl_bytes;
+} collab_head;
+
+static void head_clear(collab_head *h) {
+  free(h->status);
+  free(h->participants);
+  free(h->context);
+  free(h->resolution);
+  memset(h, 0, sizeof *h);
+}
+
+/* Reads the head of (tenant, id) into h (h->found 0 when there is none).  SQLITE_DONE or the
+ * error. */
+static int head_read(conn *c, const char *tenant, const char *id, collab_head *h) {
+  memset(h, 0, sizeof *h);
   sqlite3_stmt *s = stmt(c, Q_COLLAB_GET);
-  *err = 0;
-  if (!s) {
-    *err = 1;
-    return NULL;
-  }
+  if (!s) return sqlite3_errcode(c->db) != SQLITE_OK ? sqlite3_errcode(c->db) : SQLITE_ERROR;
   bind_text(s, 1, tenant);
   bind_text(s, 2, id);
   int rc = sqlite3_step(s);
-  soulgw_json *snap = rc == SQLITE_ROW ? col_json(s, 0) : NULL;
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) *err = 1;
+  if (rc == SQLITE_ROW) {
+    h->found = 1;
+    h->status = sg_strdup(col_text(s, 0));
+    h->participants = sg_strdup(col_text(s, 1));
+    h->context = sg_strdup(col_text(s, 2));
+    h->resolution = sg_strdup(col_text(s, 3));
+    h->created_at = sqlite3_column_int64(s, 4);
+    h->updated_at = sqlite3_column_int64(s, 5);
+    h->entries = sqlite3_column_int64(s, 6);
+    h->tl_bytes = sqlite3_column_int64(s, 7);
+    rc = h->status && h->participants && h->context && h->resolution ? SQLITE_DONE : SQLITE_NOMEM;
+    if (rc != SQLITE_DONE) head_clear(h);
+  }
   sqlite3_reset(s);
-  return snap;
+  return rc;
 }
 
-static sg_st collab_write(sg_store *st, conn *c, wop *w, soulgw_json *snap) {
-  char *text = json_text(snap);
-  sqlite3_stmt *s = stmt(c, Q_COLLAB_PUT);
-  if (!text || !s) {
-    free(text);
-    return unavailable(st, w, "collab", SQLITE_NOMEM, c);
+/* A stored text that cannot be read: counted and logged (never the data); *msg says so. */
+static sg_st unreadable(sg_store *st, const char *tenant, const char *id, char *msg, size_t len) {
+  sg_family_add(st->errors, NULL, 1);
+  if (st->log)
+    sg_log(st->log, SOULGW_LOG_ERROR, "storage error: a collaboration cannot be read",
+           SG_S("tenant", tenant), SG_S("collab_id", id));
+  snprintf(msg, len, "collaboration %.100s is stored in a form that cannot be read", id);
+  return SG_ST_UNREADABLE;
+}
+
+/* Appends to arr the timeline entries of (tenant, id) with seq > after, at most limit, each
+ * with its "seq" first; *last gets the seq of the last one, and *more (when not NULL) 1 when
+ * more entries follow.  SQLITE_DONE, the error, or SQLITE_MISMATCH for an entry that is not an
+ * object. */
+static int timeline_rows(conn *c, const char *tenant, const char *id, int64_t after, int limit,
+                         soulgw_json *arr, int64_t *last, int *more) {
+  sqlite3_stmt *s = stmt(c, Q_TL_RANGE);
+  if (!s) return SQLITE_ERROR;
+  bind_text(s, 1, tenant);
+  bind_text(s, 2, id);
+  sqlite3_bind_int64(s, 3, after);
+  sqlite3_bind_int(s, 4, more ? limit + 1 : limit);
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  int rc, n = 0;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n++ == limit) { /* the one row more than asked */
+      *more = 1;
+      break;
+    }
+    int64_t seq = sqlite3_column_int64(s, 0);
+    const char *e = col_text(s, 1);
+    if (e[0] != '{') {
+      rc = SQLITE_MISMATCH;
+      break;
+    }
+    sg_buf_reset(&b);
+    sg_buf_printf(&b, "{\"seq\":%lld%s%s", (long long)seq, e[1] == '}' ? "" : ",", e + 1);
+    if (sg_buf_failed(&b) || soulgw_json_push(arr, sg_json_new_raw(b.ptr))) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    *last = seq;
   }
+  sqlite3_reset(s);
+  sg_buf_free(&b);
+  return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+/* The snapshot of a head: the window most recent entries.  NULL with *rc set on failure. */
+static soulgw_json *snapshot(conn *c, const char *tenant, const char *id, const collab_head *h,
+                             int window, int *rc) {
+  soulgw_json *o = soulgw_json_object(), *tl = soulgw_json_array();
+  int64_t last = -1;
+  *rc = window > 0
+            ? timeline_rows(c, tenant, id, h->entries - window - 1, window, tl, &last, NULL)
+            : SQLITE_DONE;
+  int bad = !o || !tl || *rc != SQLITE_DONE;
+  bad |= soulgw_json_set(o, "collab_id", soulgw_json_new_string(id)) != 0;
+  bad |= soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant)) != 0;
+  bad |= soulgw_json_set(o, "status", soulgw_json_new_string(h->status)) != 0;
+  bad |= soulgw_json_set(o, "participants", sg_json_new_raw(h->participants)) != 0;
+  bad |= soulgw_json_set(o, "context", sg_json_new_raw(h->context)) != 0;
+  bad |= soulgw_json_set(o, "timeline", tl) != 0;
+  tl = NULL; /* taken */
+  bad |= soulgw_json_set(o, "timeline_total", sg_json_new_int(h->entries)) != 0;
+  bad |= soulgw_json_set(o, "resolution", sg_json_new_raw(h->resolution)) != 0;
+  bad |= soulgw_json_set(o, "created_at", sg_json_new_int(h->created_at)) != 0;
+  bad |= soulgw_json_set(o, "updated_at", sg_json_new_int(h->updated_at)) != 0;
+  if (!bad) return o;
+  if (*rc == SQLITE_DONE) *rc = SQLITE_NOMEM;
+  soulgw_json_free(o);
+  soulgw_json_free(tl);
+  return NULL;
+}
+
+/* Writes the head h of (w->tenant, w->s1) and, when entry is not NULL, appends it as entry
+ * number h->entries - 1 (h already counts it). */
+static sg_st head_write(sg_store *st, conn *c, wop *w, const collab_head *h, const char *entry) {
+  sqlite3_stmt *s;
+  int rc;
+  if (entry) {
+    if (!(s = stmt(c, Q_TL_INSERT))) return unavailable(st, w, "collab timeline", SQLITE_ERROR, c);
+    bind_text(s, 1, w->tenant);
+    bind_text(s, 2, w->s1);
+    sqlite3_bind_int64(s, 3, h->entries - 1);
+    bind_text(s, 4, entry);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return unavailable(st, w, "collab timeline insert", rc, c);
+  }
+  if (!(s = stmt(c, Q_COLLAB_PUT))) return unavailable(st, w, "collab", SQLITE_ERROR, c);
   bind_text(s, 1, w->tenant);
   bind_text(s, 2, w->s1);
-  bind_text(s, 3, soulgw_json_string(soulgw_json_get(snap, "status")));
-  bind_text(s, 4, text);
-  sqlite3_bind_int64(s, 5, w->now);
-  int rc = sqlite3_step(s);
+  bind_text(s, 3, h->status);
+  bind_text(s, 4, h->participants);
+  bind_text(s, 5, h->context);
+  bind_text(s, 6, h->resolution);
+  sqlite3_bind_int64(s, 7, h->created_at);
+  sqlite3_bind_int64(s, 8, h->updated_at);
+  sqlite3_bind_int64(s, 9, h->entries);
+  sqlite3_bind_int64(s, 10, h->tl_bytes);
+  rc = sqlite3_step(s);
   sqlite3_reset(s);
-  free(text);
   return rc == SQLITE_DONE ? SG_ST_OK : unavailable(st, w, "collab write", rc, c);
 }
 
-static soulgw_json *timeline_entry(const char *stage, const char *note, const soulgw_json *payload,
-                                   int64_t now) {
-  soulgw_json *e = soulgw_json_object();
-  soulgw_json_set(e, "stage", soulgw_json_new_string(stage));
-  soulgw_json_set(e, "note", note ? soulgw_json_new_string(note) : soulgw_json_null());
-  soulgw_json_set(e, "payload", payload ? soulgw_json_dup(payload) : soulgw_json_null());
-  soulgw_json_set(e, "timestamp_ms", sg_json_new_int(now));
-  return e;
+/* Writes h (and entry) and answers with its snapshot. */
+static sg_st head_commit(sg_store *st, conn *c, wop *w, const collab_head *h, const char *entry) {
+  sg_st r = head_write(st, c, w, h, entry);
+  if (r != SG_ST_OK) return r;
+  int rc;
+  w->result = snapshot(c, w->tenant, w->s1, h, w->lim.window, &rc);
+  if (w->result) return SG_ST_OK;
+  if (rc == SQLITE_MISMATCH) return unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
+  return unavailable(st, w, "collab timeline read", rc, c);
 }
 
-static sg_st op_collab_execute(sg_store *st, conn *c, wop *w) {
-  int err;
-  soulgw_json *snap = collab_read(c, w->tenant, w->s1, &err);
-  if (err) return unavailable(st, w, "collab read", SQLITE_ERROR, c);
-  if (!snap) {
-    snap = soulgw_json_object();
-    soulgw_json_set(snap, "collab_id", soulgw_json_new_string(w->s1));
-    soulgw_json_set(snap, "tenant", soulgw_json_new_string(w->tenant));
-    soulgw_json_set(snap, "status", soulgw_json_new_string("in_progress"));
-    soulgw_json_set(snap, "participants", soulgw_json_array());
-    soulgw_json_set(snap, "context", soulgw_json_object());
-    soulgw_json_set(snap, "timeline", soulgw_json_array());
-    soulgw_json_set(snap, "resolution", soulgw_json_null());
-    soulgw_json_set(snap, "created_at", sg_json_new_int(w->now));
-    soulgw_json_push(soulgw_json_get(snap, "timeline"),
-                     timeline_entry("created", w->s2, w->j2, w->now));
-  } else {
-    const char *status = soulgw_json_string(soulgw_json_get(snap, "status"));
-    if (status && strcmp(status, "resolved") == 0) {
-      soulgw_json_free(snap);
-      FAIL(w, SG_ST_CONFLICT, "collaboration %.100s is resolved", w->s1);
-    }
-    soulgw_json_push(soulgw_json_get(snap, "timeline"),
-                     timeline_entry("executed", w->s2, w->j2, w->now));
-  }
-  soulgw_json *parts = soulgw_json_get(snap, "participants");
-  for (const soulgw_json *p = soulgw_json_first(w->j1); p; p = soulgw_json_next(p)) {
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The participants text of stored with the new names of add appended, in order and each once;
+ * NULL when stored cannot be read (*oom 0) or out of memory (*oom 1). */
+static char *merge_participants(const char *stored, const soulgw_json *add, int *oom) {
+  soulgw_json *parts = NULL;
+  const char **names = NULL, **added = NULL;
+  char *text = NULL;
+  *oom = 0;
+  if (soulgw_json_parse(stored, strlen(stored), &parts, NULL, 0) != 0 ||
+      soulgw_json_typeof(parts) != SOULGW_JSON_ARRAY)
+    goto out;
+  size_t n = soulgw_json_size(parts), nadd = 0, i = 0;
+  names = malloc((n + 1) * sizeof *names);
+  added = malloc((soulgw_json_size(add) + 1) * sizeof *added);
+  if (!names || !added) goto oom;
+  for (const soulgw_json *p = soulgw_json_first(parts); p; p = soulgw_json_next(p))
+    if (soulgw_json_string(p)) names[i++] = soulgw_json_string(p);
+  n = i;
+  qsort(names, n, sizeof *names, cmp_str);
+  for (const soulgw_json *p = soulgw_json_first(add); p; p = soulgw_json_next(p)) {
     const char *name = soulgw_json_string(p);
-    int seen = 0;
-    for (const soulgw_json *q = soulgw_json_first(parts); q && name; q = soulgw_json_next(q))
-      seen |= soulgw_json_string(q) && strcmp(soulgw_json_string(q), name) == 0;
-    if (name && !seen) soulgw_json_push(parts, soulgw_json_new_string(name));
+    int seen = !name || bsearch(&name, names, n, sizeof *names, cmp_str) != NULL;
+    for (size_t k = 0; k < nadd && !seen; k++) seen = strcmp(added[k], name) == 0;
+    if (seen) continue;
+    added[nadd++] = name;
   }
-  if (w->j2) {
-    soulgw_json *ctx = soulgw_json_get(snap, "context");
-    if (soulgw_json_typeof(ctx) == SOULGW_JSON_OBJECT &&
-        soulgw_json_typeof(w->j2) == SOULGW_JSON_OBJECT)
-      sg_json_merge(ctx, w->j2);
-    else
-      soulgw_json_set(snap, "context", soulgw_json_dup(w->j2));
+  for (size_t k = 0; k < nadd; k++)
+    if (soulgw_json_push(parts, soulgw_json_new_string(added[k]))) goto oom;
+  if ((text = soulgw_json_print(parts))) goto out;
+oom:
+  *oom = 1;
+out:
+  free(names);
+  free(added);
+  soulgw_json_free(parts);
+  return text;
+}
+
+/* The context text of stored after add (an object, ctx_text its text) deep-merges into it, or
+ * replaces it when either is not an object; NULL as for merge_participants(). */
+static char *merge_context(const char *stored, const soulgw_json *add, const char *add_text,
+                           int *oom) {
+  *oom = 0;
+  if (soulgw_json_typeof(add) != SOULGW_JSON_OBJECT || stored[0] != '{') {
+    char *t = sg_strdup(add_text);
+    *oom = !t;
+    return t;
   }
-  soulgw_json_set(snap, "updated_at", sg_json_new_int(w->now));
-  sg_st r = collab_write(st, c, w, snap);
-  if (r == SG_ST_OK) w->result = snap;
-  else soulgw_json_free(snap);
+  soulgw_json *ctx = NULL;
+  if (soulgw_json_parse(stored, strlen(stored), &ctx, NULL, 0) != 0) return NULL;
+  char *t = sg_json_merge(ctx, add) == 0 ? soulgw_json_print(ctx) : NULL;
+  soulgw_json_free(ctx);
+  *oom = !t;
+  return t;
+}
+
+/* A timeline entry: {"stage":"<stage>", then the tail the caller built. */
+static char *entry_text(const char *stage, const char *tail) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_printf(&b, "{\"stage\":\"%s\",%s", stage, tail);
+  return sg_buf_detach(&b, NULL);
+}
+
+/* Replaces *field by v (taken); 0, or -1 when v is NULL. */
+static int take(char **field, char *v) {
+  if (!v) return -1;
+  free(*field);
+  *field = v;
+  return 0;
+}
+
+/* The refusals of an execute that come before anything is computed. */
+static sg_st execute_refused(sg_store *st, wop *w, const collab_head *h) {
+  if (!h->found) return SG_ST_OK;
+  if (strcmp(h->status, "unreadable") == 0)
+    return unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
+  if (strcmp(h->status, "resolved") == 0)
+    FAIL(w, SG_ST_CONFLICT, "collaboration %.100s is resolved", w->s1);
+  if (h->entries >= w->lim.max_entries)
+    FAIL(w, SG_ST_CONFLICT,
+         "collaboration %.100s has %lld timeline entries; at most %lld ([collab] "
+         "max_timeline_entries)",
+         w->s1, (long long)h->entries, (long long)w->lim.max_entries);
+  return SG_ST_OK;
+}
+
+/* w: s1 collab_id, s2 the entry's tail, s3 the context's text, j1 participants, j2 context. */
+static sg_st op_collab_execute(sg_store *st, conn *c, wop *w) {
+  collab_head h;
+  int rc = head_read(c, w->tenant, w->s1, &h), oom = 0;
+  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
+  sg_st r = execute_refused(st, w, &h);
+  char *entry = NULL;
+  if (r != SG_ST_OK) goto out;
+  if (!h.found) {
+    h.created_at = w->now;
+    if (take(&h.status, sg_strdup("in_progress")) || take(&h.participants, sg_strdup("[]")) ||
+        take(&h.context, sg_strdup("{}")) || take(&h.resolution, sg_strdup("null")))
+      oom = 1;
+  }
+  if (!oom && soulgw_json_size(w->j1) &&
+      take(&h.participants, merge_participants(h.participants, w->j1, &oom)) && !oom)
+    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
+  if (r == SG_ST_OK && !oom && w->j2 &&
+      take(&h.context, merge_context(h.context, w->j2, w->s3, &oom)) && !oom)
+    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
+  if (r == SG_ST_OK && !oom && !(entry = entry_text(h.found ? "executed" : "created", w->s2)))
+    oom = 1;
+  if (r != SG_ST_OK || oom) goto out;
+  int64_t entry_bytes = (int64_t)strlen(entry);
+  int64_t total = (int64_t)(strlen(h.participants) + strlen(h.context) + strlen(h.resolution)) +
+                  h.tl_bytes + entry_bytes;
+  if (total > w->lim.max_bytes) {
+    snprintf(w->msg, sizeof w->msg,
+             "collaboration %.100s would hold %lld bytes; at most %lld ([collab] "
+             "max_snapshot_bytes)",
+             w->s1, (long long)total, (long long)w->lim.max_bytes);
+    r = SG_ST_TOO_LARGE;
+    goto out;
+  }
+  h.entries++;
+  h.tl_bytes += entry_bytes;
+  h.updated_at = w->now;
+  r = head_commit(st, c, w, &h, entry);
+out:
+  if (oom && r == SG_ST_OK) {
+    snprintf(w->msg, sizeof w->msg, "out of memory");
+    r = SG_ST_UNAVAILABLE;
+  }
+  free(entry);
+  head_clear(&h);
   return r;
+}
+
+static void collab_limits(wop *w, const sg_collab_limits *lim) {
+  static const sg_collab_limits def = {SG_COLLAB_MAX_ENTRIES, SG_COLLAB_MAX_BYTES,
+                                       SG_COLLAB_WINDOW};
+  w->lim = lim ? *lim : def;
+}
+
+/* The tail of a timeline entry after its stage:
+ * "note":<note>,"payload":<payload>,"timestamp_ms":<now>}, built by the caller. */
+static const char *entry_tail(wop *w, const char *note, const char *payload, int *oom) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_puts(&b, "\"note\":");
+  if (note) sg_json_write_string(&b, note);
+  else sg_buf_puts(&b, "null");
+  sg_buf_printf(&b, ",\"payload\":%s,\"timestamp_ms\":%lld}", payload ? payload : "null",
+                (long long)w->now);
+  const char *t = sg_buf_failed(&b) ? NULL : sg_arena_strndup(&w->arena, b.ptr, b.len);
+  sg_buf_free(&b);
+  if (!t) *oom = 1;
+  return t;
+}
+
+/* Answers at once, on the caller's thread, for a value the store would not read back. */
+static int too_deep(const soulgw_json *v, const char *name, sg_store_done done, void *ud) {
+  if (!v || !sg_json_deeper_than(v, SG_STORE_JSON_DEPTH_MAX)) return 0;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s nests deeper than %d levels of arrays and objects", name,
+           SG_STORE_JSON_DEPTH_MAX);
+  done(ud, SG_ST_INVALID, NULL, msg);
+  return 1;
 }
 
 void sg_store_collab_execute(sg_store *st, const char *tenant, const char *collab_id,
                              const soulgw_json *participants, const soulgw_json *context,
-                             const char *note, int64_t now_ms, sg_store_done done, void *ud) {
+                             const char *note, const sg_collab_limits *lim, int64_t now_ms,
+                             sg_store_done done, void *ud) {
+  if (too_deep(context, "context", done, ud)) return;
   int oom = 0;
   wop *w = wop_new(done, ud, op_collab_execute, tenant);
   if (w) {
+    collab_limits(w, lim);
+    w->now = now_ms;
     w->s1 = wdup(w, collab_id, &oom);
-    w->s2 = wdup(w, note, &oom);
+    w->s3 = wtext(w, context, &oom);
+    w->s2 = entry_tail(w, note, w->s3, &oom);
     w->j1 = jdup(participants, &oom);
     w->j2 = jdup(context, &oom);
-    w->now = now_ms;
   }
   submit(st, w, oom, done, ud);
 }
 
+/* w: s1 collab_id, s2 the entry's tail, s3 the resolution's text. */
 static sg_st op_collab_resolve(sg_store *st, conn *c, wop *w) {
-  int err;
-  soulgw_json *snap = collab_read(c, w->tenant, w->s1, &err);
-  if (err) return unavailable(st, w, "collab read", SQLITE_ERROR, c);
-  if (!snap) FAIL(w, SG_ST_NOTFOUND, "collaboration %.100s does not exist", w->s1);
-  const char *status = soulgw_json_string(soulgw_json_get(snap, "status"));
-  if (status && strcmp(status, "resolved") == 0) {
-    soulgw_json_free(snap);
-    FAIL(w, SG_ST_CONFLICT, "collaboration %.100s is already resolved", w->s1);
+  collab_head h;
+  int rc = head_read(c, w->tenant, w->s1, &h);
+  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
+  sg_st r = SG_ST_OK;
+  char *entry = NULL;
+  if (!h.found) {
+    snprintf(w->msg, sizeof w->msg, "collaboration %.100s does not exist", w->s1);
+    r = SG_ST_NOTFOUND;
+  } else if (strcmp(h.status, "unreadable") == 0) {
+    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
+  } else if (strcmp(h.status, "resolved") == 0) {
+    snprintf(w->msg, sizeof w->msg, "collaboration %.100s is already resolved", w->s1);
+    r = SG_ST_CONFLICT;
+  } else if (!(entry = entry_text("resolved", w->s2)) || take(&h.status, sg_strdup("resolved")) ||
+             take(&h.resolution, sg_strdup(w->s3))) {
+    snprintf(w->msg, sizeof w->msg, "out of memory");
+    r = SG_ST_UNAVAILABLE;
+  } else {
+    h.entries++;
+    h.tl_bytes += (int64_t)strlen(entry);
+    h.updated_at = w->now;
+    r = head_commit(st, c, w, &h, entry);
   }
-  soulgw_json *res = soulgw_json_object();
-  soulgw_json_set(res, "outcome", w->j1 ? soulgw_json_dup(w->j1) : soulgw_json_null());
-  soulgw_json_set(res, "note", w->s2 ? soulgw_json_new_string(w->s2) : soulgw_json_null());
-  soulgw_json_set(res, "resolved_at", sg_json_new_int(w->now));
-  soulgw_json_set(snap, "status", soulgw_json_new_string("resolved"));
-  soulgw_json_set(snap, "resolution", res);
-  soulgw_json_push(soulgw_json_get(snap, "timeline"), timeline_entry("resolved", w->s2, w->j1, w->now));
-  soulgw_json_set(snap, "updated_at", sg_json_new_int(w->now));
-  sg_st r = collab_write(st, c, w, snap);
-  if (r == SG_ST_OK) w->result = snap;
-  else soulgw_json_free(snap);
+  free(entry);
+  head_clear(&h);
   return r;
 }
 
 void sg_store_collab_resolve(sg_store *st, const char *tenant, const char *collab_id,
-                             const soulgw_json *outcome, const char *note, int64_t now_ms,
-                             sg_store_done done, void *ud) {
+                             const soulgw_json *outcome, const char *note,
+                             const sg_collab_limits *lim, int64_t now_ms, sg_store_done done,
+                             void *ud) {
+  if (too_deep(outcome, "outcome", done, ud)) return;
   int oom = 0;
   wop *w = wop_new(done, ud, op_collab_resolve, tenant);
   if (w) {
-    w->s1 = wdup(w, collab_id, &oom);
-    w->s2 = wdup(w, note, &oom);
-    w->j1 = jdup(outcome, &oom);
+    collab_limits(w, lim);
     w->now = now_ms;
+    w->s1 = wdup(w, collab_id, &oom);
+    const char *out = wtext(w, outcome, &oom);
+    w->s2 = entry_tail(w, note, out, &oom);
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    sg_buf_printf(&b, "{\"outcome\":%s,\"note\":", out ? out : "null");
+    if (note) sg_json_write_string(&b, note);
+    else sg_buf_puts(&b, "null");
+    sg_buf_printf(&b, ",\"resolved_at\":%lld}", (long long)now_ms);
+    w->s3 = sg_buf_failed(&b) ? NULL : sg_arena_strndup(&w->arena, b.ptr, b.len);
+    if (!w->s3) oom = 1;
+    sg_buf_free(&b);
   }
   submit(st, w, oom, done, ud);
 }
 
+/* A read of one collaboration on a reader connection: its head, or an outcome. */
+static sg_st read_head(sg_store *st, conn *c, const char *tenant, const char *id,
+                       collab_head *h) {
+  int rc = head_read(c, tenant, id, h);
+  if (rc != SQLITE_DONE) return read_failed(st, "collab read", rc, c);
+  if (!h->found) return SG_ST_NOTFOUND;
+  if (strcmp(h->status, "unreadable") == 0) {
+    char msg[160];
+    head_clear(h);
+    return unreadable(st, tenant, id, msg, sizeof msg);
+  }
+  return SG_ST_OK;
+}
+
 sg_st sg_store_collab_get(sg_store *st, const char *tenant, const char *collab_id,
                           soulgw_json **out) {
-  int err;
   *out = NULL;
   conn *c = reader_get(st);
   if (!c) return read_failed(st, "collab", SQLITE_CANTOPEN, NULL);
-  *out = collab_read(c, tenant, collab_id, &err);
+  collab_head h;
+  sg_st r = read_head(st, c, tenant, collab_id, &h);
+  int rc = SQLITE_DONE;
+  char msg[160];
+  if (r == SG_ST_OK && !(*out = snapshot(c, tenant, collab_id, &h, SG_COLLAB_WINDOW, &rc)))
+    r = rc == SQLITE_MISMATCH ? unreadable(st, tenant, collab_id, msg, sizeof msg)
+                              : read_failed(st, "collab timeline read", rc, c);
+  head_clear(&h);
   reader_put(st, c);
-  if (err) return read_failed(st, "collab read", SQLITE_ERROR, NULL);
-  return *out ? SG_ST_OK : SG_ST_NOTFOUND;
+  return r;
+}
+
+sg_st sg_store_collab_timeline(sg_store *st, const char *tenant, const char *collab_id,
+                               int64_t after, int limit, soulgw_json **out) {
+  *out = NULL;
+  conn *c = reader_get(st);
+  if (!c) return read_failed(st, "collab", SQLITE_CANTOPEN, NULL);
+  collab_head h;
+  sg_st r = read_head(st, c, tenant, collab_id, &h);
+  soulgw_json *tl = soulgw_json_array(), *o = NULL;
+  int64_t last = -1;
+  int more = 0, rc = SQLITE_DONE;
+  char msg[160];
+  if (r == SG_ST_OK)
+    rc = timeline_rows(c, tenant, collab_id, after < 0 ? -1 : after, limit, tl, &last, &more);
+  if (r == SG_ST_OK && rc == SQLITE_MISMATCH) {
+    r = unreadable(st, tenant, collab_id, msg, sizeof msg);
+  } else if (r == SG_ST_OK && rc != SQLITE_DONE) {
+    r = read_failed(st, "collab timeline read", rc, c);
+  } else if (r == SG_ST_OK) {
+    o = soulgw_json_object();
+    int bad = !o || !tl;
+    bad |= soulgw_json_set(o, "collab_id", soulgw_json_new_string(collab_id)) != 0;
+    bad |= soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant)) != 0;
+    bad |= soulgw_json_set(o, "timeline", tl) != 0;
+    tl = NULL; /* taken */
+    bad |= soulgw_json_set(o, "timeline_total", sg_json_new_int(h.entries)) != 0;
+    bad |= soulgw_json_set(o, "next", more ? sg_json_new_int(last) : soulgw_json_null()) != 0;
+    if (bad) {
+      soulgw_json_free(o);
+      o = NULL;
+      r = SG_ST_UNAVAILABLE;
+    }
+  }
+  soulgw_json_free(tl);
+  head_clear(&h);
+  reader_put(st, c);
+  *out = o;
+  return r;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1384,56 +1843,153 @@ static void strset_free(strset *s) {
   free(s->v);
 }
 
-/* One edge found at some depth, before sorting. */
+/* One edge a step met: its id and time, its answer object, and whether it was met from its
+ * destination (then its source is the node it leads to). */
 typedef struct hit {
   int64_t id, ts;
   soulgw_json *edge;
+  int in;
 } hit;
 
-static int hit_cmp(const void *a, const void *b) {
+static int hit_cmp(const void *a, const void *b) { /* newest first */
   const hit *x = a, *y = b;
   if (x->ts != y->ts) return x->ts > y->ts ? -1 : 1;
   return x->id > y->id ? -1 : x->id < y->id;
 }
 
-/* Adds the edges of one node in one direction to hits; new neighbours go to next. */
-static int walk_node(conn *c, const char *tenant, const char *node, const char *label, int in,
-                     int depth, int limit, strset *edge_ids, strset *seen, soulgw_json *next,
-                     hit **hits, size_t *nhits, size_t *caphits) {
-  int q = in ? (label ? Q_EDGES_IN_LABEL : Q_EDGES_IN) : (label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
-  sqlite3_stmt *s = stmt(c, q);
+static int hit_id_cmp(const void *a, const void *b) { /* last stored first */
+  const hit *x = a, *y = b;
+  return x->id > y->id ? -1 : x->id < y->id;
+}
+
+/* A breadth-first walk in progress.  Its cost is bounded by the answer, not by the graph:
+ * each depth reads, per direction, at most the edges the limit still allows plus those it
+ * can meet again (each edge is met at most once from each end), so a walk reads at most
+ * 4 x limit edge rows, and limit when it goes one way.  The frontier is the new ends of the
+ * edges answered at a depth, so it holds at most limit nodes. */
+typedef struct walk {
+  conn *c;
+  const char *tenant, *label;
+  strset seen;           /* nodes reached */
+  strset met;            /* edges answered, and the candidates of the current depth */
+  sg_buf frontier, next; /* JSON arrays of node ids, for json_each() */
+  size_t nfrontier, nnext;
+  hit *hits; /* the current depth's candidates */
+  size_t nhits, caphits;
+  int64_t rows; /* rows read, for soulgw_store_rows_read_total */
+} walk;
+
+/* Appends a node id to a JSON array of ids.  Only '"', '\\' and control characters are
+ * escaped: every other byte goes as it is, so that the id reaches SQLite's json_each()
+ * unchanged (SQLite passes bytes that are not UTF-8 through, where sg_buf_json_escape() would
+ * replace them). */
+static void ids_add(sg_buf *b, size_t *n, const char *id) {
+  sg_buf_putc(b, *n ? ',' : '[');
+  sg_buf_putc(b, '"');
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    if (*p == '"' || *p == '\\') sg_buf_putc(b, '\\');
+    if (*p < 0x20) sg_buf_printf(b, "\\u%04x", *p);
+    else sg_buf_putc(b, (char)*p);
+  }
+  sg_buf_putc(b, '"');
+  (*n)++;
+}
+
+/* Frees the current depth's candidates. */
+static void hits_drop(walk *w) {
+  for (size_t i = 0; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
+  w->nhits = 0;
+}
+
+/* Adds to w->hits the newest edges touching the frontier in one direction (in: arriving at
+ * it) that were not met before: at most want of them, from at most want + again rows, again
+ * being how many edges met before the frontier can touch.  Returns 0, or -1 when the
+ * database fails or memory runs out. */
+static int walk_step(walk *w, int in, int depth, int want, int again) {
+  int q = in ? (w->label ? Q_EDGES_IN_LABEL : Q_EDGES_IN)
+             : (w->label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
+  sqlite3_stmt *s = stmt(w->c, q);
   if (!s) return -1;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, node);
-  if (label) bind_text(s, 3, label);
-  sqlite3_bind_int(s, label ? 4 : 3, limit);
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    char idkey[32];
+  bind_text(s, 1, w->tenant);
+  sqlite3_bind_text(s, 2, w->frontier.ptr, (int)w->frontier.len, SQLITE_STATIC);
+  if (w->label) bind_text(s, 3, w->label);
+  sqlite3_bind_int(s, w->label ? 4 : 3, want + again);
+  int rc = SQLITE_DONE, got = 0, err = 0;
+  while (got < want && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    w->rows++;
+    char idkey[24];
     snprintf(idkey, sizeof idkey, "%lld", (long long)sqlite3_column_int64(s, 0));
-    int added = strset_add(edge_ids, idkey);
-    if (added < 0) break;
-    if (!added) continue; /* reached from both ends */
-    if (*nhits == *caphits) {
-      size_t cap = *caphits ? *caphits * 2 : 64;
-      hit *v = realloc(*hits, cap * sizeof *v);
-      if (!v) break;
-      *hits = v;
-      *caphits = cap;
+    int added = strset_add(&w->met, idkey);
+    if (added == 0) continue; /* met from its other end */
+    if (added < 0 || w->nhits == w->caphits) {
+      err = 1;
+      break;
     }
     soulgw_json *e = soulgw_json_object();
+    if (!e) {
+      err = 1;
+      break;
+    }
     soulgw_json_set(e, "from", soulgw_json_new_string(col_text(s, 1)));
     soulgw_json_set(e, "to", soulgw_json_new_string(col_text(s, 2)));
     soulgw_json_set(e, "label", soulgw_json_new_string(col_text(s, 3)));
     soulgw_json_set(e, "props", col_json(s, 4));
     soulgw_json_set(e, "timestamp_ms", sg_json_new_int(sqlite3_column_int64(s, 5)));
     soulgw_json_set(e, "depth", sg_json_new_int(depth));
-    (*hits)[(*nhits)++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e};
-    const char *other = col_text(s, in ? 1 : 2);
-    if (strset_add(seen, other) == 1) soulgw_json_push(next, soulgw_json_new_string(other));
+    w->hits[w->nhits++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e, in};
+    got++;
   }
   sqlite3_reset(s);
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+  return err || (got < want && rc != SQLITE_DONE) ? -1 : 0;
+}
+
+/* One depth: answers (appends to edges) the newest `need` edges touching the frontier that
+ * were not answered before, `prev` being how many the previous depth answered, and makes
+ * their new ends the next frontier.  Returns the number answered, or -1. */
+static int walk_depth(walk *w, sg_direction dir, int depth, int need, int prev,
+                      soulgw_json *edges) {
+  w->nhits = 0;
+  if ((size_t)need * 2 > w->caphits) { /* at most need per direction */
+    hit *v = realloc(w->hits, (size_t)need * 2 * sizeof *v);
+    if (!v) return -1;
+    w->hits = v;
+    w->caphits = (size_t)need * 2;
+  }
+  /* Going one way, no edge is met twice (a node is in one frontier only).  Both ways, an edge
+   * the previous depth answered is met again from its other end, and so is one joining two
+   * nodes of this frontier. */
+  int again = dir == SG_DIR_BOTH ? prev : 0;
+  if (dir != SG_DIR_IN && walk_step(w, 0, depth, need, again)) goto fail;
+  if (dir != SG_DIR_OUT && walk_step(w, 1, depth, need, again + (int)w->nhits)) goto fail;
+  if (w->nhits > (size_t)need) { /* both ways: the newest of the two */
+    qsort(w->hits, w->nhits, sizeof *w->hits, hit_id_cmp);
+    for (size_t i = (size_t)need; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
+    w->nhits = (size_t)need;
+  }
+  qsort(w->hits, w->nhits, sizeof *w->hits, hit_cmp);
+  size_t n = w->nhits;
+  for (size_t i = 0; i < n; i++) soulgw_json_push(edges, w->hits[i].edge);
+  w->nhits = 0; /* edges owns them now */
+  sg_buf_reset(&w->next);
+  w->nnext = 0;
+  for (size_t i = 0; i < n; i++) {
+    const soulgw_json *e = w->hits[i].edge;
+    const char *other = soulgw_json_string(soulgw_json_get(e, w->hits[i].in ? "from" : "to"));
+    int added = other ? strset_add(&w->seen, other) : 0;
+    if (added < 0) return -1;
+    if (added) ids_add(&w->next, &w->nnext, other);
+  }
+  if (!w->nnext) sg_buf_putc(&w->next, '[');
+  sg_buf_putc(&w->next, ']');
+  if (sg_buf_failed(&w->next)) return -1;
+  sg_buf t = w->frontier;
+  w->frontier = w->next;
+  w->next = t;
+  w->nfrontier = w->nnext;
+  return (int)n;
+fail:
+  hits_drop(w);
+  return -1;
 }
 
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
@@ -1442,45 +1998,29 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
   *out = NULL;
   conn *c = reader_get(st);
   if (!c) return read_failed(st, "graph", SQLITE_CANTOPEN, NULL);
-  strset seen = {0}, edge_ids = {0};
-  soulgw_json *edges = soulgw_json_array(), *frontier = soulgw_json_array();
-  hit *hits = NULL;
-  size_t caphits = 0;
-  int failed = strset_add(&seen, node_id) < 0;
-  soulgw_json_push(frontier, soulgw_json_new_string(node_id));
-  int total = 0;
+  walk w = {.c = c, .tenant = tenant, .label = label};
+  sg_buf_init(&w.frontier, 0);
+  sg_buf_init(&w.next, 0);
+  soulgw_json *edges = soulgw_json_array();
+  ids_add(&w.frontier, &w.nfrontier, node_id);
+  sg_buf_putc(&w.frontier, ']');
+  int failed = !edges || strset_add(&w.seen, node_id) < 0 || sg_buf_failed(&w.frontier);
+  int total = 0, prev = 0;
   /* Read consistency across the queries of one walk. */
   int in_txn = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-  for (int d = 1; d <= depth && !failed && total < limit && soulgw_json_size(frontier); d++) {
-    soulgw_json *next = soulgw_json_array();
-    size_t nhits = 0;
-    for (const soulgw_json *n = soulgw_json_first(frontier); n && !failed; n = soulgw_json_next(n)) {
-      const char *node = soulgw_json_string(n);
-      if (dir != SG_DIR_IN &&
-          walk_node(c, tenant, node, label, 0, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
-        failed = 1;
-      if (dir != SG_DIR_OUT && !failed &&
-          walk_node(c, tenant, node, label, 1, d, limit, &edge_ids, &seen, next, &hits, &nhits, &caphits))
-        failed = 1;
-    }
-    if (nhits) qsort(hits, nhits, sizeof *hits, hit_cmp);
-    for (size_t i = 0; i < nhits; i++) {
-      if (total < limit && !failed) {
-        soulgw_json_push(edges, hits[i].edge);
-        total++;
-      } else {
-        soulgw_json_free(hits[i].edge);
-      }
-    }
-    soulgw_json_free(frontier);
-    frontier = next;
+  for (int d = 1; d <= depth && !failed && total < limit && w.nfrontier; d++) {
+    prev = walk_depth(&w, dir, d, limit - total, prev, edges);
+    if (prev < 0) failed = 1;
+    else total += prev;
   }
   if (in_txn) sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
   reader_put(st, c);
-  free(hits);
-  strset_free(&seen);
-  strset_free(&edge_ids);
-  soulgw_json_free(frontier);
+  sg_family_add(st->rows_read, (const char *[]){"graph_recall"}, (uint64_t)w.rows);
+  free(w.hits);
+  strset_free(&w.seen);
+  strset_free(&w.met);
+  sg_buf_free(&w.frontier);
+  sg_buf_free(&w.next);
   if (failed) {
     soulgw_json_free(edges);
     return read_failed(st, "graph recall", SQLITE_ERROR, NULL);

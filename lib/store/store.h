@@ -11,7 +11,10 @@
  * of concurrent callers into one transaction (group commit) and calls each completion only
  * after that transaction has committed, so an acknowledged write is durable.  A completion runs
  * on the writer thread: it must be quick (build the answer, reply, return).  Each write runs in
- * its own savepoint, so one write's conflict never undoes its neighbours'.
+ * its own savepoint: one write's refusal or failure (a conflict, an unreadable row, a statement
+ * that fails) undoes that write alone and is answered to it alone; only a failure of the
+ * database itself (I/O, a full disk, a failed commit) fails the batch and makes the store
+ * report itself unwritable.
  *
  * Results are JSON values in the shapes the routes answer with (documented per operation);
  * completions receive ownership of the result.
@@ -33,7 +36,19 @@ typedef enum {
   SG_ST_NOTFOUND,    /* 404 STORAGE.NOT_FOUND */
   SG_ST_CONFLICT,    /* 409 STORAGE.CONFLICT */
   SG_ST_UNAVAILABLE, /* 503 STORAGE.UNAVAILABLE: the database cannot be read or written */
+  SG_ST_TOO_LARGE,   /* 413 REQUEST.TOO_LARGE: a collaboration would outgrow its bytes */
+  SG_ST_INVALID,     /* 422 SCHEMA.VALIDATION_FAILED: a value the store could not read back, or
+                      * the caller's check refused; nothing written */
+  SG_ST_UNREADABLE,  /* 500 UNKNOWN.INTERNAL: a stored row that cannot be read (counted and
+                      * logged); an error for the operation that met it, never a null */
 } sg_st;
+
+/* Client JSON that the store keeps inside its own (a collaboration's context, outcome and
+ * timeline payloads) may nest arrays and objects at most this deep ({} is one level).  The store
+ * wraps it in at most two levels more and reads it back with the request parser, whose limit is
+ * 512: routes refuse deeper values with a 422 naming the field, and the store refuses them too
+ * (SG_ST_INVALID), so that nothing it writes is unreadable. */
+#define SG_STORE_JSON_DEPTH_MAX 128
 
 /* Write completion.  result is the operation's answer (owned by the callee, NULL unless
  * SG_ST_OK, except where an operation says otherwise); msg a human-readable reason when not
@@ -45,6 +60,7 @@ typedef struct sg_store_opts {
   int sync_full;       /* PRAGMA synchronous = FULL (else NORMAL) */
   sg_family *errors;   /* soulgw_store_errors_total */
   sg_log *log;         /* for storage errors (never the data) */
+  sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
 } sg_store_opts;
 
 /* Opens (creating the file and its directory when missing), applies forward migrations, starts
@@ -74,17 +90,27 @@ sg_st sg_store_registry_tenants(sg_store *st, soulgw_json **out);
 sg_st sg_store_registry_versions(sg_store *st, const char *tenant, soulgw_json **out);
 /* The active version of the tenant (a version object), or SG_ST_NOTFOUND. */
 sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **out);
+/* The last word on a registry version about to become active: called on the writer thread,
+ * inside the transaction, before anything of the operation is written, with the version object
+ * that would be stored ({"version","manifests","created_at_ms","active"}; borrowed) and the
+ * operation's ud.  Returns 0 to go on, or nonzero to refuse: the operation then writes nothing
+ * and completes with SG_ST_INVALID and msg (filled by the check).  Must be quick and must not
+ * call the store. */
+typedef int (*sg_store_check)(void *ud, const soulgw_json *version, char *msg, size_t msglen);
+
 /* Publishes: merges manifests (array, copied) into the tenant's active manifests (same id ->
- * replaced, new ones appended), stores the result as a new version and makes it active.
- * Result: the new version object.  SG_ST_CONFLICT ("tool registry version already exists")
- * when the version exists. */
+ * replaced, new ones appended), passes the result to check (when not NULL), stores it as a new
+ * version and makes it active.  Result: the new version object.  SG_ST_CONFLICT ("tool
+ * registry version already exists") when the version exists; SG_ST_INVALID when check
+ * refused. */
 void sg_store_registry_publish(sg_store *st, const char *tenant, const char *version,
-                               const soulgw_json *manifests, int64_t now_ms, sg_store_done done,
-                               void *ud);
-/* Makes an existing version active again.  Result: that version object (active true).
- * SG_ST_NOTFOUND when it does not exist. */
+                               const soulgw_json *manifests, int64_t now_ms, sg_store_check check,
+                               sg_store_done done, void *ud);
+/* Makes an existing version active again, once check (when not NULL) has accepted it.
+ * Result: that version object (active true).  SG_ST_NOTFOUND when it does not exist;
+ * SG_ST_INVALID when check refused. */
 void sg_store_registry_activate(sg_store *st, const char *tenant, const char *version,
-                                sg_store_done done, void *ud);
+                                sg_store_check check, sg_store_done done, void *ud);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Idempotency records of tool executions. */
@@ -101,26 +127,52 @@ void sg_store_idem_put(sg_store *st, const char *tenant, const char *key, const 
 
 /* ------------------------------------------------------------------------------------------ */
 /* Collaborations.  Snapshot: {"collab_id","tenant","status","participants":[...],"context",
- * "timeline":[{"stage","note","payload","timestamp_ms"}],"resolution","created_at",
- * "updated_at"} (times in epoch ms; resolution null until resolved). */
+ * "timeline":[{"seq","stage","note","payload","timestamp_ms"}],"timeline_total","resolution",
+ * "created_at","updated_at"} (times in epoch ms; resolution null until resolved).  The
+ * timeline of a snapshot holds the window most recent entries, oldest first; seq numbers the
+ * entries of a collaboration from 0, and timeline_total counts them all (the rest are read with
+ * sg_store_collab_timeline()). */
+
+/* The bounds of one collaboration ([collab] in the configuration). */
+typedef struct sg_collab_limits {
+  int64_t max_entries; /* timeline entries: an execute past them is SG_ST_CONFLICT */
+  int64_t max_bytes;   /* bytes of its JSON texts (participants, context, resolution, every
+                        * timeline entry): an execute past them is SG_ST_TOO_LARGE */
+  int window;          /* timeline entries in a snapshot: the most recent ones */
+} sg_collab_limits;
+#define SG_COLLAB_MAX_ENTRIES 1000
+#define SG_COLLAB_MAX_BYTES (4 << 20)
+#define SG_COLLAB_WINDOW 50
 
 /* Creates the collaboration ("in_progress", timeline stage "created") or advances it: new
  * participants appended without duplicates, object contexts deep-merged (a non-object context
  * replaces), a timeline entry (stage "executed", note, payload = the context given) appended.
- * participants (array of strings), context and note may be NULL.  Result: the snapshot.
- * SG_ST_CONFLICT when it is resolved. */
+ * participants (array of strings), context and note may be NULL; lim (copied) NULL means the
+ * defaults above.  Result: the snapshot.  SG_ST_CONFLICT when it is resolved or has
+ * lim->max_entries entries, SG_ST_TOO_LARGE when it would hold more than lim->max_bytes,
+ * SG_ST_INVALID when context nests deeper than SG_STORE_JSON_DEPTH_MAX, SG_ST_UNREADABLE when
+ * its stored row cannot be read; nothing is written then. */
 void sg_store_collab_execute(sg_store *st, const char *tenant, const char *collab_id,
                              const soulgw_json *participants, const soulgw_json *context,
-                             const char *note, int64_t now_ms, sg_store_done done, void *ud);
-/* Resolves: status "resolved", resolution {"outcome","note","resolved_at"}, timeline stage
- * "resolved".  outcome may be any JSON value (NULL: null).  Result: the snapshot.
- * SG_ST_NOTFOUND when unknown, SG_ST_CONFLICT when already resolved. */
-void sg_store_collab_resolve(sg_store *st, const char *tenant, const char *collab_id,
-                             const soulgw_json *outcome, const char *note, int64_t now_ms,
+                             const char *note, const sg_collab_limits *lim, int64_t now_ms,
                              sg_store_done done, void *ud);
-/* Reads a snapshot, or SG_ST_NOTFOUND. */
+/* Resolves: status "resolved", resolution {"outcome","note","resolved_at"}, timeline stage
+ * "resolved".  outcome may be any JSON value (NULL: null).  Resolving is never refused for
+ * the collaboration's size: it adds the final entry.  Result: the snapshot (lim as above).
+ * SG_ST_NOTFOUND when unknown, SG_ST_CONFLICT when already resolved, SG_ST_INVALID and
+ * SG_ST_UNREADABLE as for execute. */
+void sg_store_collab_resolve(sg_store *st, const char *tenant, const char *collab_id,
+                             const soulgw_json *outcome, const char *note,
+                             const sg_collab_limits *lim, int64_t now_ms, sg_store_done done,
+                             void *ud);
+/* Reads a snapshot with the default window, or SG_ST_NOTFOUND. */
 sg_st sg_store_collab_get(sg_store *st, const char *tenant, const char *collab_id,
                           soulgw_json **out);
+/* Timeline entries with seq > after (after < 0: from the first), oldest first, at most limit:
+ * {"collab_id","tenant","timeline":[entry...],"timeline_total","next":<seq of the last entry
+ * when more follow, else null>}.  SG_ST_NOTFOUND when the collaboration does not exist. */
+sg_st sg_store_collab_timeline(sg_store *st, const char *tenant, const char *collab_id,
+                               int64_t after, int limit, soulgw_json **out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Repo records and graph edges. */
@@ -153,7 +205,9 @@ typedef enum { SG_DIR_OUT, SG_DIR_IN, SG_DIR_BOTH } sg_direction;
 
 /* Breadth-first walk from node_id over edges (label NULL: any), up to depth levels and limit
  * edges, newest first within a depth: {"tenant","node_id","label","edges":[{"from","to","label",
- * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list. */
+ * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list.  Reads at most
+ * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall";
+ * SG_ST_UNAVAILABLE when the database fails or memory runs out, never a partial list. */
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
                             const char *label, sg_direction dir, int depth, int limit,
                             soulgw_json **out);

@@ -9,7 +9,9 @@
  *   manifests[2].input_schema.properties.q.type: unknown type "strng" (...)
  *
  * Unknown fields are refused rather than ignored: a misspelt "input_shema" would otherwise
- * publish a tool whose input is never checked.
+ * publish a tool whose input is never checked.  So are unknown keywords inside the schemas
+ * (schema.h), except in manifests read back from the store (SG_MANIFESTS_STORED), which may
+ * predate that check.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ typedef struct vctx {
   char where[64];
   char *err;
   size_t errlen;
+  unsigned flags; /* SG_MANIFESTS_* */
 } vctx;
 
 static int bad(vctx *c, const char *field, const char *fmt, ...) SG_PRINTF(3, 4);
@@ -140,7 +143,8 @@ static int get_schema(vctx *c, const soulgw_json *m, const char *key, soulgw_jso
   if (v) {
     char prefix[96];
     snprintf(prefix, sizeof prefix, "%s.%s", c->where, key);
-    if (sg_schema_check(v, prefix, c->err, c->errlen)) return SOULGW_EINVAL;
+    unsigned sf = (c->flags & SG_MANIFESTS_STORED) ? SG_SCHEMA_LENIENT : 0;
+    if (sg_schema_check_opts(v, prefix, sf, c->err, c->errlen)) return SOULGW_EINVAL;
   }
   *out = v ? soulgw_json_dup(v) : soulgw_json_object();
   return *out ? 0 : SOULGW_ENOMEM;
@@ -267,7 +271,12 @@ out:
 
 int sg_manifests_normalize(const soulgw_json *manifests, const char *at, soulgw_json **out,
                            char *err, size_t errlen) {
-  vctx c = {"", err, errlen};
+  return sg_manifests_normalize_opts(manifests, at, 0, out, err, errlen);
+}
+
+int sg_manifests_normalize_opts(const soulgw_json *manifests, const char *at, unsigned flags,
+                                soulgw_json **out, char *err, size_t errlen) {
+  vctx c = {"", err, errlen, flags};
   *out = NULL;
   if (err && errlen) err[0] = '\0';
   snprintf(c.where, sizeof c.where, "%s", at);

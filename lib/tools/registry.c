@@ -102,18 +102,17 @@ static void describe(sg_manifest *m, const soulgw_json *j, atomic_long *running)
   m->running = running;
 }
 
-/* Builds a toolset of the tenant's manifests of version (a version object, copied).  Manifests
- * of other tenants are refused: a version belongs to one tenant. */
-static int toolset_build(const char *tenant, const soulgw_json *version, sg_toolset **out,
-                         char *err, size_t errlen) {
+/* Manifests of other tenants are refused: a version belongs to one tenant. */
+int sg_toolset_build(const char *tenant, const soulgw_json *version, unsigned flags,
+                     sg_toolset **out, char *err, size_t errlen) {
   const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
   sg_toolset *s = calloc(1, sizeof *s);
   int rc = SOULGW_ENOMEM;
   *out = NULL;
   if (!s) goto fail;
   atomic_init(&s->refs, 1);
-  rc = sg_manifests_normalize(soulgw_json_get(version, "manifests"), "manifests", &s->manifests,
-                              err, errlen);
+  rc = sg_manifests_normalize_opts(soulgw_json_get(version, "manifests"), "manifests", flags,
+                                   &s->manifests, err, errlen);
   if (rc) goto fail;
   rc = SOULGW_ENOMEM;
   s->n = soulgw_json_size(s->manifests);
@@ -212,8 +211,12 @@ static tenant_slot *slot_get(sg_registry *r, const char *tenant, uint64_t h) {
 int sg_registry_install(sg_registry *r, const char *tenant, const soulgw_json *version,
                         char *err, size_t errlen) {
   sg_toolset *set;
-  int rc = toolset_build(tenant, version, &set, err, errlen);
-  if (rc) return rc;
+  int rc = sg_toolset_build(tenant, version, SG_MANIFESTS_STORED, &set, err, errlen);
+  if (!rc && (rc = sg_registry_put(r, tenant, set))) snprintf(err, errlen, "out of memory");
+  return rc;
+}
+
+int sg_registry_put(sg_registry *r, const char *tenant, sg_toolset *set) {
   uint64_t h = hash_str(tenant);
   pthread_mutex_lock(&r->lock);
   tenant_slot *s = slot_get(r, tenant, h);
@@ -224,7 +227,6 @@ int sg_registry_install(sg_registry *r, const char *tenant, const soulgw_json *v
   }
   pthread_mutex_unlock(&r->lock);
   if (!s) {
-    snprintf(err, errlen, "out of memory");
     sg_toolset_release(set);
     return SOULGW_ENOMEM;
   }
@@ -322,10 +324,77 @@ static int bootstrap(sg_store *st, const char *path, const soulgw_json *all, cha
   return 0;
 }
 
-int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, char *err,
-                     size_t errlen) {
-  soulgw_json *all = NULL, *tenants = NULL, *version = NULL;
-  char msg[512];
+/* Builds a stored version for loading: as published today if it can, else as stored data, with
+ * a warning saying what a publish would now refuse. */
+static int build_stored(const char *tenant, const soulgw_json *version, sg_log *log,
+                        sg_toolset **out, char *err, size_t errlen) {
+  int rc = sg_toolset_build(tenant, version, 0, out, err, errlen);
+  if (rc != SOULGW_EINVAL) return rc;
+  char strict[512];
+  snprintf(strict, sizeof strict, "%s", err);
+  if ((rc = sg_toolset_build(tenant, version, SG_MANIFESTS_STORED, out, err, errlen))) return rc;
+  sg_log(log, SOULGW_LOG_WARN,
+         "a stored tool registry version has schemas a publish would now refuse; loaded as "
+         "stored, and those keywords are not enforced",
+         SG_S("tenant", tenant),
+         SG_S("version", soulgw_json_string(soulgw_json_get(version, "version"))),
+         SG_S("error", strict));
+  return 0;
+}
+
+/* The tenant's newest version older than the one named bad (NULL: any) that builds, or NULL. */
+static sg_toolset *last_good(sg_store *st, const char *tenant, const char *bad) {
+  soulgw_json *all = NULL;
+  if (sg_store_registry_versions(st, tenant, &all) != SG_ST_OK) return NULL;
+  const soulgw_json *list = soulgw_json_get(all, "versions");
+  size_t n = soulgw_json_size(list), end = n;
+  const soulgw_json **v = calloc(n ? n : 1, sizeof *v);
+  sg_toolset *set = NULL;
+  size_t i = 0;
+  for (const soulgw_json *e = soulgw_json_first(list); v && e; e = soulgw_json_next(e), i++) {
+    v[i] = e;
+    const char *name = soulgw_json_string(soulgw_json_get(e, "version"));
+    if (bad && name && !strcmp(name, bad) && end == n) end = i;
+  }
+  char err[512];
+  while (v && end-- > 0 && !set)
+    if (sg_toolset_build(tenant, v[end], SG_MANIFESTS_STORED, &set, err, sizeof err)) set = NULL;
+  free(v);
+  soulgw_json_free(all);
+  return set;
+}
+
+/* Loads one tenant's active registry, or its last good version.  Fails only when out of
+ * memory. */
+static int load_tenant(sg_registry *r, sg_store *st, const char *tenant, sg_log *log,
+                       sg_family *failures) {
+  soulgw_json *version = NULL;
+  sg_toolset *set = NULL;
+  char why[512];
+  int rc = 0;
+  sg_st s = sg_store_registry_active(st, tenant, &version);
+  if (s == SG_ST_NOTFOUND) return 0;
+  const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
+  if (s != SG_ST_OK) snprintf(why, sizeof why, "cannot read it from the store");
+  else if ((rc = build_stored(tenant, version, log, &set, why, sizeof why)) == SOULGW_ENOMEM)
+    goto out;
+  if (!set) {
+    sg_family_add(failures, NULL, 1);
+    set = last_good(st, tenant, name);
+    sg_log(log, SOULGW_LOG_ERROR,
+           "the active tool registry of a tenant is invalid; serving its last good version",
+           SG_S("tenant", tenant), SG_S("version", name ? name : "?"), SG_S("error", why),
+           SG_S("serving", set ? sg_toolset_version(set) : "none"));
+  }
+  rc = set ? sg_registry_put(r, tenant, set) : 0;
+out:
+  soulgw_json_free(version);
+  return rc;
+}
+
+int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, sg_log *log,
+                     sg_family *failures, char *err, size_t errlen) {
+  soulgw_json *all = NULL, *tenants = NULL;
   int rc = 0;
   if (manifests_file && *manifests_file) {
     if ((rc = read_manifests(manifests_file, &all, err, errlen)) ||
@@ -337,28 +406,12 @@ int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, c
     rc = SOULGW_ESTORE;
     goto out;
   }
-  for (const soulgw_json *t = soulgw_json_first(tenants); t; t = soulgw_json_next(t)) {
+  for (const soulgw_json *t = soulgw_json_first(tenants); t && !rc; t = soulgw_json_next(t)) {
     const char *tenant = soulgw_json_string(t);
-    if (!tenant) continue;
-    sg_st s = sg_store_registry_active(st, tenant, &version);
-    if (s == SG_ST_NOTFOUND) continue;
-    if (s != SG_ST_OK) {
-      snprintf(err, errlen, "cannot read the active tool registry of tenant %.128s", tenant);
-      rc = SOULGW_ESTORE;
-      goto out;
-    }
-    if ((rc = sg_registry_install(r, tenant, version, msg, sizeof msg))) {
-      const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
-      snprintf(err, errlen, "the active tool registry of tenant %.128s (version %.128s) is "
-               "invalid: %s", tenant, name ? name : "?", msg);
-      if (rc == SOULGW_EINVAL) rc = SOULGW_ESTORE;
-      goto out;
-    }
-    soulgw_json_free(version);
-    version = NULL;
+    if (tenant && (rc = load_tenant(r, st, tenant, log, failures)))
+      snprintf(err, errlen, "out of memory loading the tool registry of tenant %.128s", tenant);
   }
 out:
-  soulgw_json_free(version);
   soulgw_json_free(tenants);
   soulgw_json_free(all);
   return rc;

@@ -4,7 +4,8 @@
  *
  * The store keeps every version; this module keeps, per tenant, the active one as an immutable,
  * reference-counted index (a "toolset": tool id -> normalized manifest).  A publish or an
- * activation builds a new toolset once its write has committed and swaps it in; requests that
+ * activation builds the new toolset before its write commits (a version that cannot be built is
+ * refused, never stored active) and swaps it in once the write has committed; requests that
  * hold the old one finish on it.  Lookups take one short lock to find the tenant and take a
  * reference, and never touch the store.
  */
@@ -13,6 +14,8 @@
 
 #include <stdatomic.h>
 
+#include "base/log.h"
+#include "base/metrics.h"
 #include "base/sg.h"
 #include "store/store.h"
 
@@ -47,10 +50,15 @@ void sg_registry_free(sg_registry *r);
 
 /* At start: reads [tools] manifests_file ("" for none), validates it (a JSON array of
  * ToolManifestEntry), bootstraps each tenant it names, then loads every tenant's active
- * registry from the store.  Returns 0, SOULGW_ECONFIG with err naming the file and the failing
- * field ("conf/manifests.json: manifests[0].handler: required"), SOULGW_ESTORE, SOULGW_ENOMEM. */
-int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, char *err,
-                     size_t errlen);
+ * registry from the store.  A tenant whose active registry cannot be read or built is one
+ * tenant's problem, never the gateway's: it is logged at error level (tenant, version, why),
+ * counted in failures (may be NULL), and served its last good version -- the newest earlier
+ * version that builds -- or nothing.  A stored version whose schemas carry keywords refused
+ * since it was stored loads as before, with a warning.  Returns 0, SOULGW_ECONFIG with err
+ * naming the file and the failing field ("conf/manifests.json: manifests[0].handler:
+ * required"), SOULGW_ESTORE (the store cannot list its registries), SOULGW_ENOMEM. */
+int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, sg_log *log,
+                     sg_family *failures, char *err, size_t errlen);
 
 /* Validates manifests, an array of ToolManifestEntry, and returns in *out (to free) a copy with
  * every default filled in and the members in a fixed order.  at names the array in messages
@@ -60,8 +68,28 @@ int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, c
 int sg_manifests_normalize(const soulgw_json *manifests, const char *at, soulgw_json **out,
                            char *err, size_t errlen);
 
+/* Flags of sg_manifests_normalize_opts() and sg_toolset_build(). */
+#define SG_MANIFESTS_STORED 1u /* manifests read back from the store: unknown keywords in their
+                                  schemas pass (SG_SCHEMA_LENIENT), as they did when stored */
+
+/* sg_manifests_normalize() with flags (0: as sg_manifests_normalize()). */
+int sg_manifests_normalize_opts(const soulgw_json *manifests, const char *at, unsigned flags,
+                                soulgw_json **out, char *err, size_t errlen);
+
+/* Builds the toolset of version (a version object {"version","manifests":[...],...}, copied)
+ * for tenant: normalizes the manifests (flags as above), checks that each belongs to tenant and
+ * indexes them.  *out gets one reference.  Returns 0, SOULGW_EINVAL (err says which manifest
+ * and why), SOULGW_ENOMEM.  Touches no registry: a publish builds the toolset of its merged
+ * version before committing it, and installs it with sg_registry_put() after. */
+int sg_toolset_build(const char *tenant, const soulgw_json *version, unsigned flags,
+                     sg_toolset **out, char *err, size_t errlen);
+
+/* Makes set the tenant's active toolset, taking over the caller's reference; the previous one
+ * is released once its last user is done.  Returns 0, or SOULGW_ENOMEM (set released). */
+int sg_registry_put(sg_registry *r, const char *tenant, sg_toolset *set);
+
 /* Makes version (a version object {"version","manifests":[...],...}, copied) the tenant's
- * active registry in memory.  Called after the store has committed the publish or activation.
+ * active registry in memory: sg_toolset_build() as stored data, then sg_registry_put().
  * Returns 0, SOULGW_EINVAL (malformed manifests; err says which), SOULGW_ENOMEM. */
 int sg_registry_install(sg_registry *r, const char *tenant, const soulgw_json *version,
                         char *err, size_t errlen);

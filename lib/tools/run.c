@@ -7,9 +7,19 @@
  *   http(s) URLs   the input is POSTed as JSON through the upstream module within
  *                  limits.timeout_ms (60 s when 0); a 2xx JSON answer is the result
  *
+ * An HTTP tool connects only where [tools] allowed_hosts lets it (the upstream module checks
+ * every address at connect time), and its answer may hold at most [tools] max_bytes_out bytes,
+ * or the manifest's smaller limits.max_bytes_out; a transfer is cut as soon as it passes that.
+ * The answer is checked and compacted in place and relayed as text, never parsed into a tree
+ * (which cost some 40 times its size) unless the manifest has an output_schema to check.
+ * Whatever goes wrong upstream, the client is told one thing ("the tool's upstream failed");
+ * the host, status and transport error go to the log, so that a tool's errors cannot be used
+ * to map what the gateway can reach.
+ *
  * Host tools live in a list that only grows: registration takes a mutex and publishes the new
  * head with a release store, so lookups walk it without a lock.
  */
+#include <arpa/inet.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -21,6 +31,8 @@
 #include "base/json.h"
 #include "tools/schema.h"
 #include "tools/run.h"
+#include "base/json_compact.h"
+#include "base/netpolicy.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 60000L
 
@@ -164,12 +176,16 @@ void sg_tool_run_clear(sg_tool_run *run) {
   soulgw_json_free(run->owned);
   run->owned = NULL;
   run->result = NULL;
+  free(run->text);
+  run->text = NULL;
+  run->text_len = 0;
 }
 
 /* Checks the output against the manifest's limits and output_schema, then counts the run. */
 static void finish(sg_tool_run *run) {
   const sg_manifest *m = run->m;
-  if (!run->failed && m->max_bytes_out > 0) {
+  /* a relayed text was held to its limits as it arrived, and checked against output_schema */
+  if (!run->failed && !run->text && m->max_bytes_out > 0) {
     size_t size = run->result == run->input && run->input_bytes
                       ? run->input_bytes
                       : sg_json_text_size(run->result, (size_t)m->max_bytes_out);
@@ -178,7 +194,7 @@ static void finish(sg_tool_run *run) {
            "tool %.128s answered more than its limits.max_bytes_out of %lld bytes", m->id,
            m->max_bytes_out);
   }
-  if (!run->failed && !m->output_trivial) {
+  if (!run->failed && !run->text && !m->output_trivial) {
     char why[256];
     if (sg_schema_validate(m->output_schema, run->result, "output", why, sizeof why))
       fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
@@ -186,7 +202,8 @@ static void finish(sg_tool_run *run) {
   }
   if (run->failed) sg_tool_run_clear(run);
   if (m->max_concurrency > 0) atomic_fetch_sub_explicit(m->running, 1, memory_order_relaxed);
-  const char *labels[2] = {m->id, run->failed ? "error" : "ok"};
+  const char *labels[2] = {sg_metrics_label(run->env->metrics, m->id, "all"),
+                           run->failed ? "error" : "ok"};
   sg_family_add(run->env->invocations, labels, 1);
 }
 
@@ -219,6 +236,76 @@ static void run_host(sg_tool_run *run) {
   run->result = out;
 }
 
+/* The most bytes an HTTP tool's answer may hold: [tools] max_bytes_out, or the manifest's
+ * limits.max_bytes_out when it is smaller (a tenant's manifest cannot raise the operator's
+ * cap). */
+static size_t http_limit(const sg_tool_run *run) {
+  long long cap = run->conf ? run->conf->tools.max_bytes_out : 1048576;
+  long long own = run->m->max_bytes_out;
+  return (size_t)(own > 0 && own < cap ? own : cap);
+}
+
+/* The "host:port" of a URL for log lines (never user information). */
+static void url_host(const char *url, char *out, size_t len) {
+  sg_url_target t;
+  if (sg_url_target_parse(url, &t, NULL, 0) != 0) snprintf(out, len, "(malformed URL)");
+  else if (t.family == AF_INET6) snprintf(out, len, "[%s]:%d", t.host, t.port);
+  else snprintf(out, len, "%s:%d", t.host, t.port);
+}
+
+/* Logs why an HTTP tool's call failed: the details the client is not told. */
+static void log_failure(const sg_tool_run *run, const char *what, long status, const char *error) {
+  char host[300];
+  url_host(run->m->handler, host, sizeof host);
+  sg_log(run->env->log, SOULGW_LOG_WARN, what, SG_S("tool", run->m->id),
+         SG_S("tenant", run->tenant), SG_S("request_id", run->request_id), SG_S("host", host),
+         SG_I("status", status), SG_S("error", error));
+}
+
+/* The one message for every failure of a tool's upstream (no answer, a refused address, a
+ * status other than 2xx): what differs goes to the log. */
+static void fail_upstream(sg_tool_run *run) {
+  fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s: the tool's upstream failed",
+       run->m->id);
+}
+
+/* Takes over a 2xx answer's body, checks and compacts it in place, and checks it against the
+ * manifest's output_schema when it has one. */
+static void relay(sg_tool_run *run, const sg_up_result *res) {
+  const sg_manifest *m = run->m;
+  char why[256];
+  size_t len = 0;
+  char *text = res->buf ? sg_buf_detach(res->buf, &len) : NULL;
+  int rc = text ? sg_json_compact(text, len, &len, why, sizeof why) : SOULGW_ENOMEM;
+  if (rc) {
+    free(text);
+    if (rc == SOULGW_ENOMEM) {
+      fail(run, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+      return;
+    }
+    log_failure(run, "HTTP tool answered with a body that is not JSON", res->status, why);
+    fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "tool %.128s: the tool's upstream answered with a body that is not JSON", m->id);
+    return;
+  }
+  if (!m->output_trivial) {
+    soulgw_json *tree = NULL;
+    rc = soulgw_json_parse(text, len, &tree, why, sizeof why);
+    if (!rc && sg_schema_validate(m->output_schema, tree, "output", why, sizeof why))
+      fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
+           "tool %.128s answered with output that fails its output_schema: %s", m->id, why);
+    else if (rc)
+      fail(run, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    soulgw_json_free(tree);
+    if (run->failed) {
+      free(text);
+      return;
+    }
+  }
+  run->text = text;
+  run->text_len = len;
+}
+
 /* The upstream's answer to an HTTP tool, on the upstream thread. */
 static void http_done(void *ud, const sg_up_result *res) {
   sg_tool_run *run = ud;
@@ -228,30 +315,20 @@ static void http_done(void *ud, const sg_up_result *res) {
     fail(run, SOULGW_API_LLM_TIMEOUT, "tool %.128s did not answer within %ld ms", m->id,
          m->timeout_ms > 0 ? (long)m->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
   } else if (res->err == SG_UP_TOO_LARGE) {
+    log_failure(run, "HTTP tool answer over max_bytes_out", res->status, res->errmsg);
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
-         "tool %.128s answered more than its limits.max_bytes_out of %lld bytes", m->id,
-         m->max_bytes_out);
-  } else if (res->err != SG_UP_OK) {
-    /* libcurl's words name internal hosts and ports: they go to the log, not to the client */
-    sg_log(run->env->log, SOULGW_LOG_WARN, "HTTP tool failed", SG_S("tool", m->id),
-           SG_S("request_id", run->request_id), SG_S("error", res->errmsg));
-    fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s is unavailable (%s)", m->id,
-         res->err == SG_UP_CONNECT ? "cannot connect to it" : "the call failed");
-  } else if (res->status < 200 || res->status > 299) {
-    fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s answered HTTP status %ld", m->id,
-         res->status);
+         "tool %.128s: tool answer over max_bytes_out (%zu bytes)", m->id, http_limit(run));
+  } else if (res->err != SG_UP_OK || res->status < 200 || res->status > 299) {
+    /* libcurl's words and the status name internal hosts and ports: the log has them */
+    log_failure(run, "HTTP tool failed", res->status,
+                res->err == SG_UP_OK ? "the upstream answered a status other than 2xx"
+                                     : res->errmsg);
+    fail_upstream(run);
   } else if (res->body_len == 0) {
     if (!(run->owned = soulgw_json_null())) fail(run, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     run->result = run->owned;
   } else {
-    char why[160];
-    int rc = soulgw_json_parse(res->body, res->body_len, &run->owned, why, sizeof why);
-    if (rc == SOULGW_ENOMEM) fail(run, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-    else if (rc)
-      fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
-           "tool %.128s answered HTTP status %ld with a body that is not JSON (%s)", m->id,
-           res->status, why);
-    run->result = run->owned;
+    relay(run, res);
   }
   finish(run);
   run->done(run);
@@ -260,8 +337,18 @@ static void http_done(void *ud, const sg_up_result *res) {
 /* Starts an HTTP tool.  Returns SG_TOOL_PENDING, or 0 after failing at once. */
 static int run_http(sg_tool_run *run) {
   const sg_manifest *m = run->m;
-  if (!run->env->upstream) {
+  sg_netpolicy *policy = run->conf ? run->conf->tools.netpolicy : NULL;
+  char why[256];
+  if (!run->env->upstream || !policy) {
     fail(run, SOULGW_API_PROVIDER_UNAVAILABLE, "tool %.128s: outbound HTTP is not running", m->id);
+    return 0;
+  }
+  /* A manifest stored before user information was refused at publish, or the operator's
+   * bootstrap file, may still hold some: it is never sent. */
+  sg_url_target target;
+  if (sg_url_target_parse(m->handler, &target, why, sizeof why) != 0) {
+    log_failure(run, "HTTP tool refused", 0, why);
+    fail_upstream(run);
     return 0;
   }
   char *body = soulgw_json_print(run->input);
@@ -283,7 +370,8 @@ static int run_http(sg_tool_run *run) {
                  .body = body,
                  .body_len = strlen(body),
                  .timeout_ms = m->timeout_ms > 0 ? (long)m->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS,
-                 .max_response = m->max_bytes_out > 0 ? (size_t)m->max_bytes_out : 0,
+                 .max_response = http_limit(run),
+                 .policy = policy,
                  .label = label,
                  .done = http_done,
                  .ud = run};
@@ -303,6 +391,8 @@ int sg_tools_run(sg_tool_run *run) {
   run->msg[0] = '\0';
   run->result = NULL;
   run->owned = NULL;
+  run->text = NULL;
+  run->text_len = 0;
   run->ns = 0;
   if (m->max_concurrency > 0 &&
       atomic_fetch_add_explicit(m->running, 1, memory_order_relaxed) >= m->max_concurrency) {

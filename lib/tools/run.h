@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "clients/upstream.h"
+#include "conf/config.h"
 #include "tools/registry.h"
 #include "base/sg.h"
 
@@ -23,6 +24,7 @@ typedef struct sg_tools sg_tools;
 /* What running a tool needs from the gateway; the gateway owns it and keeps it for every run. */
 typedef struct sg_tool_env {
   sg_log *log;
+  sg_metrics *metrics;    /* whether tool ids may be label values */
   sg_upstream *upstream;  /* outbound HTTP for HTTP tools; NULL while the gateway is stopped */
   sg_tools *tools;        /* C tools registered by the host */
   sg_family *invocations; /* soulgw_tool_invocations_total{tool,status} */
@@ -46,6 +48,8 @@ struct sg_tool_run {
   const soulgw_json *input;
   const char *request_id, *tenant, *call_id; /* passed to HTTP tools as headers */
   size_t input_bytes;        /* the input's size as compact JSON, when known (else 0) */
+  const sg_conf *conf;       /* the request's configuration ([tools] allowed_hosts and
+                                max_bytes_out, for HTTP tools), alive until the run finished */
   void (*done)(sg_tool_run *run); /* for a pending run: called once it finished */
   void *ud;                  /* the caller's */
 
@@ -53,8 +57,12 @@ struct sg_tool_run {
   int failed;                /* 0: result holds the output */
   soulgw_api_error code;     /* when failed */
   char msg[384];             /* when failed */
-  const soulgw_json *result; /* the output: owned, or the input itself for builtin:echo */
+  const soulgw_json *result; /* the output: owned, or the input itself for builtin:echo; NULL
+                                when text holds it */
   soulgw_json *owned;        /* what sg_tool_run_clear() frees */
+  char *text;                /* an HTTP tool's output as compact JSON text, relayed as it is
+                                (owned, freed by sg_tool_run_clear()), or NULL */
+  size_t text_len;
   uint64_t ns;               /* how long the tool ran */
 };
 

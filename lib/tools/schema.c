@@ -109,8 +109,9 @@ static int fail(const frame *f, char *err, size_t errlen, const char *fmt, ...) 
 
 /* The keywords of one schema object, gathered in a single pass over its members. */
 typedef struct kw {
-  const soulgw_json *type, *properties, *required, *enumv, *items, *minimum, *maximum,
-      *min_length, *max_length, *additional;
+  const soulgw_json *type, *properties, *required, *enumv, *constv, *items, *min_items,
+      *max_items, *minimum, *maximum, *excl_min, *excl_max, *min_length, *max_length,
+      *additional;
 } kw;
 
 static void gather(const soulgw_json *s, kw *k) {
@@ -121,7 +122,12 @@ static void gather(const soulgw_json *s, kw *k) {
       case 't': if (!strcmp(n, "type")) k->type = m; break;
       case 'p': if (!strcmp(n, "properties")) k->properties = m; break;
       case 'r': if (!strcmp(n, "required")) k->required = m; break;
-      case 'e': if (!strcmp(n, "enum")) k->enumv = m; break;
+      case 'e':
+        if (!strcmp(n, "enum")) k->enumv = m;
+        else if (!strcmp(n, "exclusiveMinimum")) k->excl_min = m;
+        else if (!strcmp(n, "exclusiveMaximum")) k->excl_max = m;
+        break;
+      case 'c': if (!strcmp(n, "const")) k->constv = m; break;
       case 'i': if (!strcmp(n, "items")) k->items = m; break;
       case 'a': if (!strcmp(n, "additionalProperties")) k->additional = m; break;
       case 'm':
@@ -129,6 +135,8 @@ static void gather(const soulgw_json *s, kw *k) {
         else if (!strcmp(n, "maximum")) k->maximum = m;
         else if (!strcmp(n, "minLength")) k->min_length = m;
         else if (!strcmp(n, "maxLength")) k->max_length = m;
+        else if (!strcmp(n, "minItems")) k->min_items = m;
+        else if (!strcmp(n, "maxItems")) k->max_items = m;
         break;
       default: break;
     }
@@ -195,6 +203,36 @@ static int check_enum(const soulgw_json *enumv, const soulgw_json *v, const fram
     put(&o, "\"", 1);
   }
   return fail(f, err, errlen, "expected one of %s", names);
+}
+
+static int check_const(const soulgw_json *c, const soulgw_json *v, const frame *f, char *err,
+                       size_t errlen) {
+  if (sg_json_equal(c, v)) return 0;
+  if (soulgw_json_string(c))
+    return fail(f, err, errlen, "expected \"%.40s\" (const)", soulgw_json_string(c));
+  if (soulgw_json_typeof(c) == SOULGW_JSON_NUMBER)
+    return fail(f, err, errlen, "expected %.15g (const)", soulgw_json_number(c, 0));
+  return fail(f, err, errlen, "not the value const allows");
+}
+
+/* The bounds of a number: minimum, maximum, exclusiveMinimum, exclusiveMaximum (each applied
+ * when it is a number). */
+static int check_number(const kw *k, double x, const frame *f, char *err, size_t errlen) {
+  if (soulgw_json_typeof(k->minimum) == SOULGW_JSON_NUMBER && x < soulgw_json_number(k->minimum, 0))
+    return fail(f, err, errlen, "%.15g is less than the minimum %.15g", x,
+                soulgw_json_number(k->minimum, 0));
+  if (soulgw_json_typeof(k->maximum) == SOULGW_JSON_NUMBER && x > soulgw_json_number(k->maximum, 0))
+    return fail(f, err, errlen, "%.15g is greater than the maximum %.15g", x,
+                soulgw_json_number(k->maximum, 0));
+  if (soulgw_json_typeof(k->excl_min) == SOULGW_JSON_NUMBER &&
+      x <= soulgw_json_number(k->excl_min, 0))
+    return fail(f, err, errlen, "%.15g is not greater than the exclusiveMinimum %.15g", x,
+                soulgw_json_number(k->excl_min, 0));
+  if (soulgw_json_typeof(k->excl_max) == SOULGW_JSON_NUMBER &&
+      x >= soulgw_json_number(k->excl_max, 0))
+    return fail(f, err, errlen, "%.15g is not less than the exclusiveMaximum %.15g", x,
+                soulgw_json_number(k->excl_max, 0));
+  return 0;
 }
 
 static size_t utf8_chars(const char *s) {
@@ -274,19 +312,10 @@ static int validate(const soulgw_json *s, const soulgw_json *v, const frame *f, 
   int rc;
   if (k.type && (rc = check_type(k.type, v, f, err, errlen))) return rc;
   if (k.enumv && (rc = check_enum(k.enumv, v, f, err, errlen))) return rc;
+  if (k.constv && (rc = check_const(k.constv, v, f, err, errlen))) return rc;
   switch (soulgw_json_typeof(v)) {
-    case SOULGW_JSON_NUMBER: {
-      double x = soulgw_json_number(v, 0);
-      if (soulgw_json_typeof(k.minimum) == SOULGW_JSON_NUMBER &&
-          x < soulgw_json_number(k.minimum, 0))
-        return fail(f, err, errlen, "%.15g is less than the minimum %.15g", x,
-                    soulgw_json_number(k.minimum, 0));
-      if (soulgw_json_typeof(k.maximum) == SOULGW_JSON_NUMBER &&
-          x > soulgw_json_number(k.maximum, 0))
-        return fail(f, err, errlen, "%.15g is greater than the maximum %.15g", x,
-                    soulgw_json_number(k.maximum, 0));
-      return 0;
-    }
+    case SOULGW_JSON_NUMBER:
+      return check_number(&k, soulgw_json_number(v, 0), f, err, errlen);
     case SOULGW_JSON_STRING: {
       if (!k.min_length && !k.max_length) return 0;
       size_t n = utf8_chars(soulgw_json_string(v));
@@ -301,8 +330,16 @@ static int validate(const soulgw_json *s, const soulgw_json *v, const frame *f, 
     case SOULGW_JSON_OBJECT:
       if (!k.required && !k.properties && !k.additional) return 0;
       return check_object(&k, v, f, depth, err, errlen);
-    case SOULGW_JSON_ARRAY:
+    case SOULGW_JSON_ARRAY: {
+      size_t n = soulgw_json_size(v);
+      if (sg_json_is_integer(k.min_items) && (double)n < soulgw_json_number(k.min_items, 0))
+        return fail(f, err, errlen, "%zu items, fewer than minItems %.0f", n,
+                    soulgw_json_number(k.min_items, 0));
+      if (sg_json_is_integer(k.max_items) && (double)n > soulgw_json_number(k.max_items, 0))
+        return fail(f, err, errlen, "%zu items, more than maxItems %.0f", n,
+                    soulgw_json_number(k.max_items, 0));
       return k.items ? check_array(k.items, v, f, depth, err, errlen) : 0;
+    }
     default: return 0;
   }
 }
@@ -328,10 +365,114 @@ static int known_type(const soulgw_json *t) {
   return 0;
 }
 
-static int check(const soulgw_json *s, const frame *f, int depth, char *err, size_t errlen);
+/* Keywords that only annotate: accepted, never enforced (as are keywords starting "x-"). */
+static const char *const annotations[] = {
+    "$schema",  "$id",      "$comment",   "title",     "description",     "default",
+    "examples", "format",   "deprecated", "readOnly",  "writeOnly",       "contentEncoding",
+    "contentMediaType",     NULL};
+/* Keywords of JSON Schema (or of OpenAPI) that this module does not enforce: refused by name
+ * rather than as typos. */
+static const char *const unenforced[] = {
+    "pattern",          "patternProperties", "propertyNames",         "minProperties",
+    "maxProperties",    "multipleOf",        "uniqueItems",           "contains",
+    "minContains",      "maxContains",       "prefixItems",           "additionalItems",
+    "unevaluatedItems", "unevaluatedProperties", "dependentRequired", "dependentSchemas",
+    "dependencies",     "allOf",             "anyOf",                 "oneOf",
+    "not",              "if",                "then",                  "else",
+    "$ref",             "$defs",             "definitions",           "$anchor",
+    "$dynamicRef",      "$dynamicAnchor",    "$recursiveRef",         "$recursiveAnchor",
+    "$vocabulary",      "contentSchema",     "nullable",              NULL};
+/* The enforced keywords, for suggestions. */
+static const char *const enforced[] = {"type",      "properties",       "required",
+                                       "enum",      "const",            "items",
+                                       "minItems",  "maxItems",         "minimum",
+                                       "maximum",   "exclusiveMinimum", "exclusiveMaximum",
+                                       "minLength", "maxLength",        "additionalProperties",
+                                       NULL};
 
-static int check_keyword(const soulgw_json *m, const frame *f, int depth, char *err,
-                         size_t errlen) {
+static int listed(const char *n, const char *const *names) {
+  for (size_t i = 0; names[i]; i++)
+    if (!strcmp(n, names[i])) return 1;
+  return 0;
+}
+
+static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+/* The edit distance of a and b ignoring case, transpositions counting one (both at most 32
+ * bytes; longer: a large number). */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32) return 99;
+  size_t d[33][33];
+  for (size_t i = 0; i <= la; i++) d[i][0] = i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    for (size_t j = 1; j <= lb; j++) {
+      size_t cost = lower(a[i - 1]) != lower(b[j - 1]);
+      size_t best = d[i - 1][j - 1] + cost;
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1]) && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  }
+  return d[la][lb];
+}
+
+/* The accepted keyword closest to n, when one is close enough to be what was meant. */
+static const char *suggest(const char *n) {
+  const char *const *lists[] = {enforced, annotations, unenforced};
+  const char *best = NULL;
+  size_t best_d = 99;
+  for (size_t l = 0; l < SG_ARRAY_LEN(lists); l++) {
+    for (size_t i = 0; lists[l][i]; i++) {
+      size_t d = distance(n, lists[l][i]), len = strlen(lists[l][i]);
+      if (d < best_d && d <= 1 + len / 5) {
+        best = lists[l][i];
+        best_d = d;
+      }
+    }
+  }
+  return best;
+}
+
+static int check(const soulgw_json *s, const frame *f, int depth, unsigned flags, char *err,
+                 size_t errlen);
+
+/* A keyword that check_keyword() does not know as enforced: an annotation passes, anything
+ * else is refused unless lenient. */
+static int check_other(const char *n, const frame *kf, unsigned flags, char *err, size_t errlen) {
+  if (listed(n, annotations) || !strncmp(n, "x-", 2) || (flags & SG_SCHEMA_LENIENT)) return 0;
+  if (listed(n, unenforced))
+    return fail(kf, err, errlen, "not supported: this gateway does not enforce %s; remove it "
+                "(soulgw(1) lists the keywords it accepts)", n);
+  const char *near = suggest(n);
+  if (near)
+    return fail(kf, err, errlen, "unknown JSON Schema keyword (did you mean \"%s\"?)", near);
+  return fail(kf, err, errlen, "unknown JSON Schema keyword (soulgw(1) lists the keywords it "
+              "accepts)");
+}
+
+/* The keywords enforced since keywords are checked.  Lenient checking leaves them alone, as it
+ * always did: validation ignores one of the wrong type. */
+static int check_newer(const soulgw_json *m, const char *n, const frame *kf, unsigned flags,
+                       char *err, size_t errlen) {
+  if (!strcmp(n, "const") || (flags & SG_SCHEMA_LENIENT)) return 0;
+  if (!strcmp(n, "minItems") || !strcmp(n, "maxItems"))
+    return sg_json_is_integer(m) && soulgw_json_number(m, -1) >= 0
+               ? 0
+               : fail(kf, err, errlen, "expected a non-negative integer");
+  /* exclusiveMinimum, exclusiveMaximum */
+  if (soulgw_json_typeof(m) == SOULGW_JSON_NUMBER) return 0;
+  return fail(kf, err, errlen, "expected a number%s",
+              soulgw_json_typeof(m) == SOULGW_JSON_BOOL
+                  ? " (the boolean form of draft 4 is not supported)" : "");
+}
+
+static int check_keyword(const soulgw_json *m, const frame *f, int depth, unsigned flags,
+                         char *err, size_t errlen) {
   const char *n = soulgw_json_key(m);
   soulgw_json_type t = soulgw_json_typeof(m);
   frame kf = {f, n, 0};
@@ -355,7 +496,7 @@ static int check_keyword(const soulgw_json *m, const frame *f, int depth, char *
     if (t != SOULGW_JSON_OBJECT) return fail(&kf, err, errlen, "expected an object of schemas");
     for (const soulgw_json *p = soulgw_json_first(m); p; p = soulgw_json_next(p)) {
       frame pf = {&kf, soulgw_json_key(p), 0};
-      int rc = check(p, &pf, depth + 1, err, errlen);
+      int rc = check(p, &pf, depth + 1, flags, err, errlen);
       if (rc) return rc;
     }
     return 0;
@@ -372,27 +513,31 @@ static int check_keyword(const soulgw_json *m, const frame *f, int depth, char *
   if (!strcmp(n, "enum"))
     return t == SOULGW_JSON_ARRAY ? 0 : fail(&kf, err, errlen, "expected an array");
   if (!strcmp(n, "items")) {
-    if (t != SOULGW_JSON_ARRAY) return check(m, &kf, depth + 1, err, errlen);
+    if (t != SOULGW_JSON_ARRAY) return check(m, &kf, depth + 1, flags, err, errlen);
     size_t i = 0;
     for (const soulgw_json *e = soulgw_json_first(m); e; e = soulgw_json_next(e), i++) {
       frame ef = {&kf, NULL, i};
-      int rc = check(e, &ef, depth + 1, err, errlen);
+      int rc = check(e, &ef, depth + 1, flags, err, errlen);
       if (rc) return rc;
     }
     return 0;
   }
   if (!strcmp(n, "additionalProperties"))
-    return t == SOULGW_JSON_BOOL ? 0 : check(m, &kf, depth + 1, err, errlen);
+    return t == SOULGW_JSON_BOOL ? 0 : check(m, &kf, depth + 1, flags, err, errlen);
   if (!strcmp(n, "minimum") || !strcmp(n, "maximum"))
     return t == SOULGW_JSON_NUMBER ? 0 : fail(&kf, err, errlen, "expected a number");
   if (!strcmp(n, "minLength") || !strcmp(n, "maxLength"))
     return sg_json_is_integer(m) && soulgw_json_number(m, -1) >= 0
                ? 0
                : fail(&kf, err, errlen, "expected a non-negative integer");
-  return 0; /* unknown keywords are ignored */
+  if (!strcmp(n, "const") || !strcmp(n, "minItems") || !strcmp(n, "maxItems") ||
+      !strcmp(n, "exclusiveMinimum") || !strcmp(n, "exclusiveMaximum"))
+    return check_newer(m, n, &kf, flags, err, errlen);
+  return check_other(n, &kf, flags, err, errlen);
 }
 
-static int check(const soulgw_json *s, const frame *f, int depth, char *err, size_t errlen) {
+static int check(const soulgw_json *s, const frame *f, int depth, unsigned flags, char *err,
+                 size_t errlen) {
   soulgw_json_type t = soulgw_json_typeof(s);
   if (t == SOULGW_JSON_BOOL) return 0;
   if (t != SOULGW_JSON_OBJECT)
@@ -400,14 +545,19 @@ static int check(const soulgw_json *s, const frame *f, int depth, char *err, siz
                 sg_schema_type_name(s));
   if (depth > SG_SCHEMA_MAX_DEPTH) return fail(f, err, errlen, "schema nested too deeply");
   for (const soulgw_json *m = soulgw_json_first(s); m; m = soulgw_json_next(m)) {
-    int rc = check_keyword(m, f, depth, err, errlen);
+    int rc = check_keyword(m, f, depth, flags, err, errlen);
     if (rc) return rc;
   }
   return 0;
 }
 
-int sg_schema_check(const soulgw_json *schema, const char *prefix, char *err, size_t errlen) {
+int sg_schema_check_opts(const soulgw_json *schema, const char *prefix, unsigned flags, char *err,
+                         size_t errlen) {
   frame top = {NULL, prefix ? prefix : "", 0};
   if (err && errlen) err[0] = '\0';
-  return check(schema, &top, 0, err, errlen);
+  return check(schema, &top, 0, flags, err, errlen);
+}
+
+int sg_schema_check(const soulgw_json *schema, const char *prefix, char *err, size_t errlen) {
+  return sg_schema_check_opts(schema, prefix, 0, err, errlen);
 }

@@ -266,7 +266,8 @@ static void make_toml(char *out, size_t len, const char *extra) {
            "%s\n[llm.providers.mock]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:%d/v1/\"\n"
            "api_key_env = \"MOCK_LLM_KEY\"\ntimeout_ms = 700\nretries = 2\n\n"
            "[llm.providers.nokey]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 0\n\n"
-           "[llm.providers.refused]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 1\n%s",
+           "[llm.providers.refused]\nbase_url = \"http://127.0.0.1:%d/v1\"\nretries = 1\n\n"
+           "[metrics]\ntenant_labels = true\n%s",
            HARNESS_DEFAULT_TOML, mock.port, mock.port, closed_port(), extra);
 }
 
@@ -691,11 +692,11 @@ static void integration_llm_openai_retries(void) {
   is_int(mock_get(&mock.requests), 1, "retries = 0: one attempt");
   mock_reset();
   expect("/api/llm/complete", "{\"prompt\":\"p\",\"model\":\"mock:e400\"}", 503,
-         "PROVIDER.UNAVAILABLE", "upstream status 400: model e400 does not exist");
+         "PROVIDER.UNAVAILABLE", "upstream status 400 (bad request)");
   is_int(mock_get(&mock.requests), 1, "a 4xx is not retried");
   cJSON *e = NULL;
   post("/api/llm/complete", "{\"prompt\":\"p\",\"model\":\"mock:e401\"}", &e);
-  has_str(json_str(e, "message"), "upstream status 401", "401 is named");
+  has_str(json_str(e, "message"), "upstream status 401 (authentication failed)", "401 is named");
   ok(json_str(e, "message") && !strstr(json_str(e, "message"), "sk-te"),
      "but its message (which may quote the key) is not relayed");
   cJSON_Delete(e);

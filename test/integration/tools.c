@@ -56,7 +56,11 @@ static const char *const TOML =
     "scopes = [\"tools:execute\", \"config:manage\"]\n"
     "\n"
     "[tools]\n"
-    "manifests_file = \"conf/manifests.json\"\n";
+    "manifests_file = \"conf/manifests.json\"\n"
+    "allowed_hosts = [\"127.0.0.1\"]  # the upstream this program runs (and a closed port)\n"
+    "\n"
+    "[metrics]\n"
+    "tenant_labels = true\n";
 
 #define TOKEN "test-token"
 
@@ -718,9 +722,13 @@ static void integration_tools_http_tool(void) {
   expect_error("/api/tools/execute", TOKEN, "{\"tool_id\":\"http.text\",\"input\":{}}", 503,
                "PROVIDER.UNAVAILABLE", "not JSON", "an upstream answering text");
   expect_error("/api/tools/execute", TOKEN, "{\"tool_id\":\"http.fail\",\"input\":{}}", 503,
-               "PROVIDER.UNAVAILABLE", "HTTP status 500", "an upstream answering 500");
+               "PROVIDER.UNAVAILABLE", "tool http.fail: the tool's upstream failed",
+               "an upstream answering 500");
+  ok(gw_wait_log(&gw, "\"tool\":\"http.fail\"", 1, 5000) && gw_log_has(&gw, "\"status\":500"),
+     "its status is in the log");
   expect_error("/api/tools/execute", TOKEN, "{\"tool_id\":\"http.gone\",\"input\":{}}", 503,
-               "PROVIDER.UNAVAILABLE", "http.gone", "an upstream that is not there");
+               "PROVIDER.UNAVAILABLE", "tool http.gone: the tool's upstream failed",
+               "an upstream that is not there");
   long long t0 = now_ms();
   expect_error("/api/tools/execute", TOKEN, "{\"tool_id\":\"http.slow\",\"input\":{}}", 504,
                "LLM.TIMEOUT", "within 300 ms", "an upstream slower than timeout_ms");

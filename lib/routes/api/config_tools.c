@@ -4,9 +4,13 @@
  *
  * A publish is checked in full before anything is written: every manifest is validated and
  * must belong to the request's tenant.  The store then merges the manifests into the active
- * ones, keeps the result as the new version and makes it active; only after that commit is the
- * in-memory registry swapped, so tools/execute never sees a version the store does not have.
+ * ones and, before writing, hands the merged version to check(), which builds its toolset (the
+ * merge is within the 1000-tool limit, and loads as every later start will load it) or refuses
+ * it with 422; an activation is checked the same way.  Only after the commit is the in-memory
+ * registry swapped, so tools/execute never sees a version the store does not have, and the
+ * store never holds an active version the gateway could not start with.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "routes/ctx.h"
@@ -14,23 +18,67 @@
 #include "routes/fields.h"
 #include "routes/routes.h"
 
-/* After a publish or an activation has committed: swaps the in-memory registry, then answers
- * {wrapper: version}. */
-static void committed(soulgw_req *req, const char *wrapper, sg_st st, soulgw_json *result,
+/* A publish or an activation in flight: the toolset its check built, installed once the
+ * write has committed. */
+typedef struct reg_op {
+  soulgw_req *req;
+  int activate;      /* 0: publish */
+  sg_toolset *set;   /* built by check() */
+  char err[640];     /* why check() refused */
+} reg_op;
+
+/* The store's last word before it writes (on its writer thread): the version must be one the
+ * gateway can load, now and at every later start.  Builds its toolset, kept for committed(). */
+static int check(void *ud, const soulgw_json *version, char *msg, size_t msglen) {
+  reg_op *op = ud;
+  const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
+  size_t n = soulgw_json_size(soulgw_json_get(version, "manifests"));
+  char why[448];
+  sg_toolset_release(op->set);
+  op->set = NULL;
+  if (n > SG_MANIFESTS_MAX) {
+    if (op->activate)
+      snprintf(op->err, sizeof op->err, "tool registry version %.100s holds %zu tools; the limit "
+               "is %d", name ? name : "?", n, SG_MANIFESTS_MAX);
+    else
+      snprintf(op->err, sizeof op->err, "the merged registry would hold %zu tools; the limit is "
+               "%d", n, SG_MANIFESTS_MAX);
+  } else if (sg_toolset_build(op->req->tenant, version, SG_MANIFESTS_STORED, &op->set, why,
+                              sizeof why)) {
+    if (op->activate)
+      snprintf(op->err, sizeof op->err, "tool registry version %.100s cannot be activated: %s",
+               name ? name : "?", why);
+    else
+      snprintf(op->err, sizeof op->err, "the merged registry would be invalid: %s", why);
+  } else {
+    return 0;
+  }
+  snprintf(msg, msglen, "%s", op->err);
+  return 1;
+}
+
+/* After a publish or an activation: installs its toolset, then answers {wrapper: version}. */
+static void committed(reg_op *op, const char *wrapper, sg_st st, soulgw_json *result,
                       const char *msg) {
+  soulgw_req *req = op->req;
+  sg_toolset *set = op->set;
+  op->set = NULL;
   if (st != SG_ST_OK) {
-    sg_reply_store(req, st, result, msg);
+    sg_toolset_release(set);
+    if (st == SG_ST_INVALID)
+      soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "%s", op->err);
+    else
+      sg_reply_store(req, st, result, msg);
     return;
   }
-  char err[512];
   const sg_ctx *ctx = sg_ctx_of(req);
-  int rc = result ? sg_registry_install(ctx->registry, req->tenant, result, err, sizeof err)
-                  : SOULGW_ENOMEM;
+  int rc = SOULGW_ENOMEM;
+  if (set && result) rc = sg_registry_put(ctx->registry, req->tenant, set); /* takes set */
+  else sg_toolset_release(set);
   if (rc) {
     sg_log(ctx->log, SOULGW_LOG_ERROR,
            "registry version stored but not activated in memory; restart to load it",
-           SG_S("request_id", req->id), SG_S("tenant", req->tenant),
-           SG_S("error", rc == SOULGW_ENOMEM ? "out of memory" : err));
+           SG_S("request_id", req->id), SG_S("tenant", req->tenant), SG_S("error", "out of memory"));
     soulgw_json_free(result);
     soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
                        "the registry version was stored but could not be activated (request %s)",
@@ -52,6 +100,15 @@ static void published(void *ud, sg_st st, soulgw_json *result, const char *msg) 
 
 static void activated(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   committed(ud, "activated", st, result, msg);
+}
+
+static reg_op *reg_op_new(soulgw_req *req, int activate) {
+  reg_op *op = sg_arena_calloc(&req->arena, sizeof *op);
+  if (op) {
+    op->req = req;
+    op->activate = activate;
+  }
+  return op;
 }
 
 static int publish(soulgw_req *req, const sg_ctx *ctx) {
@@ -85,8 +142,19 @@ static int publish(soulgw_req *req, const sg_ctx *ctx) {
       return 0;
     }
   }
+  /* where an HTTP tool may connect (the same is checked again at connect time) */
+  if (sg_netpolicy_check_manifests(req->snap->conf->tools.netpolicy, norm, err, sizeof err)) {
+    soulgw_json_free(norm);
+    return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "%s", err);
+  }
+  reg_op *op = reg_op_new(req, 0);
+  if (!op) {
+    soulgw_json_free(norm);
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  }
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_publish(ctx->store, req->tenant, version, norm, sg_wall_ms(), published, req);
+    sg_store_registry_publish(ctx->store, req->tenant, version, norm, sg_wall_ms(), check,
+                              published, op);
   soulgw_json_free(norm); /* the store copied it */
   return 0;
 }
@@ -110,7 +178,9 @@ int sg_route_config_tools_activate(soulgw_req *req, void *ud) {
   const char *version;
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version))
     return 0;
+  reg_op *op = reg_op_new(req, 1);
+  if (!op) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_activate(ctx->store, req->tenant, version, activated, req);
+    sg_store_registry_activate(ctx->store, req->tenant, version, check, activated, op);
   return 0;
 }

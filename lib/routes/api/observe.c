@@ -3,7 +3,8 @@
  * agent events, and queries over them.  Emitting is a write (checked in full, deferred,
  * answered by the store's completion after commit); each stored event is counted in
  * soulgw_observe_events_total{topic}, whose first 100 topics get their own series and the rest
- * count as "other".
+ * count as "other" -- when [metrics] tenant_labels lets topics be label values at all; else
+ * every event counts under topic="all".
  */
 #include <string.h>
 
@@ -24,6 +25,7 @@ static void emitted(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   soulgw_req *req = ud;
   if (st == SG_ST_OK && result) {
     const char *topic[1] = {soulgw_json_string(soulgw_json_get(soulgw_req_json(req), "topic"))};
+    if (topic[0]) topic[0] = sg_metrics_label(sg_ctx_of(req)->metrics, topic[0], "all");
     if (topic[0]) sg_family_add(sg_ctx_of(req)->observe_events, topic, 1);
   }
   sg_reply_store(req, st, result, msg);

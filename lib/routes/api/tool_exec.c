@@ -129,19 +129,25 @@ static void put_str(sg_buf *b, const char *key, const char *s) {
   sg_buf_putc(b, '"');
 }
 
+/* Appends the run's output: an HTTP tool's text as it is, any other output written out. */
+static void put_result(sg_buf *b, const sg_tool_run *run) {
+  if (run->text) sg_buf_append(b, run->text, run->text_len);
+  else if (sg_json_write(b, run->result)) b->failed = 1;
+}
+
 /* The answer of a successful run, as JSON text (NULL when out of memory). */
 static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   soulgw_req *req = x->req;
   sg_buf b;
   sg_buf_init(&b, 0);
-  sg_buf_reserve(&b, 320 + x->run.input_bytes);
+  sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
   if (x->shape == SG_SHAPE_API) {
     put_str(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
     put_str(&b, ",\"tool_version\":", m->version);
     put_str(&b, ",\"tenant\":", req->tenant);
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"result\":");
-    if (sg_json_write(&b, x->run.result)) b.failed = 1;
+    put_result(&b, &x->run);
     sg_buf_puts(&b, ",\"duration_ms\":");
     put_ms(&b, x->run.ns);
     sg_buf_puts(&b, ",\"evidence_ref\":\"evidence://");
@@ -157,7 +163,7 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
     put_str(&b, "},\"result\":{\"tool_id\":", m->id);
     put_str(&b, ",\"call_id\":", x->call_id);
     sg_buf_puts(&b, ",\"success\":true,\"output\":");
-    if (sg_json_write(&b, x->run.result)) b.failed = 1;
+    put_result(&b, &x->run);
     put_str(&b, ",\"error\":null}},\"error\":null,\"trace_id\":", req->id);
     sg_buf_putc(&b, '}');
   }
@@ -329,6 +335,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->run.m = m;
   x->run.input = call->input;
   x->run.input_bytes = input_bytes;
+  x->run.conf = req->snap->conf;
   x->run.request_id = req->id;
   x->run.tenant = req->tenant;
   x->run.call_id = x->call_id;

@@ -77,7 +77,15 @@ static void unit_errors_api_table(void) {
   /* Appended after the SPEC table: a malformed request. */
   is_str(soulgw_api_error_code(SOULGW_API_REQUEST_BAD), "REQUEST.BAD", "code of REQUEST.BAD");
   is_int(soulgw_api_error_status(SOULGW_API_REQUEST_BAD), 400, "status of REQUEST.BAD");
-  is_int(SOULGW_API_ERROR_COUNT_, 16, "16 API errors");
+  /* Appended for the HTTP edge: a transfer coding not read (501), too many bodies without a
+   * credential at once (503). */
+  is_str(soulgw_api_error_code(SOULGW_API_REQUEST_NOT_IMPLEMENTED), "REQUEST.NOT_IMPLEMENTED",
+         "code of REQUEST.NOT_IMPLEMENTED");
+  is_int(soulgw_api_error_status(SOULGW_API_REQUEST_NOT_IMPLEMENTED), 501,
+         "status of REQUEST.NOT_IMPLEMENTED");
+  is_str(soulgw_api_error_code(SOULGW_API_REQUEST_BUSY), "REQUEST.BUSY", "code of REQUEST.BUSY");
+  is_int(soulgw_api_error_status(SOULGW_API_REQUEST_BUSY), 503, "status of REQUEST.BUSY");
+  is_int(SOULGW_API_ERROR_COUNT_, 18, "18 API errors");
   /* Every enum value has a distinct code string of the form AREA.NAME. */
   int distinct = 1, shaped = 1;
   for (int a = 0; a < SOULGW_API_ERROR_COUNT_; a++) {

@@ -315,6 +315,17 @@ static void unit_metrics_family_histogram(void) {
   sg_metrics_free(m);
 }
 
+/* Issue 7, finding 17: names a tenant chose are label values only when the operator opts in. */
+static void unit_metrics_tenant_labels(void) {
+  sg_metrics *m = sg_metrics_new();
+  is_str(sg_metrics_label(m, "acme.tool", "all"), "all", "by default a tenant's name is aggregated");
+  sg_metrics_set_tenant_labels(m, 1);
+  is_str(sg_metrics_label(m, "acme.tool", "all"), "acme.tool", "opted in: the name itself");
+  sg_metrics_set_tenant_labels(m, 0);
+  is_str(sg_metrics_label(m, "acme.tool", "all"), "all", "and off again (a reload)");
+  sg_metrics_free(m);
+}
+
 static const tap_test tests[] = {
     TEST(unit_metrics_route_ids_stable),
     TEST(unit_metrics_request_counters_text),
@@ -323,6 +334,7 @@ static const tap_test tests[] = {
     TEST(unit_metrics_family_counter_limits),
     TEST(unit_metrics_label_escaping),
     TEST(unit_metrics_family_histogram),
+    TEST(unit_metrics_tenant_labels),
 };
 
 int main(void) {

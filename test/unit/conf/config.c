@@ -90,6 +90,11 @@ static void unit_config_defaults_on_empty_file(void) {
   is_int(get_int(cfg, "server.max_connections"), 10000, "max_connections default");
   is_int(get_int(cfg, "server.drain_timeout_s"), 10, "drain_timeout_s default");
   is_str(get_str(cfg, "server.metrics_scope"), "", "metrics_scope default");
+  is_int(get_int(cfg, "server.header_timeout_s"), 10, "header_timeout_s default");
+  is_int(get_int(cfg, "server.min_body_rate_bytes_s"), 1024, "min_body_rate_bytes_s default");
+  is_int(get_int(cfg, "server.max_connections_per_ip"), 256, "max_connections_per_ip default");
+  is_int(get_int(cfg, "server.max_unauthenticated_body_bytes"), 16 << 20,
+         "max_unauthenticated_body_bytes default");
   is_str(get_str(cfg, "storage.path"), "var/soulgw.db", "storage.path default");
   is_int(get_int(cfg, "storage.synchronous"), 1, "storage.synchronous default full");
   is_int(get_int(cfg, "log.level"), SOULGW_LOG_INFO, "log.level default info");
@@ -140,7 +145,7 @@ static void unit_config_scalar_types(void) {
       "format = \"text\"\n"
       "access = false\n"
       "[auth]\n"
-      "hmac_skew_s = 0\n"
+      "hmac_skew_s = 1\n"
       "require_body_hash = true\n"
       "require_nonce = true\n"
       "[tools]\n"
@@ -161,7 +166,7 @@ static void unit_config_scalar_types(void) {
   is_int(get_int(cfg, "log.level"), SOULGW_LOG_DEBUG, "enum level debug");
   is_int(get_int(cfg, "log.format"), 0, "enum format text");
   is_int(get_int(cfg, "log.access"), 0, "bool false");
-  is_int(get_int(cfg, "auth.hmac_skew_s"), 0, "integer 0");
+  is_int(get_int(cfg, "auth.hmac_skew_s"), 1, "integer at its minimum (hmac_skew_s)");
   is_int(get_int(cfg, "auth.require_body_hash"), 1, "bool true");
   is_int(get_int(cfg, "auth.require_nonce"), 1, "bool true (nonce)");
   is_str(get_str(cfg, "tools.manifests_file"), "conf/manifests.json", "tools.manifests_file");
@@ -170,7 +175,7 @@ static void unit_config_scalar_types(void) {
   has_str(d, "listen:   ::1:9090 (threads 4, max body 1048577 bytes", "describe shows the values");
   has_str(d, "storage:  :memory: (synchronous normal)\n", "describe shows synchronous normal");
   has_str(d, "log:      debug, text, access off\n", "describe shows the log settings");
-  has_str(d, "hmac skew 0s, body hash required, nonce required\n", "describe shows auth flags");
+  has_str(d, "hmac skew 1s, body hash required, nonce required\n", "describe shows auth flags");
   has_str(d, "metrics:  scope metrics:read\n", "describe shows the metrics scope");
   free(d);
   soulgw_config_free(cfg);
@@ -709,7 +714,7 @@ static void unit_config_token_file(void) {
   }
   soulgw_config_free(cfg);
 
-  p = tmp_file("token-600", "private\n", 0600);
+  p = tmp_file("token-600", "private-token-0123\n", 0600); /* 16+ characters: no warning */
   snprintf(text, sizeof text,
            "[auth.tokens.local]\ntenant = \"tenant-demo\"\ntoken_file = \"%s\"\n", p);
   cfg = load_ok(text, "a token read from a file of mode 0600");
@@ -1058,6 +1063,52 @@ static void unit_config_one_secret_source(void) {
   unsetenv("SOULGW_TEST_TOKEN_A");
 }
 
+/* Issue 7, finding 15: one secret on two principals, short secrets. */
+static void security_config_shared_secrets(void) {
+  load_fails("[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n"
+             "[auth.hmac_keys.h]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+             "[auth.tokens.b]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n",
+             NAME ":7: [auth.tokens.b] has the same secret as [auth.tokens.a] (line 1); give each "
+                  "principal its own",
+             "two tokens with an HMAC key between them (sorted together)");
+  load_fails("[auth.api_key]\ntenant = \"t\"\nkey = \"same-value-0123456789\"\n"
+             "[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n",
+             NAME ":1: [auth.api_key] has the same secret as [auth.tokens.a] (line 4); give each "
+                  "principal its own",
+             "the API key and a token");
+  soulgw_config *cfg =
+      load_ok("[auth.hmac_keys.h1]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+              "[auth.hmac_keys.h2]\ntenant = \"t\"\nsecret = \"same-value-0123456789\"\n"
+              "[auth.tokens.a]\ntenant = \"t\"\ntoken = \"same-value-0123456789\"\n"
+              "[auth.tokens.b]\ntenant = \"t\"\ntoken = \"other-value-0123456789\"\n",
+              "HMAC keys sharing a secret (with each other and a token)");
+  if (cfg) {
+    const sg_conf *c = sg_config_snapshot(cfg);
+    is_int(c->warnings.n, 2, "two warnings");
+    if (c->warnings.n == 2) {
+      is_str(c->warnings.v[0],
+             "[auth.hmac_keys.h1] has the same secret as [auth.tokens.a]: whoever holds one can "
+             "act as both", "the first names the token and the key");
+      is_str(c->warnings.v[1],
+             "[auth.hmac_keys.h2] has the same secret as [auth.tokens.a]: whoever holds one can "
+             "act as both", "the second too");
+    }
+  }
+  soulgw_config_free(cfg);
+  cfg = load_ok("[auth.tokens.s]\ntenant = \"t\"\ntoken = \"fifteen-chars15\"\n"
+                "[auth.tokens.l]\ntenant = \"t\"\ntoken = \"sixteen-chars-16\"\n",
+                "a 15- and a 16-character token");
+  if (cfg) {
+    const sg_conf *c = sg_config_snapshot(cfg);
+    is_int(c->warnings.n, 1, "one warning");
+    if (c->warnings.n == 1)
+      is_str(c->warnings.v[0],
+             "auth.tokens.s: the secret is shorter than 16 characters; use a long random one "
+             "(openssl rand -hex 32)", "for the 15-character one");
+  }
+  soulgw_config_free(cfg);
+}
+
 static const tap_test tests[] = {
     TEST(unit_config_one_secret_source),
     TEST(unit_config_defaults_on_empty_file),
@@ -1085,6 +1136,7 @@ static const tap_test tests[] = {
     TEST(unit_config_load_files),
     TEST(unit_config_load_null_defaults),
     TEST(unit_config_ini_callback),
+    TEST(security_config_shared_secrets),
 };
 
 int main(void) {

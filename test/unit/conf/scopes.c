@@ -1,6 +1,7 @@
 /*
  * scopes.c -- unit tests of sg_strv_has (lib/conf/config.c), the scope check of SPEC 5: a held
- * scope matches exactly, and only the literal "*" matches every scope.
+ * scope matches exactly, and only the literal "*" matches every scope -- but tenant:*, which
+ * must be held by name (issue 7, finding 14).
  */
 #include <string.h>
 
@@ -64,11 +65,24 @@ static void unit_scopes_empty(void) {
   is_int(sg_strv_has(&part, "llm"), 0, "an entry past n (\"*\") is ignored");
 }
 
+static void security_scopes_star_is_not_tenant_star(void) {
+  sg_strv star = STRV("*");
+  is_int(sg_strv_has(&star, "tenant:*"), 0, "\"*\" does not hold tenant:*");
+  is_int(sg_strv_has(&star, "tenant:other"), 1, "it holds a scope that merely looks alike");
+  is_int(sg_strv_has(&star, "tenant:"), 1, "and tenant:");
+  sg_strv both = STRV("*", "tenant:*");
+  is_int(sg_strv_has(&both, "tenant:*"), 1, "tenant:* by name is held");
+  sg_strv named = STRV("repo:read", "tenant:*");
+  is_int(sg_strv_has(&named, "tenant:*"), 1, "tenant:* alone is held");
+  is_int(sg_strv_has(&named, "repo:write"), 0, "and holds no other scope");
+}
+
 static const tap_test tests[] = {
     TEST(unit_scopes_exact),
     TEST(unit_scopes_star),
     TEST(unit_scopes_no_partial),
     TEST(unit_scopes_empty),
+    TEST(security_scopes_star_is_not_tenant_star),
 };
 
 int main(void) {

@@ -446,6 +446,29 @@ static void unit_hmac_sign_bad_args(void) {
   free(out);
 }
 
+/* soulgw_sign_at: the date as given, and no nonce on request (SPEC 5's test vector). */
+static void security_hmac_sign_at_vector(void) {
+  char *out = soulgw_sign_at("local", "dev-hmac", 8, "POST", "/api/repo/append", NULL, 0,
+                             "2025-01-01T00:00:00Z", SOULGW_SIGN_NO_NONCE);
+  is_str(out,
+         "x-sb-date: 2025-01-01T00:00:00Z\n"
+         "Authorization: SB-HMAC local:9e6239d7af1830d3a4fc2b0eb2e602760ef028a4a8abfc6fc03ee23b24d650d7\n",
+         "the test vector, with no nonce line");
+  free(out);
+  out = soulgw_sign_at("local", "dev-hmac", 8, "POST", "/api/repo/append", NULL, 0,
+                       "Wed, 01 Jan 2025 00:00:00 GMT", SOULGW_SIGN_NO_NONCE);
+  has_str(out, "x-sb-date: Wed, 01 Jan 2025 00:00:00 GMT\n", "an HTTP date is sent as given");
+  free(out);
+  out = soulgw_sign_at("local", "dev-hmac", 8, "POST", "/api/repo/append", NULL, 0,
+                       "2025-01-01T00:00:00Z", 0);
+  has_str(out, "x-sb-nonce: ", "without the flag a nonce is sent");
+  ok(out && !strstr(out, "9e6239d7af1830d3"), "and the signature covers it");
+  free(out);
+  ok(soulgw_sign_at("local", "s", 1, "GET", "/", NULL, 0, "yesterday", 0) == NULL,
+     "a date the gateway would refuse gives NULL");
+  ok(soulgw_sign_at("local", "s", 1, "GET", "/", NULL, 0, NULL, 0) == NULL, "so does NULL");
+}
+
 static const tap_test tests[] = {
     TEST(unit_hmac_spec_vector),
     TEST(unit_hmac_canonical_lines),
@@ -461,6 +484,7 @@ static const tap_test tests[] = {
     TEST(unit_hmac_sign_with_body),
     TEST(unit_hmac_sign_dates_and_paths),
     TEST(unit_hmac_sign_bad_args),
+    TEST(security_hmac_sign_at_vector),
 };
 
 int main(void) {

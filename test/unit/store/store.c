@@ -64,7 +64,7 @@ static char *P(const soulgw_json *v) { return soulgw_json_print(v); }
 static sg_store *open_store(void) {
   char err[256] = "";
   sg_store *st = NULL;
-  sg_store_opts o = {dbpath, 1, NULL, NULL};
+  sg_store_opts o = {dbpath, 1, NULL, NULL, NULL};
   int rc = sg_store_open(&o, &st, err, sizeof err);
   if (rc) tap_diag("open: %s", err);
   return st;
@@ -78,7 +78,7 @@ static void unit_store_open_and_migrate(void) {
   sg_store *st = open_store();
   ok(st != NULL, "opens and creates the file (and its directory)");
   if (!st) return;
-  is_int(sg_store_schema_version(st), 1, "schema at version 1");
+  is_int(sg_store_schema_version(st), 2, "schema at version 2");
   ok(sg_store_writable(st), "writable");
   sg_store_close(st);
   st = open_store();
@@ -86,7 +86,7 @@ static void unit_store_open_and_migrate(void) {
   sg_store_close(st);
   char err[256] = "";
   sg_store *bad = NULL;
-  sg_store_opts o = {"/proc/nope/x.db", 1, NULL, NULL};
+  sg_store_opts o = {"/proc/nope/x.db", 1, NULL, NULL, NULL};
   is_int(sg_store_open(&o, &bad, err, sizeof err), SOULGW_ESTORE, "an impossible path fails");
   ok(err[0] != '\0', "with a message (%s)", err);
 }
@@ -105,7 +105,7 @@ static void unit_store_registry(void) {
   init_result(&r);
   soulgw_json *add = J("[{\"tenant\":\"t1\",\"id\":\"demo.echo\",\"version\":\"2\",\"handler\":\"builtin:echo\"},"
                        "{\"tenant\":\"t1\",\"id\":\"x\",\"version\":\"1\",\"handler\":\"h\"}]");
-  sg_store_registry_publish(st, "t1", "v2", add, 3000, on_done, &r);
+  sg_store_registry_publish(st, "t1", "v2", add, 3000, NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_OK, "publish");
   soulgw_json *ms = soulgw_json_get(r.v, "manifests");
@@ -114,18 +114,18 @@ static void unit_store_registry(void) {
   ok(soulgw_json_bool(soulgw_json_get(r.v, "active"), 0), "the new version is active");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_publish(st, "t1", "v2", add, 4000, on_done, &r);
+  sg_store_registry_publish(st, "t1", "v2", add, 4000, NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_CONFLICT, "publishing an existing version conflicts");
   is_str(r.msg, "tool registry version already exists", "with the runbook's message");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_activate(st, "t1", "bootstrap", on_done, &r);
+  sg_store_registry_activate(st, "t1", "bootstrap", NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_OK, "activate bootstrap again (rollback)");
   free_result(&r);
   init_result(&r);
-  sg_store_registry_activate(st, "t1", "nope", on_done, &r);
+  sg_store_registry_activate(st, "t1", "nope", NULL, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_NOTFOUND, "activating an unknown version");
   free_result(&r);
@@ -245,13 +245,13 @@ static void unit_store_collab_observe_idem(void) {
   soulgw_json *parts2 = J("[\"bob\",\"carol\"]"), *ctx2 = J("{\"a\":{\"y\":2},\"c\":3}");
   result r;
   init_result(&r);
-  sg_store_collab_execute(st, "t1", "c1", parts, ctx, "first", 1000, on_done, &r);
+  sg_store_collab_execute(st, "t1", "c1", parts, ctx, "first", NULL, 1000, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_OK, "collab created");
   is_str(str(r.v, "status"), "in_progress", "in progress");
   free_result(&r);
   init_result(&r);
-  sg_store_collab_execute(st, "t1", "c1", parts2, ctx2, "second", 2000, on_done, &r);
+  sg_store_collab_execute(st, "t1", "c1", parts2, ctx2, "second", NULL, 2000, on_done, &r);
   wait_result(&r);
   char *s = P(r.v);
   has_str(s, "\"participants\":[\"alice\",\"bob\",\"carol\"]", "participants merged without duplicates");
@@ -260,22 +260,22 @@ static void unit_store_collab_observe_idem(void) {
   free(s);
   free_result(&r);
   init_result(&r);
-  sg_store_collab_resolve(st, "t1", "c1", NULL, "done", 3000, on_done, &r);
+  sg_store_collab_resolve(st, "t1", "c1", NULL, "done", NULL, 3000, on_done, &r);
   wait_result(&r);
   is_str(str(r.v, "status"), "resolved", "resolved");
   free_result(&r);
   init_result(&r);
-  sg_store_collab_resolve(st, "t1", "c1", NULL, "again", 3000, on_done, &r);
+  sg_store_collab_resolve(st, "t1", "c1", NULL, "again", NULL, 3000, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_CONFLICT, "resolving twice conflicts");
   free_result(&r);
   init_result(&r);
-  sg_store_collab_execute(st, "t1", "c1", NULL, NULL, NULL, 4000, on_done, &r);
+  sg_store_collab_execute(st, "t1", "c1", NULL, NULL, NULL, NULL, 4000, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_CONFLICT, "executing a resolved collaboration conflicts");
   free_result(&r);
   init_result(&r);
-  sg_store_collab_resolve(st, "t1", "nope", NULL, NULL, 3000, on_done, &r);
+  sg_store_collab_resolve(st, "t1", "nope", NULL, NULL, NULL, 3000, on_done, &r);
   wait_result(&r);
   is_int(r.st, SG_ST_NOTFOUND, "resolving an unknown one");
   free_result(&r);

@@ -206,11 +206,57 @@ static void unit_json_text_size(void) {
   soulgw_json_free(v);
 }
 
+/* Issue 7, findings 2 and 18: a toolset is built (and can be refused) before it is installed;
+ * schema typos are refused at publish but not in stored versions. */
+static void unit_registry_build_put(void) {
+  const char *typo = "{\"version\":\"v\",\"manifests\":[{\"tenant\":\"t\",\"id\":\"a\",\"version\":"
+                     "\"1\",\"handler\":\"builtin:echo\",\"input_schema\":{\"requird\":[\"q\"]}}]}";
+  soulgw_json *v = j(typo);
+  sg_toolset *set = (sg_toolset *)&set;
+  char err[512] = "";
+  is_int(sg_toolset_build("t", v, 0, &set, err, sizeof err), SOULGW_EINVAL,
+         "as published: an unknown schema keyword is refused");
+  ok(set == NULL, "  no toolset");
+  has_str(err, "manifests[0].input_schema.requird: unknown JSON Schema keyword", "  naming it (%s)", err);
+  soulgw_json *norm = NULL;
+  is_int(sg_manifests_normalize(soulgw_json_get(v, "manifests"), "manifests", &norm, err,
+                                sizeof err),
+         SOULGW_EINVAL, "sg_manifests_normalize() refuses it too");
+  is_int(sg_toolset_build("t", v, SG_MANIFESTS_STORED, &set, err, sizeof err), 0,
+         "as stored: it loads");
+  is_int(sg_toolset_size(set), 1, "  with its tool");
+  sg_registry *r = sg_registry_new();
+  is_int(sg_registry_put(r, "t", set), 0, "sg_registry_put() installs a built toolset");
+  sg_toolset *ref = NULL;
+  ok(sg_registry_find(r, "t", "a", &ref) != NULL, "  found");
+  sg_toolset_release(ref);
+  soulgw_json_free(v);
+
+  /* over the limit: refused, whatever the flags */
+  size_t cap = (size_t)(SG_MANIFESTS_MAX + 1) * 96 + 64, len = 0;
+  char *big = malloc(cap);
+  len += (size_t)snprintf(big + len, cap - len, "{\"version\":\"big\",\"manifests\":[");
+  for (int i = 0; i <= SG_MANIFESTS_MAX; i++)
+    len += (size_t)snprintf(big + len, cap - len, "%s{\"tenant\":\"t\",\"id\":\"x%d\",\"version\":"
+                            "\"1\",\"handler\":\"builtin:echo\"}", i ? "," : "", i);
+  snprintf(big + len, cap - len, "]}");
+  v = j(big);
+  is_int(sg_toolset_build("t", v, SG_MANIFESTS_STORED, &set, err, sizeof err), SOULGW_EINVAL,
+         "a version of %d tools cannot be built", SG_MANIFESTS_MAX + 1);
+  has_str(err, "1001 manifests; at most 1000", "  saying so");
+  ok(sg_registry_find(r, "t", "a", &ref) != NULL, "the installed toolset is untouched");
+  sg_toolset_release(ref);
+  soulgw_json_free(v);
+  free(big);
+  sg_registry_free(r);
+}
+
 int main(void) {
   RUN(unit_manifest_defaults);
   RUN(unit_manifest_errors);
   RUN(unit_registry_swap);
   RUN(unit_tools_register);
   RUN(unit_json_text_size);
+  RUN(unit_registry_build_put);
   return tap_done();
 }

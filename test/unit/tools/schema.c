@@ -169,6 +169,81 @@ static void unit_schema_check(void) {
                "boolean), got string");
 }
 
+/* Keywords: annotations pass, typos and unenforced keywords are refused by name (issue 7,
+ * finding 18), and lenient checking (stored versions) lets them through as before. */
+static void check_lenient(const char *schema, const char *want) {
+  soulgw_json *s = j(schema);
+  char err[256] = "";
+  int rc = sg_schema_check_opts(s, "manifests[0].input_schema", SG_SCHEMA_LENIENT, err, sizeof err);
+  if (!want) {
+    if (!tap_ok(rc == 0, __FILE__, __LINE__, "lenient: schema %s is accepted", schema))
+      tap_diag("  %s", err);
+  } else {
+    is_int(rc, SOULGW_EINVAL, "lenient: schema %s is refused", schema);
+    is_str(err, want, "  message");
+  }
+  soulgw_json_free(s);
+}
+
+static void unit_schema_keywords(void) {
+  check_schema("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"$id\":\"urn:x\","
+               "\"$comment\":\"c\",\"title\":\"T\",\"description\":\"D\",\"default\":{},"
+               "\"examples\":[1],\"format\":\"email\",\"deprecated\":false,\"readOnly\":true,"
+               "\"writeOnly\":false,\"contentEncoding\":\"base64\",\"contentMediaType\":\"text/plain\","
+               "\"x-vendor\":{\"any\":1}}",
+               NULL);
+  check_schema("{\"type\":\"object\",\"properties\":{\"requird\":{\"type\":\"string\"}}}", NULL);
+  check_schema("{\"requird\":[\"a\"]}",
+               "manifests[0].input_schema.requird: unknown JSON Schema keyword (did you mean "
+               "\"required\"?)");
+  check_schema("{\"properties\":{\"a\":{\"MaxLength\":3}}}",
+               "manifests[0].input_schema.properties.a.MaxLength: unknown JSON Schema keyword (did "
+               "you mean \"maxLength\"?)");
+  check_schema("{\"items\":{\"tpye\":\"string\"}}",
+               "manifests[0].input_schema.items.tpye: unknown JSON Schema keyword (did you mean "
+               "\"type\"?)");
+  check_schema("{\"additionalProperties\":{\"zzzqqq\":1}}",
+               "manifests[0].input_schema.additionalProperties.zzzqqq: unknown JSON Schema keyword "
+               "(soulgw(1) lists the keywords it accepts)");
+  check_schema("{\"anyOf\":[{},{}]}",
+               "manifests[0].input_schema.anyOf: not supported: this gateway does not enforce anyOf; "
+               "remove it (soulgw(1) lists the keywords it accepts)");
+  check_schema("{\"a.b\":1}", "manifests[0].input_schema[\"a.b\"]: unknown JSON Schema keyword "
+               "(soulgw(1) lists the keywords it accepts)");
+  check_schema("{\"minItems\":-1}", "manifests[0].input_schema.minItems: expected a non-negative integer");
+  check_schema("{\"maxItems\":\"2\"}", "manifests[0].input_schema.maxItems: expected a non-negative integer");
+  check_schema("{\"exclusiveMinimum\":true}",
+               "manifests[0].input_schema.exclusiveMinimum: expected a number (the boolean form of "
+               "draft 4 is not supported)");
+  check_schema("{\"const\":{\"a\":[1]},\"exclusiveMaximum\":3,\"minItems\":0,\"maxItems\":9}", NULL);
+  /* stored schemas: what was ignored before is ignored still; what was checked still is */
+  check_lenient("{\"requird\":[\"a\"],\"pattern\":\"^a\",\"properties\":{\"a\":{\"anyOf\":[]}}}", NULL);
+  check_lenient("{\"minItems\":\"2\",\"exclusiveMinimum\":true}", NULL);
+  check_lenient("{\"properties\":{\"a\":{\"type\":\"strng\"}}}",
+                "manifests[0].input_schema.properties.a.type: unknown type \"strng\" (use null, "
+                "boolean, number, integer, string, array or object)");
+}
+
+static void unit_schema_newer_keywords(void) {
+  expect("{\"const\":\"on\"}", "\"on\"", NULL);
+  expect("{\"const\":\"on\"}", "\"off\"", "input: expected \"on\" (const)");
+  expect("{\"const\":3}", "3.0", NULL);
+  expect("{\"const\":3}", "4", "input: expected 3 (const)");
+  expect("{\"const\":{\"a\":[1]}}", "{\"a\":[2]}", "input: not the value const allows");
+  expect("{\"minItems\":1,\"maxItems\":2}", "[1]", NULL);
+  expect("{\"minItems\":1,\"maxItems\":2}", "[]", "input: 0 items, fewer than minItems 1");
+  expect("{\"minItems\":1,\"maxItems\":2}", "[1,2,3]", "input: 3 items, more than maxItems 2");
+  expect("{\"minItems\":1}", "\"x\"", NULL); /* item counts apply to arrays only */
+  expect("{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1}", "0.5", NULL);
+  expect("{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1}", "0",
+         "input: 0 is not greater than the exclusiveMinimum 0");
+  expect("{\"exclusiveMinimum\":0,\"exclusiveMaximum\":1}", "1",
+         "input: 1 is not less than the exclusiveMaximum 1");
+  /* of the wrong type (a lenient, stored schema): ignored, as before */
+  expect("{\"minItems\":\"2\",\"exclusiveMinimum\":true}", "[]", NULL);
+  expect("{\"exclusiveMinimum\":true}", "-5", NULL);
+}
+
 int main(void) {
   RUN(unit_schema_types);
   RUN(unit_schema_paths);
@@ -176,5 +251,7 @@ int main(void) {
   RUN(unit_schema_enum_bounds);
   RUN(unit_schema_deep);
   RUN(unit_schema_check);
+  RUN(unit_schema_keywords);
+  RUN(unit_schema_newer_keywords);
   return tap_done();
 }
