@@ -466,7 +466,8 @@ int raw_connect(gwproc *g) {
 }
 
 char *raw_request(int fd, const char *req, int timeout_ms) {
-  if (write(fd, req, strlen(req)) < 0) return NULL;
+  /* MSG_NOSIGNAL: a peer that closed (an answer given before the body) is a NULL, not SIGPIPE */
+  if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) return NULL;
   size_t cap = 8192, n = 0;
   char *buf = malloc(cap);
   struct pollfd p = {fd, POLLIN, 0};
@@ -493,7 +494,7 @@ char *raw_request(int fd, const char *req, int timeout_ms) {
 char *raw_exchange(gwproc *g, const char *data, size_t len, int timeout_ms) {
   int fd = raw_connect(g);
   if (fd < 0) return NULL;
-  if (len && write(fd, data, len) < 0) {
+  if (len && send(fd, data, len, MSG_NOSIGNAL) < 0) {
     close(fd);
     return NULL;
   }
