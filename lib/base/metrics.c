@@ -309,7 +309,7 @@ void sg_metrics_set_tenant_labels(sg_metrics *m, int on) {
 }
 
 const char *sg_metrics_label(const sg_metrics *m, const char *value, const char *aggregate) {
-  return atomic_load_explicit(&m->tenant_labels, memory_order_relaxed) ? value : aggregate;
+  return m && atomic_load_explicit(&m->tenant_labels, memory_order_relaxed) ? value : aggregate;
 }
 
 void sg_metrics_set_build(sg_metrics *m, const char *version, const char *commit) {

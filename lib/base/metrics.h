@@ -43,7 +43,7 @@ uint64_t sg_family_get(sg_family *f, const char *const *values);
 /* Label values made of names a tenant chose (tool ids, observe topics, model names) tell anyone
  * who can read /metrics what other tenants do, so they are shown only when the operator opts in
  * ([metrics] tenant_labels).  Off (the default): sg_metrics_label() returns aggregate instead
- * of value.  Safe while other threads count. */
+ * of value (and so it does without m).  Safe while other threads count. */
 void sg_metrics_set_tenant_labels(sg_metrics *m, int on);
 const char *sg_metrics_label(const sg_metrics *m, const char *value, const char *aggregate);
 
