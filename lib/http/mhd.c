@@ -448,8 +448,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (req->glue_busy)
       answer_busy(req);
     else if (req->glue_discard)
-      sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE, "request body is over the limit of %lld bytes",
-                   req->snap->conf->server.max_body_bytes);
+      soulgw_reply_error(req, SOULGW_API_REQUEST_TOO_LARGE,
+                         "request body is over the limit of %lld bytes",
+                         req->snap->conf->server.max_body_bytes);
     else
       sg_pipeline_run(req);
   }

@@ -69,17 +69,17 @@ static int authorize(soulgw_req *req) {
     return 1;
   if (!p && !anonymous) {
     sg_auth_count(auth, "missing");
-    sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
-                 "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
-                 "signature, or x-api-key");
+    soulgw_reply_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
+                       "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
+                       "signature, or x-api-key");
     return 1;
   }
   if (p || !anonymous) {
     for (size_t i = 0; i < rt->scopes.n; i++) {
       if (!sg_principal_has(p, rt->scopes.v[i])) {
         sg_auth_count(auth, "insufficient_scope");
-        sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
-                     rt->scopes.v[i]);
+        soulgw_reply_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
+                           rt->scopes.v[i]);
         return 1;
       }
     }
@@ -93,13 +93,13 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
                       const char *content_type) {
   const sg_conf *conf = req->snap->conf;
   if (!is_token(req->method)) {
-    sg_req_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
+    soulgw_reply_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
     return 1;
   }
   unsigned allowed = 0;
   char *scratch = sg_arena_alloc(&req->arena, strlen(req->path) + 1);
   if (!scratch) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return 1;
   }
   const sg_route *rt = sg_router_match(req->snap->router, req->method_bit, req->path,
@@ -116,23 +116,23 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
       sg_req_static(req, 204, "", 0);
       return 1;
     }
-    sg_req_error(req, SOULGW_API_ROUTE_METHOD_NOT_ALLOWED, "method %.16s is not allowed here; use %s",
-                 req->method, allow);
+    soulgw_reply_error(req, SOULGW_API_ROUTE_METHOD_NOT_ALLOWED,
+                       "method %.16s is not allowed here; use %s", req->method, allow);
     return 1;
   }
   req->route = rt;
   req->metric_route = rt->metric_id;
   req->has_body = has_body;
   if (has_body && content_length > conf->server.max_body_bytes) {
-    sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE,
-                 "request body of %lld bytes is over the limit of %lld bytes", content_length,
-                 conf->server.max_body_bytes);
+    soulgw_reply_error(req, SOULGW_API_REQUEST_TOO_LARGE,
+                       "request body of %lld bytes is over the limit of %lld bytes", content_length,
+                       conf->server.max_body_bytes);
     return 1;
   }
   if (has_body && content_type && !is_json_type(content_type)) {
-    sg_req_error(req, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE,
-                 "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
-                 content_type);
+    soulgw_reply_error(req, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE,
+                       "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
+                       content_type);
     return 1;
   }
   if (authorize(req)) return 1;
@@ -156,7 +156,7 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
   if (!t && v && soulgw_json_typeof(v) != SOULGW_JSON_NULL) {
     t = soulgw_json_string(v);
     if (!t) {
-      sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "tenant must be a string");
+      soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "tenant must be a string");
       return -1;
     }
   }
@@ -167,20 +167,20 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
   if (!t && p) t = p->tenant;
   if (!t) {
     if (!(req->route->flags & SOULGW_ROUTE_TENANT)) return 0;
-    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
-                 "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
+    soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                       "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
     return -1;
   }
   if (!tenant_ok(t)) {
-    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
-                 "tenant must be 1 to 128 printable characters");
+    soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                       "tenant must be 1 to 128 printable characters");
     return -1;
   }
   if (p && strcmp(t, p->tenant) != 0 && !sg_principal_has(p, "tenant:*")) {
     sg_auth_count(req->snap->auth, "tenant_mismatch");
-    sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN,
-                 "principal %s belongs to tenant %s and may not act for tenant %.128s", p->id,
-                 p->tenant, t);
+    soulgw_reply_error(req, SOULGW_API_AUTH_FORBIDDEN,
+                       "principal %s belongs to tenant %s and may not act for tenant %.128s", p->id,
+                       p->tenant, t);
     return -1;
   }
   req->tenant = t;
@@ -204,11 +204,12 @@ void sg_pipeline_run(soulgw_req *req) {
       char why[160];
       int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
       if (rc == SOULGW_ENOMEM) {
-        sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory parsing the body");
+        soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory parsing the body");
         return;
       }
       if (rc) {
-        sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "body is not valid JSON: %s", why);
+        soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "body is not valid JSON: %s",
+                           why);
         return;
       }
     }
@@ -226,7 +227,7 @@ void sg_pipeline_run(soulgw_req *req) {
   if (pending) {
     sg_log(req->inflight->log, SOULGW_LOG_ERROR, "handler returned without answering",
            SG_S("request_id", req->id), SG_S("route", rt->name), SG_I("code", rc));
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
   }
 }
 

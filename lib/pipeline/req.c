@@ -234,7 +234,7 @@ int soulgw_reply(soulgw_req *req, int status, const char *json, size_t len) {
   if (len == (size_t)-1) len = strlen(json);
   char *copy = sg_strndup(json, len);
   if (!copy) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return SOULGW_ENOMEM;
   }
   return answer(req, status, copy, len);
@@ -246,7 +246,7 @@ int sg_req_static(soulgw_req *req, int status, const char *body, size_t len) {
 
 int soulgw_reply_json(soulgw_req *req, int status, soulgw_json *body) {
   if (!body) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
     return SOULGW_ENOMEM;
   }
   return answer_as(req, status, NULL, NULL, 0, "application/json", body);
@@ -296,14 +296,6 @@ int soulgw_reply_verror(soulgw_req *req, soulgw_api_error code, const char *fmt,
 }
 
 int soulgw_reply_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = soulgw_reply_verror(req, code, fmt, ap);
-  va_end(ap);
-  return rc;
-}
-
-int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int rc = soulgw_reply_verror(req, code, fmt, ap);

@@ -116,8 +116,7 @@ void sg_req_close(soulgw_req *req);
  * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
 int sg_traceparent_trace_id(const char *tp, char out[33]);
 
-/* Answers with an error (no-op when already answered); the message is formatted. */
-int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
+/* Error answers are soulgw_reply_error() (soulgw.h), for the pipeline and handlers alike. */
 /* Answers 404 with the path in the body. */
 int sg_req_not_found(soulgw_req *req);
 /* Answers with a body held in static storage (not copied). */
