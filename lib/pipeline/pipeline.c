@@ -1,8 +1,8 @@
 /*
  * pipeline.c -- one request's way through the gateway, in this order:
  *
- *   begin (headers in):  route (404, 405, OPTIONS) -> body limits (413 by Content-Length, 415)
- *                        -> authentication (401) -> scopes (403)
+ *   begin (headers in):  route (404, 405, OPTIONS; the route's dialect) -> body limits (413
+ *                        by Content-Length, 415) -> authentication (401) -> scopes (403)
  *   run (body in):       SB-HMAC body hash and replay (401) -> JSON body (422)
  *                        -> tenant (422, 403) -> rate (429) -> handler
  *   done (answer sent):  metrics and the access log
@@ -10,6 +10,10 @@
  * Credentials and scopes are decided from the headers, so that a body is never read for a
  * request that will be refused: only what needs the body (an SB-HMAC body hash, and the replay
  * cache, which records a signature once the request is fully verified) waits for it.
+ *
+ * Routing comes first and puts the route's dialect on the request (for a path that matches
+ * no route, soulgw), so that every answer after it -- the pipeline's, the glue's, the
+ * handler's -- has the route's shape.
  *
  * The glue calls these three and knows nothing of what happens inside; handlers see a request
  * that has passed every stage.
@@ -92,18 +96,20 @@ static int authorize(soulgw_req *req) {
 int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
                       const char *content_type) {
   const sg_conf *conf = req->snap->conf;
-  if (!is_token(req->method)) {
-    soulgw_reply_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
-    return 1;
-  }
   unsigned allowed = 0;
+  sg_dialect dialect = SG_DIALECT_SOULGW;
   char *scratch = sg_arena_alloc(&req->arena, strlen(req->path) + 1);
   if (!scratch) {
     soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return 1;
   }
   const sg_route *rt = sg_router_match(req->snap->router, req->method_bit, req->path,
-                                       req->params, &req->nparams, scratch, &allowed);
+                                       req->params, &req->nparams, scratch, &allowed, &dialect);
+  req->dialect = (unsigned char)dialect;
+  if (!is_token(req->method)) {
+    soulgw_reply_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
+    return 1;
+  }
   if (!rt) {
     if (!allowed) {
       sg_req_not_found(req);

@@ -63,6 +63,8 @@ struct soulgw_req {
                                * to pass (SB-HMAC body hash, replay cache) */
   unsigned char unauth_body;  /* the body is read without a principal: it counts against
                                * server.max_unauthenticated_body_bytes */
+  unsigned char dialect;      /* sg_dialect: the shape of every error answer (dialect.h), set
+                               * by begin before any check; SOULGW until then */
   soulgw_json *json;
   const sg_principal *principal;
   const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */
@@ -116,7 +118,8 @@ void sg_req_close(soulgw_req *req);
  * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
 int sg_traceparent_trace_id(const char *tp, char out[33]);
 
-/* Error answers are soulgw_reply_error() (soulgw.h), for the pipeline and handlers alike. */
+/* Error answers are soulgw_reply_error() (soulgw.h), for the pipeline and handlers alike,
+ * rendered in the request's dialect. */
 /* Answers 404 with the path in the body. */
 int sg_req_not_found(soulgw_req *req);
 /* Answers with a body held in static storage (not copied). */
@@ -124,8 +127,8 @@ int sg_req_static(soulgw_req *req, int status, const char *body, size_t len);
 /* Answers with a malloc'd body (taken in every case) of the given Content-Type (static). */
 int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type);
 
-/* Used by the gateway at shutdown: answers a deferred request with 503 (or ends its stream)
- * without releasing the handler's reference. */
+/* Used by the gateway at shutdown: answers a deferred request with 503 in its dialect (or ends
+ * its stream) without releasing the handler's reference. */
 void sg_req_force_answer(soulgw_req *req);
 
 /* Counts n more bytes of a body read without a principal against the gateway-wide
