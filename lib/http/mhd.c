@@ -367,13 +367,21 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* ------------------------------------------------------------------------------------------ */
 /* Requests */
 
-/* After begin: the route is known, and so is the dialect of this answer (and of the 413 for a
- * body over the limit). */
+/* After begin: the route is known, and so is the dialect of these answers.  Both refuse the
+ * body, at the limits stage. */
 static void answer_busy(soulgw_req *req) {
+  req->stage = SG_STAGE_LIMITS;
   soulgw_reply_header(req, "Retry-After", "1");
   refuse(req, SOULGW_API_REQUEST_BUSY,
          "too many request bodies without a credential are being received; retry later, or "
          "authenticate");
+}
+
+static void answer_too_large(soulgw_req *req) {
+  req->stage = SG_STAGE_LIMITS;
+  soulgw_reply_error(req, SOULGW_API_REQUEST_TOO_LARGE,
+                     "request body is over the limit of %lld bytes",
+                     req->snap->conf->server.max_body_bytes);
 }
 
 /* The first call, the head complete: the edge's checks, then the pipeline's begin. */
@@ -454,9 +462,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (req->glue_busy)
       answer_busy(req);
     else if (req->glue_discard)
-      soulgw_reply_error(req, SOULGW_API_REQUEST_TOO_LARGE,
-                         "request body is over the limit of %lld bytes",
-                         req->snap->conf->server.max_body_bytes);
+      answer_too_large(req);
     else
       sg_pipeline_run(req);
   }

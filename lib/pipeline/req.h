@@ -65,6 +65,8 @@ struct soulgw_req {
                                * server.max_unauthenticated_body_bytes */
   unsigned char dialect;      /* sg_dialect: the shape of every error answer (dialect.h), set
                                * by begin before any check; SOULGW until then */
+  unsigned char stage;        /* sg_stage: the stage that refused the request (verdict.h), or
+                               * the handler's once it runs; EDGE until begin refuses */
   soulgw_json *json;
   const sg_principal *principal;
   const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */

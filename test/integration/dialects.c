@@ -8,6 +8,8 @@
  * envelope {"success":false,"data":null,"error":{"code","message"},"trace_id"} with the
  * request id as trace_id and the status of the error table.  The other routes keep SPEC 4's
  * {"code","message","correlation_id"}, and so does a path that matches no route.
+ *
+ * The access log line of a refused request names the stage that refused it (item 4).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -65,7 +67,8 @@ static void envelope(const char *method, const char *path, const char *const *he
   http(&gw, method, path, headers, body, &r);
   cJSON *j = json_of(&r);
   char rid[80];
-  snprintf(rid, sizeof rid, "%s", resp_header(&r, "X-Request-Id") ? resp_header(&r, "X-Request-Id") : "");
+  const char *id = resp_header(&r, "X-Request-Id");
+  snprintf(rid, sizeof rid, "%s", id ? id : "");
   check_envelope(r.status, rid, j, status, code, fragment, what);
   if (!cJSON_IsObject(j)) tap_diag("  body: %.300s", r.body ? r.body : "(none)");
   cJSON_Delete(j);
@@ -174,7 +177,8 @@ static void harden_dialect_legacy_rate_limited(void) {
     if (!ok(n < 50, "%s: a 429 within 50 requests", what)) continue;
     cJSON *j = json_of(&r);
     char rid[80];
-    snprintf(rid, sizeof rid, "%s", resp_header(&r, "X-Request-Id") ? resp_header(&r, "X-Request-Id") : "");
+    const char *id = resp_header(&r, "X-Request-Id");
+  snprintf(rid, sizeof rid, "%s", id ? id : "");
     check_envelope(r.status, rid, j, 429, "QUOTA.RATE_LIMITED", "rate limit exceeded", what);
     ok(resp_header(&r, "Retry-After") != NULL, "%s: Retry-After", what);
     cJSON_Delete(j);
@@ -213,7 +217,8 @@ static void harden_dialect_soulgw_unchanged(void) {
       {"POST", "/api/tools/execute", NULL, "{}", "AUTH.UNAUTHENTICATED", 401},
       {"POST", "/api/tools/execute", NOSCOPE, "{}", "AUTH.FORBIDDEN", 403},
       {"POST", "/api/tools/execute", FULL, "{", "SCHEMA.VALIDATION_FAILED", 422},
-      {"POST", "/api/tools/execute", FULL, "{\"tool_id\":\"no.such.tool\"}", "POLICY.DENY_TOOL", 403},
+      {"POST", "/api/tools/execute", FULL, "{\"tool_id\":\"no.such.tool\"}", "POLICY.DENY_TOOL",
+       403},
       {"GET", "/api/tools/execute", FULL, NULL, "ROUTE.METHOD_NOT_ALLOWED", 405},
       {"POST", "/tenants/tenant-demo/nothing.here", FULL, "{}", "ROUTE.NOT_FOUND", 404},
   };
@@ -236,10 +241,98 @@ static void harden_dialect_soulgw_unchanged(void) {
   }
 }
 
+/* The access log line of request rid (waited for): malloc'd, or NULL. */
+static char *access_line(const char *rid) {
+  char key[128];
+  snprintf(key, sizeof key, "\"msg\":\"access\",\"request_id\":\"%s\"", rid);
+  if (!gw_wait_log(&gw, key, 1, 10000)) return NULL;
+  FILE *fp = fopen(gw.errlog, "r");
+  char line[4096], *found = NULL;
+  while (fp && !found && fgets(line, sizeof line, fp))
+    if (strstr(line, key)) found = strdup(line);
+  if (fp) fclose(fp);
+  return found;
+}
+
+/* Each refusal names its stage in the access log ("stage"); an answer that is not an error has
+ * none. */
+static void harden_stage_access_log(void) {
+  char full[96], noscope[96], big[5001];
+  bearer(full, sizeof full, FULL);
+  bearer(noscope, sizeof noscope, NOSCOPE);
+  memset(big, ' ', sizeof big - 1);
+  big[0] = '{';
+  big[sizeof big - 2] = '}';
+  big[sizeof big - 1] = '\0';
+  static const struct {
+    const char *rid, *method, *path, *type, *auth, *body, *stage;
+  } cases[] = {
+      {"st-route", "GET", TOOLS, NULL, "full", NULL, "route"},
+      {"st-notfound", "GET", "/no/such/path", NULL, NULL, NULL, "route"},
+      {"st-limits-type", "POST", TOOLS, "text/plain", "full", TOOL_BODY, "limits"},
+      {"st-limits-size", "POST", TOOLS, "application/json", "full", "big", "limits"},
+      {"st-auth", "POST", TOOLS, "application/json", NULL, TOOL_BODY, "auth"},
+      {"st-scope", "POST", TOOLS, "application/json", "noscope", TOOL_BODY, "scope"},
+      {"st-body", "POST", TOOLS, "application/json", "full", "{", "body"},
+      {"st-tenant", "POST", "/tenants/other/tools.execute", "application/json", "full", TOOL_BODY,
+       "tenant"},
+      {"st-handler", "POST", TOOLS, "application/json", "full", "{\"plan\":{}}", "handler"},
+      {"st-ok", "POST", TOOLS, "application/json", "full", TOOL_BODY, NULL},
+  };
+  for (size_t i = 0; i < TAP_COUNT(cases); i++) {
+    char rid[64], type[80];
+    snprintf(rid, sizeof rid, "X-Request-Id: %s", cases[i].rid);
+    snprintf(type, sizeof type, "Content-Type: %s", cases[i].type ? cases[i].type : "");
+    const char *auth = !cases[i].auth ? NULL : strcmp(cases[i].auth, "full") == 0 ? full : noscope;
+    const char *hdrs[] = {rid, cases[i].type ? type : "Content-Type:", auth, NULL};
+    const char *body = cases[i].body && strcmp(cases[i].body, "big") == 0 ? big : cases[i].body;
+    http_resp r;
+    http(&gw, cases[i].method, cases[i].path, hdrs, body, &r);
+    resp_free(&r);
+    char *line = access_line(cases[i].rid);
+    if (!ok(line != NULL, "%s: an access line", cases[i].rid)) continue;
+    if (cases[i].stage) {
+      char want[64];
+      snprintf(want, sizeof want, "\"stage\":\"%s\"", cases[i].stage);
+      has_str(line, want, "%s: refused at the %s stage", cases[i].rid, cases[i].stage);
+    } else {
+      ok(!strstr(line, "\"stage\""), "%s: no stage for an answer that is not an error",
+         cases[i].rid);
+    }
+    free(line);
+  }
+  /* over its rate */
+  char limited[96];
+  bearer(limited, sizeof limited, LIMITED);
+  int refused = 0;
+  for (int n = 0; n < 50 && !refused; n++) {
+    char rid[64];
+    snprintf(rid, sizeof rid, "X-Request-Id: st-rate-%d", n);
+    const char *hdrs[] = {rid, "Content-Type: application/json", limited, NULL};
+    http_resp r;
+    http(&gw, "POST", TOOLS, hdrs, TOOL_BODY, &r);
+    refused = r.status == 429;
+    resp_free(&r);
+    if (!refused) continue;
+    char *line = access_line(rid + strlen("X-Request-Id: "));
+    has_str(line, "\"stage\":\"rate\"", "st-rate-%d: refused at the rate stage", n);
+    free(line);
+  }
+  ok(refused, "a 429 within 50 requests");
+  /* refused by the HTTP glue before routing: two Content-Lengths */
+  static const char two_cl[] =
+      "POST " TOOLS " HTTP/1.1\r\nHost: x\r\nX-Request-Id: st-edge\r\n"
+      "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+  free(raw_exchange(&gw, two_cl, sizeof two_cl - 1, 5000));
+  char *line = access_line("st-edge");
+  has_str(line, "\"stage\":\"edge\"", "st-edge: refused at the edge");
+  free(line);
+}
+
 static const tap_test tests[] = {
     TEST(harden_dialect_legacy_pipeline),     TEST(harden_dialect_legacy_handler),
     TEST(harden_dialect_legacy_rate_limited), TEST(harden_dialect_legacy_glue),
-    TEST(harden_dialect_soulgw_unchanged),
+    TEST(harden_dialect_soulgw_unchanged),    TEST(harden_stage_access_log),
 };
 
 int main(void) {
