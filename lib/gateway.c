@@ -76,6 +76,7 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   rt.methods = sg_methods_parse(k->methods);
   rt.fn = fn;
   rt.ud = &gw->ctx;
+  rt.dialect = k->dialect;
   rt.flags = SOULGW_ROUTE_TENANT;
   if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;
   if (sc && sc->has_scopes) {

@@ -31,7 +31,8 @@ const sg_service_def sg_standard_services[] = {
 const size_t sg_standard_services_count = sizeof sg_standard_services / sizeof sg_standard_services[0];
 
 static const sg_kind kinds[] = {
-#define SG_KIND_ROW_(id, name, methods, description) {SG_KIND_##id, name, methods, description},
+#define SG_KIND_ROW_(id, name, methods, dialect, description)                                  \
+  {SG_KIND_##id, name, methods, SG_DIALECT_##dialect, description},
     SG_KIND_MAP(SG_KIND_ROW_)
 #undef SG_KIND_ROW_
 };

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "pipeline/dialect.h"
 #include "pipeline/pipeline.h"
 
 /* A connection as the watchdog sees it. */
@@ -115,14 +116,17 @@ static enum MHD_Result queue(soulgw_req *req, struct MHD_Connection *c) {
       req->glue_close || sg_inflight_draining(req->inflight);
   pthread_mutex_lock(&req->lock);
   if (req->resp_tree) {
-    static const char oom[] = "{\"code\":\"UNKNOWN.INTERNAL\",\"message\":\"out of memory\"}";
     char *text = soulgw_json_print(req->resp_tree);
     soulgw_json_free(req->resp_tree);
     req->resp_tree = NULL;
     req->resp_owned = text;
-    req->resp = text ? text : oom;
-    req->resp_len = text ? strlen(text) : sizeof oom - 1;
-    if (!text) req->status = 500;
+    if (text) {
+      req->resp = text;
+      req->resp_len = strlen(text);
+    } else {
+      req->resp = sg_dialect_oom((sg_dialect)req->dialect, &req->resp_len);
+      req->status = 500;
+    }
   }
   if (req->stream) {
     atomic_fetch_add_explicit(&req->refs, 1, memory_order_relaxed); /* the response's */
@@ -363,11 +367,21 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* ------------------------------------------------------------------------------------------ */
 /* Requests */
 
+/* After begin: the route is known, and so is the dialect of these answers.  Both refuse the
+ * body, at the limits stage. */
 static void answer_busy(soulgw_req *req) {
+  req->stage = SG_STAGE_LIMITS;
   soulgw_reply_header(req, "Retry-After", "1");
   refuse(req, SOULGW_API_REQUEST_BUSY,
          "too many request bodies without a credential are being received; retry later, or "
          "authenticate");
+}
+
+static void answer_too_large(soulgw_req *req) {
+  req->stage = SG_STAGE_LIMITS;
+  soulgw_reply_error(req, SOULGW_API_REQUEST_TOO_LARGE,
+                     "request body is over the limit of %lld bytes",
+                     req->snap->conf->server.max_body_bytes);
 }
 
 /* The first call, the head complete: the edge's checks, then the pipeline's begin. */
@@ -448,8 +462,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (req->glue_busy)
       answer_busy(req);
     else if (req->glue_discard)
-      sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE, "request body is over the limit of %lld bytes",
-                   req->snap->conf->server.max_body_bytes);
+      answer_too_large(req);
     else
       sg_pipeline_run(req);
   }

@@ -1,6 +1,6 @@
 /*
  * auth.c -- the authentication stage (see auth.h): bearer tokens, SB-HMAC signatures and the
- * API key, each failure a 401 naming its reason and counted by reason.
+ * API key, each failure a 401 verdict naming its reason (the pipeline counts it by reason).
  *
  * Secrets are never compared as strings.  Bearer tokens and the API key are reduced to a keyed
  * BLAKE2b digest (the key is random per process) and looked up by digest, so neither the time
@@ -15,7 +15,6 @@
 #include "pipeline/auth.h"
 #include "base/crypto.h"
 #include "pipeline/hmac.h"
-#include "pipeline/req.h"
 
 typedef struct cred {
   sg_principal p;
@@ -130,16 +129,18 @@ void sg_auth_count(sg_auth *a, const char *reason) {
   sg_family_add(a->failures, v, 1);
 }
 
-/* Answers 401 with the reason in the message and counts it. */
-static int fail(sg_auth *a, soulgw_req *req, const char *reason, const char *fmt, ...)
-    SG_PRINTF(4, 5);
-static int fail(sg_auth *a, soulgw_req *req, const char *reason, const char *fmt, ...) {
+/* A 401 verdict with its reason. */
+static int fail(sg_verdict *v, const char *reason, const char *fmt, ...) SG_PRINTF(3, 4);
+static int fail(sg_verdict *v, const char *reason, const char *fmt, ...) {
   va_list ap;
-  sg_auth_count(a, reason);
   va_start(ap, fmt);
-  soulgw_reply_verror(req, SOULGW_API_AUTH_UNAUTHENTICATED, fmt, ap);
+  sg_verdict_vset(v, SOULGW_API_AUTH_UNAUTHENTICATED, reason, fmt, ap);
   va_end(ap);
   return -1;
+}
+
+static const char *header(const sg_creds *c, const char *name) {
+  return c->header(c->ctx, name);
 }
 
 /* A credential as sent: visible ASCII without blanks, 1 to 4096 characters. */
@@ -150,9 +151,9 @@ static int credential_ok(const char *s) {
   return n >= 1 && n <= 4096;
 }
 
-static int bearer(sg_auth *a, soulgw_req *req, const char *token, const sg_principal **out) {
+static int bearer(sg_auth *a, const char *token, const sg_principal **out, sg_verdict *v) {
   if (!credential_ok(token))
-    return fail(a, req, "malformed", "malformed Authorization header: expected \"Bearer <token>\"");
+    return fail(v, "malformed", "malformed Authorization header: expected \"Bearer <token>\"");
   unsigned char d[32];
   sg_secret_digest(d, token, strlen(token));
   for (size_t s = slot_of(d, a->table_size); a->by_digest[s] >= 0;
@@ -163,21 +164,21 @@ static int bearer(sg_auth *a, soulgw_req *req, const char *token, const sg_princ
       return 0;
     }
   }
-  return fail(a, req, "unknown_token", "unknown bearer token");
+  return fail(v, "unknown_token", "unknown bearer token");
 }
 
-static int api_key(sg_auth *a, soulgw_req *req, const char *key, const sg_principal **out) {
-  if (!credential_ok(key)) return fail(a, req, "malformed", "malformed x-api-key header");
+static int api_key(sg_auth *a, const char *key, const sg_principal **out, sg_verdict *v) {
+  if (!credential_ok(key)) return fail(v, "malformed", "malformed x-api-key header");
   unsigned char d[32];
   sg_secret_digest(d, key, strlen(key));
   if (!a->api_key || !sg_equal_ct(a->api_key->digest, d, sizeof d))
-    return fail(a, req, "unknown_api_key", "unknown API key");
+    return fail(v, "unknown_api_key", "unknown API key");
   *out = &a->api_key->p;
   return 0;
 }
 
-static int replayed(sg_auth *a, soulgw_req *req) {
-  return fail(a, req, "replay",
+static int replayed(sg_verdict *v) {
+  return fail(v, "replay",
               "SB-HMAC signature already used (replay); sign each request with a fresh "
               "x-sb-nonce");
 }
@@ -190,72 +191,73 @@ static int is_hex64(const char *s) {
   return 1;
 }
 
-/* head_only: the body is not in yet; everything but the body hash and the replay cache. */
-static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_principal **out,
-                int head_only) {
+/* pend NULL (head only): the body is not in yet; everything but the body hash and the replay
+ * cache.  Else the whole of it, and *pend receives the signature. */
+static int hmac(sg_auth *a, const sg_creds *c, const char *value, const sg_principal **out,
+                sg_hmac_pending *pend, sg_verdict *v) {
+  int head_only = pend == NULL;
   const char *colon = strchr(value, ':');
   if (!credential_ok(value) || !colon || colon == value)
-    return fail(a, req, "malformed",
+    return fail(v, "malformed",
                 "malformed Authorization header: expected \"SB-HMAC <key id>:<hex signature>\"");
   const char *hex = colon + 1;
   if (strlen(hex) != 64)
-    return fail(a, req, "malformed", "malformed SB-HMAC signature: expected 64 hex digits, got %zu",
+    return fail(v, "malformed", "malformed SB-HMAC signature: expected 64 hex digits, got %zu",
                 strlen(hex));
   unsigned char given[SG_SHA256_LEN];
   if (sg_hex_decode(given, sizeof given, hex, 64) != 0)
-    return fail(a, req, "malformed", "malformed SB-HMAC signature: not hexadecimal");
+    return fail(v, "malformed", "malformed SB-HMAC signature: not hexadecimal");
   size_t idlen = (size_t)(colon - value);
   cred *key = NULL;
   for (size_t i = a->ntokens; i < a->ntokens + a->nhmac; i++) {
-    cred *c = &a->creds[i];
-    if (strlen(c->p.id) == idlen && memcmp(c->p.id, value, idlen) == 0) key = c;
+    cred *k = &a->creds[i];
+    if (strlen(k->p.id) == idlen && memcmp(k->p.id, value, idlen) == 0) key = k;
   }
-  if (!key) return fail(a, req, "unknown_key", "unknown HMAC key id");
+  if (!key) return fail(v, "unknown_key", "unknown HMAC key id");
 
-  const char *date = soulgw_req_header(req, "x-sb-date");
+  const char *date = header(c, "x-sb-date");
   int64_t ts, now = sg_wall_ms() / 1000;
-  if (!date || !*date) return fail(a, req, "missing_date", "missing x-sb-date header");
+  if (!date || !*date) return fail(v, "missing_date", "missing x-sb-date header");
   if (sg_hmac_parse_date(date, &ts) != 0)
-    return fail(a, req, "malformed_date",
+    return fail(v, "malformed_date",
                 "malformed x-sb-date: expected RFC 3339 UTC (2025-01-01T00:00:00Z) or an HTTP date");
   if (ts > now + a->skew || ts < now - a->skew)
-    return fail(a, req, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
+    return fail(v, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
                 (long long)a->skew);
 
-  const char *body_hash = soulgw_req_header(req, "x-sb-content-sha256");
+  const char *body_hash = header(c, "x-sb-content-sha256");
   if (body_hash) {
     unsigned char want[SG_SHA256_LEN], got[SG_SHA256_LEN];
-    size_t blen = 0;
-    const char *body = soulgw_req_body(req, &blen);
+    const char *body = c->body;
     if (!is_hex64(body_hash) || sg_hex_decode(want, sizeof want, body_hash, 64) != 0)
-      return fail(a, req, "malformed", "malformed x-sb-content-sha256: expected 64 hex digits");
+      return fail(v, "malformed", "malformed x-sb-content-sha256: expected 64 hex digits");
     if (!head_only) {
-      sg_sha256(got, body ? body : "", body ? blen : 0);
+      sg_sha256(got, body ? body : "", body ? c->body_len : 0);
       if (!sg_equal_ct(want, got, sizeof got))
-        return fail(a, req, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
+        return fail(v, "body_hash_mismatch", "x-sb-content-sha256 does not match the body");
     }
   } else if (a->require_body_hash) {
-    return fail(a, req, "missing_body_hash", "missing x-sb-content-sha256 header (required)");
+    return fail(v, "missing_body_hash", "missing x-sb-content-sha256 header (required)");
   }
-  const char *nonce = soulgw_req_header(req, "x-sb-nonce");
+  const char *nonce = header(c, "x-sb-nonce");
   if (nonce && !sg_hmac_nonce_ok(nonce))
-    return fail(a, req, "malformed", "malformed x-sb-nonce: expected 8 to 128 visible characters");
+    return fail(v, "malformed", "malformed x-sb-nonce: expected 8 to 128 visible characters");
   if (!nonce && a->require_nonce)
-    return fail(a, req, "missing_nonce", "missing x-sb-nonce header (required)");
+    return fail(v, "missing_nonce", "missing x-sb-nonce header (required)");
 
   sg_buf canon;
   char sig[65];
   unsigned char expect[SG_SHA256_LEN];
   sg_buf_init(&canon, 1 << 16);
-  if (sg_hmac_canonical(&canon, req->method, req->path, date, body_hash, nonce) != 0) {
+  if (sg_hmac_canonical(&canon, c->method, c->path, date, body_hash, nonce) != 0) {
     sg_buf_free(&canon);
-    return fail(a, req, "malformed", "signed headers too long");
+    return fail(v, "malformed", "signed headers too long");
   }
   sg_hmac_sign_hex(sig, key->secret, key->secret_len, canon.ptr, canon.len);
   sg_buf_free(&canon);
   sg_hex_decode(expect, sizeof expect, sig, 64);
   if (!sg_equal_ct(expect, given, sizeof given))
-    return fail(a, req, "bad_signature", "SB-HMAC signature does not match");
+    return fail(v, "bad_signature", "SB-HMAC signature does not match");
   if (head_only) {
     *out = &key->p;
     return 0;
@@ -263,83 +265,72 @@ static int hmac(sg_auth *a, soulgw_req *req, const char *value, const sg_princip
 
   /* Nothing accepted before the cache's horizon (the start) can be known to it. */
   if (ts <= sg_replay_horizon(a->replay))
-    return fail(a, req, "before_start",
+    return fail(v, "before_start",
                 "SB-HMAC signature dated before the gateway started (a possible replay); sign "
                 "the request again");
-  if (sg_replay_seen(a->replay, given, now)) return replayed(a, req);
-  sg_hmac_pending *pend = sg_arena_alloc(&req->arena, sizeof *pend);
-  if (!pend) {
-    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-    return -1;
-  }
+  if (sg_replay_seen(a->replay, given, now)) return replayed(v);
   memcpy(pend->sig, given, sizeof pend->sig);
   pend->date = ts;
   pend->share = key->share;
-  req->hmac_pending = pend;
   *out = &key->p;
   return 0;
 }
 
-int sg_auth_record(sg_auth *a, soulgw_req *req) {
-  const sg_hmac_pending *pend = req->hmac_pending;
-  if (!pend) return 0;
-  req->hmac_pending = NULL;
+int sg_auth_record(sg_auth *a, const sg_hmac_pending *pend, const char *key_id, sg_verdict *v) {
   int64_t retry = 1;
   int rc = sg_replay_check_add(a->replay, pend->share, pend->sig, pend->date,
                                sg_wall_ms() / 1000, &retry);
   if (rc == SG_REPLAY_NEW) return 0;
-  if (rc == SG_REPLAY_SEEN) return replayed(a, req);
+  if (rc == SG_REPLAY_SEEN) return replayed(v);
   if (rc == SG_REPLAY_EXPIRED)
-    return fail(a, req, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
+    return fail(v, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
                 (long long)a->skew);
-  char wait[24];
-  sg_auth_count(a, "replay_cache_full");
-  snprintf(wait, sizeof wait, "%lld", (long long)retry);
-  soulgw_reply_header(req, "Retry-After", wait);
   if (rc == SG_REPLAY_SHARE_FULL)
-    soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED,
-                       "too many signed requests for HMAC key %s: its share of the replay cache "
-                       "is full; retry in %lld s",
-                       req->principal ? req->principal->id : "?", (long long)retry);
+    sg_verdict_set(v, SOULGW_API_QUOTA_RATE_LIMITED, "replay_cache_full",
+                   "too many signed requests for HMAC key %s: its share of the replay cache "
+                   "is full; retry in %lld s",
+                   key_id ? key_id : "?", (long long)retry);
   else
-    soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED,
-                       "the replay cache is full; retry in %lld s", (long long)retry);
+    sg_verdict_set(v, SOULGW_API_QUOTA_RATE_LIMITED, "replay_cache_full",
+                   "the replay cache is full; retry in %lld s", (long long)retry);
+  v->retry_after = retry;
   return -1;
 }
 
-static int authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out, int head_only) {
+/* pend NULL: from the headers alone (sg_auth_identify). */
+static int authenticate(sg_auth *a, const sg_creds *c, const sg_principal **out,
+                        sg_hmac_pending *pend, sg_verdict *v) {
   *out = NULL;
-  const char *authz = soulgw_req_header(req, "Authorization");
+  const char *authz = header(c, "Authorization");
   if (authz) {
-    if (strncasecmp(authz, "Bearer ", 7) == 0) return bearer(a, req, authz + 7, out);
-    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, req, authz + 8, out, head_only);
+    if (strncasecmp(authz, "Bearer ", 7) == 0) return bearer(a, authz + 7, out, v);
+    if (strncasecmp(authz, "SB-HMAC ", 8) == 0) return hmac(a, c, authz + 8, out, pend, v);
     if (strcasecmp(authz, "Bearer") == 0 || strcasecmp(authz, "SB-HMAC") == 0 || !*authz)
-      return fail(a, req, "malformed", "malformed Authorization header: no credential");
-    return fail(a, req, "unsupported_scheme",
+      return fail(v, "malformed", "malformed Authorization header: no credential");
+    return fail(v, "unsupported_scheme",
                 "unsupported Authorization scheme: use Bearer or SB-HMAC");
   }
-  const char *key = soulgw_req_header(req, "x-api-key");
-  if (key) return api_key(a, req, key, out);
+  const char *key = header(c, "x-api-key");
+  if (key) return api_key(a, key, out, v);
   return 0;
 }
 
-int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out) {
-  return authenticate(a, req, out, 0);
+int sg_auth_authenticate(sg_auth *a, const sg_creds *c, const sg_principal **out,
+                         sg_hmac_pending *pend, sg_verdict *v) {
+  return authenticate(a, c, out, pend, v);
 }
 
-int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out) {
-  return authenticate(a, req, out, 1);
+int sg_auth_identify(sg_auth *a, const sg_creds *c, const sg_principal **out, sg_verdict *v) {
+  return authenticate(a, c, out, NULL, v);
 }
 
-int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p) {
+int sg_auth_rate(sg_auth *a, const sg_principal *p, sg_verdict *v) {
   (void)a;
   if (!p->bucket) return 0;
   long wait = sg_bucket_take(p->bucket, sg_now_ns());
   if (!wait) return 0;
-  char retry[24];
-  snprintf(retry, sizeof retry, "%ld", wait);
-  soulgw_reply_header(req, "Retry-After", retry);
-  soulgw_reply_error(req, SOULGW_API_QUOTA_RATE_LIMITED, "rate limit exceeded for %s; retry in %ld s",
-                     p->id, wait);
+  sg_verdict_set(v, SOULGW_API_QUOTA_RATE_LIMITED, NULL,
+                 "rate limit exceeded for %s; retry in %ld s", p->id, wait);
+  v->retry_after = wait;
   return -1;
 }

@@ -1,7 +1,10 @@
 /*
  * auth.h -- the authentication stage: principals from bearer tokens, SB-HMAC signatures and
- * API keys; per-principal rate limits.  An sg_auth is built from one configuration snapshot and
- * is immutable apart from its rate buckets; reloads build a new one.
+ * API keys; the replay cache; per-principal rate limits.  An sg_auth is built from one
+ * configuration snapshot and is immutable apart from its rate buckets; reloads build a new one.
+ *
+ * The stage reads a request through a credentials view (sg_creds) and never answers it: each
+ * check returns 0, or -1 with a verdict (verdict.h) that the pipeline renders.
  */
 #ifndef SG_AUTH_H
 #define SG_AUTH_H
@@ -9,6 +12,7 @@
 #include "conf/config.h"
 #include "base/metrics.h"
 #include "base/sg.h"
+#include "pipeline/verdict.h"
 
 typedef struct sg_principal sg_principal;
 typedef struct sg_bucket sg_bucket;
@@ -22,6 +26,17 @@ struct sg_principal {
 
 typedef struct sg_auth sg_auth;
 typedef struct sg_replay sg_replay;
+
+/* What authentication reads of a request.  header(ctx, name) answers a header's value, or NULL
+ * when it is absent (the request's own lookup, so that only the headers a credential needs are
+ * looked up). */
+typedef struct sg_creds {
+  const char *method, *path;
+  const char *(*header)(void *ctx, const char *name);
+  void *ctx;
+  const char *body; /* NULL: the request has no body */
+  size_t body_len;
+} sg_creds;
 
 /* An SB-HMAC signature that verified, waiting in its request for sg_auth_record. */
 typedef struct sg_hmac_pending sg_hmac_pending;
@@ -77,30 +92,31 @@ void sg_bucket_copy_level(sg_bucket *dst, sg_bucket *src);
  * being replaced: rate buckets of principals whose limits did not change keep their level. */
 sg_auth *sg_auth_new(const sg_conf *conf, sg_replay *replay, sg_family *failures,
                      sg_auth *prev);
-/* Counts an authorization failure (a reason of the 403 kind) in the same family. */
+/* Counts a refusal by its reason (a verdict's) in soulgw_auth_failures_total. */
 void sg_auth_count(sg_auth *a, const char *reason);
 void sg_auth_free(sg_auth *a);
 
 /* Identifies the caller.  Returns 0 with *out the principal, or NULL when the request carries
- * no credential at all; or -1 after answering 401 with the reason.  An SB-HMAC signature that
- * verified is not yet recorded against replay: it waits in the request (req->hmac_pending)
- * until sg_auth_record, so that refused requests take no room in the replay cache. */
-int sg_auth_authenticate(sg_auth *a, soulgw_req *req, const sg_principal **out);
+ * no credential at all; or -1 with a 401 verdict whose reason names the failure.  When *out is
+ * an HMAC key's, *pend (not NULL) holds its signature, not yet recorded against replay: the
+ * caller keeps it until sg_auth_record, so that refused requests take no room in the replay
+ * cache. */
+int sg_auth_authenticate(sg_auth *a, const sg_creds *c, const sg_principal **out,
+                         sg_hmac_pending *pend, sg_verdict *v);
 /* The same from the headers alone, before the body is read: an SB-HMAC signature is checked,
- * but not its body hash, and it is not recorded in the replay cache (sg_auth_authenticate does
- * both once the body is in). */
-int sg_auth_identify(sg_auth *a, soulgw_req *req, const sg_principal **out);
+ * but not its body hash, nor against the replay cache (sg_auth_authenticate does both once the
+ * body is in). */
+int sg_auth_identify(sg_auth *a, const sg_creds *c, const sg_principal **out, sg_verdict *v);
 /* Called once the request is authorized (tenant and scopes checked), before the rate limit and
- * the handler: records the request's SB-HMAC signature, if any, in its key's share of the
- * replay cache.  0, or -1 after answering: 401 when the signature was recorded meanwhile (a
- * concurrent replay) or is too old, 429 with Retry-After when the key's share (or the cache)
+ * the handler: records the SB-HMAC signature pend of the key key_id in the key's share of the
+ * replay cache.  0, or -1 with a verdict: 401 when the signature was recorded meanwhile (a
+ * concurrent replay) or is too old, 429 with retry_after when the key's share (or the cache)
  * is full. */
-int sg_auth_record(sg_auth *a, soulgw_req *req);
-/* Takes a token from the principal's bucket: 0, or -1 after answering 429 with Retry-After. */
-int sg_auth_rate(sg_auth *a, soulgw_req *req, const sg_principal *p);
-/* 1 when the principal holds scope, or "*" (which is not tenant:*; see sg_strv_has).  Inline:
- * req.c answers soulgw_req_has_scope() with it, and auth.c, which answers on the request, must
- * not be called back from req.c. */
+int sg_auth_record(sg_auth *a, const sg_hmac_pending *pend, const char *key_id, sg_verdict *v);
+/* Takes a token from the principal's bucket: 0, or -1 with a 429 verdict and retry_after. */
+int sg_auth_rate(sg_auth *a, const sg_principal *p, sg_verdict *v);
+/* 1 when the principal holds scope, or "*" (which is not tenant:*; see sg_strv_has).  Inline,
+ * for req.c's soulgw_req_has_scope() and the pipeline's scope stage. */
 static inline int sg_principal_has(const sg_principal *p, const char *scope) {
   return p && sg_strv_has(p->scopes, scope);
 }

@@ -1,15 +1,20 @@
 /*
  * pipeline.c -- one request's way through the gateway, in this order:
  *
- *   begin (headers in):  route (404, 405, OPTIONS) -> body limits (413 by Content-Length, 415)
- *                        -> authentication (401) -> scopes (403)
- *   run (body in):       SB-HMAC body hash and replay (401) -> JSON body (422)
- *                        -> tenant (422, 403) -> rate (429) -> handler
+ *   begin (headers in):  route (404, 405, OPTIONS; the route's dialect) -> limits (413 by
+ *                        Content-Length, 415) -> auth (401) -> scope (403)
+ *   run (body in):       auth, for SB-HMAC with a body (401) -> body: JSON (422)
+ *                        -> tenant (422, 403) -> replay (401, 429) -> rate (429) -> handler
  *   done (answer sent):  metrics and the access log
  *
  * Credentials and scopes are decided from the headers, so that a body is never read for a
  * request that will be refused: only what needs the body (an SB-HMAC body hash, and the replay
  * cache, which records a signature once the request is fully verified) waits for it.
+ *
+ * Routing comes first and puts the route's dialect on the request, so that every answer after
+ * it -- a stage's refusal, the glue's, the handler's -- has the route's shape.  Stages do not
+ * answer: each returns a verdict (verdict.h), and refuse() below is the one place that renders
+ * them.  The stages stay in this one linear function pair; there is no phase engine.
  *
  * The glue calls these three and knows nothing of what happens inside; handlers see a request
  * that has passed every stage.
@@ -19,10 +24,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/json.h"
 #include "pipeline/auth.h"
 #include "pipeline/inflight.h"
 #include "pipeline/pipeline.h"
-#include "base/json.h"
 
 /* application/json or application/<x>+json, with an optional charset that must be UTF-8. */
 static int is_json_type(const char *ct) {
@@ -53,58 +58,111 @@ static int is_token(const char *s) {
   return 1;
 }
 
-/* Authentication and scopes from the headers.  Without a body the request is complete and is
- * authenticated in full; with one, an SB-HMAC request is finished by sg_pipeline_run.  Returns
- * 1 after answering. */
-static int authorize(soulgw_req *req) {
-  const sg_route *rt = req->route;
-  const sg_principal *p = NULL;
-  int anonymous = (rt->flags & SOULGW_ROUTE_ANONYMOUS) != 0;
-  int ops = (rt->flags & SG_ROUTE_OPS) != 0;
+/* Renders a stage's verdict: counts its reason, sets its headers, answers in the request's
+ * dialect.  Returns 1 (the request is answered). */
+static int refuse(soulgw_req *req, sg_stage stage, const sg_verdict *v) {
+  req->stage = (unsigned char)stage;
+  if (v->reason) sg_auth_count(req->snap->auth, v->reason);
+  if (v->retry_after > 0) {
+    char s[24];
+    snprintf(s, sizeof s, "%lld", v->retry_after);
+    soulgw_reply_header(req, "Retry-After", s);
+  }
+  if (v->www_authenticate) soulgw_reply_header(req, "WWW-Authenticate", v->www_authenticate);
+  soulgw_reply_error(req, v->code, "%s", v->message);
+  return 1;
+}
 
-  /* public operations routes skip it entirely */
-  if (ops && anonymous && rt->scopes.n == 0) return 0;
-  sg_auth *auth = req->snap->auth;
-  if ((req->has_body ? sg_auth_identify(auth, req, &p) : sg_auth_authenticate(auth, req, &p)) < 0)
-    return 1;
-  if (!p && !anonymous) {
-    sg_auth_count(auth, "missing");
-    sg_req_error(req, SOULGW_API_AUTH_UNAUTHENTICATED,
-                 "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
-                 "signature, or x-api-key");
-    return 1;
+static int is_hmac(const sg_principal *p) { return p && strcmp(p->kind, "hmac") == 0; }
+
+static void creds_of(const soulgw_req *req, sg_creds *c) {
+  c->method = req->method;
+  c->path = req->path;
+  c->header = req->io->header;
+  c->ctx = req->io_ctx;
+  c->body = soulgw_req_body(req, &c->body_len);
+}
+
+/* Authenticates in full; an SB-HMAC signature that verified waits in the request for the
+ * replay stage. */
+static int authenticate(soulgw_req *req, const sg_principal **p, sg_verdict *v) {
+  sg_creds c;
+  sg_hmac_pending pend;
+  creds_of(req, &c);
+  if (sg_auth_authenticate(req->snap->auth, &c, p, &pend, v)) return -1;
+  if (is_hmac(*p)) {
+    sg_hmac_pending *kept = sg_arena_alloc(&req->arena, sizeof *kept);
+    if (!kept) return sg_verdict_set(v, SOULGW_API_UNKNOWN_INTERNAL, NULL, "out of memory");
+    *kept = pend;
+    req->hmac_pending = kept;
   }
-  if (p || !anonymous) {
-    for (size_t i = 0; i < rt->scopes.n; i++) {
-      if (!sg_principal_has(p, rt->scopes.v[i])) {
-        sg_auth_count(auth, "insufficient_scope");
-        sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN, "insufficient scope: needs %s",
-                     rt->scopes.v[i]);
-        return 1;
-      }
-    }
+  return 0;
+}
+
+/* The body's size by Content-Length, and its type. */
+static int limits_stage(const soulgw_req *req, long long content_length,
+                        const char *content_type, sg_verdict *v) {
+  long long max = req->snap->conf->server.max_body_bytes;
+  if (!req->has_body) return 0;
+  if (content_length > max)
+    return sg_verdict_set(v, SOULGW_API_REQUEST_TOO_LARGE, NULL,
+                          "request body of %lld bytes is over the limit of %lld bytes",
+                          content_length, max);
+  if (content_type && !is_json_type(content_type))
+    return sg_verdict_set(v, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE, NULL,
+                          "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
+                          content_type);
+  return 0;
+}
+
+/* The principal from the headers (*p NULL: anonymous, where the route allows it).  Without a
+ * body the request is complete and is authenticated in full; with one, an SB-HMAC request is
+ * finished by sg_pipeline_run. */
+static int auth_stage(soulgw_req *req, const sg_principal **p, sg_verdict *v) {
+  *p = NULL;
+  if (req->has_body) {
+    sg_creds c;
+    creds_of(req, &c);
+    if (sg_auth_identify(req->snap->auth, &c, p, v)) return -1;
+  } else if (authenticate(req, p, v)) {
+    return -1;
   }
-  req->principal = p;
-  req->auth_pending = req->has_body && p && strcmp(p->kind, "hmac") == 0;
+  if (!*p && !(req->route->flags & SOULGW_ROUTE_ANONYMOUS))
+    return sg_verdict_set(v, SOULGW_API_AUTH_UNAUTHENTICATED, "missing",
+                          "missing credential: send Authorization: Bearer <token>, an SB-HMAC "
+                          "signature, or x-api-key");
+  return 0;
+}
+
+/* Every scope of the route, held by the principal (an anonymous request needs none). */
+static int scope_stage(const sg_route *rt, const sg_principal *p, sg_verdict *v) {
+  if (!p) return 0;
+  for (size_t i = 0; i < rt->scopes.n; i++)
+    if (!sg_principal_has(p, rt->scopes.v[i]))
+      return sg_verdict_set(v, SOULGW_API_AUTH_FORBIDDEN, "insufficient_scope",
+                            "insufficient scope: needs %s", rt->scopes.v[i]);
   return 0;
 }
 
 int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
                       const char *content_type) {
-  const sg_conf *conf = req->snap->conf;
-  if (!is_token(req->method)) {
-    sg_req_error(req, SOULGW_API_REQUEST_BAD, "malformed request method");
-    return 1;
-  }
+  sg_verdict v;
   unsigned allowed = 0;
+  sg_dialect dialect = SG_DIALECT_SOULGW;
   char *scratch = sg_arena_alloc(&req->arena, strlen(req->path) + 1);
   if (!scratch) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-    return 1;
+    sg_verdict_set(&v, SOULGW_API_UNKNOWN_INTERNAL, NULL, "out of memory");
+    return refuse(req, SG_STAGE_ROUTE, &v);
   }
   const sg_route *rt = sg_router_match(req->snap->router, req->method_bit, req->path,
-                                       req->params, &req->nparams, scratch, &allowed);
+                                       req->params, &req->nparams, scratch, &allowed, &dialect);
+  req->dialect = (unsigned char)dialect;
+  if (!is_token(req->method)) {
+    sg_verdict_set(&v, SOULGW_API_REQUEST_BAD, NULL, "malformed request method");
+    return refuse(req, SG_STAGE_ROUTE, &v);
+  }
   if (!rt) {
+    req->stage = SG_STAGE_ROUTE;
     if (!allowed) {
       sg_req_not_found(req);
       return 1;
@@ -116,27 +174,39 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
       sg_req_static(req, 204, "", 0);
       return 1;
     }
-    sg_req_error(req, SOULGW_API_ROUTE_METHOD_NOT_ALLOWED, "method %.16s is not allowed here; use %s",
-                 req->method, allow);
-    return 1;
+    sg_verdict_set(&v, SOULGW_API_ROUTE_METHOD_NOT_ALLOWED, NULL,
+                   "method %.16s is not allowed here; use %s", req->method, allow);
+    return refuse(req, SG_STAGE_ROUTE, &v);
   }
   req->route = rt;
   req->metric_route = rt->metric_id;
   req->has_body = has_body;
-  if (has_body && content_length > conf->server.max_body_bytes) {
-    sg_req_error(req, SOULGW_API_REQUEST_TOO_LARGE,
-                 "request body of %lld bytes is over the limit of %lld bytes", content_length,
-                 conf->server.max_body_bytes);
-    return 1;
+  if (limits_stage(req, content_length, content_type, &v))
+    return refuse(req, SG_STAGE_LIMITS, &v);
+  /* public operations routes skip authentication entirely */
+  int public_ops = (rt->flags & SG_ROUTE_OPS) && (rt->flags & SOULGW_ROUTE_ANONYMOUS) &&
+                   rt->scopes.n == 0;
+  if (!public_ops) {
+    const sg_principal *p;
+    if (auth_stage(req, &p, &v)) return refuse(req, SG_STAGE_AUTH, &v);
+    if (scope_stage(rt, p, &v)) return refuse(req, SG_STAGE_SCOPE, &v);
+    req->principal = p;
+    req->auth_pending = has_body && is_hmac(p);
   }
-  if (has_body && content_type && !is_json_type(content_type)) {
-    sg_req_error(req, SOULGW_API_REQUEST_UNSUPPORTED_MEDIA_TYPE,
-                 "Content-Type \"%.100s\" is not JSON; send application/json (UTF-8)",
-                 content_type);
-    return 1;
-  }
-  if (authorize(req)) return 1;
   req->unauth_body = has_body && !req->principal;
+  return 0;
+}
+
+/* The body as JSON (when there is one). */
+static int body_stage(soulgw_req *req, sg_verdict *v) {
+  if (!req->has_body || !req->body.len) return 0;
+  char why[160];
+  int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
+  if (rc == SOULGW_ENOMEM)
+    return sg_verdict_set(v, SOULGW_API_UNKNOWN_INTERNAL, NULL, "out of memory parsing the body");
+  if (rc)
+    return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
+                          "body is not valid JSON: %s", why);
   return 0;
 }
 
@@ -148,17 +218,15 @@ static int tenant_ok(const char *t) {
   return 1;
 }
 
-/* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant, the principal's.  Returns
- * 0, or -1 after answering. */
-static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
+/* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant, the principal's. */
+static int tenant_stage(soulgw_req *req, const sg_principal *p, sg_verdict *v) {
   const char *t = soulgw_req_param(req, "tenant");
-  const soulgw_json *v = soulgw_json_get(req->json, "tenant");
-  if (!t && v && soulgw_json_typeof(v) != SOULGW_JSON_NULL) {
-    t = soulgw_json_string(v);
-    if (!t) {
-      sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "tenant must be a string");
-      return -1;
-    }
+  const soulgw_json *j = soulgw_json_get(req->json, "tenant");
+  if (!t && j && soulgw_json_typeof(j) != SOULGW_JSON_NULL) {
+    t = soulgw_json_string(j);
+    if (!t)
+      return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
+                            "tenant must be a string");
   }
   if (!t) {
     t = soulgw_req_header(req, "X-Soul-Tenant");
@@ -167,22 +235,16 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
   if (!t && p) t = p->tenant;
   if (!t) {
     if (!(req->route->flags & SOULGW_ROUTE_TENANT)) return 0;
-    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
-                 "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
-    return -1;
+    return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
+                          "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
   }
-  if (!tenant_ok(t)) {
-    sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
-                 "tenant must be 1 to 128 printable characters");
-    return -1;
-  }
-  if (p && strcmp(t, p->tenant) != 0 && !sg_principal_has(p, "tenant:*")) {
-    sg_auth_count(req->snap->auth, "tenant_mismatch");
-    sg_req_error(req, SOULGW_API_AUTH_FORBIDDEN,
-                 "principal %s belongs to tenant %s and may not act for tenant %.128s", p->id,
-                 p->tenant, t);
-    return -1;
-  }
+  if (!tenant_ok(t))
+    return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
+                          "tenant must be 1 to 128 printable characters");
+  if (p && strcmp(t, p->tenant) != 0 && !sg_principal_has(p, "tenant:*"))
+    return sg_verdict_set(v, SOULGW_API_AUTH_FORBIDDEN, "tenant_mismatch",
+                          "principal %s belongs to tenant %s and may not act for tenant %.128s",
+                          p->id, p->tenant, t);
   req->tenant = t;
   return 0;
 }
@@ -190,35 +252,41 @@ static int resolve_tenant(soulgw_req *req, const sg_principal *p) {
 void sg_pipeline_run(soulgw_req *req) {
   const sg_route *rt = req->route;
   const sg_principal *p = req->principal;
-  int ops = (rt->flags & SG_ROUTE_OPS) != 0;
+  sg_auth *auth = req->snap->auth;
+  sg_verdict v;
 
   /* an SB-HMAC request with a body: its signature passed with the headers; now the whole of it,
    * body hash and replay cache included */
   if (req->auth_pending) {
-    if (sg_auth_authenticate(req->snap->auth, req, &p) < 0) return;
+    if (authenticate(req, &p, &v)) {
+      refuse(req, SG_STAGE_AUTH, &v);
+      return;
+    }
     req->principal = p;
   }
-
-  if (!ops) {
-    if (req->has_body && req->body.len) {
-      char why[160];
-      int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
-      if (rc == SOULGW_ENOMEM) {
-        sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory parsing the body");
-        return;
-      }
-      if (rc) {
-        sg_req_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, "body is not valid JSON: %s", why);
-        return;
-      }
+  if (!(rt->flags & SG_ROUTE_OPS)) {
+    if (body_stage(req, &v)) {
+      refuse(req, SG_STAGE_BODY, &v);
+      return;
     }
-    if (resolve_tenant(req, p)) return;
+    if (tenant_stage(req, p, &v)) {
+      refuse(req, SG_STAGE_TENANT, &v);
+      return;
+    }
+  }
+  /* authorized: only now does an SB-HMAC signature take room in the replay cache */
+  const sg_hmac_pending *pend = req->hmac_pending;
+  req->hmac_pending = NULL;
+  if (pend && sg_auth_record(auth, pend, p->id, &v)) {
+    refuse(req, SG_STAGE_REPLAY, &v);
+    return;
+  }
+  if (p && sg_auth_rate(auth, p, &v)) {
+    refuse(req, SG_STAGE_RATE, &v);
+    return;
   }
 
-  /* authorized: only now does an SB-HMAC signature take room in the replay cache */
-  if (sg_auth_record(req->snap->auth, req) < 0) return;
-  if (p && sg_auth_rate(req->snap->auth, req, p) < 0) return;
-
+  req->stage = SG_STAGE_HANDLER;
   int rc = rt->fn(req, rt->ud);
   pthread_mutex_lock(&req->lock);
   int pending = !req->answered && !req->deferred;
@@ -226,7 +294,7 @@ void sg_pipeline_run(soulgw_req *req) {
   if (pending) {
     sg_log(req->inflight->log, SOULGW_LOG_ERROR, "handler returned without answering",
            SG_S("request_id", req->id), SG_S("route", rt->name), SG_I("code", rc));
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "internal error (request %s)", req->id);
   }
 }
 
@@ -247,5 +315,6 @@ void sg_pipeline_done(soulgw_req *req, int aborted) {
          SG_S("route", req->route ? req->route->name : "unmatched"), SG_I("status", status),
          SG_F("duration_ms", (double)ns / 1e6), SG_S("tenant", req->tenant),
          SG_S("principal", req->principal ? req->principal->id : NULL), SG_S("error", err),
+         SG_S("stage", err ? sg_stage_name((sg_stage)req->stage) : NULL),
          SG_I("bytes_in", req->body.len), SG_S("aborted", aborted ? "true" : NULL));
 }

@@ -1,6 +1,8 @@
 /*
  * req.c -- the request object: accessors, answers, deferral and streaming (see req.h).
  *
+ * Every error answer is rendered in the request's dialect (dialect.h), whoever gives it.
+ *
  * An answer is set exactly once, under the request's lock.  If the glue has parked the
  * connection (it does so when a handler returns without having answered, and when a stream has
  * no data ready), setting the answer or adding stream data wakes it through io->resume.  The
@@ -11,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/auth.h"
-#include "pipeline/inflight.h"
 #include "base/json.h"
+#include "pipeline/auth.h"
+#include "pipeline/dialect.h"
+#include "pipeline/inflight.h"
 #include "pipeline/req.h"
 
 static int sane_request_id(const char *s) {
@@ -234,7 +237,7 @@ int soulgw_reply(soulgw_req *req, int status, const char *json, size_t len) {
   if (len == (size_t)-1) len = strlen(json);
   char *copy = sg_strndup(json, len);
   if (!copy) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return SOULGW_ENOMEM;
   }
   return answer(req, status, copy, len);
@@ -246,32 +249,21 @@ int sg_req_static(soulgw_req *req, int status, const char *body, size_t len) {
 
 int soulgw_reply_json(soulgw_req *req, int status, soulgw_json *body) {
   if (!body) {
-    sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
     return SOULGW_ENOMEM;
   }
   return answer_as(req, status, NULL, NULL, 0, "application/json", body);
 }
 
-/* The common error body; NULL when out of memory. */
+/* The error body in the request's dialect; NULL when out of memory. */
 static char *error_body(soulgw_req *req, const char *code, const char *msg, const char *path,
                         size_t *len) {
+  sg_error_view e = {code, msg, req->id, path};
   sg_buf b;
   sg_buf_init(&b, 0);
-  sg_buf_printf(&b, "{\"code\":\"%s\",\"message\":\"", code);
-  sg_buf_json_escape(&b, msg, 1024);
-  sg_buf_puts(&b, "\",\"correlation_id\":\"");
-  sg_buf_json_escape(&b, req->id, (size_t)-1);
-  sg_buf_putc(&b, '"');
-  if (path) {
-    sg_buf_puts(&b, ",\"path\":\"");
-    sg_buf_json_escape(&b, path, 256);
-    sg_buf_putc(&b, '"');
-  }
-  sg_buf_putc(&b, '}');
+  sg_dialect_render((sg_dialect)req->dialect, &b, &e);
   return sg_buf_detach(&b, len);
 }
-
-static const char oom_body[] = "{\"code\":\"UNKNOWN.INTERNAL\",\"message\":\"out of memory\"}";
 
 static int error_answer(soulgw_req *req, soulgw_api_error code, const char *msg,
                         const char *path) {
@@ -282,7 +274,10 @@ static int error_answer(soulgw_req *req, soulgw_api_error code, const char *msg,
   }
   size_t len;
   char *body = error_body(req, cs, msg, path, &len);
-  if (!body) return sg_req_static(req, 500, oom_body, sizeof oom_body - 1);
+  if (!body) {
+    const char *oom = sg_dialect_oom((sg_dialect)req->dialect, &len);
+    return sg_req_static(req, 500, oom, len);
+  }
   pthread_mutex_lock(&req->lock);
   if (!req->answered) req->err_code = cs;
   pthread_mutex_unlock(&req->lock);
@@ -296,14 +291,6 @@ int soulgw_reply_verror(soulgw_req *req, soulgw_api_error code, const char *fmt,
 }
 
 int soulgw_reply_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = soulgw_reply_verror(req, code, fmt, ap);
-  va_end(ap);
-  return rc;
-}
-
-int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int rc = soulgw_reply_verror(req, code, fmt, ap);
@@ -430,9 +417,9 @@ void sg_req_force_answer(soulgw_req *req) {
   pthread_mutex_lock(&req->lock);
   if (!req->answered) {
     req->status = 503;
-    req->resp = body ? body : oom_body;
+    req->resp = body ? body : sg_dialect_oom((sg_dialect)req->dialect, &len);
     req->resp_owned = body;
-    req->resp_len = body ? len : sizeof oom_body - 1;
+    req->resp_len = len;
     req->resp_type = "application/json";
     req->err_code = "STORAGE.UNAVAILABLE";
     req->answered = 1;

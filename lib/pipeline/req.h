@@ -63,6 +63,10 @@ struct soulgw_req {
                                * to pass (SB-HMAC body hash, replay cache) */
   unsigned char unauth_body;  /* the body is read without a principal: it counts against
                                * server.max_unauthenticated_body_bytes */
+  unsigned char dialect;      /* sg_dialect: the shape of every error answer (dialect.h), set
+                               * by begin before any check; SOULGW until then */
+  unsigned char stage;        /* sg_stage: the stage that refused the request (verdict.h), or
+                               * the handler's once it runs; EDGE until begin refuses */
   soulgw_json *json;
   const sg_principal *principal;
   const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */
@@ -116,8 +120,8 @@ void sg_req_close(soulgw_req *req);
  * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
 int sg_traceparent_trace_id(const char *tp, char out[33]);
 
-/* Answers with an error (no-op when already answered); the message is formatted. */
-int sg_req_error(soulgw_req *req, soulgw_api_error code, const char *fmt, ...) SG_PRINTF(3, 4);
+/* Error answers are soulgw_reply_error() (soulgw.h), for the pipeline and handlers alike,
+ * rendered in the request's dialect. */
 /* Answers 404 with the path in the body. */
 int sg_req_not_found(soulgw_req *req);
 /* Answers with a body held in static storage (not copied). */
@@ -125,8 +129,8 @@ int sg_req_static(soulgw_req *req, int status, const char *body, size_t len);
 /* Answers with a malloc'd body (taken in every case) of the given Content-Type (static). */
 int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type);
 
-/* Used by the gateway at shutdown: answers a deferred request with 503 (or ends its stream)
- * without releasing the handler's reference. */
+/* Used by the gateway at shutdown: answers a deferred request with 503 in its dialect (or ends
+ * its stream) without releasing the handler's reference. */
 void sg_req_force_answer(soulgw_req *req);
 
 /* Counts n more bytes of a body read without a principal against the gateway-wide

@@ -183,9 +183,18 @@ static int match_params(const sg_path *p, const char *path, sg_param *params, si
   return n == p->nsegs;
 }
 
+/* The answer of a lookup: rt (or NULL), with the dialect of rt, else of near (the first path
+ * that matched, or NULL). */
+static const sg_route *found(const sg_route *rt, const sg_path *near, sg_dialect *dialect) {
+  if (dialect)
+    *dialect = rt ? rt->dialect : near ? near->routes[0].dialect : SG_DIALECT_SOULGW;
+  return rt;
+}
+
 const sg_route *sg_router_match(const sg_router *r, unsigned method, const char *path,
                                 sg_param *params, size_t *nparams, char *scratch,
-                                unsigned *allowed) {
+                                unsigned *allowed, sg_dialect *dialect) {
+  const sg_path *near = NULL;
   *allowed = 0;
   *nparams = 0;
   if (r->tabsize) {
@@ -193,7 +202,8 @@ const sg_route *sg_router_match(const sg_router *r, unsigned method, const char 
     for (sg_path *p; (p = r->table[j]); j = (j + 1) & (r->tabsize - 1)) {
       if (strcmp(p->pattern, path) == 0) {
         const sg_route *rt = pick(p, method, allowed);
-        if (rt) return rt;
+        if (rt) return found(rt, p, dialect);
+        near = p;
         break;
       }
     }
@@ -208,10 +218,11 @@ const sg_route *sg_router_match(const sg_router *r, unsigned method, const char 
     *allowed |= dummy;
     if (rt) {
       *nparams = np;
-      return rt;
+      return found(rt, p, dialect);
     }
+    if (!near) near = p;
   }
-  return NULL;
+  return found(NULL, near, dialect);
 }
 
 void sg_router_each(const sg_router *r, void (*fn)(void *ud, const sg_route *route), void *ud) {

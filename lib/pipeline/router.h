@@ -4,13 +4,14 @@
  * A router is built once (at start and at each reload) and is then read-only, so lookups take
  * no lock.  Exact paths are found through a hash table; patterns with parameters are tried in
  * the order they were added.  A path that matches but whose method does not gives the set of
- * methods that would have matched (405 with Allow).
+ * methods that would have matched (405 with Allow) and the dialect its routes answer in.
  */
 #ifndef SG_ROUTER_H
 #define SG_ROUTER_H
 
 #include "base/route_syntax.h"
 #include "conf/config.h"
+#include "conf/kinds.h"
 #include "soulgw.h"
 
 /* Internal route flags, next to the public SOULGW_ROUTE_* ones. */
@@ -24,6 +25,7 @@ typedef struct sg_route {
   sg_strv scopes;
   unsigned flags;
   int metric_id; /* set by the gateway: a stable index for metrics */
+  sg_dialect dialect; /* the shape of its errors (its kind's; SOULGW for host routes) */
 } sg_route;
 
 typedef struct sg_param {
@@ -40,10 +42,11 @@ int sg_router_add(sg_router *r, const sg_route *route);
 /* Finds the route for method (one SG_M_* bit; 0 for a method we do not know) and path.
  * Returns it, with parameters written to params (at most SG_MAX_PARAMS; values point into
  * scratch, which must hold strlen(path)+1 bytes); or NULL with *allowed the methods the path
- * does answer (0: no route at that path). */
+ * does answer (0: no route at that path).  *dialect (dialect may be NULL) is the dialect of
+ * the route found, else of the first route at that path, else SG_DIALECT_SOULGW. */
 const sg_route *sg_router_match(const sg_router *r, unsigned method, const char *path,
                                 sg_param *params, size_t *nparams, char *scratch,
-                                unsigned *allowed);
+                                unsigned *allowed, sg_dialect *dialect);
 /* Calls fn for each route in order of registration. */
 void sg_router_each(const sg_router *r, void (*fn)(void *ud, const sg_route *route), void *ud);
 

@@ -10,8 +10,9 @@
  * cycle, router and budget must be objects when present and are otherwise not used.  Every
  * answer, success or failure, is the envelope
  *   {"success":true|false,"data":...,"error":null|{"code","message"},"trace_id":"<request id>"}
- * with the HTTP status of the error table.  (Failures the pipeline answers before the handler
- * runs -- authentication, a body that is not JSON -- keep the common error shape.)
+ * with the HTTP status of the error table.  These handlers build the successes; every failure,
+ * theirs or the pipeline's (authentication, a body that is not JSON, ...), is rendered in the
+ * envelope by the routes' dialect, legacy (pipeline/dialect.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,16 +24,12 @@
 #include "routes/routes.h"
 #include "routes/api/tool_exec.h"
 
-#define LEGACY SG_SHAPE_LEGACY
-
 static int invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
 static int invalid(soulgw_req *req, const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  soulgw_reply_verror(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, fmt, ap);
   va_end(ap);
-  sg_exec_error(req, LEGACY, SOULGW_API_SCHEMA_VALIDATION_FAILED, "%s", msg);
   return -1;
 }
 
@@ -98,7 +95,7 @@ int sg_route_legacy_tools_execute(soulgw_req *req, void *ud) {
   if (!(node = soulgw_json_first(nodes))) return invalid(req, "plan.nodes must not be empty"), 0;
   if (soulgw_json_typeof(node) != SOULGW_JSON_OBJECT)
     return invalid(req, "plan.nodes[0] must be an object, not %s", sg_json_type_phrase(node)), 0;
-  sg_exec_call call = {LEGACY, NULL, NULL, NULL, NULL};
+  sg_exec_call call = {NULL, NULL, NULL, NULL};
   if (get_id(req, node, "plan.nodes[0].tool_id", "tool_id", 1, &call.tool_id) ||
       get_id(req, node, "plan.nodes[0].id", "id", 0, &call.call_id))
     return 0;
@@ -106,7 +103,7 @@ int sg_route_legacy_tools_execute(soulgw_req *req, void *ud) {
   if (!call.input) {
     soulgw_json *empty = soulgw_json_object();
     if (!empty || soulgw_json_set(node, "input", empty))
-      return sg_exec_error(req, LEGACY, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     call.input = soulgw_json_get(node, "input");
   }
   return sg_exec_tool(req, &call);
@@ -120,7 +117,7 @@ static void collab_done(void *ud, sg_st st, soulgw_json *result, const char *msg
     soulgw_api_error code =
         st == SG_ST_OK ? SOULGW_API_UNKNOWN_INTERNAL : sg_st_error(st, &generic);
     soulgw_json_free(result);
-    sg_exec_error(req, LEGACY, code, "%s", msg ? msg : generic);
+    soulgw_reply_error(req, code, "%s", msg ? msg : generic);
     return;
   }
   sg_buf b;
@@ -134,7 +131,7 @@ static void collab_done(void *ud, sg_st st, soulgw_json *result, const char *msg
   size_t len;
   char *text = sg_buf_detach(&b, &len);
   if (!text) {
-    sg_exec_error(req, LEGACY, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
     return;
   }
   sg_req_answer_typed(req, 200, text, len, "application/json");

@@ -35,15 +35,15 @@ static int metrics(soulgw_req *req, void *ud) {
   const char *fmt = soulgw_req_query(req, "format");
   int json = fmt && strcmp(fmt, "json") == 0;
   if (fmt && !json && strcmp(fmt, "prometheus") != 0 && strcmp(fmt, "text") != 0)
-    return sg_req_error(req, SOULGW_API_REQUEST_BAD,
-                        "unknown format \"%.32s\"; use json or prometheus", fmt);
+    return soulgw_reply_error(req, SOULGW_API_REQUEST_BAD,
+                              "unknown format \"%.32s\"; use json or prometheus", fmt);
   sg_buf_init(&b, 64u << 20);
   int rc = json ? sg_metrics_render_json(ctx->metrics, &b) : sg_metrics_render_text(ctx->metrics, &b);
   size_t len;
   char *text = sg_buf_detach(&b, &len);
   if (rc || !text) {
     free(text);
-    return sg_req_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory rendering metrics");
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory rendering metrics");
   }
   return sg_req_answer_typed(req, 200, text, len,
                              json ? "application/json"

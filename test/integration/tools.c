@@ -97,6 +97,21 @@ static void expect_error(const char *path, const char *token, const char *body, 
   resp_free(&r);
 }
 
+/* The same for a legacy route: the envelope, with the request id as trace_id. */
+static void expect_envelope(const char *path, const char *body, long status, const char *code,
+                            const char *fragment, const char *what) {
+  http_resp r;
+  cJSON *j = post_as(TOKEN, path, body, &r);
+  is_int(r.status, status, "%s: status %ld", what, status);
+  ok(cJSON_IsFalse(cJSON_GetObjectItem(j, "success")) && cJSON_IsNull(cJSON_GetObjectItem(j, "data")),
+     "%s: success false, data null", what);
+  is_str(json_str(j, "error.code"), code, "%s: error.code %s", what, code);
+  has_str(json_str(j, "error.message"), fragment, "%s: error.message", what);
+  is_str(json_str(j, "trace_id"), resp_header(&r, "X-Request-Id"), "%s: trace_id", what);
+  cJSON_Delete(j);
+  resp_free(&r);
+}
+
 /* Publishes manifests (a JSON array text) as version; returns the status. */
 static long publish_as(const char *token, const char *version, const char *manifests) {
   size_t n = strlen(manifests) + strlen(version) + 64;
@@ -898,11 +913,11 @@ static void integration_tools_bad_input(void) {
   }
   free(body);
   is_int(version_count(TOKEN), before, "no bad request published a version");
-  /* the legacy routes: the pipeline refuses malformed JSON in the common shape */
-  expect_error("/tenants/tenant-demo/tools.execute", TOKEN, "{\"plan\":1,\"plan\":2}", 422,
-               "SCHEMA.VALIDATION_FAILED", "duplicate key", "a legacy body with a duplicate key");
-  expect_error("/tenants/tenant-demo/collab.execute", TOKEN, "{\"plan\":", 422,
-               "SCHEMA.VALIDATION_FAILED", "JSON", "a truncated legacy body");
+  /* the legacy routes: the pipeline refuses malformed JSON in the routes' envelope */
+  expect_envelope("/tenants/tenant-demo/tools.execute", "{\"plan\":1,\"plan\":2}", 422,
+                  "SCHEMA.VALIDATION_FAILED", "duplicate key", "a legacy body with a duplicate key");
+  expect_envelope("/tenants/tenant-demo/collab.execute", "{\"plan\":", 422,
+                  "SCHEMA.VALIDATION_FAILED", "JSON", "a truncated legacy body");
   http_get(&gw, "/health", &r);
   is_int(r.status, 200, "the gateway keeps serving");
   resp_free(&r);

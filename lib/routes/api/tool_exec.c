@@ -30,7 +30,6 @@
  * finishes on another thread, gets a heap copy that complete() frees. */
 typedef struct exec {
   soulgw_req *req;
-  sg_exec_shape shape;
   int heap;        /* malloc'd: complete() frees it */
   sg_toolset *ref; /* keeps the manifest alive */
   const char *tool_id, *call_id, *idem_key;
@@ -41,7 +40,6 @@ typedef struct exec {
 /* A successful answer waiting for its idempotency record to commit. */
 typedef struct recording {
   soulgw_req *req;
-  sg_exec_shape shape;
   const char *tool_id, *idem_key; /* parts of the request body, valid while it is deferred */
   const soulgw_json *input;
   char *text;
@@ -50,41 +48,6 @@ typedef struct recording {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Answers */
-
-static void set_err_code(soulgw_req *req, const char *code) {
-  pthread_mutex_lock(&req->lock);
-  if (!req->answered) req->err_code = code;
-  pthread_mutex_unlock(&req->lock);
-}
-
-static int legacy_verror(soulgw_req *req, soulgw_api_error code, const char *fmt, va_list ap) {
-  char msg[1024];
-  const char *cs = soulgw_api_error_code(code);
-  sg_buf b;
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  sg_buf_init(&b, 0);
-  sg_buf_printf(&b, "{\"success\":false,\"data\":null,\"error\":{\"code\":\"%s\",\"message\":\"",
-                cs ? cs : "UNKNOWN.INTERNAL");
-  sg_buf_json_escape(&b, msg, (size_t)-1);
-  sg_buf_puts(&b, "\"},\"trace_id\":\"");
-  sg_buf_json_escape(&b, req->id, (size_t)-1);
-  sg_buf_puts(&b, "\"}");
-  size_t len;
-  char *text = sg_buf_detach(&b, &len);
-  if (!text) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-  set_err_code(req, cs);
-  return sg_req_answer_typed(req, soulgw_api_error_status(code), text, len, "application/json");
-}
-
-int sg_exec_error(soulgw_req *req, sg_exec_shape shape, soulgw_api_error code, const char *fmt,
-                  ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = shape == SG_SHAPE_LEGACY ? legacy_verror(req, code, fmt, ap)
-                                    : soulgw_reply_verror(req, code, fmt, ap);
-  va_end(ap);
-  return rc;
-}
 
 /* Appends s percent-encoded (RFC 3986 unreserved characters kept), in runs. */
 static void put_pct(sg_buf *b, const char *s) {
@@ -141,7 +104,7 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
-  if (x->shape == SG_SHAPE_API) {
+  if (req->dialect != SG_DIALECT_LEGACY) {
     put_str(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
     put_str(&b, ",\"tool_version\":", m->version);
     put_str(&b, ",\"tenant\":", req->tenant);
@@ -172,17 +135,17 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
 
 /* Replays a stored answer {"tool_id","input","status","response"} when it is for the same tool
  * and input, else answers 409. */
-static int replay(soulgw_req *req, sg_exec_shape shape, const soulgw_json *rec,
-                  const char *tool_id, const soulgw_json *input, const char *key) {
+static int replay(soulgw_req *req, const soulgw_json *rec, const char *tool_id,
+                  const soulgw_json *input, const char *key) {
   const char *tid = soulgw_json_string(soulgw_json_get(rec, "tool_id"));
   const char *text = soulgw_json_string(soulgw_json_get(rec, "response"));
   double status = soulgw_json_number(soulgw_json_get(rec, "status"), 200);
   if (!tid || strcmp(tid, tool_id) != 0 || !sg_json_equal(soulgw_json_get(rec, "input"), input))
-    return sg_exec_error(req, shape, SOULGW_API_STORAGE_CONFLICT,
-                         "idempotency key reused with other input (key %.256s)", key);
+    return soulgw_reply_error(req, SOULGW_API_STORAGE_CONFLICT,
+                              "idempotency key reused with other input (key %.256s)", key);
   if (!text || status < 200 || status > 599)
-    return sg_exec_error(req, shape, SOULGW_API_UNKNOWN_INTERNAL,
-                         "the answer stored under idempotency key %.256s is unreadable", key);
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
+                              "the answer stored under idempotency key %.256s is unreadable", key);
   soulgw_reply_header(req, "Idempotent-Replayed", "true");
   return soulgw_reply(req, (int)status, text, (size_t)-1);
 }
@@ -194,15 +157,15 @@ static void recorded(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   if (st == SG_ST_OK && soulgw_json_bool(soulgw_json_get(result, "existing"), 0)) {
     /* a concurrent request with the same key recorded its answer first */
     free(w->text);
-    replay(req, w->shape, result, w->tool_id, w->input, w->idem_key);
+    replay(req, result, w->tool_id, w->input, w->idem_key);
   } else if (st == SG_ST_OK) {
     sg_req_answer_typed(req, 200, w->text, w->len, "application/json");
   } else {
     free(w->text);
-    sg_exec_error(req, w->shape, SOULGW_API_STORAGE_UNAVAILABLE,
-                  "tool %.128s ran, but its answer could not be recorded under the "
-                  "idempotency key: %s",
-                  w->tool_id, msg ? msg : "storage unavailable");
+    soulgw_reply_error(req, SOULGW_API_STORAGE_UNAVAILABLE,
+                       "tool %.128s ran, but its answer could not be recorded under the "
+                       "idempotency key: %s",
+                       w->tool_id, msg ? msg : "storage unavailable");
   }
   free(w);
   soulgw_json_free(result);
@@ -218,15 +181,15 @@ static void complete(exec *x) {
   recording *w = NULL;
   if (x->run.failed) {
     sg_toolset_release(x->ref);
-    sg_exec_error(req, x->shape, x->run.code, "%s", x->run.msg);
+    soulgw_reply_error(req, x->run.code, "%s", x->run.msg);
     goto out;
   }
   text = answer_text(x, m, &len);
   sg_tool_run_clear(&x->run);
   sg_toolset_release(x->ref);
   if (!text) {
-    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL,
-                  "the answer could not be built (out of memory, or nested too deeply)");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
+                       "the answer could not be built (out of memory, or nested too deeply)");
     goto out;
   }
   if (!x->idem_key) {
@@ -235,10 +198,10 @@ static void complete(exec *x) {
   }
   if (!(w = malloc(sizeof *w))) {
     free(text);
-    sg_exec_error(req, x->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     goto out;
   }
-  *w = (recording){req, x->shape, x->tool_id, x->idem_key, x->input, text, len};
+  *w = (recording){req, x->tool_id, x->idem_key, x->input, text, len};
   if (soulgw_req_defer(req) != 0) {
     /* an HTTP tool's request was answered meanwhile by a stopping gateway: this late answer
      * is dropped and releases the request */
@@ -297,25 +260,25 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   sg_toolset *ref = NULL;
   const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, call->tool_id, &ref);
   if (!m)
-    return sg_exec_error(req, call->shape, SOULGW_API_POLICY_DENY_TOOL,
-                         "tool %.256s is not registered for tenant %.128s", call->tool_id,
-                         req->tenant);
+    return soulgw_reply_error(req, SOULGW_API_POLICY_DENY_TOOL,
+                              "tool %.256s is not registered for tenant %.128s", call->tool_id,
+                              req->tenant);
   soulgw_api_error code;
   size_t input_bytes;
   char detail[700];
   if (sg_exec_check(req, m, call->input, &code, &input_bytes, detail, sizeof detail)) {
     sg_toolset_release(ref);
-    return sg_exec_error(req, call->shape, code, "%s", detail);
+    return soulgw_reply_error(req, code, "%s", detail);
   }
   if (call->idem_key) {
     soulgw_json *rec = NULL;
     sg_st st = sg_store_idem_get(ctx->store, req->tenant, call->idem_key, &rec);
     if (st != SG_ST_NOTFOUND) {
       sg_toolset_release(ref);
-      if (st == SG_ST_OK) replay(req, call->shape, rec, call->tool_id, call->input, call->idem_key);
+      if (st == SG_ST_OK) replay(req, rec, call->tool_id, call->input, call->idem_key);
       else
-        sg_exec_error(req, call->shape, SOULGW_API_STORAGE_UNAVAILABLE,
-                      "cannot read idempotency records: storage unavailable");
+        soulgw_reply_error(req, SOULGW_API_STORAGE_UNAVAILABLE,
+                           "cannot read idempotency records: storage unavailable");
       soulgw_json_free(rec);
       return 0;
     }
@@ -324,7 +287,6 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
    * zeroing the whole struct (its message buffer included) shows on the echo path. */
   exec local, *x = &local;
   x->req = req;
-  x->shape = call->shape;
   x->heap = 0;
   x->ref = ref;
   x->tool_id = call->tool_id;
@@ -345,7 +307,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
      * moves to the heap and the request is deferred first */
     if (!(x = malloc(sizeof *x))) {
       sg_toolset_release(ref);
-      return sg_exec_error(req, call->shape, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     }
     memcpy(x, &local, offsetof(exec, run) + offsetof(sg_tool_run, failed));
     x->heap = 1;

@@ -1,7 +1,8 @@
 /*
  * tool_exec.h -- the one tool pipeline behind POST /api/tools/execute and the legacy
  * POST /tenants/{tenant}/tools.execute: registry lookup, the manifest's scopes, input schema
- * and size, idempotency, the run itself, and the answer in the shape of the calling route.
+ * and size, idempotency, the run itself, and the answer in the shape of the calling route: its
+ * dialect (pipeline/dialect.h) shapes its errors, and a legacy route's success is the envelope.
  */
 #ifndef SG_ROUTES_TOOL_EXEC_H
 #define SG_ROUTES_TOOL_EXEC_H
@@ -9,14 +10,7 @@
 #include "tools/registry.h"
 #include "pipeline/req.h"
 
-/* The shape a route answers in. */
-typedef enum {
-  SG_SHAPE_API,   /* {"status":"ok",...}; errors in the common error shape */
-  SG_SHAPE_LEGACY /* {"success","data","error","trace_id"} for successes and errors alike */
-} sg_exec_shape;
-
 typedef struct sg_exec_call {
-  sg_exec_shape shape;
   const char *tool_id;
   const soulgw_json *input;  /* must stay valid until answered (a part of the request body) */
   const char *call_id;       /* NULL: the request id */
@@ -27,10 +21,6 @@ typedef struct sg_exec_call {
  * when the tool runs asynchronously or the answer must first be recorded).  Always answers;
  * returns 0. */
 int sg_exec_tool(soulgw_req *req, const sg_exec_call *call);
-
-/* Answers an error in the given shape, with the status of code. */
-int sg_exec_error(soulgw_req *req, sg_exec_shape shape, soulgw_api_error code, const char *fmt,
-                  ...) SG_PRINTF(4, 5);
 
 /* Why a manifest's tool may not run for this request and input, as preflight reports it: NULL
  * when it may, else a reason ("missing_scope", "input_invalid", "input_too_large") with the

@@ -44,7 +44,7 @@ static int check_actor_origin(soulgw_req *req, const soulgw_json *body) {
 int sg_route_tool_execute(soulgw_req *req, void *ud) {
   (void)ud;
   const soulgw_json *body;
-  sg_exec_call call = {SG_SHAPE_API, NULL, NULL, NULL, NULL};
+  sg_exec_call call = {NULL, NULL, NULL, NULL};
   if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "tool_id", 1, &call.tool_id) ||
       opt_id(req, body, "call_id", &call.call_id) ||
       opt_id(req, body, "idempotency_key", &call.idem_key) ||

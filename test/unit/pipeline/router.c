@@ -1,6 +1,7 @@
 /*
  * router.c -- unit tests of lib/pipeline/router.c: exact and {param} routes, 404 against 405
- * with the allowed methods, HEAD implied by GET, duplicates, the parameter limit.  Method lists
+ * with the allowed methods, HEAD implied by GET, duplicates, the parameter limit, the dialect
+ * of a path that matched.  Method lists
  * and pattern checks: test/unit/base/route_syntax.c.
  */
 #include <stdio.h>
@@ -35,6 +36,7 @@ static int add(sg_router *r, const char *methods, const char *pattern, const cha
 typedef struct hit {
   const sg_route *rt;
   unsigned allowed;
+  sg_dialect dialect;
   sg_param params[SG_MAX_PARAMS];
   size_t np;
   char scratch[512];
@@ -43,8 +45,9 @@ typedef struct hit {
 static const char *match(const sg_router *r, const char *method, const char *path, hit *h) {
   memset(h, 0, sizeof *h);
   h->np = 99;
+  h->dialect = SG_DIALECT_COUNT;
   h->rt = sg_router_match(r, sg_method_bit(method), path, h->params, &h->np, h->scratch,
-                          &h->allowed);
+                          &h->allowed, &h->dialect);
   return h->rt ? h->rt->name : NULL;
 }
 
@@ -68,7 +71,7 @@ static void unit_router_exact_match(void) {
   ok(match(r, "GET", "/Health", &h) == NULL, "paths are case-sensitive");
   ok(match(r, "GET", "/api/tools", &h) == NULL, "a prefix does not match");
   const sg_route *rt = sg_router_match(r, SG_M_GET, "/health", h.params, &h.np, h.scratch,
-                                       &h.allowed);
+                                       &h.allowed, NULL);
   ok(rt && rt->fn == h1, "the handler is kept");
   is_str(rt ? rt->pattern : NULL, "/health", "the pattern is kept");
   is_str(rt ? rt->kind : NULL, "custom", "kind defaults to custom");
@@ -185,6 +188,36 @@ static void unit_router_duplicates_and_methods(void) {
   is_int(sg_router_add(r, &rt), SOULGW_EINVAL, "no pattern: EINVAL");
   sg_router_free(r);
   sg_router_free(NULL);
+}
+
+static int add_as(sg_router *r, const char *methods, const char *pattern, sg_dialect d) {
+  sg_route rt;
+  memset(&rt, 0, sizeof rt);
+  rt.methods = sg_methods_parse(methods);
+  rt.pattern = pattern;
+  rt.fn = h1;
+  rt.dialect = d;
+  return sg_router_add(r, &rt);
+}
+
+/* The dialect comes with every answer: the route's, the path's on a 405, SOULGW on a 404. */
+static void unit_router_dialect(void) {
+  sg_router *r = sg_router_new();
+  hit h;
+  add_as(r, "POST", "/tenants/{tenant}/tools.execute", SG_DIALECT_LEGACY);
+  add_as(r, "POST", "/legacy/exact", SG_DIALECT_LEGACY);
+  add_as(r, "GET", "/health", SG_DIALECT_SOULGW);
+  ok(match(r, "POST", "/tenants/t/tools.execute", &h) != NULL, "a legacy param route");
+  is_int(h.dialect, SG_DIALECT_LEGACY, "  its dialect");
+  ok(match(r, "GET", "/tenants/t/tools.execute", &h) == NULL, "GET on it: 405");
+  is_int(h.dialect, SG_DIALECT_LEGACY, "  still in the path's dialect");
+  ok(match(r, "GET", "/legacy/exact", &h) == NULL, "GET on an exact legacy path: 405");
+  is_int(h.dialect, SG_DIALECT_LEGACY, "  in the path's dialect");
+  ok(match(r, "GET", "/health", &h) != NULL, "a soulgw route");
+  is_int(h.dialect, SG_DIALECT_SOULGW, "  its dialect");
+  ok(match(r, "POST", "/tenants/t/other", &h) == NULL, "no route at the path: 404");
+  is_int(h.dialect, SG_DIALECT_SOULGW, "  in the soulgw dialect");
+  sg_router_free(r);
 }
 
 static void unit_router_literal_beats_param(void) {
@@ -313,6 +346,7 @@ static const tap_test tests[] = {
     TEST(unit_router_head_implied_by_get),
     TEST(unit_router_duplicates_and_methods),
     TEST(unit_router_literal_beats_param),
+    TEST(unit_router_dialect),
     TEST(unit_router_trailing_slash_and_empty_segments),
     TEST(unit_router_many_routes),
     TEST(unit_router_each),
