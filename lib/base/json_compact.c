@@ -69,24 +69,13 @@ static int hex4(const char *p, unsigned *out) {
   return 0;
 }
 
-/* Writes code point cp as soulgw_json_print() would: the short escapes, other control
- * characters as \u00xx, everything else as UTF-8. */
+/* Writes code point cp as soulgw_json_print() would: escaped as sg_json_escape_byte()
+ * escapes it, everything else as UTF-8. */
 static void put_cp(scan *s, unsigned cp) {
   char *o = s->t + s->w;
   size_t n = 0;
-  const char *esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\b' ? "\\b"
-                    : cp == '\f' ? "\\f" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r"
-                    : cp == '\t' ? "\\t" : NULL;
-  if (esc) {
-    o[0] = esc[0];
-    o[1] = esc[1];
-    n = 2;
-  } else if (cp < 0x20) {
-    static const char hex[] = "0123456789abcdef";
-    memcpy(o, "\\u00", 4);
-    o[4] = hex[cp >> 4];
-    o[5] = hex[cp & 15];
-    n = 6;
+  if (cp < 0x80 && sg_json_needs_escape((unsigned char)cp)) {
+    n = sg_json_escape_byte((unsigned char)cp, o);
   } else if (cp < 0x80) {
     o[n++] = (char)cp;
   } else if (cp < 0x800) {

@@ -5,10 +5,9 @@
  * it over to be copied and freed; for an answer assembled around a value (a tool's result) that
  * is three trips to the allocator per value.  This writer walks the value through the public
  * soulgw_json accessors and appends to the answer's buffer, reproducing cJSON's output exactly:
- * the same escapes (\" \\ \b \f \n \r \t, \u00XX in lower case for other control characters,
- * everything else as is) and the same numbers (%1.15g, or %1.17g when that does not read back
- * as the same double; integral values within int, which %1.15g writes as %d does, are written
- * by hand, except -0).
+ * the same escapes (those of sg_buf_json_escape_bytes(), the library's one escaper) and the
+ * same numbers (%1.15g, or %1.17g when that does not read back as the same double; integral
+ * values within int, which %1.15g writes as %d does, are written by hand, except -0).
  */
 #include <float.h>
 #include <limits.h>
@@ -20,38 +19,9 @@
 #include "base/json.h"
 #include "base/json_write.h"
 
-static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
 void sg_json_write_string(sg_buf *b, const char *s) {
-  static const char hex[] = "0123456789abcdef";
   sg_buf_putc(b, '"');
-  while (*s) {
-    size_t n = 0;
-    while (s[n] && !needs_escape((unsigned char)s[n])) n++;
-    sg_buf_append(b, s, n);
-    s += n;
-    if (!*s) break;
-    unsigned char c = (unsigned char)*s++;
-    char e[6] = {'\\', 0, 0, 0, 0, 0};
-    size_t len = 2;
-    switch (c) {
-      case '"': e[1] = '"'; break;
-      case '\\': e[1] = '\\'; break;
-      case '\b': e[1] = 'b'; break;
-      case '\f': e[1] = 'f'; break;
-      case '\n': e[1] = 'n'; break;
-      case '\r': e[1] = 'r'; break;
-      case '\t': e[1] = 't'; break;
-      default:
-        e[1] = 'u';
-        e[2] = '0';
-        e[3] = '0';
-        e[4] = hex[c >> 4];
-        e[5] = hex[c & 15];
-        len = 6;
-    }
-    sg_buf_append(b, e, len);
-  }
+  sg_buf_json_escape_bytes(b, s, strlen(s));
   sg_buf_putc(b, '"');
 }
 

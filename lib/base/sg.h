@@ -64,12 +64,23 @@ int sg_buf_puts(sg_buf *b, const char *s);
 int sg_buf_putc(sg_buf *b, char c);
 int sg_buf_printf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap);
-/* Appends s as the body of a JSON string (without quotes), escaping what JSON requires and
- * replacing invalid UTF-8 by U+FFFD, at most max_in input bytes ((size_t)-1 for all). */
+/* Appends s as the body of a JSON string (without quotes), escaped as sg_json_escape_byte()
+ * escapes each byte and with invalid UTF-8 replaced by U+FFFD, at most max_in input bytes
+ * ((size_t)-1 for all). */
 int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in);
+/* The same for the n bytes at s, but bytes that are not UTF-8 go as they are: the text is
+ * byte for byte what cJSON (soulgw_json_print) writes for the string. */
+int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n);
 /* Hands the string out (to free()); the buffer is left empty. */
 char *sg_buf_detach(sg_buf *b, size_t *len);
 static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
+
+/* The one JSON escaping rule of the library, cJSON's: '"', '\\' and the control characters
+ * are escaped, everything else (DEL and bytes of 0x80 and up included) goes as it is. */
+static inline int sg_json_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+/* Writes the escape of c (a byte sg_json_needs_escape() holds for) to out and returns its
+ * length: 2 for \" \\ \b \f \n \r \t, 6 for \u00xx (lower-case hex) for the others. */
+size_t sg_json_escape_byte(unsigned char c, char out[6]);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Strings and time */

@@ -103,13 +103,9 @@ int sg_tools_register(sg_tools *t, const char *name, soulgw_tool_fn fn, void *ud
 static size_t string_size(const char *s) {
   size_t n = 2;
   for (; *s; s++) {
+    char esc[6];
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-      n += 2;
-    else if (c < 0x20)
-      n += 6;
-    else
-      n++;
+    n += sg_json_needs_escape(c) ? sg_json_escape_byte(c, esc) : 1;
   }
   return n;
 }

@@ -277,8 +277,9 @@ static void unit_util_buf_json_escape(void) {
   check_escape("say \"hi\"", (size_t)-1, "say \\\"hi\\\"", "quotes are escaped");
   check_escape("C:\\dir", (size_t)-1, "C:\\\\dir", "backslashes are escaped");
   check_escape("a\nb\rc\td", (size_t)-1, "a\\nb\\rc\\td", "newline, CR and tab use short escapes");
-  check_escape("\x01\x08\x0c\x1f", (size_t)-1, "\\u0001\\u0008\\u000c\\u001f",
+  check_escape("\x01\x0b\x1f", (size_t)-1, "\\u0001\\u000b\\u001f",
                "other control characters are \\u00XX, lower-case hex");
+  check_escape("\x08\x0c", (size_t)-1, "\\b\\f", "backspace and form feed use short escapes");
   check_escape("del\x7f", (size_t)-1, "del\x7f", "DEL needs no escape in JSON");
   check_escape("/", (size_t)-1, "/", "the solidus is not escaped");
   check_escape("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", (size_t)-1,
@@ -296,6 +297,33 @@ static void unit_util_buf_json_escape(void) {
   check_escape("abc", 100, "abc", "max_in beyond the string stops at its end");
   check_escape("\xC3\xA9\xC3\xA9", 3, "\xC3\xA9\xEF\xBF\xBD",
                "a sequence cut by max_in is replaced, never emitted half");
+
+  /* Every ASCII byte is escaped as cJSON prints it, by both entry points. */
+  int as_cjson = 1;
+  for (int c = 1; c < 0x80 && as_cjson; c++) {
+    char in[4] = {'a', (char)c, 'b', 0};
+    soulgw_json *v = soulgw_json_new_string(in);
+    char *want = soulgw_json_print(v), *got = escape(in, (size_t)-1);
+    sg_buf raw;
+    sg_buf_init(&raw, 0);
+    sg_buf_putc(&raw, '"');
+    sg_buf_json_escape_bytes(&raw, in, 3);
+    sg_buf_putc(&raw, '"');
+    as_cjson = want && got && raw.ptr && !strncmp(want + 1, got, strlen(got)) &&
+               strlen(want) == strlen(got) + 2 && !strcmp(want, raw.ptr);
+    if (!as_cjson) tap_diag("byte 0x%02x: cJSON %s, escaped %s, bytes %s", (unsigned)c, want, got, raw.ptr);
+    free(want);
+    free(got);
+    sg_buf_free(&raw);
+    soulgw_json_free(v);
+  }
+  ok(as_cjson, "every ASCII byte is escaped as cJSON prints it");
+
+  sg_buf raw;
+  sg_buf_init(&raw, 0);
+  sg_buf_json_escape_bytes(&raw, "a\xFF\"\xC3", 4);
+  is_str(raw.ptr, "a\xFF\\\"\xC3", "escape_bytes passes bytes that are not UTF-8 through");
+  sg_buf_free(&raw);
 
   char *all = escape("q\"\\\n\x02\xFE", (size_t)-1);
   size_t bad = 0;
