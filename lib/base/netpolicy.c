@@ -225,7 +225,7 @@ int sg_netpolicy_new(const char *const *patterns, size_t n, sg_netpolicy **out, 
     int rc = parse_pattern(patterns[i], &p->r[p->n], why, whylen);
     if (rc) {
       if (rc == SOULGW_ENOMEM) say(why, whylen, "out of memory");
-      sg_netpolicy_unref(p);
+      sg_netpolicy_release(p);
       return rc;
     }
     p->n++;
@@ -239,7 +239,7 @@ sg_netpolicy *sg_netpolicy_ref(sg_netpolicy *p) {
   return p;
 }
 
-void sg_netpolicy_unref(sg_netpolicy *p) {
+void sg_netpolicy_release(sg_netpolicy *p) {
   if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
   for (size_t i = 0; i < p->n; i++) free(p->r[i].name);
   free(p);

@@ -937,7 +937,7 @@ static void conf_free(sg_conf *c) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next) wipe_secret(&e->secret);
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
-  sg_netpolicy_unref(c->tools.netpolicy);
+  sg_netpolicy_release(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);
 }
@@ -947,7 +947,7 @@ sg_conf *sg_conf_ref(sg_conf *c) {
   return c;
 }
 
-void sg_conf_unref(sg_conf *c) {
+void sg_conf_release(sg_conf *c) {
   if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) conf_free(c);
 }
 
