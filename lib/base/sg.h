@@ -101,7 +101,8 @@ int64_t sg_wall_ms(void);   /* Unix epoch milliseconds */
 /* RFC 3339 UTC with milliseconds, "2025-01-01T00:00:00.000Z"; out needs 25 bytes. */
 void sg_format_time_ms(int64_t ms, char out[32]);
 
-/* Error message formatting into a fixed buffer owned by a handle. */
+/* Formats an error message into dst (len bytes, truncated to fit).  dst NULL or len 0: does
+ * nothing, for callers whose error buffer is optional. */
 void sg_seterr(char *dst, size_t len, const char *fmt, ...) SG_PRINTF(3, 4);
 
 #endif

@@ -346,6 +346,7 @@ void sg_format_time_ms(int64_t ms, char out[32]) {
 }
 
 void sg_seterr(char *dst, size_t len, const char *fmt, ...) {
+  if (!dst || !len) return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(dst, len, fmt, ap);

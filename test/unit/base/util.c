@@ -446,6 +446,9 @@ static void unit_util_strings_misc(void) {
   char err[8];
   sg_seterr(err, sizeof err, "%s %d", "error", 12345);
   is_str(err, "error 1", "sg_seterr truncates to the buffer");
+  sg_seterr(NULL, 8, "%s", "x");
+  sg_seterr(err, 0, "%s", "x");
+  is_str(err, "error 1", "sg_seterr without a buffer does nothing");
 }
 
 static void check_time(int64_t ms, const char *want) {
