@@ -25,30 +25,32 @@ void sg_json_write_string(sg_buf *b, const char *s) {
   sg_buf_putc(b, '"');
 }
 
-static void write_number(sg_buf *b, double d) {
-  char buf[64];
+size_t sg_json_number_text(double d, char out[SG_JSON_NUMBER_MAX]) {
   if (isnan(d) || isinf(d)) {
-    sg_buf_append(b, "null", 4);
-    return;
+    memcpy(out, "null", 5);
+    return 4;
   }
   if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d && !(d == 0 && signbit(d))) {
     /* %d by hand: the common case, and the one worth keeping printf out of */
+    char digits[16];
     long long v = (int)d;
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    size_t i = sizeof buf;
+    size_t i = sizeof digits, n = 0;
     do {
-      buf[--i] = (char)('0' + u % 10);
+      digits[--i] = (char)('0' + u % 10);
       u /= 10;
     } while (u);
-    if (v < 0) buf[--i] = '-';
-    sg_buf_append(b, buf + i, sizeof buf - i);
-    return;
+    if (v < 0) out[n++] = '-';
+    memcpy(out + n, digits + i, sizeof digits - i);
+    n += sizeof digits - i;
+    out[n] = '\0';
+    return n;
   }
-  int n = snprintf(buf, sizeof buf, "%1.15g", d);
-  double back = strtod(buf, NULL);
+  int n = snprintf(out, SG_JSON_NUMBER_MAX, "%1.15g", d);
+  double back = strtod(out, NULL);
   double max = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
-  if (!(fabs(back - d) <= max * DBL_EPSILON)) n = snprintf(buf, sizeof buf, "%1.17g", d);
-  sg_buf_append(b, buf, (size_t)n);
+  if (!(fabs(back - d) <= max * DBL_EPSILON)) n = snprintf(out, SG_JSON_NUMBER_MAX, "%1.17g", d);
+  return (size_t)n;
 }
 
 static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
@@ -57,7 +59,11 @@ static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
       if (soulgw_json_bool(v, 0)) sg_buf_append(b, "true", 4);
       else sg_buf_append(b, "false", 5);
       return 0;
-    case SOULGW_JSON_NUMBER: write_number(b, soulgw_json_number(v, 0)); return 0;
+    case SOULGW_JSON_NUMBER: {
+      char num[SG_JSON_NUMBER_MAX];
+      sg_buf_append(b, num, sg_json_number_text(soulgw_json_number(v, 0), num));
+      return 0;
+    }
     case SOULGW_JSON_STRING: sg_json_write_string(b, soulgw_json_string(v)); return 0;
     case SOULGW_JSON_ARRAY:
     case SOULGW_JSON_OBJECT: {
