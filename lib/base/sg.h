@@ -93,6 +93,11 @@ size_t sg_strlcpy(char *dst, const char *src, size_t dstlen);
 /* 1 when s is entirely valid UTF-8 (len bytes), else 0 and *bad the offset of the first bad
  * byte when bad is not NULL. */
 int sg_utf8_valid(const char *s, size_t len, size_t *bad);
+/* Writes code point cp (at most 0x10FFFF, not a surrogate) as UTF-8 into out; returns its
+ * length, 1 to 4. */
+size_t sg_utf8_encode(unsigned long cp, char out[4]);
+/* The value of the hexadecimal digit c (either case), or -1. */
+int sg_hex_digit(char c);
 /* 1 when s is empty or only ASCII white space. */
 int sg_is_blank(const char *s);
 

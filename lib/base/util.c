@@ -227,6 +227,36 @@ int sg_utf8_valid(const char *s, size_t len, size_t *bad) {
   return 1;
 }
 
+size_t sg_utf8_encode(unsigned long cp, char out[4]) {
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (char)(0xC0 | cp >> 6);
+    out[1] = (char)(0x80 | (cp & 63));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (char)(0xE0 | cp >> 12);
+    out[1] = (char)(0x80 | ((cp >> 6) & 63));
+    out[2] = (char)(0x80 | (cp & 63));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | cp >> 18);
+  out[1] = (char)(0x80 | ((cp >> 12) & 63));
+  out[2] = (char)(0x80 | ((cp >> 6) & 63));
+  out[3] = (char)(0x80 | (cp & 63));
+  return 4;
+}
+
+int sg_hex_digit(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
 size_t sg_json_escape_byte(unsigned char c, char out[6]) {
   static const char hex[] = "0123456789abcdef";
   static const char short_form[] = {['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',

@@ -355,6 +355,29 @@ static void check_utf8(const char *s, size_t len, int want_valid, size_t want_ba
 }
 #define U8(lit, valid, bad, what) check_utf8(lit, sizeof(lit) - 1, valid, bad, what)
 
+static void unit_util_utf8_encode_hex(void) {
+  static const struct {
+    unsigned long cp;
+    const char *want;
+  } cases[] = {{0x41, "A"},          {0x7f, "\x7f"},         {0x80, "\xC2\x80"},
+               {0xe9, "\xC3\xA9"},    {0x7ff, "\xDF\xBF"},    {0x800, "\xE0\xA0\x80"},
+               {0x20ac, "\xE2\x82\xAC"}, {0xffff, "\xEF\xBF\xBF"}, {0x10000, "\xF0\x90\x80\x80"},
+               {0x1f600, "\xF0\x9F\x98\x80"}, {0x10ffff, "\xF4\x8F\xBF\xBF"}};
+  for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+    char out[5] = {0};
+    size_t n = sg_utf8_encode(cases[i].cp, out);
+    ok(n == strlen(cases[i].want) && memcmp(out, cases[i].want, n) == 0, "U+%04lX in UTF-8",
+       cases[i].cp);
+  }
+  int all = 1;
+  for (int c = 0; c < 256; c++) {
+    int want = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (sg_hex_digit((char)c) != want) all = 0;
+  }
+  ok(all, "sg_hex_digit: 0-9, a-f and A-F, -1 for every other byte");
+}
+
 static void unit_util_utf8_valid(void) {
   U8("", 1, 0, "empty");
   U8("hello", 1, 0, "ASCII");
@@ -491,6 +514,7 @@ static const tap_test tests[] = {
     TEST(unit_util_buf_detach),
     TEST(unit_util_buf_json_escape),
     TEST(unit_util_utf8_valid),
+    TEST(unit_util_utf8_encode_hex),
     TEST(unit_util_strlcpy),
     TEST(unit_util_is_blank),
     TEST(unit_util_strings_misc),
