@@ -92,7 +92,7 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
 static void snap_destroy(sg_snap *s) {
   sg_auth_free(s->auth);
   sg_router_free(s->router);
-  sg_conf_unref(s->conf);
+  sg_conf_release(s->conf);
   free(s);
 }
 
@@ -251,7 +251,7 @@ void soulgw_free(soulgw *gw) {
   sg_registry_free(gw->registry);
   sg_tools_free(gw->tools);
   sg_llm_free(gw->llm);
-  sg_conf_unref(gw->initial);
+  sg_conf_release(gw->initial);
   sg_conf_source_clear(&gw->src);
   sg_replay_free(gw->replay);
   sg_metrics_free(gw->metrics);
@@ -473,7 +473,7 @@ static int reload_locked(soulgw *gw) {
   int rc = sg_conf_build(&gw->src, &c, err, sizeof err);
   if (rc == 0) rc = build_snap(gw, c, &snap, err, sizeof err);
   if (rc) {
-    sg_conf_unref(c);
+    sg_conf_release(c);
     sg_gw_seterr(gw, "%s", err);
     sg_family_add(gw->config_reloads, (const char *[]){"error"}, 1);
     sg_log(gw->log, SOULGW_LOG_ERROR, "reload failed; keeping the running configuration",
@@ -499,6 +499,6 @@ static int reload_locked(soulgw *gw) {
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);
-  sg_conf_unref(c);
+  sg_conf_release(c);
   return 0;
 }

@@ -118,21 +118,12 @@ void soulgw_json_free(soulgw_json *v) { cJSON_Delete(v); }
 /* ------------------------------------------------------------------------------------------ */
 /* Strict parsing */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) SG_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 /* Encoding, depth, raw control characters and "\u0000" in one pass.  Strings are only skipped over here; cJSON checks
  * their escapes. */
 static int prescan(const char *s, size_t len, char *err, size_t errlen) {
   size_t bad;
   if (!sg_utf8_valid(s, len, &bad)) {
-    seterr(err, errlen, "invalid UTF-8 at byte %zu", bad);
+    sg_seterr(err, errlen, "invalid UTF-8 at byte %zu", bad);
     return -1;
   }
   int depth = 0;
@@ -141,25 +132,25 @@ static int prescan(const char *s, size_t len, char *err, size_t errlen) {
     if (c == '"') {
       for (i++; i < len && s[i] != '"'; i++) {
         if ((unsigned char)s[i] < 0x20) {
-          seterr(err, errlen, "control character in a string at byte %zu", i);
+          sg_seterr(err, errlen, "control character in a string at byte %zu", i);
           return -1;
         }
         if (s[i] != '\\') continue;
         if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
-          seterr(err, errlen, "\\u0000 is not allowed in strings (byte %zu)", i);
+          sg_seterr(err, errlen, "\\u0000 is not allowed in strings (byte %zu)", i);
           return -1;
         }
         i++;
       }
     } else if (c == '[' || c == '{') {
       if (++depth > MAX_DEPTH) {
-        seterr(err, errlen, "nesting deeper than %d levels at byte %zu", MAX_DEPTH, i);
+        sg_seterr(err, errlen, "nesting deeper than %d levels at byte %zu", MAX_DEPTH, i);
         return -1;
       }
     } else if (c == ']' || c == '}') {
       depth--;
     } else if (c == '\0') {
-      seterr(err, errlen, "NUL byte at byte %zu", i);
+      sg_seterr(err, errlen, "NUL byte at byte %zu", i);
       return -1;
     }
   }
@@ -207,7 +198,7 @@ static const char *find_duplicate(const cJSON *v, int *oom) {
 int soulgw_json_parse(const char *text, size_t len, soulgw_json **out, char *err, size_t errlen) {
   *out = NULL;
   if (!text) {
-    seterr(err, errlen, "no JSON text");
+    sg_seterr(err, errlen, "no JSON text");
     return SOULGW_EINVAL;
   }
   if (prescan(text, len, err, errlen)) return SOULGW_EINVAL;
@@ -218,8 +209,8 @@ int soulgw_json_parse(const char *text, size_t len, soulgw_json **out, char *err
     size_t k = 0;
     while (k < len && (text[k] == ' ' || text[k] == '\n' || text[k] == '\r' || text[k] == '\t'))
       k++;
-    if (k == len) seterr(err, errlen, "empty JSON text");
-    else seterr(err, errlen, "malformed JSON near byte %zu", at);
+    if (k == len) sg_seterr(err, errlen, "empty JSON text");
+    else sg_seterr(err, errlen, "malformed JSON near byte %zu", at);
     return SOULGW_EINVAL;
   }
   size_t pos = (size_t)(end - text);
@@ -228,14 +219,14 @@ int soulgw_json_parse(const char *text, size_t len, soulgw_json **out, char *err
     pos++;
   if (pos < len) {
     cJSON_Delete(v);
-    seterr(err, errlen, "unexpected text after the JSON value at byte %zu", pos);
+    sg_seterr(err, errlen, "unexpected text after the JSON value at byte %zu", pos);
     return SOULGW_EINVAL;
   }
   int oom = 0;
   const char *dup = find_duplicate(v, &oom);
   if (dup || oom) {
-    if (oom) seterr(err, errlen, "out of memory");
-    else seterr(err, errlen, "duplicate key \"%.64s\"", dup);
+    if (oom) sg_seterr(err, errlen, "out of memory");
+    else sg_seterr(err, errlen, "duplicate key \"%.64s\"", dup);
     cJSON_Delete(v);
     return oom ? SOULGW_ENOMEM : SOULGW_EINVAL;
   }

@@ -57,11 +57,7 @@ static void skip_ws(scan *s) {
 static int hex4(const char *p, unsigned *out) {
   unsigned v = 0;
   for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    int d = c >= '0' && c <= '9' ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
+    int d = sg_hex_digit(p[i]);
     if (d < 0) return -1;
     v = v * 16 + (unsigned)d;
   }
@@ -69,40 +65,14 @@ static int hex4(const char *p, unsigned *out) {
   return 0;
 }
 
-/* Writes code point cp as soulgw_json_print() would: the short escapes, other control
- * characters as \u00xx, everything else as UTF-8. */
+/* Writes code point cp as soulgw_json_print() would: escaped as sg_json_escape_byte()
+ * escapes it, everything else as UTF-8. */
 static void put_cp(scan *s, unsigned cp) {
   char *o = s->t + s->w;
-  size_t n = 0;
-  const char *esc = cp == '"' ? "\\\"" : cp == '\\' ? "\\\\" : cp == '\b' ? "\\b"
-                    : cp == '\f' ? "\\f" : cp == '\n' ? "\\n" : cp == '\r' ? "\\r"
-                    : cp == '\t' ? "\\t" : NULL;
-  if (esc) {
-    o[0] = esc[0];
-    o[1] = esc[1];
-    n = 2;
-  } else if (cp < 0x20) {
-    static const char hex[] = "0123456789abcdef";
-    memcpy(o, "\\u00", 4);
-    o[4] = hex[cp >> 4];
-    o[5] = hex[cp & 15];
-    n = 6;
-  } else if (cp < 0x80) {
-    o[n++] = (char)cp;
-  } else if (cp < 0x800) {
-    o[n++] = (char)(0xC0 | cp >> 6);
-    o[n++] = (char)(0x80 | (cp & 63));
-  } else if (cp < 0x10000) {
-    o[n++] = (char)(0xE0 | cp >> 12);
-    o[n++] = (char)(0x80 | ((cp >> 6) & 63));
-    o[n++] = (char)(0x80 | (cp & 63));
-  } else {
-    o[n++] = (char)(0xF0 | cp >> 18);
-    o[n++] = (char)(0x80 | ((cp >> 12) & 63));
-    o[n++] = (char)(0x80 | ((cp >> 6) & 63));
-    o[n++] = (char)(0x80 | (cp & 63));
-  }
-  s->w += n;
+  if (cp < 0x80 && sg_json_needs_escape((unsigned char)cp))
+    s->w += sg_json_escape_byte((unsigned char)cp, o);
+  else
+    s->w += sg_utf8_encode(cp, o);
 }
 
 /* A "\u" escape at s->r (after the backslash's check): its code point, a surrogate pair
@@ -143,7 +113,7 @@ static int string(scan *s, key *k) {
     if (c == '"') break;
     if (c != '\\') return fail(s, "control character in a string at byte %zu", s->r);
     if (s->r + 1 >= s->len) return malformed(s);
-    unsigned cp;
+    unsigned cp = 0;
     switch (t[s->r + 1]) {
       case '"': cp = '"'; break;
       case '\\': cp = '\\'; break;

@@ -5,10 +5,9 @@
  * it over to be copied and freed; for an answer assembled around a value (a tool's result) that
  * is three trips to the allocator per value.  This writer walks the value through the public
  * soulgw_json accessors and appends to the answer's buffer, reproducing cJSON's output exactly:
- * the same escapes (\" \\ \b \f \n \r \t, \u00XX in lower case for other control characters,
- * everything else as is) and the same numbers (%1.15g, or %1.17g when that does not read back
- * as the same double; integral values within int, which %1.15g writes as %d does, are written
- * by hand, except -0).
+ * the same escapes (those of sg_buf_json_escape_bytes(), the library's one escaper) and the
+ * same numbers (%1.15g, or %1.17g when that does not read back as the same double; integral
+ * values within int, which %1.15g writes as %d does, are written by hand, except -0).
  */
 #include <float.h>
 #include <limits.h>
@@ -20,65 +19,38 @@
 #include "base/json.h"
 #include "base/json_write.h"
 
-static int needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
 void sg_json_write_string(sg_buf *b, const char *s) {
-  static const char hex[] = "0123456789abcdef";
   sg_buf_putc(b, '"');
-  while (*s) {
-    size_t n = 0;
-    while (s[n] && !needs_escape((unsigned char)s[n])) n++;
-    sg_buf_append(b, s, n);
-    s += n;
-    if (!*s) break;
-    unsigned char c = (unsigned char)*s++;
-    char e[6] = {'\\', 0, 0, 0, 0, 0};
-    size_t len = 2;
-    switch (c) {
-      case '"': e[1] = '"'; break;
-      case '\\': e[1] = '\\'; break;
-      case '\b': e[1] = 'b'; break;
-      case '\f': e[1] = 'f'; break;
-      case '\n': e[1] = 'n'; break;
-      case '\r': e[1] = 'r'; break;
-      case '\t': e[1] = 't'; break;
-      default:
-        e[1] = 'u';
-        e[2] = '0';
-        e[3] = '0';
-        e[4] = hex[c >> 4];
-        e[5] = hex[c & 15];
-        len = 6;
-    }
-    sg_buf_append(b, e, len);
-  }
+  sg_buf_json_escape_bytes(b, s, strlen(s));
   sg_buf_putc(b, '"');
 }
 
-static void write_number(sg_buf *b, double d) {
-  char buf[64];
+size_t sg_json_number_text(double d, char out[SG_JSON_NUMBER_MAX]) {
   if (isnan(d) || isinf(d)) {
-    sg_buf_append(b, "null", 4);
-    return;
+    memcpy(out, "null", 5);
+    return 4;
   }
   if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d && !(d == 0 && signbit(d))) {
     /* %d by hand: the common case, and the one worth keeping printf out of */
+    char digits[16];
     long long v = (int)d;
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    size_t i = sizeof buf;
+    size_t i = sizeof digits, n = 0;
     do {
-      buf[--i] = (char)('0' + u % 10);
+      digits[--i] = (char)('0' + u % 10);
       u /= 10;
     } while (u);
-    if (v < 0) buf[--i] = '-';
-    sg_buf_append(b, buf + i, sizeof buf - i);
-    return;
+    if (v < 0) out[n++] = '-';
+    memcpy(out + n, digits + i, sizeof digits - i);
+    n += sizeof digits - i;
+    out[n] = '\0';
+    return n;
   }
-  int n = snprintf(buf, sizeof buf, "%1.15g", d);
-  double back = strtod(buf, NULL);
+  int n = snprintf(out, SG_JSON_NUMBER_MAX, "%1.15g", d);
+  double back = strtod(out, NULL);
   double max = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
-  if (!(fabs(back - d) <= max * DBL_EPSILON)) n = snprintf(buf, sizeof buf, "%1.17g", d);
-  sg_buf_append(b, buf, (size_t)n);
+  if (!(fabs(back - d) <= max * DBL_EPSILON)) n = snprintf(out, SG_JSON_NUMBER_MAX, "%1.17g", d);
+  return (size_t)n;
 }
 
 static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
@@ -87,7 +59,11 @@ static int write_value(sg_buf *b, const soulgw_json *v, int depth) {
       if (soulgw_json_bool(v, 0)) sg_buf_append(b, "true", 4);
       else sg_buf_append(b, "false", 5);
       return 0;
-    case SOULGW_JSON_NUMBER: write_number(b, soulgw_json_number(v, 0)); return 0;
+    case SOULGW_JSON_NUMBER: {
+      char num[SG_JSON_NUMBER_MAX];
+      sg_buf_append(b, num, sg_json_number_text(soulgw_json_number(v, 0), num));
+      return 0;
+    }
     case SOULGW_JSON_STRING: sg_json_write_string(b, soulgw_json_string(v)); return 0;
     case SOULGW_JSON_ARRAY:
     case SOULGW_JSON_OBJECT: {

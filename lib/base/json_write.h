@@ -18,8 +18,15 @@
  * SG_JSON_WRITE_MAX_DEPTH (b then holds a partial text), or SOULGW_ENOMEM when b failed. */
 int sg_json_write(sg_buf *b, const soulgw_json *v);
 
-/* Appends s as a JSON string, quotes included, escaped as soulgw_json_print() escapes it.  s
- * must be valid UTF-8 (as every string of a parsed or built value is). */
+/* Bytes a number's text needs, its NUL included. */
+#define SG_JSON_NUMBER_MAX 32
+
+/* Writes d as soulgw_json_print() writes it ("null" for NaN and infinities) into out, NUL
+ * terminated; returns its length. */
+size_t sg_json_number_text(double d, char out[SG_JSON_NUMBER_MAX]);
+
+/* Appends s as a JSON string, quotes included, escaped as soulgw_json_print() escapes it
+ * (bytes that are not UTF-8 included: they go as they are). */
 void sg_json_write_string(sg_buf *b, const char *s);
 
 #endif

@@ -148,17 +148,11 @@ static void code_label(size_t idx, char out[8]) {
   else snprintf(out, 8, "%dxx", (int)(idx - SG_ARRAY_LEN(known_codes)) + 1);
 }
 
-static size_t method_index(unsigned bit) {
-  for (size_t i = 0; i < SG_METHOD_COUNT; i++)
-    if (bit == (1u << i)) return i;
-  return SG_METHOD_COUNT;
-}
-
 void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, uint64_t ns) {
   if (route < 0 || route >= atomic_load_explicit(&m->nroutes, memory_order_acquire))
     route = SG_METRICS_UNMATCHED;
   route_stats *rs = atomic_load_explicit(&m->routes[route], memory_order_acquire);
-  atomic_fetch_add_explicit(&rs->by[method_index(method)][code_index(status)], 1,
+  atomic_fetch_add_explicit(&rs->by[sg_method_index(method)][code_index(status)], 1,
                             memory_order_relaxed);
   double secs = (double)ns / 1e9;
   size_t b = 0;
@@ -397,13 +391,11 @@ static long open_fds(void) {
 }
 
 int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
-  static const char *const methods[] = {"GET",    "HEAD",    "POST", "PUT",
-                                        "DELETE", "PATCH",   "OPTIONS", "OTHER"};
   int nr = atomic_load_explicit(&m->nroutes, memory_order_acquire);
   header(b, "soulgw_http_requests_total", "counter", "HTTP requests by route, method and status.");
   for (int r = 0; r < nr; r++) {
     route_stats *rs = atomic_load_explicit(&m->routes[r], memory_order_acquire);
-    for (size_t mi = 0; mi <= SG_METHOD_COUNT; mi++)
+    for (unsigned mi = 0; mi <= SG_METHOD_COUNT; mi++)
       for (size_t c = 0; c < NCODES; c++) {
         uint64_t v = atomic_load_explicit(&rs->by[mi][c], memory_order_relaxed);
         if (!v) continue;
@@ -411,7 +403,8 @@ int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
         code_label(c, code);
         sg_buf_puts(b, "soulgw_http_requests_total{route=\"");
         label_value(b, rs->name);
-        sg_buf_printf(b, "\",method=\"%s\",code=\"%s\"} %llu\n", methods[mi], code,
+        const char *method = mi < SG_METHOD_COUNT ? sg_method_name(mi) : "OTHER";
+        sg_buf_printf(b, "\",method=\"%s\",code=\"%s\"} %llu\n", method, code,
                       (unsigned long long)v);
       }
   }

@@ -33,15 +33,6 @@ struct sg_netpolicy {
   rule r[];
 };
 
-static void say(char *why, size_t len, const char *fmt, ...) SG_PRINTF(3, 4);
-static void say(char *why, size_t len, const char *fmt, ...) {
-  if (!why || !len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, len, fmt, ap);
-  va_end(ap);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Address classes */
 
@@ -133,6 +124,15 @@ static int name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
+/* Says that pat is none of the forms a pattern takes; returns SOULGW_EINVAL. */
+static int not_a_pattern(const char *pat, char *why, size_t whylen) {
+  sg_seterr(why, whylen,
+            "\"%.200s\" is not a host pattern (a host name, \"*.\" and a domain, an IP address "
+            "or network, each with an optional \":port\"; or \"*\")",
+            pat);
+  return SOULGW_EINVAL;
+}
+
 /* A host name pattern ("tools.corp", "*.corp") into r, lower-cased; the trailing dot of a
  * fully qualified name dropped. */
 static int parse_name(const char *s, size_t n, rule *r, const char *pat, char *why, size_t whylen) {
@@ -147,13 +147,10 @@ static int parse_name(const char *s, size_t n, rule *r, const char *pat, char *w
   for (size_t i = 0; okay && i < n; i++) okay = name_char(name[i]);
   struct in_addr in;
   if (!okay) {
-    say(why, whylen,
-        "\"%.200s\" is not a host pattern (a host name, \"*.\" and a domain, an IP address or "
-        "network, each with an optional \":port\"; or \"*\")",
-        pat);
+    not_a_pattern(pat, why, whylen);
   } else if (!suffix && inet_aton(name, &in)) {
-    say(why, whylen, "\"%.200s\": write an IPv4 address as four decimal numbers (%s)", pat,
-        inet_ntoa(in));
+    sg_seterr(why, whylen, "\"%.200s\": write an IPv4 address as four decimal numbers (%s)",
+              pat, inet_ntoa(in));
     okay = 0;
   }
   if (!okay) {
@@ -188,7 +185,7 @@ static int parse_pattern(const char *pat, rule *r, char *why, size_t whylen) {
     }
   }
   if (port && (r->port = parse_port(port, strlen(port))) < 0) {
-    say(why, whylen, "\"%.200s\": the port must be a number from 1 to 65535", pat);
+    sg_seterr(why, whylen, "\"%.200s\": the port must be a number from 1 to 65535", pat);
     return SOULGW_EINVAL;
   }
   if (family == AF_INET6) {
@@ -200,18 +197,14 @@ static int parse_pattern(const char *pat, rule *r, char *why, size_t whylen) {
   if (memchr(s, '/', n)) goto bad;
   return parse_name(s, n, r, pat, why, whylen);
 bad:
-  say(why, whylen,
-      "\"%.200s\" is not a host pattern (a host name, \"*.\" and a domain, an IP address or "
-      "network, each with an optional \":port\"; or \"*\")",
-      pat);
-  return SOULGW_EINVAL;
+  return not_a_pattern(pat, why, whylen);
 }
 
 int sg_netpolicy_new(const char *const *patterns, size_t n, sg_netpolicy **out, char *why,
                      size_t whylen) {
   *out = NULL;
   if (n > SG_NETPOLICY_MAX) {
-    say(why, whylen, "more than %d patterns", SG_NETPOLICY_MAX);
+    sg_seterr(why, whylen, "more than %d patterns", SG_NETPOLICY_MAX);
     return SOULGW_EINVAL;
   }
   sg_netpolicy *p = calloc(1, sizeof *p + n * sizeof p->r[0]);
@@ -224,8 +217,8 @@ int sg_netpolicy_new(const char *const *patterns, size_t n, sg_netpolicy **out, 
     }
     int rc = parse_pattern(patterns[i], &p->r[p->n], why, whylen);
     if (rc) {
-      if (rc == SOULGW_ENOMEM) say(why, whylen, "out of memory");
-      sg_netpolicy_unref(p);
+      if (rc == SOULGW_ENOMEM) sg_seterr(why, whylen, "out of memory");
+      sg_netpolicy_release(p);
       return rc;
     }
     p->n++;
@@ -239,7 +232,7 @@ sg_netpolicy *sg_netpolicy_ref(sg_netpolicy *p) {
   return p;
 }
 
-void sg_netpolicy_unref(sg_netpolicy *p) {
+void sg_netpolicy_release(sg_netpolicy *p) {
   if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
   for (size_t i = 0; i < p->n; i++) free(p->r[i].name);
   free(p);
@@ -283,15 +276,16 @@ int sg_url_target_parse(const char *url, sg_url_target *t, char *why, size_t why
     p = url + 8;
     t->port = 443;
   } else {
-    say(why, whylen, "not an http:// or https:// URL");
+    sg_seterr(why, whylen, "not an http:// or https:// URL");
     return SOULGW_EINVAL;
   }
   size_t alen = strcspn(p, "/?#");
   const char *host = p, *port = NULL, *end = p + alen;
   size_t hl;
   if (memchr(p, '@', alen)) {
-    say(why, whylen, "the URL carries user information (\"user:password@\"); credentials do "
-                     "not belong in a handler URL");
+    sg_seterr(why, whylen,
+              "the URL carries user information (\"user:password@\"); credentials do not "
+              "belong in a handler URL");
     return SOULGW_EINVAL;
   }
   if (alen && p[0] == '[') {
@@ -325,14 +319,15 @@ int sg_url_target_parse(const char *url, sg_url_target *t, char *why, size_t why
     }
   }
   if (port && (t->port = parse_port(port, (size_t)(end - port))) < 0) {
-    say(why, whylen, "the URL's port must be a number from 1 to 65535");
+    sg_seterr(why, whylen, "the URL's port must be a number from 1 to 65535");
     return SOULGW_EINVAL;
   }
   if (t->family == AF_INET6) inet_ntop(AF_INET6, t->addr, t->host, sizeof t->host);
   return 0;
 bad_host:
-  say(why, whylen, "the URL's host is malformed (a name of ASCII letters, digits, '-', '.' and "
-                   "'_', an IPv4 address, or an IPv6 address in brackets without a zone)");
+  sg_seterr(why, whylen,
+            "the URL's host is malformed (a name of ASCII letters, digits, '-', '.' and '_', an "
+            "IPv4 address, or an IPv6 address in brackets without a zone)");
   return SOULGW_EINVAL;
 }
 
@@ -349,12 +344,12 @@ int sg_netpolicy_check_url(const sg_netpolicy *p, const char *url, char *why, si
     if (name_allowed(p, t.host, t.port) || !is_localhost(t.host)) return 0;
     static const unsigned char lo[4] = {127, 0, 0, 1}; /* what libcurl resolves it to */
     if (addr_allowed(p, AF_INET, lo, t.port)) return 0;
-    say(why, whylen, "host %s is a loopback name", t.host);
+    sg_seterr(why, whylen, "host %s is a loopback name", t.host);
     return 1;
   }
   const char *cls = sg_net_ip_class(t.family, t.addr);
   if (!cls || addr_allowed(p, t.family, t.addr, t.port)) return 0;
-  say(why, whylen, "host %s is %s", t.host, cls);
+  sg_seterr(why, whylen, "host %s is %s", t.host, cls);
   return 1;
 }
 
@@ -367,9 +362,9 @@ int sg_netpolicy_check_manifests(const sg_netpolicy *p, const soulgw_json *manif
     char why[300];
     int rc = sg_netpolicy_check_url(p, h, why, sizeof why);
     if (!rc) continue;
-    say(err, errlen, "manifests[%zu] (tool %.128s): handler: %s%s", i,
-        soulgw_json_string(soulgw_json_get(m, "id")), why,
-        rc == 1 ? ", which [tools] allowed_hosts does not allow" : "");
+    sg_seterr(err, errlen, "manifests[%zu] (tool %.128s): handler: %s%s", i,
+              soulgw_json_string(soulgw_json_get(m, "id")), why,
+              rc == 1 ? ", which [tools] allowed_hosts does not allow" : "");
     return SOULGW_EINVAL;
   }
   return 0;
@@ -394,7 +389,7 @@ int sg_netpolicy_check_addr(const sg_netpolicy *p, const struct sockaddr *sa, in
     memcpy(a, &in6->sin6_addr, 16);
     port = ntohs(in6->sin6_port);
   } else {
-    say(why, whylen, "not an IP address (family %d)", family);
+    sg_seterr(why, whylen, "not an IP address (family %d)", family);
     return 1;
   }
   if (p->any || trusted_name) return 0;
@@ -402,6 +397,6 @@ int sg_netpolicy_check_addr(const sg_netpolicy *p, const struct sockaddr *sa, in
   if (!cls || addr_allowed(p, family, a, port)) return 0;
   char text[INET6_ADDRSTRLEN];
   inet_ntop(family, a, text, sizeof text);
-  say(why, whylen, "%s is %s", text, cls);
+  sg_seterr(why, whylen, "%s is %s", text, cls);
   return 1;
 }

@@ -51,7 +51,7 @@ int sg_netpolicy_new(const char *const *patterns, size_t n, sg_netpolicy **out, 
 /* Takes one more reference; returns p.  NULL gives NULL. */
 sg_netpolicy *sg_netpolicy_ref(sg_netpolicy *p);
 /* Drops a reference; the last one frees the policy.  NULL does nothing. */
-void sg_netpolicy_unref(sg_netpolicy *p);
+void sg_netpolicy_release(sg_netpolicy *p);
 
 /* Why an address is refused by default ("loopback", "private (RFC 1918)", ...), or NULL when it
  * is an ordinary address.  family is AF_INET (addr: 4 bytes, network order) or AF_INET6 (16

@@ -22,6 +22,16 @@ unsigned sg_method_bit(const char *m) {
   }
 }
 
+unsigned sg_method_index(unsigned bit) {
+  for (unsigned i = 0; i < SG_METHOD_COUNT; i++)
+    if (bit == (1u << i)) return i;
+  return SG_METHOD_COUNT;
+}
+
+const char *sg_method_name(unsigned index) {
+  return index < SG_METHOD_COUNT ? method_names[index] : NULL;
+}
+
 void sg_methods_format(unsigned methods, char *out, size_t len) {
   size_t n = 0;
   out[0] = '\0';

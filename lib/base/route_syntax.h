@@ -25,6 +25,11 @@ enum {
 
 /* One SG_M_* bit for a method name, 0 when unknown. */
 unsigned sg_method_bit(const char *method);
+/* The index of one SG_M_* bit (the bit is 1u << index), below SG_METHOD_COUNT; SG_METHOD_COUNT
+ * for anything else. */
+unsigned sg_method_index(unsigned bit);
+/* The name of the method of an index ("GET" for 0), NULL for SG_METHOD_COUNT and beyond. */
+const char *sg_method_name(unsigned index);
 /* "GET, HEAD, POST" for a set of methods; out needs 64 bytes. */
 void sg_methods_format(unsigned methods, char *out, size_t len);
 /* Parses "GET,POST" into bits; 0 when empty or a name is unknown.  (HEAD is not added: the

@@ -64,12 +64,23 @@ int sg_buf_puts(sg_buf *b, const char *s);
 int sg_buf_putc(sg_buf *b, char c);
 int sg_buf_printf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap);
-/* Appends s as the body of a JSON string (without quotes), escaping what JSON requires and
- * replacing invalid UTF-8 by U+FFFD, at most max_in input bytes ((size_t)-1 for all). */
+/* Appends s as the body of a JSON string (without quotes), escaped as sg_json_escape_byte()
+ * escapes each byte and with invalid UTF-8 replaced by U+FFFD, at most max_in input bytes
+ * ((size_t)-1 for all). */
 int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in);
+/* The same for the n bytes at s, but bytes that are not UTF-8 go as they are: the text is
+ * byte for byte what cJSON (soulgw_json_print) writes for the string. */
+int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n);
 /* Hands the string out (to free()); the buffer is left empty. */
 char *sg_buf_detach(sg_buf *b, size_t *len);
 static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
+
+/* The one JSON escaping rule of the library, cJSON's: '"', '\\' and the control characters
+ * are escaped, everything else (DEL and bytes of 0x80 and up included) goes as it is. */
+static inline int sg_json_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+/* Writes the escape of c (a byte sg_json_needs_escape() holds for) to out and returns its
+ * length: 2 for \" \\ \b \f \n \r \t, 6 for \u00xx (lower-case hex) for the others. */
+size_t sg_json_escape_byte(unsigned char c, char out[6]);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Strings and time */
@@ -82,6 +93,11 @@ size_t sg_strlcpy(char *dst, const char *src, size_t dstlen);
 /* 1 when s is entirely valid UTF-8 (len bytes), else 0 and *bad the offset of the first bad
  * byte when bad is not NULL. */
 int sg_utf8_valid(const char *s, size_t len, size_t *bad);
+/* Writes code point cp (at most 0x10FFFF, not a surrogate) as UTF-8 into out; returns its
+ * length, 1 to 4. */
+size_t sg_utf8_encode(unsigned long cp, char out[4]);
+/* The value of the hexadecimal digit c (either case), or -1. */
+int sg_hex_digit(char c);
 /* 1 when s is empty or only ASCII white space. */
 int sg_is_blank(const char *s);
 
@@ -90,7 +106,8 @@ int64_t sg_wall_ms(void);   /* Unix epoch milliseconds */
 /* RFC 3339 UTC with milliseconds, "2025-01-01T00:00:00.000Z"; out needs 25 bytes. */
 void sg_format_time_ms(int64_t ms, char out[32]);
 
-/* Error message formatting into a fixed buffer owned by a handle. */
+/* Formats an error message into dst (len bytes, truncated to fit).  dst NULL or len 0: does
+ * nothing, for callers whose error buffer is optional. */
 void sg_seterr(char *dst, size_t len, const char *fmt, ...) SG_PRINTF(3, 4);
 
 #endif

@@ -227,51 +227,83 @@ int sg_utf8_valid(const char *s, size_t len, size_t *bad) {
   return 1;
 }
 
-int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in) {
+size_t sg_utf8_encode(unsigned long cp, char out[4]) {
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (char)(0xC0 | cp >> 6);
+    out[1] = (char)(0x80 | (cp & 63));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (char)(0xE0 | cp >> 12);
+    out[1] = (char)(0x80 | ((cp >> 6) & 63));
+    out[2] = (char)(0x80 | (cp & 63));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | cp >> 18);
+  out[1] = (char)(0x80 | ((cp >> 12) & 63));
+  out[2] = (char)(0x80 | ((cp >> 6) & 63));
+  out[3] = (char)(0x80 | (cp & 63));
+  return 4;
+}
+
+int sg_hex_digit(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+size_t sg_json_escape_byte(unsigned char c, char out[6]) {
   static const char hex[] = "0123456789abcdef";
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s);
-  if (max_in < n) n = max_in;
-  size_t i = 0, run = 0;
+  static const char short_form[] = {['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+                                    ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
+  out[0] = '\\';
+  if (c < sizeof short_form && short_form[c]) {
+    out[1] = short_form[c];
+    return 2;
+  }
+  memcpy(out + 1, "u00", 3);
+  out[4] = hex[c >> 4];
+  out[5] = hex[c & 15];
+  return 6;
+}
+
+/* The one escaper: runs of bytes that go as they are are appended whole; with mend, a byte
+ * that does not start a valid UTF-8 sequence is written as U+FFFD. */
+static int json_escape(sg_buf *b, const unsigned char *p, size_t n, int mend) {
+  size_t i = 0, from = 0;
   while (i < n) {
-    unsigned c = p[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-      i++;
-      run++;
-      continue;
-    }
-    if (run) sg_buf_append(b, p + i - run, run);
-    run = 0;
-    if (c >= 0x80) {
+    unsigned char c = p[i];
+    if (c >= 0x80 && mend) {
       size_t k = utf8_seq(p + i, n - i);
       if (k) {
-        sg_buf_append(b, p + i, k);
         i += k;
-      } else {
-        sg_buf_puts(b, "\xEF\xBF\xBD");
-        i++;
+        continue;
       }
+    } else if (!sg_json_needs_escape(c)) {
+      i++;
       continue;
     }
-    char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-    switch (c) {
-      case '"': esc[1] = '"'; break;
-      case '\\': esc[1] = '\\'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
-      default:
-        esc[1] = 'u';
-        esc[2] = '0';
-        esc[3] = '0';
-        esc[4] = hex[c >> 4];
-        esc[5] = hex[c & 15];
-    }
-    sg_buf_puts(b, esc);
-    i++;
+    if (i > from) sg_buf_append(b, p + from, i - from);
+    char esc[6];
+    if (c >= 0x80) sg_buf_append(b, "\xEF\xBF\xBD", 3);
+    else sg_buf_append(b, esc, sg_json_escape_byte(c, esc));
+    from = ++i;
   }
-  if (run) sg_buf_append(b, p + i - run, run);
+  if (i > from) sg_buf_append(b, p + from, i - from);
   return b->failed ? SOULGW_ENOMEM : 0;
+}
+
+int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in) {
+  return json_escape(b, (const unsigned char *)s, strnlen(s, max_in), 1);
+}
+
+int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n) {
+  return json_escape(b, (const unsigned char *)s, n, 0);
 }
 
 char *sg_buf_detach(sg_buf *b, size_t *len) {
@@ -344,6 +376,7 @@ void sg_format_time_ms(int64_t ms, char out[32]) {
 }
 
 void sg_seterr(char *dst, size_t len, const char *fmt, ...) {
+  if (!dst || !len) return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(dst, len, fmt, ap);

@@ -183,7 +183,7 @@ static void job_free(job *j) {
   for (struct curl_slist *h = j->headers; h; h = h->next) sg_wipe(h->data, strlen(h->data));
   curl_slist_free_all(j->headers);
   sg_buf_free(&j->resp);
-  sg_netpolicy_unref(j->policy);
+  sg_netpolicy_release(j->policy);
   free(j);
 }
 

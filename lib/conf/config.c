@@ -218,11 +218,7 @@ static const char *parse_string(const char *s, sg_buf *out, const char **why) {
         int nd = c == 'u' ? 4 : 8;
         unsigned long cp = 0;
         for (int i = 0; i < nd; i++, s++) {
-          char h = *s;
-          int v = h >= '0' && h <= '9' ? h - '0'
-                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
-                                         : -1;
+          int v = sg_hex_digit(*s);
           if (v < 0) {
             *why = "malformed \\u escape";
             return NULL;
@@ -234,12 +230,7 @@ static const char *parse_string(const char *s, sg_buf *out, const char **why) {
           return NULL;
         }
         char u[4];
-        int n;
-        if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-        else if (cp < 0x800) { u[0] = (char)(0xC0 | cp >> 6); u[1] = (char)(0x80 | (cp & 63)); n = 2; }
-        else if (cp < 0x10000) { u[0] = (char)(0xE0 | cp >> 12); u[1] = (char)(0x80 | ((cp >> 6) & 63)); u[2] = (char)(0x80 | (cp & 63)); n = 3; }
-        else { u[0] = (char)(0xF0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 63)); u[2] = (char)(0x80 | ((cp >> 6) & 63)); u[3] = (char)(0x80 | (cp & 63)); n = 4; }
-        sg_buf_append(out, u, (size_t)n);
+        sg_buf_append(out, u, sg_utf8_encode(cp, u));
         break;
       }
       default:
@@ -937,7 +928,7 @@ static void conf_free(sg_conf *c) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next) wipe_secret(&e->secret);
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
-  sg_netpolicy_unref(c->tools.netpolicy);
+  sg_netpolicy_release(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);
 }
@@ -947,7 +938,7 @@ sg_conf *sg_conf_ref(sg_conf *c) {
   return c;
 }
 
-void sg_conf_unref(sg_conf *c) {
+void sg_conf_release(sg_conf *c) {
   if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) conf_free(c);
 }
 

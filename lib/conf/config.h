@@ -119,7 +119,7 @@ void sg_conf_source_clear(sg_conf_source *src);
  * SOULGW_ENOMEM with err holding every problem found, one per line. */
 int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t errlen);
 sg_conf *sg_conf_ref(sg_conf *c);
-void sg_conf_unref(sg_conf *c);
+void sg_conf_release(sg_conf *c);
 
 /* One key of a fixed section ("server.port", "storage.path") of a snapshot: 0 and *out, or
  * SOULGW_ENOTFOUND (unknown key, or not of that type). */

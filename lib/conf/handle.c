@@ -77,7 +77,7 @@ soulgw_config *soulgw_config_new(void) { return calloc(1, sizeof(soulgw_config))
 void soulgw_config_free(soulgw_config *cfg) {
   if (!cfg) return;
   sg_conf_source_clear(&cfg->src);
-  sg_conf_unref(cfg->conf);
+  sg_conf_release(cfg->conf);
   free(cfg);
 }
 
@@ -108,7 +108,7 @@ static int load(soulgw_config *cfg, const sg_conf_source *src) {
   sg_conf *c = NULL;
   int rc = sg_conf_build(src, &c, cfg->errmsg, sizeof cfg->errmsg);
   if (rc) return rc;
-  sg_conf_unref(cfg->conf);
+  sg_conf_release(cfg->conf);
   cfg->conf = c;
   cfg->errmsg[0] = '\0';
   return 0;

@@ -208,16 +208,8 @@ static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (c->embed) {
-    sg_llm_embedding r;
-    memset(&r, 0, sizeof r);
-    r.failed = 1;
-    r.error = code;
-    r.message = msg;
-    c->edone(c->ud, &r);
-  } else {
-    sg_llm_fail(&c->ops, c->ud, code, "%s", msg);
-  }
+  if (c->embed) sg_llm_embed_fail(c->edone, c->ud, code, "%s", msg);
+  else sg_llm_fail(&c->ops, c->ud, code, "%s", msg);
   call_free(c);
 }
 
@@ -666,12 +658,7 @@ static void openai_embed(const sg_llm_call *call, const void *self, const char *
   const sg_provider_conf *pc = self;
   oa_call *c = call_new(call, pc, full, "/embeddings");
   if (!c) {
-    sg_llm_embedding r;
-    memset(&r, 0, sizeof r);
-    r.failed = 1;
-    r.error = SOULGW_API_UNKNOWN_INTERNAL;
-    r.message = "out of memory";
-    done(ud, &r);
+    sg_llm_embed_fail(done, ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     return;
   }
   c->embed = 1;

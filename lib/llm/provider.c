@@ -162,13 +162,19 @@ void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const c
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  sg_llm_result r;
-  memset(&r, 0, sizeof r);
-  r.failed = 1;
-  r.error = code;
-  r.message = msg;
-  r.text = "";
+  sg_llm_result r = {.failed = 1, .error = code, .message = msg, .text = ""};
   ops->done(ud, &r);
+}
+
+void sg_llm_embed_fail(sg_llm_embed_fn done, void *ud, soulgw_api_error code, const char *fmt,
+                       ...) {
+  char msg[700];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  sg_llm_embedding r = {.failed = 1, .error = code, .message = msg};
+  done(ud, &r);
 }
 
 int sg_llm_emit_words(const sg_llm_ops *ops, void *ud, const char *text, size_t len) {
@@ -267,16 +273,12 @@ static void local_embed(const sg_llm_call *call, const void *self, const char *f
                         sg_llm_embed_fn done, void *ud) {
   sg_llm_embedding r;
   (void)self;
-  memset(&r, 0, sizeof r);
   if (strcmp(model, "emb") != 0) {
-    char msg[200];
-    snprintf(msg, sizeof msg, "provider local has no embedding model %.100s (it has emb)", model);
-    r.failed = 1;
-    r.error = SOULGW_API_PROVIDER_UNAVAILABLE;
-    r.message = msg;
-    done(ud, &r);
+    sg_llm_embed_fail(done, ud, SOULGW_API_PROVIDER_UNAVAILABLE,
+                      "provider local has no embedding model %.100s (it has emb)", model);
     return;
   }
+  memset(&r, 0, sizeof r);
   r.vectors = soulgw_json_array();
   for (const soulgw_json *t = soulgw_json_first(texts); t && r.vectors; t = soulgw_json_next(t)) {
     r.input_tokens += sg_llm_count_words(soulgw_json_string(t));
@@ -286,13 +288,11 @@ static void local_embed(const sg_llm_call *call, const void *self, const char *f
     }
   }
   if (!r.vectors) {
-    r.failed = 1;
-    r.error = SOULGW_API_UNKNOWN_INTERNAL;
-    r.message = "out of memory";
-  } else {
-    r.dim = LOCAL_DIM;
-    sg_llm_count_tokens(call->env, full, r.input_tokens, 0);
+    sg_llm_embed_fail(done, ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
   }
+  r.dim = LOCAL_DIM;
+  sg_llm_count_tokens(call->env, full, r.input_tokens, 0);
   done(ud, &r);
 }
 
@@ -375,16 +375,11 @@ static void host_embed(const sg_llm_call *call, const void *self, const char *fu
                        const char *model, const soulgw_json *texts, int normalize,
                        sg_llm_embed_fn done, void *ud) {
   const host_provider *h = self;
-  char err[512] = "", msg[700];
+  char err[512] = "";
   soulgw_json *out = NULL;
-  sg_llm_embedding r;
-  memset(&r, 0, sizeof r);
-  r.failed = 1;
-  r.error = SOULGW_API_PROVIDER_UNAVAILABLE;
-  r.message = msg;
   if (!h->p.embed) {
-    snprintf(msg, sizeof msg, "provider %s does not embed", h->name);
-    done(ud, &r);
+    sg_llm_embed_fail(done, ud, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s does not embed",
+                      h->name);
     return;
   }
   uint64_t t0 = sg_now_ns();
@@ -402,15 +397,17 @@ static void host_embed(const sg_llm_call *call, const void *self, const char *fu
   }
   if (!shape) {
     if (rc == 0) snprintf(err, sizeof err, "it answered without one vector per text");
-    snprintf(msg, sizeof msg, "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
-    if (rc == SOULGW_ETIMEDOUT) r.error = SOULGW_API_LLM_TIMEOUT;
     sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
            SG_S("request_id", call->request_id), SG_S("error", err));
     soulgw_json_free(out);
-    done(ud, &r);
+    sg_llm_embed_fail(done, ud,
+                      rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT
+                                             : SOULGW_API_PROVIDER_UNAVAILABLE,
+                      "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
     return;
   }
-  r.failed = 0;
+  sg_llm_embedding r;
+  memset(&r, 0, sizeof r);
   r.vectors = sg_json_detach(out, "vectors");
   r.dim = dim;
   r.input_tokens = usage_of(out, "input_tokens", 0);
@@ -476,13 +473,7 @@ void sg_llm_embed(const sg_llm_call *call, const char *full, const soulgw_json *
   if (b) {
     b->embed(call, self, full, model, texts, normalize, done, ud);
   } else {
-    char msg[128];
-    sg_llm_embedding r;
-    memset(&r, 0, sizeof r);
-    snprintf(msg, sizeof msg, "unknown provider %.*s", (int)plen, full);
-    r.failed = 1;
-    r.error = SOULGW_API_PROVIDER_UNAVAILABLE;
-    r.message = msg;
-    done(ud, &r);
+    sg_llm_embed_fail(done, ud, SOULGW_API_PROVIDER_UNAVAILABLE, "unknown provider %.*s",
+                      (int)plen, full);
   }
 }

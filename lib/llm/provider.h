@@ -147,6 +147,9 @@ void sg_llm_count_tokens(const sg_llm_env *env, const char *model, long long in,
 /* Ends a completion with an error (message formatted). */
 void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const char *fmt, ...)
     SG_PRINTF(4, 5);
+/* Ends an embedding with an error (message formatted, at most 699 bytes). */
+void sg_llm_embed_fail(sg_llm_embed_fn done, void *ud, soulgw_api_error code, const char *fmt,
+                       ...) SG_PRINTF(4, 5);
 /* Sends text through ops->delta in word-sized pieces; -1 when delta asked to stop. */
 int sg_llm_emit_words(const sg_llm_ops *ops, void *ud, const char *text, size_t len);
 

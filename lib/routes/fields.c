@@ -1,6 +1,6 @@
 /*
- * fields.c -- field getters with precise 422 messages, and answers from the store (see
- * fields.h).
+ * fields.c -- the table-driven field getter with its precise 422 messages, and answers from
+ * the store (see fields.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,29 +20,12 @@ const char *sg_json_type_phrase(const soulgw_json *v) {
   }
 }
 
-/* The field's path for messages: "key" or "at.key". */
-static void field_name(char *out, size_t len, const char *at, const char *key) {
-  if (at) snprintf(out, len, "%s.%s", at, key);
-  else snprintf(out, len, "%s", key);
-}
-
 int sg_invalid(soulgw_req *req, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   soulgw_reply_verror(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, fmt, ap);
   va_end(ap);
   return -1;
-}
-
-/* obj[key], with absent and null told apart: returns the value, NULL when absent; *is_null. */
-static const soulgw_json *member(const soulgw_json *obj, const char *key, int *is_null) {
-  const soulgw_json *v = soulgw_json_get(obj, key);
-  *is_null = v && soulgw_json_typeof(v) == SOULGW_JSON_NULL;
-  return *is_null ? NULL : v;
-}
-
-static int missing(soulgw_req *req, const char *name, int is_null) {
-  return is_null ? sg_invalid(req, "%s must not be null", name) : sg_invalid(req, "%s is required", name);
 }
 
 int sg_fields_begin(soulgw_req *req, const soulgw_json **body) {
@@ -56,141 +39,98 @@ int sg_fields_begin(soulgw_req *req, const soulgw_json **body) {
   return 0;
 }
 
-/* Checks that v (a string) is an identifier; name is its path. */
-static int check_id(soulgw_req *req, const soulgw_json *v, const char *name) {
-  const char *s = soulgw_json_string(v);
-  if (!s) return sg_invalid(req, "%s must be a string, not %s", name, sg_json_type_phrase(v));
-  size_t n = strlen(s);
-  if (n > SG_ID_MAX) return sg_invalid(req, "%s is %zu bytes long; at most %d", name, n, SG_ID_MAX);
-  if (sg_is_blank(s)) return sg_invalid(req, "%s must not be blank", name);
-  for (const char *p = s; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      return sg_invalid(req, "%s must not contain control characters", name);
-  return 0;
+int sg_fields_body(soulgw_req *req, const sg_field_spec *spec, void *out) {
+  const soulgw_json *body;
+  if (sg_fields_begin(req, &body)) return -1;
+  return sg_fields_read(req, body, NULL, spec, out);
 }
 
-/* The check of check_id() without the message, so that the field's name is only formatted for
- * an answer that needs it: fields are read on every request. */
-static int id_ok(const soulgw_json *v) {
+/* The field being read, for its messages. */
+typedef struct field {
+  soulgw_req *req;
+  const char *at; /* the path of the object holding it, or NULL */
+  const sg_field_spec *f;
+  long idx; /* >= 0: the element idx of the field */
+} field;
+
+/* Answers 422 with the field's path ("key", "at.key", then "[idx]" for an element) followed by
+ * the formatted rest of the message; returns -1.  The path is formatted here only, for an
+ * answer that needs it: fields are read on every request. */
+static int refuse(const field *w, const char *fmt, ...) SG_PRINTF(2, 3);
+static int refuse(const field *w, const char *fmt, ...) {
+  char name[160], rest[512];
+  if (w->at) snprintf(name, 128, "%s.%s", w->at, w->f->key);
+  else snprintf(name, 128, "%s", w->f->key);
+  size_t n = strlen(name);
+  if (w->idx >= 0) snprintf(name + n, sizeof name - n, "[%ld]", w->idx);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rest, sizeof rest, fmt, ap);
+  va_end(ap);
+  return sg_invalid(w->req, "%s%s", name, rest);
+}
+
+static int not_a(const field *w, const char *what, const soulgw_json *v) {
+  return refuse(w, " must be %s, not %s", what, sg_json_type_phrase(v));
+}
+
+/* An identifier: 1 to SG_ID_MAX bytes, not blank, without control characters. */
+static int check_id(const field *w, const soulgw_json *v) {
   const char *s = soulgw_json_string(v);
-  if (!s) return 0;
+  if (!s) return not_a(w, "a string", v);
   size_t n = 0;
-  int blank = 1;
+  int ctrl = 0, blank = 1; /* blank: nothing but spaces and control characters */
   for (; s[n]; n++) {
     unsigned char c = (unsigned char)s[n];
-    if (c < 0x20 || c == 0x7f) return 0;
-    if (c != ' ') blank = 0;
+    if (c < 0x20 || c == 0x7f) ctrl = 1;
+    else if (c != ' ') blank = 0;
   }
-  return n >= 1 && n <= SG_ID_MAX && !blank;
-}
-
-int sg_field_id(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                int required, const char **out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = NULL;
-  if (v && id_ok(v)) {
-    *out = soulgw_json_string(v);
-    return 0;
-  }
-  field_name(name, sizeof name, at, key);
-  if (!v) return required ? missing(req, name, is_null) : 0;
-  if (check_id(req, v, name)) return -1;
-  *out = soulgw_json_string(v);
+  if (n > SG_ID_MAX) return refuse(w, " is %zu bytes long; at most %d", n, SG_ID_MAX);
+  if (blank && sg_is_blank(s)) return refuse(w, " must not be blank");
+  if (ctrl) return refuse(w, " must not contain control characters");
   return 0;
 }
 
-int sg_field_text(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  size_t max, const char **out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = NULL;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
-  const char *s = soulgw_json_string(v);
-  if (!s) return sg_invalid(req, "%s must be a string, not %s", name, sg_json_type_phrase(v));
-  size_t n = strlen(s);
-  if (n > max) return sg_invalid(req, "%s is %zu bytes long; at most %zu", name, n, max);
-  *out = s;
-  return 0;
-}
-
-int sg_field_array(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                   size_t max, const soulgw_json **out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = NULL;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
-  if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY)
-    return sg_invalid(req, "%s must be an array, not %s", name, sg_json_type_phrase(v));
+static int check_array(const field *w, const soulgw_json *v, size_t max) {
+  if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY) return not_a(w, "an array", v);
   size_t n = soulgw_json_size(v);
-  if (n > max) return sg_invalid(req, "%s has %zu elements; at most %zu", name, n, max);
-  *out = v;
+  if (n > max) return refuse(w, " has %zu elements; at most %zu", n, max);
   return 0;
 }
 
-int sg_field_ids(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                 const soulgw_json **out) {
-  const soulgw_json *arr;
-  if (sg_field_array(req, obj, at, key, SG_LIST_MAX, &arr)) return -1;
-  char base[128], name[160];
-  size_t i = 0;
-  for (const soulgw_json *e = soulgw_json_first(arr); e; e = soulgw_json_next(e), i++) {
-    if (id_ok(e)) continue;
-    field_name(base, sizeof base, at, key);
-    snprintf(name, sizeof name, "%s[%zu]", base, i);
-    if (check_id(req, e, name)) return -1;
-  }
-  *out = arr;
+static int check_ids(const field *w, const soulgw_json *v) {
+  if (check_array(w, v, SG_LIST_MAX)) return -1;
+  field e = *w;
+  e.idx = 0;
+  for (const soulgw_json *x = soulgw_json_first(v); x; x = soulgw_json_next(x), e.idx++)
+    if (check_id(&e, x)) return -1;
   return 0;
 }
 
-int sg_field_int(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                 long long lo, long long hi, long long def, long long *out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = def;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
-  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER)
-    return sg_invalid(req, "%s must be an integer, not %s", name, sg_json_type_phrase(v));
+static int check_int(const field *w, const soulgw_json *v) {
+  long long lo = w->f->min, hi = w->f->max;
+  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return not_a(w, "an integer", v);
   /* sg_json_is_integer() bounds the value by 2^53, so the conversion below is exact. */
-  if (!sg_json_is_integer(v))
-    return sg_invalid(req, "%s must be an integer between %lld and %lld", name, lo, hi);
+  if (!sg_json_is_integer(v)) return refuse(w, " must be an integer between %lld and %lld", lo, hi);
   long long n = (long long)soulgw_json_number(v, 0);
-  if (n < lo || n > hi)
-    return sg_invalid(req, "%s must be between %lld and %lld (got %lld)", name, lo, hi, n);
-  *out = n;
+  if (n < lo || n > hi) return refuse(w, " must be between %lld and %lld (got %lld)", lo, hi, n);
   return 0;
 }
 
-int sg_field_bool(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  int def, int *out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = def;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
-  if (soulgw_json_typeof(v) != SOULGW_JSON_BOOL)
-    return sg_invalid(req, "%s must be true or false, not %s", name, sg_json_type_phrase(v));
-  *out = soulgw_json_bool(v, def);
+static int check_number(const field *w, const soulgw_json *v) {
+  double lo = (double)w->f->min, hi = (double)w->f->max, d = soulgw_json_number(v, 0);
+  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return refuse(w, " must be a number");
+  if (!(d >= lo && d <= hi)) return refuse(w, " must be between %g and %g", lo, hi);
   return 0;
 }
 
-int sg_field_enum(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  const char *const *names, int def, int *out) {
-  char name[128], list[256];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = def;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
+/* The index of v in the field's names, or -1 after answering 422. */
+static int enum_index(const field *w, const soulgw_json *v) {
+  const char *const *names = w->f->names;
+  const char *s = soulgw_json_string(v);
+  for (int i = 0; s && names[i]; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  char list[256];
   size_t used = 0;
   list[0] = '\0';
   for (int i = 0; names[i]; i++) {
@@ -198,39 +138,92 @@ int sg_field_enum(soulgw_req *req, const soulgw_json *obj, const char *at, const
     if (n < 0 || (size_t)n >= sizeof list - used) break;
     used += (size_t)n;
   }
+  if (!s) return refuse(w, " must be one of %s, not %s", list, sg_json_type_phrase(v));
+  return refuse(w, " must be one of %s (got \"%.64s\")", list, s);
+}
+
+/* Checks v (given, not null) as the field's kind says and stores it at dst.  Returns 0 or -1
+ * after answering. */
+static int read_given(const field *w, const soulgw_json *v, char *dst) {
+  const sg_field_spec *f = w->f;
   const char *s = soulgw_json_string(v);
-  if (!s) return sg_invalid(req, "%s must be one of %s, not %s", name, list, sg_json_type_phrase(v));
-  for (int i = 0; names[i]; i++) {
-    if (strcmp(s, names[i]) == 0) {
-      *out = i;
+  switch (f->kind) {
+    case SG_FIELD_ID:
+      if (check_id(w, v)) return -1;
+      *(const char **)dst = s;
+      return 0;
+    case SG_FIELD_TEXT:
+      if (!s) return not_a(w, "a string", v);
+      if (strlen(s) > (size_t)f->max)
+        return refuse(w, " is %zu bytes long; at most %zu", strlen(s), (size_t)f->max);
+      *(const char **)dst = s;
+      return 0;
+    case SG_FIELD_IDS:
+      if (check_ids(w, v)) return -1;
+      break;
+    case SG_FIELD_ARRAY:
+      if (check_array(w, v, (size_t)f->max)) return -1;
+      break;
+    case SG_FIELD_OBJECT:
+      if (soulgw_json_typeof(v) != SOULGW_JSON_OBJECT) return not_a(w, "an object", v);
+      break;
+    case SG_FIELD_VALUE:
+      if (f->max > 0 && sg_json_deeper_than(v, (int)f->max))
+        return refuse(w, " nests deeper than %d levels of arrays and objects", (int)f->max);
+      break;
+    case SG_FIELD_INT:
+      if (check_int(w, v)) return -1;
+      *(long long *)dst = (long long)soulgw_json_number(v, 0);
+      return 0;
+    case SG_FIELD_NUMBER:
+      if (check_number(w, v)) return -1;
+      *(double *)dst = soulgw_json_number(v, 0);
+      return 0;
+    case SG_FIELD_BOOL:
+      if (soulgw_json_typeof(v) != SOULGW_JSON_BOOL) return not_a(w, "true or false", v);
+      *(int *)dst = soulgw_json_bool(v, 0);
+      return 0;
+    case SG_FIELD_ENUM: {
+      int i = enum_index(w, v);
+      if (i < 0) return -1;
+      *(int *)dst = i;
       return 0;
     }
   }
-  return sg_invalid(req, "%s must be one of %s (got \"%.64s\")", name, list, s);
+  *(const soulgw_json **)dst = v;
+  return 0;
 }
 
-int sg_field_value(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                   int required, const soulgw_json **out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = v;
-  if (v || !required) return 0;
-  field_name(name, sizeof name, at, key);
-  return missing(req, name, is_null);
+/* Stores the default of f at dst: def, or NULL for the kinds read into a pointer. */
+static void read_default(const sg_field_spec *f, char *dst) {
+  switch (f->kind) {
+    case SG_FIELD_ID:
+    case SG_FIELD_TEXT: *(const char **)dst = NULL; return;
+    case SG_FIELD_INT: *(long long *)dst = f->def; return;
+    case SG_FIELD_NUMBER: *(double *)dst = (double)f->def; return;
+    case SG_FIELD_BOOL:
+    case SG_FIELD_ENUM: *(int *)dst = (int)f->def; return;
+    default: *(const soulgw_json **)dst = NULL; return;
+  }
 }
 
-int sg_field_object(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                    const soulgw_json **out) {
-  char name[128];
-  int is_null;
-  const soulgw_json *v = member(obj, key, &is_null);
-  *out = NULL;
-  if (!v) return 0;
-  field_name(name, sizeof name, at, key);
-  if (soulgw_json_typeof(v) != SOULGW_JSON_OBJECT)
-    return sg_invalid(req, "%s must be an object, not %s", name, sg_json_type_phrase(v));
-  *out = v;
+int sg_fields_read(soulgw_req *req, const soulgw_json *obj, const char *at,
+                   const sg_field_spec *spec, void *out) {
+  char *base = out;
+  for (const sg_field_spec *f = spec; f->key; f++) {
+    const field w = {req, at, f, -1};
+    const soulgw_json *v = soulgw_json_get(obj, f->key);
+    int is_null = v && soulgw_json_typeof(v) == SOULGW_JSON_NULL;
+    if (f->has) *(int *)(base + f->has - 1) = v && !is_null;
+    if (v && !is_null) {
+      if (read_given(&w, v, base + f->off)) return -1;
+    } else if (f->required) {
+      return refuse(&w, is_null ? " must not be null" : " is required");
+    } else {
+      read_default(f, base + f->off);
+    }
+    if (f->check && f->check(req, out)) return -1;
+  }
   return 0;
 }
 

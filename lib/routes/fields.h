@@ -3,29 +3,37 @@
  * per mistake, and answering from the store (the sg_st -> error-table mapping, for synchronous
  * reads and for the completions of asynchronous writes).
  *
- * Field getters.  Each reads obj[key], where obj is the request body or an object inside it,
- * and returns 0 with *out set, or -1 after answering 422 SCHEMA.VALIDATION_FAILED with a message
- * naming the field ("participants[2] must be a string", "edges[3].to is required").  `at` is the
- * path of obj inside the body for those messages: NULL for the body itself, "edges[3]" for an
- * element.  obj may be NULL (no body): every field is then absent.
- *
- * An optional field that is absent or JSON null takes its default; a required one is a 422.  A
- * handler checks every field first and only then defers and writes, so that a bad request never
- * writes anything.
+ * Fields are read by one table-driven getter.  A route describes its request as a table of
+ * sg_field_spec, one entry a field, naming the member of a struct of its own that receives
+ * the field's value (the member is named as the field).  sg_fields_read() reads the fields of
+ * obj (the request body, or an object inside it) in the table's order and answers 422
+ * SCHEMA.VALIDATION_FAILED for the first mistake, with a message naming the field
+ * ("participants[2] must be a string, not a number", "edges[3].to is required").  An optional
+ * field that is absent or JSON null takes its default; a required one is a 422.  A handler
+ * checks every field first and only then defers and writes, so that a bad request never writes
+ * anything.
  *
  * Typical write handler:
  *
- *   const soulgw_json *b;
- *   const char *id, *note;
- *   if (sg_fields_begin(req, &b) || sg_field_id(req, b, NULL, "collab_id", 1, &id) ||
- *       sg_field_text(req, b, NULL, "note", SG_NOTE_MAX, &note))
- *     return 0;
- *   if (soulgw_req_defer(req)) return 0;
- *   sg_store_collab_execute(gw->store, req->tenant, id, ..., sg_wall_ms(), sg_store_reply, req);
+ *   typedef struct resolve_in {
+ *     const char *collab_id, *note;
+ *     const soulgw_json *outcome;
+ *   } resolve_in;
+ *   static const sg_field_spec resolve_fields[] = {
+ *       {SG_F_ID(resolve_in, collab_id), .required = 1},
+ *       {SG_F_VALUE(resolve_in, outcome)},
+ *       {SG_F_TEXT(resolve_in, note), .max = SG_NOTE_MAX},
+ *       {0}};
+ *
+ *   resolve_in in;
+ *   if (sg_fields_body(req, resolve_fields, &in) || soulgw_req_defer(req)) return 0;
+ *   sg_store_collab_resolve(ctx->store, req->tenant, in.collab_id, ..., sg_store_reply, req);
  *   return 0;
  */
 #ifndef SG_ROUTES_COMMON_H
 #define SG_ROUTES_COMMON_H
+
+#include <stddef.h>
 
 #include "pipeline/req.h"
 #include "store/store.h"
@@ -37,47 +45,69 @@
 /* Elements in an array of identifiers or edges in one request. */
 #define SG_LIST_MAX 1000
 
-/* Checks that the request acts for a tenant and that its body, if any, is a JSON object.
- * Returns 0 with *body the object (NULL when there was no body), or -1 after answering 422. */
 /* "a string", "an object", "null" ... for messages such as "x must be a string, not null". */
 const char *sg_json_type_phrase(const soulgw_json *v);
 /* Answers 422 SCHEMA.VALIDATION_FAILED with the formatted message; returns -1. */
 int sg_invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
 
+/* What a field holds, and the C type of the member that receives it. */
+typedef enum sg_field_kind {
+  SG_FIELD_ID,     /* const char *: 1 to SG_ID_MAX bytes, not blank, no control characters */
+  SG_FIELD_TEXT,   /* const char *: a string of at most max bytes (may be empty) */
+  SG_FIELD_IDS,    /* const soulgw_json *: an array of at most SG_LIST_MAX identifiers */
+  SG_FIELD_ARRAY,  /* const soulgw_json *: an array of at most max elements, of any type */
+  SG_FIELD_OBJECT, /* const soulgw_json *: an object */
+  SG_FIELD_VALUE,  /* const soulgw_json *: any value; max > 0: nested at most max levels */
+  SG_FIELD_INT,    /* long long: an integer in [min, max]; 1.5, "3" and 1e300 are refused */
+  SG_FIELD_NUMBER, /* double: a number in [min, max]; "x must be a number" names no type */
+  SG_FIELD_BOOL,   /* int: true or false */
+  SG_FIELD_ENUM,   /* int: the index of the string in names */
+} sg_field_kind;
+
+/* One field of a request.  Written as {SG_F_<KIND>(T, member), options...}; a table ends with
+ * {0}. */
+typedef struct sg_field_spec {
+  const char *key; /* the field's name; NULL ends a table */
+  sg_field_kind kind;
+  size_t off;      /* the receiving member's offset in the caller's struct */
+  int required;    /* absent or null is a 422; else the field takes its default */
+  long long min, max;       /* INT, NUMBER: the range; TEXT: the most bytes; ARRAY: the most
+                             * elements; VALUE: the deepest nesting (0: any) */
+  long long def;            /* INT, NUMBER, BOOL, ENUM: the default (pointers: NULL) */
+  const char *const *names; /* ENUM: the names, NULL-terminated */
+  size_t has;               /* 0, or SG_F_HAS(T, m): the int m is set to 1 when given, else 0 */
+  /* Run once the field is read, given or not, with the caller's struct: further checks that
+   * need the field's value.  Returns 0, or -1 after answering. */
+  int (*check)(soulgw_req *req, void *out);
+} sg_field_spec;
+
+/* offsetof(T, m), refused at compile time unless T's member m has the type ctype. */
+#define SG_FIELD_AT(T, m, ctype) (offsetof(T, m) + 0 * _Generic(((T *)0)->m, ctype: 1))
+#define SG_F_ID(T, m) #m, SG_FIELD_ID, .off = SG_FIELD_AT(T, m, const char *)
+#define SG_F_TEXT(T, m) #m, SG_FIELD_TEXT, .off = SG_FIELD_AT(T, m, const char *)
+#define SG_F_IDS(T, m) #m, SG_FIELD_IDS, .off = SG_FIELD_AT(T, m, const soulgw_json *)
+#define SG_F_ARRAY(T, m) #m, SG_FIELD_ARRAY, .off = SG_FIELD_AT(T, m, const soulgw_json *)
+#define SG_F_OBJECT(T, m) #m, SG_FIELD_OBJECT, .off = SG_FIELD_AT(T, m, const soulgw_json *)
+#define SG_F_VALUE(T, m) #m, SG_FIELD_VALUE, .off = SG_FIELD_AT(T, m, const soulgw_json *)
+#define SG_F_INT(T, m) #m, SG_FIELD_INT, .off = SG_FIELD_AT(T, m, long long)
+#define SG_F_NUMBER(T, m) #m, SG_FIELD_NUMBER, .off = SG_FIELD_AT(T, m, double)
+#define SG_F_BOOL(T, m) #m, SG_FIELD_BOOL, .off = SG_FIELD_AT(T, m, int)
+#define SG_F_ENUM(T, m) #m, SG_FIELD_ENUM, .off = SG_FIELD_AT(T, m, int)
+#define SG_F_HAS(T, m) (1 + SG_FIELD_AT(T, m, int))
+
+/* Reads the fields of spec from obj into the struct at out.  at is the path of obj inside the
+ * body for messages: NULL for the body itself, "edges[3]" for an element.  obj may be NULL (no
+ * body): every field is then absent.  Returns 0, or -1 after answering 422 for the first field
+ * (in the table's order) that is wrong. */
+int sg_fields_read(soulgw_req *req, const soulgw_json *obj, const char *at,
+                   const sg_field_spec *spec, void *out);
+
+/* Checks that the request acts for a tenant and that its body, if any, is a JSON object.
+ * Returns 0 with *body the object (NULL when there was no body), or -1 after answering 422. */
 int sg_fields_begin(soulgw_req *req, const soulgw_json **body);
 
-/* An identifier: a string of 1 to SG_ID_MAX bytes, not blank, without control characters.
- * required 0: absent or null gives *out NULL. */
-int sg_field_id(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                int required, const char **out);
-/* An optional string of at most max bytes (may be empty); absent or null gives NULL. */
-int sg_field_text(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  size_t max, const char **out);
-/* An optional array of at most SG_LIST_MAX identifiers (as sg_field_id); absent or null gives
- * NULL. */
-int sg_field_ids(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                 const soulgw_json **out);
-/* An optional integer in [lo, hi]; absent or null gives def.  1.5, "3" and 1e300 are refused. */
-int sg_field_int(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                 long long lo, long long hi, long long def, long long *out);
-/* An optional boolean; absent or null gives def. */
-int sg_field_bool(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  int def, int *out);
-/* An optional string out of names (NULL-terminated); *out is its index, def when absent or
- * null.  The message lists the names. */
-int sg_field_enum(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                  const char *const *names, int def, int *out);
-/* Any JSON value.  required 1: absent or null is a 422.  required 0: absent or null gives
- * *out NULL. */
-int sg_field_value(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                   int required, const soulgw_json **out);
-/* An optional object; absent or null gives NULL. */
-int sg_field_object(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                    const soulgw_json **out);
-/* An optional array of at most max elements (of any type; the caller checks them); absent or
- * null gives NULL. */
-int sg_field_array(soulgw_req *req, const soulgw_json *obj, const char *at, const char *key,
-                   size_t max, const soulgw_json **out);
+/* sg_fields_begin(), then sg_fields_read() of the body. */
+int sg_fields_body(soulgw_req *req, const sg_field_spec *spec, void *out);
 
 /* The API error of a store outcome other than SG_ST_OK (SG_ST_NOTFOUND -> STORAGE.NOT_FOUND,
  * SG_ST_CONFLICT -> STORAGE.CONFLICT, SG_ST_UNAVAILABLE -> STORAGE.UNAVAILABLE, SG_ST_TOO_LARGE

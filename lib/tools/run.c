@@ -20,9 +20,6 @@
  * head with a release store, so lookups walk it without a lock.
  */
 #include <arpa/inet.h>
-#include <float.h>
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +29,7 @@
 #include "tools/schema.h"
 #include "tools/run.h"
 #include "base/json_compact.h"
+#include "base/json_write.h"
 #include "base/netpolicy.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 60000L
@@ -103,28 +101,11 @@ int sg_tools_register(sg_tools *t, const char *name, soulgw_tool_fn fn, void *ud
 static size_t string_size(const char *s) {
   size_t n = 2;
   for (; *s; s++) {
+    char esc[6];
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-      n += 2;
-    else if (c < 0x20)
-      n += 6;
-    else
-      n++;
+    n += sg_json_needs_escape(c) ? sg_json_escape_byte(c, esc) : 1;
   }
   return n;
-}
-
-static size_t number_size(double d) {
-  char buf[64];
-  if (d != d || d - d != 0) return 4; /* NaN or infinite: null */
-  if (d == 0 && signbit(d)) return 2; /* "-0" */
-  if (d >= INT_MIN && d <= INT_MAX && d == (double)(int)d)
-    return (size_t)snprintf(buf, sizeof buf, "%d", (int)d);
-  int n = snprintf(buf, sizeof buf, "%1.15g", d);
-  double back = strtod(buf, NULL); /* cJSON's test: equal within an epsilon */
-  if (!(fabs(back - d) <= fmax(fabs(back), fabs(d)) * DBL_EPSILON))
-    n = snprintf(buf, sizeof buf, "%1.17g", d);
-  return (size_t)n;
 }
 
 /* Adds v's size to *n, stopping once *n passes stop. */
@@ -132,7 +113,11 @@ static void add_size(const soulgw_json *v, size_t *n, size_t stop) {
   switch (soulgw_json_typeof(v)) {
     case SOULGW_JSON_NULL: *n += 4; return;
     case SOULGW_JSON_BOOL: *n += soulgw_json_bool(v, 0) ? 4 : 5; return;
-    case SOULGW_JSON_NUMBER: *n += number_size(soulgw_json_number(v, 0)); return;
+    case SOULGW_JSON_NUMBER: {
+      char num[SG_JSON_NUMBER_MAX];
+      *n += sg_json_number_text(soulgw_json_number(v, 0), num);
+      return;
+    }
     case SOULGW_JSON_STRING: *n += string_size(soulgw_json_string(v)); return;
     case SOULGW_JSON_ARRAY:
     case SOULGW_JSON_OBJECT: {

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *one[] = {s};
   sg_netpolicy *q = NULL;
   if (sg_netpolicy_new(one, 1, &q, why, sizeof why) == 0) sg_netpolicy_check_url(q, s, why, sizeof why);
-  sg_netpolicy_unref(q);
+  sg_netpolicy_release(q);
   free(s);
   return 0;
 }

@@ -7,17 +7,9 @@
  */
 #include <stdio.h>
 
-#include "base/json.h"
 #include "routes/ctx.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
-
-/* Refuses a value the store keeps that nests deeper than it can read back: 422 naming it. */
-static int check_depth(soulgw_req *req, const soulgw_json *v, const char *name) {
-  if (!v || !sg_json_deeper_than(v, SG_STORE_JSON_DEPTH_MAX)) return 0;
-  return sg_invalid(req, "%s nests deeper than %d levels of arrays and objects", name,
-                    SG_STORE_JSON_DEPTH_MAX);
-}
 
 /* The [collab] bounds of the configuration the request runs on. */
 static sg_collab_limits limits(const soulgw_req *req) {
@@ -27,56 +19,76 @@ static sg_collab_limits limits(const soulgw_req *req) {
 }
 
 /* POST /api/collab/execute {collab_id, tenant, participants, context, note}.  A null context
- * counts as none given (the stored context stays as it was). */
+ * counts as none given (the stored context stays as it was).  A value the store keeps must not
+ * nest deeper than it can read back. */
+typedef struct execute_in {
+  const char *collab_id, *note;
+  const soulgw_json *participants, *context;
+} execute_in;
+
+static const sg_field_spec execute_fields[] = {
+    {SG_F_ID(execute_in, collab_id), .required = 1},
+    {SG_F_IDS(execute_in, participants)},
+    {SG_F_VALUE(execute_in, context), .max = SG_STORE_JSON_DEPTH_MAX},
+    {SG_F_TEXT(execute_in, note), .max = SG_NOTE_MAX},
+    {0}};
+
 int sg_route_collab_execute(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
-  const soulgw_json *body, *participants, *context;
-  const char *collab_id, *note;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "collab_id", 1, &collab_id) ||
-      sg_field_ids(req, body, NULL, "participants", &participants) ||
-      sg_field_value(req, body, NULL, "context", 0, &context) ||
-      check_depth(req, context, "context") ||
-      sg_field_text(req, body, NULL, "note", SG_NOTE_MAX, &note))
-    return 0;
+  execute_in in;
+  if (sg_fields_body(req, execute_fields, &in)) return 0;
   sg_collab_limits lim = limits(req);
   if (soulgw_req_defer(req)) return 0;
-  sg_store_collab_execute(ctx->store, req->tenant, collab_id, participants, context, note, &lim,
-                          sg_wall_ms(), sg_store_reply, req);
+  sg_store_collab_execute(ctx->store, req->tenant, in.collab_id, in.participants, in.context,
+                          in.note, &lim, sg_wall_ms(), sg_store_reply, req);
   return 0;
 }
 
 /* POST /api/collab/resolve {collab_id, tenant, outcome, note}. */
+typedef struct resolve_in {
+  const char *collab_id, *note;
+  const soulgw_json *outcome;
+} resolve_in;
+
+static const sg_field_spec resolve_fields[] = {
+    {SG_F_ID(resolve_in, collab_id), .required = 1},
+    {SG_F_VALUE(resolve_in, outcome), .max = SG_STORE_JSON_DEPTH_MAX},
+    {SG_F_TEXT(resolve_in, note), .max = SG_NOTE_MAX},
+    {0}};
+
 int sg_route_collab_resolve(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
-  const soulgw_json *body, *outcome;
-  const char *collab_id, *note;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "collab_id", 1, &collab_id) ||
-      sg_field_value(req, body, NULL, "outcome", 0, &outcome) ||
-      check_depth(req, outcome, "outcome") ||
-      sg_field_text(req, body, NULL, "note", SG_NOTE_MAX, &note))
-    return 0;
+  resolve_in in;
+  if (sg_fields_body(req, resolve_fields, &in)) return 0;
   sg_collab_limits lim = limits(req);
   if (soulgw_req_defer(req)) return 0;
-  sg_store_collab_resolve(ctx->store, req->tenant, collab_id, outcome, note, &lim, sg_wall_ms(),
-                          sg_store_reply, req);
+  sg_store_collab_resolve(ctx->store, req->tenant, in.collab_id, in.outcome, in.note, &lim,
+                          sg_wall_ms(), sg_store_reply, req);
   return 0;
 }
 
 /* POST /api/collab/timeline {collab_id, tenant, after, limit}: the entries after seq `after`
  * (absent: from the first), oldest first, at most limit (default 100, at most 1000), and
  * "next" to pass as `after` for the following page (null on the last). */
-int sg_route_collab_timeline(soulgw_req *req, void *ud) {
-  const sg_ctx *ctx = ud;
-  const soulgw_json *body;
+typedef struct timeline_in {
   const char *collab_id;
   long long after, limit;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "collab_id", 1, &collab_id) ||
-      sg_field_int(req, body, NULL, "after", -1, 1LL << 53, -1, &after) ||
-      sg_field_int(req, body, NULL, "limit", 1, 1000, 100, &limit))
-    return 0;
+} timeline_in;
+
+static const sg_field_spec timeline_fields[] = {
+    {SG_F_ID(timeline_in, collab_id), .required = 1},
+    {SG_F_INT(timeline_in, after), .min = -1, .max = 1LL << 53, .def = -1},
+    {SG_F_INT(timeline_in, limit), .min = 1, .max = 1000, .def = 100},
+    {0}};
+
+int sg_route_collab_timeline(soulgw_req *req, void *ud) {
+  const sg_ctx *ctx = ud;
+  timeline_in in;
+  if (sg_fields_body(req, timeline_fields, &in)) return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_collab_timeline(ctx->store, req->tenant, collab_id, after, (int)limit, &out);
+  sg_st st = sg_store_collab_timeline(ctx->store, req->tenant, in.collab_id, in.after,
+                                      (int)in.limit, &out);
   char msg[320];
-  snprintf(msg, sizeof msg, "collaboration %s does not exist", collab_id);
+  snprintf(msg, sizeof msg, "collaboration %s does not exist", in.collab_id);
   return sg_reply_store(req, st, out, st == SG_ST_NOTFOUND ? msg : NULL);
 }

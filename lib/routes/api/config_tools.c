@@ -111,21 +111,30 @@ static reg_op *reg_op_new(soulgw_req *req, int activate) {
   return op;
 }
 
-static int publish(soulgw_req *req, const sg_ctx *ctx) {
-  const soulgw_json *body, *manifests;
+/* The body of a publish, {version, manifests}, and of an activation, {version}. */
+typedef struct publish_in {
   const char *version;
+  const soulgw_json *manifests;
+} publish_in;
+
+static const sg_field_spec publish_fields[] = {
+    {SG_F_ID(publish_in, version), .required = 1},
+    {SG_F_VALUE(publish_in, manifests), .required = 1},
+    {0}};
+static const sg_field_spec activate_fields[] = {{SG_F_ID(publish_in, version), .required = 1}, {0}};
+
+static int publish(soulgw_req *req, const sg_ctx *ctx) {
+  publish_in in;
   char err[512];
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version) ||
-      sg_field_value(req, body, NULL, "manifests", 1, &manifests))
-    return 0;
-  if (!strcmp(version, "bootstrap"))
+  if (sg_fields_body(req, publish_fields, &in)) return 0;
+  if (!strcmp(in.version, "bootstrap"))
     return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
                               "version \"bootstrap\" is reserved for [tools] manifests_file");
-  if (soulgw_json_typeof(manifests) == SOULGW_JSON_ARRAY && soulgw_json_size(manifests) == 0)
+  if (soulgw_json_typeof(in.manifests) == SOULGW_JSON_ARRAY && soulgw_json_size(in.manifests) == 0)
     return soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
                               "manifests must not be empty");
   soulgw_json *norm = NULL;
-  int rc = sg_manifests_normalize(manifests, "manifests", &norm, err, sizeof err);
+  int rc = sg_manifests_normalize(in.manifests, "manifests", &norm, err, sizeof err);
   if (rc)
     return soulgw_reply_error(req, rc == SOULGW_EINVAL ? SOULGW_API_SCHEMA_VALIDATION_FAILED
                                                        : SOULGW_API_UNKNOWN_INTERNAL,
@@ -153,7 +162,7 @@ static int publish(soulgw_req *req, const sg_ctx *ctx) {
     return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
   }
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_publish(ctx->store, req->tenant, version, norm, sg_wall_ms(), check,
+    sg_store_registry_publish(ctx->store, req->tenant, in.version, norm, sg_wall_ms(), check,
                               published, op);
   soulgw_json_free(norm); /* the store copied it */
   return 0;
@@ -174,13 +183,11 @@ int sg_route_config_tools(soulgw_req *req, void *ud) {
 /* POST /api/config/tools/activate {version}: makes an existing version active again. */
 int sg_route_config_tools_activate(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
-  const soulgw_json *body;
-  const char *version;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "version", 1, &version))
-    return 0;
+  publish_in in;
+  if (sg_fields_body(req, activate_fields, &in)) return 0;
   reg_op *op = reg_op_new(req, 1);
   if (!op) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
   if (soulgw_req_defer(req) == 0)
-    sg_store_registry_activate(ctx->store, req->tenant, version, check, activated, op);
+    sg_store_registry_activate(ctx->store, req->tenant, in.version, check, activated, op);
   return 0;
 }

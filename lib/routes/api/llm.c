@@ -28,41 +28,31 @@
 /* ------------------------------------------------------------------------------------------ */
 /* Reading the request */
 
-/* An optional number in [lo, hi]; absent or null leaves *has 0. */
-static int field_number(soulgw_req *req, const soulgw_json *b, const char *key, double lo,
-                        double hi, int *has, double *out) {
-  const soulgw_json *v = soulgw_json_get(b, key);
-  *has = 0;
-  if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL) return 0;
-  if (soulgw_json_typeof(v) != SOULGW_JSON_NUMBER) return sg_invalid(req, "%s must be a number", key);
-  double d = soulgw_json_number(v, 0);
-  if (!(d >= lo && d <= hi)) return sg_invalid(req, "%s must be between %g and %g", key, lo, hi);
-  *has = 1;
-  *out = d;
-  return 0;
-}
-
-/* model: "provider:model", default def. */
-static int field_model(soulgw_req *req, const soulgw_json *b, const char *def, const char **out) {
+/* *model, "provider:model", or def when absent. */
+static int model_or_default(soulgw_req *req, const char **model, const char *def) {
   char why[200];
-  if (sg_field_text(req, b, NULL, "model", 512, out)) return -1;
-  if (!*out) *out = def;
-  if (sg_llm_model_check(*out, why, sizeof why) != 0) return sg_invalid(req, "%s", why);
+  if (!*model) *model = def;
+  if (sg_llm_model_check(*model, why, sizeof why) != 0) return sg_invalid(req, "%s", why);
   return 0;
 }
 
-static int read_messages(soulgw_req *req, const soulgw_json *b, const soulgw_json **out) {
-  if (sg_field_array(req, b, NULL, "messages", MESSAGES_MAX, out)) return -1;
+static int complete_model(soulgw_req *req, void *out) {
+  sg_llm_params *p = out;
+  return model_or_default(req, &p->model, req->snap->conf->llm.default_model);
+}
+
+static int check_messages(soulgw_req *req, void *out) {
+  const sg_llm_params *p = out;
   size_t i = 0;
-  for (const soulgw_json *m = soulgw_json_first(*out); m; m = soulgw_json_next(m), i++) {
+  for (const soulgw_json *m = soulgw_json_first(p->messages); m; m = soulgw_json_next(m), i++) {
     if (soulgw_json_typeof(m) != SOULGW_JSON_OBJECT)
       return sg_invalid(req, "messages[%zu] must be an object {role, content}", i);
     const char *role = soulgw_json_string(soulgw_json_get(m, "role"));
     if (!role) return sg_invalid(req, "messages[%zu].role must be a string", i);
     size_t n = strlen(role);
     if (n == 0 || n > ROLE_MAX) return sg_invalid(req, "messages[%zu].role must be 1 to %d bytes", i, ROLE_MAX);
-    for (const char *p = role; *p; p++)
-      if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+    for (const char *c = role; *c; c++)
+      if ((unsigned char)*c <= 0x20 || *c == 0x7f)
         return sg_invalid(req, "messages[%zu].role must not contain spaces or control characters", i);
     if (!soulgw_json_string(soulgw_json_get(m, "content")))
       return sg_invalid(req, "messages[%zu].content must be a string", i);
@@ -70,14 +60,10 @@ static int read_messages(soulgw_req *req, const soulgw_json *b, const soulgw_jso
   return 0;
 }
 
-static int read_stop(soulgw_req *req, const soulgw_json *b, const soulgw_json **out) {
-  const soulgw_json *v = soulgw_json_get(b, "stop");
-  *out = NULL;
-  if (!v || soulgw_json_typeof(v) == SOULGW_JSON_NULL) return 0;
-  if (soulgw_json_typeof(v) == SOULGW_JSON_STRING) {
-    *out = v;
-    return 0;
-  }
+/* stop: a string or an array of at most STOP_MAX strings. */
+static int check_stop(soulgw_req *req, void *out) {
+  const soulgw_json *v = ((const sg_llm_params *)out)->stop;
+  if (!v || soulgw_json_typeof(v) == SOULGW_JSON_STRING) return 0;
   if (soulgw_json_typeof(v) != SOULGW_JSON_ARRAY)
     return sg_invalid(req, "stop must be a string or an array of strings");
   if (soulgw_json_size(v) > STOP_MAX)
@@ -85,27 +71,42 @@ static int read_stop(soulgw_req *req, const soulgw_json *b, const soulgw_json **
   size_t i = 0;
   for (const soulgw_json *s = soulgw_json_first(v); s; s = soulgw_json_next(s), i++)
     if (!soulgw_json_string(s)) return sg_invalid(req, "stop[%zu] must be a string", i);
-  *out = v;
   return 0;
 }
 
-/* The fields of complete and stream.  Returns 0, or -1 after answering 422. */
+/* The prompt of complete and stream is read apart: its message names no type ("prompt must be
+ * a string"). */
+typedef struct prompt_in {
+  const soulgw_json *prompt;
+} prompt_in;
+
+static const sg_field_spec prompt_fields[] = {{SG_F_VALUE(prompt_in, prompt), .required = 1}, {0}};
+
+/* The other fields of complete and stream. */
+#define SEED_MAX 9007199254740991LL
+static const sg_field_spec params_fields[] = {
+    {SG_F_TEXT(sg_llm_params, model), .max = 512, .check = complete_model},
+    {SG_F_ARRAY(sg_llm_params, messages), .max = MESSAGES_MAX, .check = check_messages},
+    {SG_F_INT(sg_llm_params, max_tokens), .min = 1, .max = 1000000000},
+    {SG_F_NUMBER(sg_llm_params, temperature), .min = 0, .max = 2,
+     .has = SG_F_HAS(sg_llm_params, has_temperature)},
+    {SG_F_NUMBER(sg_llm_params, top_p), .min = 0, .max = 1,
+     .has = SG_F_HAS(sg_llm_params, has_top_p)},
+    {SG_F_VALUE(sg_llm_params, stop), .check = check_stop},
+    {SG_F_INT(sg_llm_params, seed), .min = -SEED_MAX, .max = SEED_MAX,
+     .has = SG_F_HAS(sg_llm_params, has_seed)},
+    {SG_F_OBJECT(sg_llm_params, metadata)},
+    {0}};
+
+/* The request of complete and stream.  Returns 0, or -1 after answering 422. */
 static int read_params(soulgw_req *req, sg_llm_params *p) {
-  const soulgw_json *b, *prompt;
+  const soulgw_json *b;
+  prompt_in in;
   memset(p, 0, sizeof *p);
-  if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "prompt", 1, &prompt)) return -1;
-  if (!(p->prompt = soulgw_json_string(prompt))) return sg_invalid(req, "prompt must be a string");
-  if (field_model(req, b, req->snap->conf->llm.default_model, &p->model) ||
-      read_messages(req, b, &p->messages) ||
-      sg_field_int(req, b, NULL, "max_tokens", 1, 1000000000, 0, &p->max_tokens) ||
-      field_number(req, b, "temperature", 0, 2, &p->has_temperature, &p->temperature) ||
-      field_number(req, b, "top_p", 0, 1, &p->has_top_p, &p->top_p) || read_stop(req, b, &p->stop) ||
-      sg_field_int(req, b, NULL, "seed", -9007199254740991LL, 9007199254740991LL, 0, &p->seed) ||
-      sg_field_object(req, b, NULL, "metadata", &p->metadata))
-    return -1;
-  const soulgw_json *seed = soulgw_json_get(b, "seed");
-  p->has_seed = seed && soulgw_json_typeof(seed) != SOULGW_JSON_NULL;
-  return 0;
+  if (sg_fields_begin(req, &b) || sg_fields_read(req, b, NULL, prompt_fields, &in)) return -1;
+  p->prompt = soulgw_json_string(in.prompt);
+  if (!p->prompt) return sg_invalid(req, "prompt must be a string");
+  return sg_fields_read(req, b, NULL, params_fields, p);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -279,14 +280,28 @@ static void embed_done(void *ud, sg_llm_embedding *r) {
 
 /* POST /api/llm/embed {text, model, normalize, tenant}.  text is an array of strings; a single
  * string is taken as an array of one. */
-int sg_route_llm_embed(soulgw_req *req, void *ud) {
-  const soulgw_json *b, *text;
-  embed_ctx e = {req, NULL};
+typedef struct embed_in {
+  const soulgw_json *text;
+  const char *model;
   int normalize;
-  if (sg_fields_begin(req, &b) || sg_field_value(req, b, NULL, "text", 1, &text) ||
-      field_model(req, b, req->snap->conf->llm.embed_model, &e.model) ||
-      sg_field_bool(req, b, NULL, "normalize", 0, &normalize))
-    return 0;
+} embed_in;
+
+static int embed_model(soulgw_req *req, void *out) {
+  embed_in *in = out;
+  return model_or_default(req, &in->model, req->snap->conf->llm.embed_model);
+}
+
+static const sg_field_spec embed_fields[] = {
+    {SG_F_VALUE(embed_in, text), .required = 1},
+    {SG_F_TEXT(embed_in, model), .max = 512, .check = embed_model},
+    {SG_F_BOOL(embed_in, normalize)},
+    {0}};
+
+int sg_route_llm_embed(soulgw_req *req, void *ud) {
+  embed_in in;
+  if (sg_fields_body(req, embed_fields, &in)) return 0;
+  const soulgw_json *text = in.text;
+  embed_ctx e = {req, in.model};
   soulgw_json *one = NULL;
   if (soulgw_json_typeof(text) == SOULGW_JSON_STRING) {
     one = soulgw_json_array();
@@ -311,7 +326,7 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   *ctx = e;
   /* Providers read the texts before this returns (an upstream call copies them). */
   sg_llm_call call = llm_call(req, ud);
-  sg_llm_embed(&call, e.model, text, normalize, embed_done, ctx);
+  sg_llm_embed(&call, e.model, text, in.normalize, embed_done, ctx);
   soulgw_json_free(one);
   return 0;
 }

@@ -33,39 +33,53 @@ static void emitted(void *ud, sg_st st, soulgw_json *result, const char *msg) {
 
 /* POST /api/observe/emit {topic, event, severity, trace_id, tenant}.  Without trace_id, the
  * trace id of the request's traceparent header is stored, if it sent a valid one. */
+typedef struct emit_in {
+  const char *topic, *trace_id;
+  const soulgw_json *event;
+  int severity;
+} emit_in;
+
+static const sg_field_spec emit_fields[] = {
+    {SG_F_ID(emit_in, topic), .required = 1},
+    {SG_F_VALUE(emit_in, event), .required = 1},
+    {SG_F_ENUM(emit_in, severity), .names = severities, .def = SEVERITY_INFO},
+    {SG_F_ID(emit_in, trace_id)},
+    {0}};
+
 int sg_route_observe_emit(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
-  const soulgw_json *body, *event;
-  const char *topic, *trace_id;
-  int severity;
+  emit_in in;
   char tid[33];
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "topic", 1, &topic) ||
-      sg_field_value(req, body, NULL, "event", 1, &event) ||
-      sg_field_enum(req, body, NULL, "severity", severities, SEVERITY_INFO, &severity) ||
-      sg_field_id(req, body, NULL, "trace_id", 0, &trace_id))
-    return 0;
+  if (sg_fields_body(req, emit_fields, &in)) return 0;
   const char *tp = soulgw_req_header(req, "traceparent");
-  if (!trace_id && tp && sg_traceparent_trace_id(tp, tid)) trace_id = tid;
+  if (!in.trace_id && tp && sg_traceparent_trace_id(tp, tid)) in.trace_id = tid;
   if (soulgw_req_defer(req)) return 0;
-  sg_store_observe_emit(ctx->store, req->tenant, topic, severities[severity], event, trace_id,
-                        sg_wall_ms(), emitted, req);
+  sg_store_observe_emit(ctx->store, req->tenant, in.topic, severities[in.severity], in.event,
+                        in.trace_id, sg_wall_ms(), emitted, req);
   return 0;
 }
 
 /* POST /api/observe/query {topic, since, severity, limit, tenant}. */
-int sg_route_observe_query(soulgw_req *req, void *ud) {
-  const sg_ctx *ctx = ud;
-  const soulgw_json *body;
+typedef struct query_in {
   const char *topic;
   long long since, limit;
   int severity;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "topic", 0, &topic) ||
-      sg_field_int(req, body, NULL, "since", 0, SINCE_MAX, -1, &since) ||
-      sg_field_enum(req, body, NULL, "severity", severities, -1, &severity) ||
-      sg_field_int(req, body, NULL, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit))
-    return 0;
+} query_in;
+
+static const sg_field_spec query_fields[] = {
+    {SG_F_ID(query_in, topic)},
+    {SG_F_INT(query_in, since), .min = 0, .max = SINCE_MAX, .def = -1},
+    {SG_F_ENUM(query_in, severity), .names = severities, .def = -1},
+    {SG_F_INT(query_in, limit), .min = 1, .max = PAGE_MAX, .def = PAGE_DEFAULT},
+    {0}};
+
+int sg_route_observe_query(soulgw_req *req, void *ud) {
+  const sg_ctx *ctx = ud;
+  query_in in;
+  if (sg_fields_body(req, query_fields, &in)) return 0;
   soulgw_json *out = NULL;
-  sg_st st = sg_store_observe_query(ctx->store, req->tenant, topic, since,
-                                    severity < 0 ? NULL : severities[severity], (int)limit, &out);
+  sg_st st = sg_store_observe_query(ctx->store, req->tenant, in.topic, in.since,
+                                    in.severity < 0 ? NULL : severities[in.severity], (int)in.limit,
+                                    &out);
   return sg_reply_store(req, st, out, NULL);
 }

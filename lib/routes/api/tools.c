@@ -11,67 +11,80 @@
 #include "routes/routes.h"
 #include "routes/api/tool_exec.h"
 
-/* An optional identifier field.  The common getter formats the field's name up front, which
- * the execute path can skip when the field is absent, as it usually is. */
-static int opt_id(soulgw_req *req, const soulgw_json *body, const char *key, const char **out) {
-  *out = NULL;
-  return soulgw_json_get(body, key) ? sg_field_id(req, body, NULL, key, 0, out) : 0;
+/* POST /api/tools/execute {tool_id, tenant, input, call_id, idempotency_key, actor, origin}.
+ * An absent input is {} (an explicit null is null).  actor {kind, subject_id, claims} and
+ * origin (a string or an object) are checked for shape only: the gateway logs neither and
+ * passes neither to tools. */
+typedef struct execute_in {
+  const char *tool_id, *call_id, *idempotency_key;
+  const soulgw_json *actor, *origin;
+} execute_in;
+
+typedef struct actor_in {
+  const char *kind, *subject_id;
+  const soulgw_json *claims;
+} actor_in;
+
+static const sg_field_spec actor_fields[] = {
+    {SG_F_ID(actor_in, kind)},
+    {SG_F_ID(actor_in, subject_id)},
+    {SG_F_OBJECT(actor_in, claims)},
+    {0}};
+
+static int check_actor(soulgw_req *req, void *out) {
+  const execute_in *in = out;
+  actor_in a;
+  return in->actor ? sg_fields_read(req, in->actor, "actor", actor_fields, &a) : 0;
 }
 
-/* actor {kind, subject_id, claims} and origin (a string or an object) are checked for shape
- * only: the gateway logs neither and passes neither to tools. */
-static int check_actor_origin(soulgw_req *req, const soulgw_json *body) {
-  const soulgw_json *actor, *claims, *origin;
-  const char *kind, *subject;
-  if (!soulgw_json_get(body, "actor") && !soulgw_json_get(body, "origin")) return 0;
-  if (sg_field_object(req, body, NULL, "actor", &actor) ||
-      sg_field_id(req, actor, "actor", "kind", 0, &kind) ||
-      sg_field_id(req, actor, "actor", "subject_id", 0, &subject) ||
-      sg_field_object(req, actor, "actor", "claims", &claims))
-    return -1;
-  origin = soulgw_json_get(body, "origin");
-  soulgw_json_type t = soulgw_json_typeof(origin);
-  if (origin && t != SOULGW_JSON_NULL && t != SOULGW_JSON_STRING && t != SOULGW_JSON_OBJECT) {
-    soulgw_reply_error(req, SOULGW_API_SCHEMA_VALIDATION_FAILED,
-                       "origin must be a string or an object");
-    return -1;
-  }
+static int check_origin(soulgw_req *req, void *out) {
+  const execute_in *in = out;
+  soulgw_json_type t = soulgw_json_typeof(in->origin);
+  if (in->origin && t != SOULGW_JSON_STRING && t != SOULGW_JSON_OBJECT)
+    return sg_invalid(req, "origin must be a string or an object");
   return 0;
 }
 
-/* POST /api/tools/execute {tool_id, tenant, input, call_id, idempotency_key, actor, origin}.
- * An absent input is {} (an explicit null is null). */
+static const sg_field_spec execute_fields[] = {
+    {SG_F_ID(execute_in, tool_id), .required = 1},
+    {SG_F_ID(execute_in, call_id)},
+    {SG_F_ID(execute_in, idempotency_key)},
+    {SG_F_OBJECT(execute_in, actor), .check = check_actor},
+    {SG_F_VALUE(execute_in, origin), .check = check_origin},
+    {0}};
+
 int sg_route_tool_execute(soulgw_req *req, void *ud) {
   (void)ud;
-  const soulgw_json *body;
-  sg_exec_call call = {NULL, NULL, NULL, NULL};
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "tool_id", 1, &call.tool_id) ||
-      opt_id(req, body, "call_id", &call.call_id) ||
-      opt_id(req, body, "idempotency_key", &call.idem_key) ||
-      check_actor_origin(req, body))
-    return 0;
-  call.input = soulgw_json_get(body, "input");
+  execute_in in;
+  if (sg_fields_body(req, execute_fields, &in)) return 0;
+  sg_exec_call call = {in.tool_id, soulgw_json_get(req->json, "input"), in.call_id,
+                       in.idempotency_key};
   if (!call.input) {
     /* kept until the request ends: attached to the body */
     soulgw_json *empty = soulgw_json_object();
     if (!empty || soulgw_json_set(req->json, "input", empty))
       return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-    call.input = soulgw_json_get(body, "input");
+    call.input = empty;
   }
   return sg_exec_tool(req, &call);
 }
 
 /* POST /api/tools/preflight {tool_id, tenant, input}: whether the tool may run, without
  * running it.  Answers 200 in every case where the request itself is well-formed. */
+typedef struct preflight_in {
+  const char *tool_id;
+} preflight_in;
+
+static const sg_field_spec preflight_fields[] = {{SG_F_ID(preflight_in, tool_id), .required = 1},
+                                                 {0}};
+
 int sg_route_tool_preflight(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
-  const soulgw_json *body, *input;
-  const char *tool_id;
-  if (sg_fields_begin(req, &body) || sg_field_id(req, body, NULL, "tool_id", 1, &tool_id))
-    return 0;
-  input = soulgw_json_get(body, "input");
+  preflight_in in;
+  if (sg_fields_body(req, preflight_fields, &in)) return 0;
+  const soulgw_json *input = soulgw_json_get(req->json, "input");
   sg_toolset *ref = NULL;
-  const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, tool_id, &ref);
+  const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, in.tool_id, &ref);
   const char *reason = "tool_not_registered";
   char detail[700] = "";
   if (m) {
@@ -79,13 +92,13 @@ int sg_route_tool_preflight(soulgw_req *req, void *ud) {
     size_t bytes;
     reason = sg_exec_check(req, m, input, &code, &bytes, detail, sizeof detail);
   } else {
-    snprintf(detail, sizeof detail, "tool %.256s is not registered for tenant %.128s", tool_id,
+    snprintf(detail, sizeof detail, "tool %.256s is not registered for tenant %.128s", in.tool_id,
              req->tenant);
   }
   soulgw_json *o = soulgw_json_object();
   int failed = 0;
   failed |= soulgw_json_set(o, "allow", soulgw_json_new_bool(reason == NULL));
-  failed |= soulgw_json_set(o, "tool_id", soulgw_json_new_string(tool_id));
+  failed |= soulgw_json_set(o, "tool_id", soulgw_json_new_string(in.tool_id));
   failed |= soulgw_json_set(o, "tenant", soulgw_json_new_string(req->tenant));
   failed |= soulgw_json_set(o, "reason", soulgw_json_new_string(reason ? reason : "allowed"));
   failed |= soulgw_json_set(o, "tool_version",

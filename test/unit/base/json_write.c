@@ -97,6 +97,16 @@ static void unit_json_write_random(void) {
   ok(all, "2000 random values write as cJSON prints them");
 }
 
+/* Strings built by a host are not checked: bytes that are not UTF-8 go as cJSON prints them. */
+static void unit_json_write_built_bytes(void) {
+  static const char *const strs[] = {"a\xFF" "b", "\x80", "x\xC3", "\xED\xA0\x80\x7f\x08\x0c"};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+    soulgw_json *v = soulgw_json_new_string(strs[i]);
+    ok(same(v, "built string"), "built string %zu writes as cJSON prints it", i);
+    soulgw_json_free(v);
+  }
+}
+
 static void unit_json_write_limits(void) {
   soulgw_json *root = soulgw_json_array(), *cur = root;
   for (int i = 0; i < SG_JSON_WRITE_MAX_DEPTH + 5; i++) {
@@ -119,6 +129,7 @@ static void unit_json_write_limits(void) {
 int main(void) {
   RUN(unit_json_write_parsed);
   RUN(unit_json_write_random);
+  RUN(unit_json_write_built_bytes);
   RUN(unit_json_write_limits);
   return tap_done();
 }

@@ -76,7 +76,7 @@ static void harden_netpolicy_patterns(void) {
     char why[300] = "";
     ok(sg_netpolicy_new(&good[i], 1, &p, why, sizeof why) == 0, "pattern \"%s\" is accepted %s",
        good[i], why);
-    sg_netpolicy_unref(p);
+    sg_netpolicy_release(p);
   }
   static const struct {
     const char *pat, *why;
@@ -108,10 +108,10 @@ static void harden_netpolicy_patterns(void) {
   sg_netpolicy *p = NULL;
   ok(sg_netpolicy_new(NULL, 0, &p, NULL, 0) == 0 && p, "no patterns: the default policy");
   ok(sg_netpolicy_ref(p) == p, "a reference");
-  sg_netpolicy_unref(p);
-  sg_netpolicy_unref(p);
-  sg_netpolicy_unref(NULL);
-  ok(1, "unref(NULL) does nothing");
+  sg_netpolicy_release(p);
+  sg_netpolicy_release(p);
+  sg_netpolicy_release(NULL);
+  ok(1, "release(NULL) does nothing");
 }
 
 static void harden_netpolicy_urls(void) {
@@ -234,9 +234,9 @@ static void harden_netpolicy_publish(void) {
   is_int(sg_netpolicy_check_url(any, "http://127.0.0.1/", why, sizeof why), 0, "\"*\": all");
   is_int(sg_netpolicy_check_url(any, "http://u@127.0.0.1/", why, sizeof why), SOULGW_EINVAL,
          "but never user information");
-  sg_netpolicy_unref(any);
-  sg_netpolicy_unref(p);
-  sg_netpolicy_unref(def);
+  sg_netpolicy_release(any);
+  sg_netpolicy_release(p);
+  sg_netpolicy_release(def);
 }
 
 static struct sockaddr_storage sa(const char *ip, int port) {
@@ -279,8 +279,8 @@ static void harden_netpolicy_connect(void) {
   is_int(check(p, "::1", 9000, 0, why), 0, "[::1]:9000");
   is_int(check(p, "::1", 9001, 0, why), 1, "not [::1]:9001");
   is_int(check(p, "10.0.0.1", 80, 0, why), 1, "10.0.0.1 still refused");
-  sg_netpolicy_unref(p);
-  sg_netpolicy_unref(def);
+  sg_netpolicy_release(p);
+  sg_netpolicy_release(def);
 }
 
 /* The keys in a configuration: a bad pattern is an error naming the key, the defaults hold. */
@@ -431,9 +431,9 @@ static void harden_netpolicy_upstream(void) {
      atomic_load(&lis.connections));
   sg_upstream_free(u);
   sg_log_free(lg);
-  sg_netpolicy_unref(name);
-  sg_netpolicy_unref(ip);
-  sg_netpolicy_unref(def);
+  sg_netpolicy_release(name);
+  sg_netpolicy_release(ip);
+  sg_netpolicy_release(def);
   shutdown(lis.fd, SHUT_RDWR);
   close(lis.fd);
 }

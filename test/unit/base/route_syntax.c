@@ -54,9 +54,24 @@ static void unit_route_syntax_methods_parse_format(void) {
   is_str(small, "GET, HEAD", "a short buffer holds whole names only");
 }
 
+static void unit_route_syntax_method_index_name(void) {
+  int round_trip = 1;
+  for (unsigned i = 0; i < SG_METHOD_COUNT; i++) {
+    const char *name = sg_method_name(i);
+    if (!name || sg_method_index(sg_method_bit(name)) != i) round_trip = 0;
+  }
+  ok(round_trip, "every method's name gives its bit, and the bit its index");
+  is_str(sg_method_name(sg_method_index(SG_M_OPTIONS)), "OPTIONS", "OPTIONS by its bit");
+  is_int(sg_method_index(0), SG_METHOD_COUNT, "no bit: SG_METHOD_COUNT");
+  is_int(sg_method_index(SG_M_GET | SG_M_POST), SG_METHOD_COUNT, "two bits: SG_METHOD_COUNT");
+  is_int(sg_method_index(1u << SG_METHOD_COUNT), SG_METHOD_COUNT, "an unknown bit: SG_METHOD_COUNT");
+  ok(sg_method_name(SG_METHOD_COUNT) == NULL, "no name past the last method");
+}
+
 static const tap_test tests[] = {
     TEST(unit_route_syntax_pattern_check),
     TEST(unit_route_syntax_methods_parse_format),
+    TEST(unit_route_syntax_method_index_name),
 };
 
 int main(void) {

@@ -277,8 +277,9 @@ static void unit_util_buf_json_escape(void) {
   check_escape("say \"hi\"", (size_t)-1, "say \\\"hi\\\"", "quotes are escaped");
   check_escape("C:\\dir", (size_t)-1, "C:\\\\dir", "backslashes are escaped");
   check_escape("a\nb\rc\td", (size_t)-1, "a\\nb\\rc\\td", "newline, CR and tab use short escapes");
-  check_escape("\x01\x08\x0c\x1f", (size_t)-1, "\\u0001\\u0008\\u000c\\u001f",
+  check_escape("\x01\x0b\x1f", (size_t)-1, "\\u0001\\u000b\\u001f",
                "other control characters are \\u00XX, lower-case hex");
+  check_escape("\x08\x0c", (size_t)-1, "\\b\\f", "backspace and form feed use short escapes");
   check_escape("del\x7f", (size_t)-1, "del\x7f", "DEL needs no escape in JSON");
   check_escape("/", (size_t)-1, "/", "the solidus is not escaped");
   check_escape("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", (size_t)-1,
@@ -296,6 +297,33 @@ static void unit_util_buf_json_escape(void) {
   check_escape("abc", 100, "abc", "max_in beyond the string stops at its end");
   check_escape("\xC3\xA9\xC3\xA9", 3, "\xC3\xA9\xEF\xBF\xBD",
                "a sequence cut by max_in is replaced, never emitted half");
+
+  /* Every ASCII byte is escaped as cJSON prints it, by both entry points. */
+  int as_cjson = 1;
+  for (int c = 1; c < 0x80 && as_cjson; c++) {
+    char in[4] = {'a', (char)c, 'b', 0};
+    soulgw_json *v = soulgw_json_new_string(in);
+    char *want = soulgw_json_print(v), *got = escape(in, (size_t)-1);
+    sg_buf raw;
+    sg_buf_init(&raw, 0);
+    sg_buf_putc(&raw, '"');
+    sg_buf_json_escape_bytes(&raw, in, 3);
+    sg_buf_putc(&raw, '"');
+    as_cjson = want && got && raw.ptr && !strncmp(want + 1, got, strlen(got)) &&
+               strlen(want) == strlen(got) + 2 && !strcmp(want, raw.ptr);
+    if (!as_cjson) tap_diag("byte 0x%02x: cJSON %s, escaped %s, bytes %s", (unsigned)c, want, got, raw.ptr);
+    free(want);
+    free(got);
+    sg_buf_free(&raw);
+    soulgw_json_free(v);
+  }
+  ok(as_cjson, "every ASCII byte is escaped as cJSON prints it");
+
+  sg_buf raw;
+  sg_buf_init(&raw, 0);
+  sg_buf_json_escape_bytes(&raw, "a\xFF\"\xC3", 4);
+  is_str(raw.ptr, "a\xFF\\\"\xC3", "escape_bytes passes bytes that are not UTF-8 through");
+  sg_buf_free(&raw);
 
   char *all = escape("q\"\\\n\x02\xFE", (size_t)-1);
   size_t bad = 0;
@@ -326,6 +354,29 @@ static void check_utf8(const char *s, size_t len, int want_valid, size_t want_ba
   else is_int(bad, (size_t)-7, "%s: *bad untouched when valid", what);
 }
 #define U8(lit, valid, bad, what) check_utf8(lit, sizeof(lit) - 1, valid, bad, what)
+
+static void unit_util_utf8_encode_hex(void) {
+  static const struct {
+    unsigned long cp;
+    const char *want;
+  } cases[] = {{0x41, "A"},          {0x7f, "\x7f"},         {0x80, "\xC2\x80"},
+               {0xe9, "\xC3\xA9"},    {0x7ff, "\xDF\xBF"},    {0x800, "\xE0\xA0\x80"},
+               {0x20ac, "\xE2\x82\xAC"}, {0xffff, "\xEF\xBF\xBF"}, {0x10000, "\xF0\x90\x80\x80"},
+               {0x1f600, "\xF0\x9F\x98\x80"}, {0x10ffff, "\xF4\x8F\xBF\xBF"}};
+  for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+    char out[5] = {0};
+    size_t n = sg_utf8_encode(cases[i].cp, out);
+    ok(n == strlen(cases[i].want) && memcmp(out, cases[i].want, n) == 0, "U+%04lX in UTF-8",
+       cases[i].cp);
+  }
+  int all = 1;
+  for (int c = 0; c < 256; c++) {
+    int want = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (sg_hex_digit((char)c) != want) all = 0;
+  }
+  ok(all, "sg_hex_digit: 0-9, a-f and A-F, -1 for every other byte");
+}
 
 static void unit_util_utf8_valid(void) {
   U8("", 1, 0, "empty");
@@ -418,6 +469,9 @@ static void unit_util_strings_misc(void) {
   char err[8];
   sg_seterr(err, sizeof err, "%s %d", "error", 12345);
   is_str(err, "error 1", "sg_seterr truncates to the buffer");
+  sg_seterr(NULL, 8, "%s", "x");
+  sg_seterr(err, 0, "%s", "x");
+  is_str(err, "error 1", "sg_seterr without a buffer does nothing");
 }
 
 static void check_time(int64_t ms, const char *want) {
@@ -460,6 +514,7 @@ static const tap_test tests[] = {
     TEST(unit_util_buf_detach),
     TEST(unit_util_buf_json_escape),
     TEST(unit_util_utf8_valid),
+    TEST(unit_util_utf8_encode_hex),
     TEST(unit_util_strlcpy),
     TEST(unit_util_is_blank),
     TEST(unit_util_strings_misc),

@@ -140,12 +140,36 @@ static void unit_llm_provider_table(void) {
   is_str(seen.model, "emb", "with the model after the colon");
   sg_llm_embed(&call, "nobody:emb", texts, 0, embedded, out);
   is_str(out, "unknown provider nobody", "an unknown provider fails the embedding");
+  sg_llm_embed(&call, "local:other", texts, 0, embedded, out);
+  is_str(out, "provider local has no embedding model other (it has emb)",
+         "local has one embedding model");
+  soulgw_provider host = {complete, NULL};
+  is_int(sg_llm_register(l, "mine", &host, NULL), 0, "a host provider without embed registers");
+  sg_llm_embed(&call, "mine:m", texts, 0, embedded, out);
+  is_str(out, "provider mine does not embed", "and refuses embeddings");
   soulgw_json_free(texts);
   sg_llm_free(l);
 }
 
+static void embed_failed(void *ud, sg_llm_embedding *r) {
+  int *len = ud;
+  *len = r->failed && r->error == SOULGW_API_LLM_TIMEOUT ? (int)strlen(r->message) : -1;
+}
+
+static void unit_llm_embed_fail(void) {
+  char text[800];
+  memset(text, 'x', sizeof text - 1);
+  text[sizeof text - 1] = '\0';
+  int len = 0;
+  sg_llm_embed_fail(embed_failed, &len, SOULGW_API_LLM_TIMEOUT, "%.650s", text);
+  is_int(len, 650, "a failed embedding carries its code and message");
+  sg_llm_embed_fail(embed_failed, &len, SOULGW_API_LLM_TIMEOUT, "%s", text);
+  is_int(len, 699, "a message is cut at 699 bytes");
+}
+
 static const tap_test tests[] = {TEST(unit_llm_model_check), TEST(unit_llm_count_words),
-                                 TEST(unit_llm_register), TEST(unit_llm_provider_table)};
+                                 TEST(unit_llm_register), TEST(unit_llm_provider_table),
+                                 TEST(unit_llm_embed_fail)};
 
 int main(void) {
   tap_run(tests, TAP_COUNT(tests));
