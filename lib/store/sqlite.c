@@ -197,6 +197,18 @@ static const char *const sql[Q_COUNT] = {
                     " ORDER BY id LIMIT ?5",
 };
 
+/* The columns of each query's rows, in order: 't' text, 'i' integer. */
+static const char *const cols[Q_COUNT] = {
+    [Q_SEQ_NEXT] = "i",        [Q_REG_EXISTS] = "i",     [Q_REG_ACTIVE] = "tti",
+    [Q_REG_GET] = "tti",       [Q_REG_LIST] = "ttii",    [Q_REG_TENANTS] = "t",
+    [Q_REG_NEXT_SEQ] = "i",    [Q_IDEM_GET] = "ttit",    [Q_COLLAB_GET] = "ttttiiii",
+    [Q_TL_RANGE] = "it",       [Q_REC_GET] = "tti",      [Q_REC_POS] = "i",
+    [Q_REC_LIST] = "tti",      [Q_REC_LIST_ALL] = "tti", [Q_EDGES_OUT] = "itttti",
+    [Q_EDGES_OUT_LABEL] = "itttti", [Q_EDGES_IN] = "itttti", [Q_EDGES_IN_LABEL] = "itttti",
+    [Q_OBS_QUERY] = "itttti",
+};
+#define MAX_COLS 8
+
 /* ------------------------------------------------------------------------------------------ */
 /* Connections */
 
@@ -338,23 +350,99 @@ static int run0(conn *c, int id) {
   return rc;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(s, i);
+/* A value to bind: text (s NULL binds SQL NULL; len < 0: up to its NUL) or an integer. */
+typedef struct arg {
+  char type; /* 't' or 'i' */
+  const char *s;
+  int len;
+  int64_t i;
+} arg;
+#define A_TXT(v) ((arg){'t', (v), -1, 0})
+#define A_TXTN(v, n) ((arg){'t', (v), (int)(n), 0})
+#define A_INT(v) ((arg){'i', NULL, 0, (int64_t)(v)})
+/* The arguments of a statement, as an array and its length. */
+#define ARGS(...) (const arg[]){__VA_ARGS__}, (int)(sizeof (const arg[]){__VA_ARGS__} / sizeof(arg))
+
+/* One column of a row, valid until the row function returns: text (s NULL for SQL NULL) or an
+ * integer, as cols[] says. */
+typedef struct sg_col {
+  const char *s;
+  size_t len;
+  int64_t i;
+} sg_col;
+
+/* Receives one row; returns 0 to go on, ROW_STOP to stop reading (not an error), or an error
+ * code that ends the read and is returned by it. */
+typedef int (*row_fn)(void *ud, const sg_col *row);
+#define ROW_STOP (-1)
+
+/* The error of a statement that could not be prepared. */
+static int prepare_error(conn *c) {
+  int rc = sqlite3_errcode(c->db);
+  return rc != SQLITE_OK ? rc : SQLITE_ERROR;
 }
 
-static const char *col_text(sqlite3_stmt *s, int i) {
-  const unsigned char *t = sqlite3_column_text(s, i);
-  return t ? (const char *)t : "";
+/* Statement q of c, reset and bound to a (n values, ?1 to ?n); NULL when it cannot be
+ * prepared. */
+static sqlite3_stmt *bound(conn *c, int q, const arg *a, int n) {
+  sqlite3_stmt *s = stmt(c, q);
+  for (int k = 0; s && k < n; k++) {
+    if (a[k].type == 'i') sqlite3_bind_int64(s, k + 1, a[k].i);
+    else if (a[k].s) sqlite3_bind_text(s, k + 1, a[k].s, a[k].len, SQLITE_STATIC);
+    else sqlite3_bind_null(s, k + 1);
+  }
+  return s;
 }
 
-/* Parses a JSON column (written by this file, so valid); NULL column -> JSON null. */
-static soulgw_json *col_json(sqlite3_stmt *s, int i) {
-  if (sqlite3_column_type(s, i) == SQLITE_NULL) return soulgw_json_null();
-  const char *t = (const char *)sqlite3_column_text(s, i);
+/* Runs statement q bound to a, which returns no rows: 0, or the error. */
+static int exec_q(conn *c, int q, const arg *a, int n) {
+  sqlite3_stmt *s = bound(c, q, a, n);
+  if (!s) return prepare_error(c);
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* The read skeleton, once for every query: runs q bound to a and hands each row to fn, its
+ * columns typed by cols[q].  Returns 0 when the rows ran out or fn stopped, else the error
+ * (SQLite's, or the one fn returned). */
+static int read_rows(conn *c, int q, const arg *a, int n, row_fn fn, void *ud) {
+  sqlite3_stmt *s = bound(c, q, a, n);
+  if (!s) return prepare_error(c);
+  const char *spec = cols[q];
+  sg_col row[MAX_COLS];
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    for (int k = 0; spec[k]; k++) {
+      if (spec[k] == 'i') {
+        row[k] = (sg_col){NULL, 0, sqlite3_column_int64(s, k)};
+      } else {
+        row[k].s = (const char *)sqlite3_column_text(s, k);
+        row[k].len = (size_t)sqlite3_column_bytes(s, k);
+        row[k].i = 0;
+      }
+    }
+    if ((rc = fn(ud, row)) != 0) break;
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_DONE || rc == ROW_STOP ? 0 : rc;
+}
+
+/* Row functions shared by several reads. */
+
+/* The first column of the first row, as an integer, into *(int64_t *)ud. */
+static int row_int(void *ud, const sg_col *row) {
+  *(int64_t *)ud = row[0].i;
+  return ROW_STOP;
+}
+
+/* A text column, "" for SQL NULL. */
+static const char *col_text(const sg_col *c) { return c->s ? c->s : ""; }
+
+/* A JSON column (written by this file, so valid); SQL NULL or unparseable -> JSON null. */
+static soulgw_json *col_json(const sg_col *c) {
   soulgw_json *v = NULL;
-  if (!t || soulgw_json_parse(t, (size_t)sqlite3_column_bytes(s, i), &v, NULL, 0) != 0)
-    return soulgw_json_null();
+  if (!c->s || soulgw_json_parse(c->s, c->len, &v, NULL, 0) != 0) return soulgw_json_null();
   return v;
 }
 
@@ -492,9 +580,7 @@ static void probe(sg_store *st) {
   conn *c = st->writer;
   int ok = run0(c, Q_BEGIN) == SQLITE_DONE;
   if (ok) {
-    sqlite3_stmt *s = stmt(c, Q_PROBE);
-    ok = s && sqlite3_bind_int64(s, 1, time(NULL)) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE;
-    if (s) sqlite3_reset(s);
+    ok = exec_q(c, Q_PROBE, ARGS(A_INT(time(NULL)))) == 0;
     ok = ok && run0(c, Q_COMMIT) == SQLITE_DONE;
     if (!ok) run0(c, Q_ROLLBACK);
   }
@@ -502,8 +588,8 @@ static void probe(sg_store *st) {
   atomic_store(&st->writable, ok);
 }
 
-static void *writer_main(void *arg) {
-  sg_store *st = arg;
+static void *writer_main(void *self) {
+  sg_store *st = self;
   for (;;) {
     pthread_mutex_lock(&st->qlock);
     if (!st->qhead && !st->stopping) {
@@ -744,12 +830,8 @@ int sg_store_schema_version(sg_store *st) { return st->schema_version; }
 
 /* The next value of a tenant's durable sequence, or -1. */
 static int64_t seq_next(conn *c, const char *tenant, const char *name) {
-  sqlite3_stmt *s = stmt(c, Q_SEQ_NEXT);
-  if (!s) return -1;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, name);
-  int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_reset(s);
+  int64_t v = -1;
+  read_rows(c, Q_SEQ_NEXT, ARGS(A_TXT(tenant), A_TXT(name)), row_int, &v);
   return v;
 }
 
@@ -770,13 +852,40 @@ static sg_st read_failed(sg_store *st, const char *what, int rc, conn *c) {
 }
 
 /* A version object from a row (version, manifests, created_at_ms). */
-static soulgw_json *version_object(sqlite3_stmt *s, int active) {
+static soulgw_json *version_object(const sg_col *row, int active) {
   soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "version", soulgw_json_new_string(col_text(s, 0)));
-  soulgw_json_set(o, "manifests", col_json(s, 1));
-  soulgw_json_set(o, "created_at_ms", sg_json_new_int(sqlite3_column_int64(s, 2)));
+  soulgw_json_set(o, "version", soulgw_json_new_string(col_text(&row[0])));
+  soulgw_json_set(o, "manifests", col_json(&row[1]));
+  soulgw_json_set(o, "created_at_ms", sg_json_new_int(row[2].i));
   soulgw_json_set(o, "active", soulgw_json_new_bool(active));
   return o;
+}
+
+/* One row read into a JSON value: built by the row function, and found 1 once a row came. */
+typedef struct one {
+  soulgw_json *v;
+  int found;
+} one;
+
+/* The active version, or the one asked for, as a version object (active true). */
+static int row_version(void *ud, const sg_col *row) {
+  one *o = ud;
+  o->found = 1;
+  o->v = version_object(row, 1);
+  return ROW_STOP;
+}
+
+/* 1 when the query gave a row. */
+static int row_found(void *ud, const sg_col *row) {
+  (void)row;
+  *(int *)ud = 1;
+  return ROW_STOP;
+}
+
+/* The manifests of the active version, parsed. */
+static int row_manifests(void *ud, const sg_col *row) {
+  *(soulgw_json **)ud = col_json(&row[1]);
+  return ROW_STOP;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -784,41 +893,26 @@ static soulgw_json *version_object(sqlite3_stmt *s, int active) {
 
 static sg_st reg_insert(sg_store *st, conn *c, wop *w, const char *version, const char *text,
                         int64_t now) {
-  sqlite3_stmt *s = stmt(c, Q_REG_NEXT_SEQ);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  int64_t seq = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
-  sqlite3_reset(s);
-  if (!(s = stmt(c, Q_REG_INSERT))) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, version);
-  sqlite3_bind_int64(s, 3, seq);
-  bind_text(s, 4, text);
-  sqlite3_bind_int64(s, 5, now);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
+  int64_t seq = 1;
+  int rc = read_rows(c, Q_REG_NEXT_SEQ, ARGS(A_TXT(w->tenant)), row_int, &seq);
+  if (rc) return unavailable(st, w, "registry", rc, c);
+  rc = exec_q(c, Q_REG_INSERT,
+                  ARGS(A_TXT(w->tenant), A_TXT(version), A_INT(seq), A_TXT(text), A_INT(now)));
   if (is_constraint(rc)) FAIL(w, SG_ST_CONFLICT, "tool registry version already exists");
-  if (rc != SQLITE_DONE) return unavailable(st, w, "registry insert", rc, c);
+  if (rc) return unavailable(st, w, "registry insert", rc, c);
   return SG_ST_OK;
 }
 
 static sg_st reg_set_active(sg_store *st, conn *c, wop *w, const char *version) {
-  sqlite3_stmt *s = stmt(c, Q_REG_SET_ACTIVE);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, version);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? SG_ST_OK : unavailable(st, w, "registry activate", rc, c);
+  int rc = exec_q(c, Q_REG_SET_ACTIVE, ARGS(A_TXT(w->tenant), A_TXT(version)));
+  return rc == 0 ? SG_ST_OK : unavailable(st, w, "registry activate", rc, c);
 }
 
 static sg_st op_bootstrap(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_EXISTS);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, "bootstrap");
-  int exists = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
+  int exists = 0;
+  int rc = read_rows(c, Q_REG_EXISTS, ARGS(A_TXT(w->tenant), A_TXT("bootstrap")), row_found,
+                     &exists);
+  if (rc) return unavailable(st, w, "registry", rc, c);
   if (exists) return SG_ST_OK;
   char *text = json_text(w->j1);
   if (!text) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
@@ -826,11 +920,9 @@ static sg_st op_bootstrap(sg_store *st, conn *c, wop *w) {
   free(text);
   if (r != SG_ST_OK) return r;
   /* the first registry of a tenant becomes active; a later bootstrap never displaces one */
-  s = stmt(c, Q_REG_ACTIVE);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  int has_active = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
+  int has_active = 0;
+  if ((rc = read_rows(c, Q_REG_ACTIVE, ARGS(A_TXT(w->tenant)), row_found, &has_active)))
+    return unavailable(st, w, "registry", rc, c);
   return has_active ? SG_ST_OK : reg_set_active(st, c, w, "bootstrap");
 }
 
@@ -849,46 +941,46 @@ sg_st sg_store_registry_bootstrap(sg_store *st, const char *tenant, const soulgw
   return r;
 }
 
+/* Appends each row's first column, a string, to the array ud. */
+static int row_push_string(void *ud, const sg_col *row) {
+  soulgw_json_push(ud, soulgw_json_new_string(col_text(&row[0])));
+  return 0;
+}
+
 sg_st sg_store_registry_tenants(sg_store *st, soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_TENANTS) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry tenants", SQLITE_ERROR, c);
-  }
+  if (!c) return read_failed(st, "registry tenants", SQLITE_CANTOPEN, NULL);
   soulgw_json *arr = soulgw_json_array();
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) soulgw_json_push(arr, soulgw_json_new_string(col_text(s, 0)));
-  sqlite3_reset(s);
-  reader_put(st, c);
-  if (rc != SQLITE_DONE) {
+  int rc = read_rows(c, Q_REG_TENANTS, NULL, 0, row_push_string, arr);
+  if (rc) {
     soulgw_json_free(arr);
-    return read_failed(st, "registry tenants", rc, NULL);
+    read_failed(st, "registry tenants", rc, c);
   }
+  reader_put(st, c);
+  if (rc) return SG_ST_UNAVAILABLE;
   *out = arr;
   return arr ? SG_ST_OK : SG_ST_UNAVAILABLE;
+}
+
+/* Appends each row (version, manifests, created_at_ms, active) to the array ud. */
+static int row_push_version(void *ud, const sg_col *row) {
+  soulgw_json_push(ud, version_object(row, (int)row[3].i));
+  return 0;
 }
 
 sg_st sg_store_registry_versions(sg_store *st, const char *tenant, soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_LIST) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry versions", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
+  if (!c) return read_failed(st, "registry versions", SQLITE_CANTOPEN, NULL);
   soulgw_json *list = soulgw_json_array();
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    soulgw_json_push(list, version_object(s, sqlite3_column_int(s, 3)));
-  sqlite3_reset(s);
-  reader_put(st, c);
-  if (rc != SQLITE_DONE) {
+  int rc = read_rows(c, Q_REG_LIST, ARGS(A_TXT(tenant)), row_push_version, list);
+  if (rc) {
     soulgw_json_free(list);
-    return read_failed(st, "registry versions", rc, NULL);
+    read_failed(st, "registry versions", rc, c);
   }
+  reader_put(st, c);
+  if (rc) return SG_ST_UNAVAILABLE;
   soulgw_json *o = soulgw_json_object();
   soulgw_json_set(o, "versions", list);
   *out = o;
@@ -898,21 +990,12 @@ sg_st sg_store_registry_versions(sg_store *st, const char *tenant, soulgw_json *
 sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_ACTIVE) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry active", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  int rc = sqlite3_step(s);
+  if (!c) return read_failed(st, "registry active", SQLITE_CANTOPEN, NULL);
+  one o = {NULL, 0};
+  int rc = read_rows(c, Q_REG_ACTIVE, ARGS(A_TXT(tenant)), row_version, &o);
   sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = version_object(s, 1);
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
-    r = read_failed(st, "registry active", rc, c);
-  }
-  sqlite3_reset(s);
+  if (rc) r = read_failed(st, "registry active", rc, c);
+  else if (o.found) r = (*out = o.v) ? SG_ST_OK : SG_ST_UNAVAILABLE;
   reader_put(st, c);
   return r;
 }
@@ -937,18 +1020,15 @@ static int refused(wop *w, const soulgw_json *version) {
 }
 
 static sg_st op_publish(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_EXISTS);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  int exists = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
+  int exists = 0;
+  int rc = read_rows(c, Q_REG_EXISTS, ARGS(A_TXT(w->tenant), A_TXT(w->s1)), row_found, &exists);
+  if (rc) return unavailable(st, w, "registry", rc, c);
   if (exists) FAIL(w, SG_ST_CONFLICT, "tool registry version already exists");
   soulgw_json *base = NULL;
-  if (!(s = stmt(c, Q_REG_ACTIVE))) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  if (sqlite3_step(s) == SQLITE_ROW) base = col_json(s, 1);
-  sqlite3_reset(s);
+  if ((rc = read_rows(c, Q_REG_ACTIVE, ARGS(A_TXT(w->tenant)), row_manifests, &base))) {
+    soulgw_json_free(base);
+    return unavailable(st, w, "registry", rc, c);
+  }
   soulgw_json *merged = sg_manifests_merge(base, w->j1);
   soulgw_json_free(base);
   /* checked (and built by the caller) before anything is written: a merge the gateway could
@@ -990,16 +1070,15 @@ void sg_store_registry_publish(sg_store *st, const char *tenant, const char *ver
 }
 
 static sg_st op_activate(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_GET);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  if (sqlite3_step(s) != SQLITE_ROW) {
-    sqlite3_reset(s);
-    FAIL(w, SG_ST_NOTFOUND, "tool registry version %.100s does not exist", w->s1);
+  one row = {NULL, 0};
+  int rc = read_rows(c, Q_REG_GET, ARGS(A_TXT(w->tenant), A_TXT(w->s1)), row_version, &row);
+  if (rc) {
+    soulgw_json_free(row.v);
+    return unavailable(st, w, "registry", rc, c);
   }
-  soulgw_json *o = version_object(s, 1);
-  sqlite3_reset(s);
+  if (!row.found)
+    FAIL(w, SG_ST_NOTFOUND, "tool registry version %.100s does not exist", w->s1);
+  soulgw_json *o = row.v;
   if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
   if (refused(w, o)) {
     soulgw_json_free(o);
@@ -1023,63 +1102,51 @@ void sg_store_registry_activate(sg_store *st, const char *tenant, const char *ve
 /* ------------------------------------------------------------------------------------------ */
 /* Idempotency */
 
-static soulgw_json *idem_object(sqlite3_stmt *s) {
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tool_id", soulgw_json_new_string(col_text(s, 0)));
-  soulgw_json_set(o, "input", col_json(s, 1));
-  soulgw_json_set(o, "status", sg_json_new_int(sqlite3_column_int(s, 2)));
-  soulgw_json_set(o, "response", soulgw_json_new_string(col_text(s, 3)));
-  return o;
+/* An idempotency record from a row (tool_id, input, status, response). */
+static int row_idem(void *ud, const sg_col *row) {
+  one *o = ud;
+  o->found = 1;
+  o->v = soulgw_json_object();
+  soulgw_json_set(o->v, "tool_id", soulgw_json_new_string(col_text(&row[0])));
+  soulgw_json_set(o->v, "input", col_json(&row[1]));
+  soulgw_json_set(o->v, "status", sg_json_new_int(row[2].i));
+  soulgw_json_set(o->v, "response", soulgw_json_new_string(col_text(&row[3])));
+  return ROW_STOP;
 }
 
 sg_st sg_store_idem_get(sg_store *st, const char *tenant, const char *key, soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_IDEM_GET) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "idempotency", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, key);
-  int rc = sqlite3_step(s);
+  if (!c) return read_failed(st, "idempotency", SQLITE_CANTOPEN, NULL);
+  one o = {NULL, 0};
+  int rc = read_rows(c, Q_IDEM_GET, ARGS(A_TXT(tenant), A_TXT(key)), row_idem, &o);
   sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = idem_object(s);
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
+  if (rc) {
+    soulgw_json_free(o.v);
     r = read_failed(st, "idempotency", rc, c);
+  } else if (o.found) {
+    r = (*out = o.v) ? SG_ST_OK : SG_ST_UNAVAILABLE;
   }
-  sqlite3_reset(s);
   reader_put(st, c);
   return r;
 }
 
 static sg_st op_idem_put(sg_store *st, conn *c, wop *w) {
   char *input = json_text(w->j1);
-  sqlite3_stmt *s = stmt(c, Q_IDEM_INSERT);
-  if (!input || !s) {
-    free(input);
-    return unavailable(st, w, "idempotency", SQLITE_NOMEM, c);
-  }
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  bind_text(s, 3, w->s2);
-  bind_text(s, 4, input);
-  sqlite3_bind_int64(s, 5, w->n);
-  bind_text(s, 6, w->s3);
-  sqlite3_bind_int64(s, 7, w->now);
-  int rc = sqlite3_step(s);
+  if (!input) return unavailable(st, w, "idempotency", SQLITE_NOMEM, c);
+  int rc = exec_q(c, Q_IDEM_INSERT,
+                  ARGS(A_TXT(w->tenant), A_TXT(w->s1), A_TXT(w->s2), A_TXT(input), A_INT(w->n),
+                       A_TXT(w->s3), A_INT(w->now)));
   int inserted = sqlite3_changes(c->db) > 0;
-  sqlite3_reset(s);
   free(input);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "idempotency insert", rc, c);
-  if (!(s = stmt(c, Q_IDEM_GET))) return unavailable(st, w, "idempotency", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  if (sqlite3_step(s) == SQLITE_ROW) w->result = idem_object(s);
-  sqlite3_reset(s);
-  if (!w->result) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
+  if (rc) return unavailable(st, w, "idempotency insert", rc, c);
+  one o = {NULL, 0};
+  rc = read_rows(c, Q_IDEM_GET, ARGS(A_TXT(w->tenant), A_TXT(w->s1)), row_idem, &o);
+  if (rc) {
+    soulgw_json_free(o.v);
+    return unavailable(st, w, "idempotency", rc, c);
+  }
+  if (!(w->result = o.v)) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
   soulgw_json_set(w->result, "existing", soulgw_json_new_bool(!inserted));
   return SG_ST_OK;
 }
@@ -1127,29 +1194,27 @@ static void head_clear(collab_head *h) {
   memset(h, 0, sizeof *h);
 }
 
-/* Reads the head of (tenant, id) into h (h->found 0 when there is none).  SQLITE_DONE or the
- * error. */
+/* Copies a head row (status, participants, context, resolution, created_at, updated_at,
+ * entries, timeline_bytes) into the collab_head ud. */
+static int row_head(void *ud, const sg_col *row) {
+  collab_head *h = ud;
+  h->found = 1;
+  h->status = sg_strdup(col_text(&row[0]));
+  h->participants = sg_strdup(col_text(&row[1]));
+  h->context = sg_strdup(col_text(&row[2]));
+  h->resolution = sg_strdup(col_text(&row[3]));
+  h->created_at = row[4].i;
+  h->updated_at = row[5].i;
+  h->entries = row[6].i;
+  h->tl_bytes = row[7].i;
+  return h->status && h->participants && h->context && h->resolution ? ROW_STOP : SQLITE_NOMEM;
+}
+
+/* Reads the head of (tenant, id) into h (h->found 0 when there is none).  0 or the error. */
 static int head_read(conn *c, const char *tenant, const char *id, collab_head *h) {
   memset(h, 0, sizeof *h);
-  sqlite3_stmt *s = stmt(c, Q_COLLAB_GET);
-  if (!s) return sqlite3_errcode(c->db) != SQLITE_OK ? sqlite3_errcode(c->db) : SQLITE_ERROR;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, id);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    h->found = 1;
-    h->status = sg_strdup(col_text(s, 0));
-    h->participants = sg_strdup(col_text(s, 1));
-    h->context = sg_strdup(col_text(s, 2));
-    h->resolution = sg_strdup(col_text(s, 3));
-    h->created_at = sqlite3_column_int64(s, 4);
-    h->updated_at = sqlite3_column_int64(s, 5);
-    h->entries = sqlite3_column_int64(s, 6);
-    h->tl_bytes = sqlite3_column_int64(s, 7);
-    rc = h->status && h->participants && h->context && h->resolution ? SQLITE_DONE : SQLITE_NOMEM;
-    if (rc != SQLITE_DONE) head_clear(h);
-  }
-  sqlite3_reset(s);
+  int rc = read_rows(c, Q_COLLAB_GET, ARGS(A_TXT(tenant), A_TXT(id)), row_head, h);
+  if (rc) head_clear(h);
   return rc;
 }
 
@@ -1163,43 +1228,45 @@ static sg_st unreadable(sg_store *st, const char *tenant, const char *id, char *
   return SG_ST_UNREADABLE;
 }
 
+/* A page of timeline entries being read. */
+typedef struct tl_page {
+  soulgw_json *arr;
+  int64_t *last;
+  int *more;
+  int limit, n;
+  sg_buf b;
+} tl_page;
+
+/* Appends a timeline row (seq, entry) to the page, with its "seq" first. */
+static int row_entry(void *ud, const sg_col *row) {
+  tl_page *p = ud;
+  if (p->n++ == p->limit) { /* the one row more than asked */
+    *p->more = 1;
+    return ROW_STOP;
+  }
+  int64_t seq = row[0].i;
+  const char *e = col_text(&row[1]);
+  if (e[0] != '{') return SQLITE_MISMATCH;
+  sg_buf_reset(&p->b);
+  sg_buf_printf(&p->b, "{\"seq\":%lld%s%s", (long long)seq, e[1] == '}' ? "" : ",", e + 1);
+  if (sg_buf_failed(&p->b) || soulgw_json_push(p->arr, sg_json_new_raw(p->b.ptr)))
+    return SQLITE_NOMEM;
+  *p->last = seq;
+  return 0;
+}
+
 /* Appends to arr the timeline entries of (tenant, id) with seq > after, at most limit, each
  * with its "seq" first; *last gets the seq of the last one, and *more (when not NULL) 1 when
- * more entries follow.  SQLITE_DONE, the error, or SQLITE_MISMATCH for an entry that is not an
- * object. */
+ * more entries follow.  0, the error, or SQLITE_MISMATCH for an entry that is not an object. */
 static int timeline_rows(conn *c, const char *tenant, const char *id, int64_t after, int limit,
                          soulgw_json *arr, int64_t *last, int *more) {
-  sqlite3_stmt *s = stmt(c, Q_TL_RANGE);
-  if (!s) return SQLITE_ERROR;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, id);
-  sqlite3_bind_int64(s, 3, after);
-  sqlite3_bind_int(s, 4, more ? limit + 1 : limit);
-  sg_buf b;
-  sg_buf_init(&b, 0);
-  int rc, n = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n++ == limit) { /* the one row more than asked */
-      *more = 1;
-      break;
-    }
-    int64_t seq = sqlite3_column_int64(s, 0);
-    const char *e = col_text(s, 1);
-    if (e[0] != '{') {
-      rc = SQLITE_MISMATCH;
-      break;
-    }
-    sg_buf_reset(&b);
-    sg_buf_printf(&b, "{\"seq\":%lld%s%s", (long long)seq, e[1] == '}' ? "" : ",", e + 1);
-    if (sg_buf_failed(&b) || soulgw_json_push(arr, sg_json_new_raw(b.ptr))) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    *last = seq;
-  }
-  sqlite3_reset(s);
-  sg_buf_free(&b);
-  return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+  tl_page p = {arr, last, more, limit, 0, {0}};
+  sg_buf_init(&p.b, 0);
+  int rc = read_rows(c, Q_TL_RANGE,
+                     ARGS(A_TXT(tenant), A_TXT(id), A_INT(after), A_INT(more ? limit + 1 : limit)),
+                     row_entry, &p);
+  sg_buf_free(&p.b);
+  return rc;
 }
 
 /* The snapshot of a head: the window most recent entries.  NULL with *rc set on failure. */
@@ -1209,8 +1276,8 @@ static soulgw_json *snapshot(conn *c, const char *tenant, const char *id, const 
   int64_t last = -1;
   *rc = window > 0
             ? timeline_rows(c, tenant, id, h->entries - window - 1, window, tl, &last, NULL)
-            : SQLITE_DONE;
-  int bad = !o || !tl || *rc != SQLITE_DONE;
+            : 0;
+  int bad = !o || !tl || *rc;
   bad |= soulgw_json_set(o, "collab_id", soulgw_json_new_string(id)) != 0;
   bad |= soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant)) != 0;
   bad |= soulgw_json_set(o, "status", soulgw_json_new_string(h->status)) != 0;
@@ -1223,7 +1290,7 @@ static soulgw_json *snapshot(conn *c, const char *tenant, const char *id, const 
   bad |= soulgw_json_set(o, "created_at", sg_json_new_int(h->created_at)) != 0;
   bad |= soulgw_json_set(o, "updated_at", sg_json_new_int(h->updated_at)) != 0;
   if (!bad) return o;
-  if (*rc == SQLITE_DONE) *rc = SQLITE_NOMEM;
+  if (!*rc) *rc = SQLITE_NOMEM;
   soulgw_json_free(o);
   soulgw_json_free(tl);
   return NULL;
@@ -1232,32 +1299,16 @@ static soulgw_json *snapshot(conn *c, const char *tenant, const char *id, const 
 /* Writes the head h of (w->tenant, w->s1) and, when entry is not NULL, appends it as entry
  * number h->entries - 1 (h already counts it). */
 static sg_st head_write(sg_store *st, conn *c, wop *w, const collab_head *h, const char *entry) {
-  sqlite3_stmt *s;
   int rc;
-  if (entry) {
-    if (!(s = stmt(c, Q_TL_INSERT))) return unavailable(st, w, "collab timeline", SQLITE_ERROR, c);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, w->s1);
-    sqlite3_bind_int64(s, 3, h->entries - 1);
-    bind_text(s, 4, entry);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return unavailable(st, w, "collab timeline insert", rc, c);
-  }
-  if (!(s = stmt(c, Q_COLLAB_PUT))) return unavailable(st, w, "collab", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  bind_text(s, 3, h->status);
-  bind_text(s, 4, h->participants);
-  bind_text(s, 5, h->context);
-  bind_text(s, 6, h->resolution);
-  sqlite3_bind_int64(s, 7, h->created_at);
-  sqlite3_bind_int64(s, 8, h->updated_at);
-  sqlite3_bind_int64(s, 9, h->entries);
-  sqlite3_bind_int64(s, 10, h->tl_bytes);
-  rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? SG_ST_OK : unavailable(st, w, "collab write", rc, c);
+  if (entry &&
+      (rc = exec_q(c, Q_TL_INSERT,
+                   ARGS(A_TXT(w->tenant), A_TXT(w->s1), A_INT(h->entries - 1), A_TXT(entry)))))
+    return unavailable(st, w, "collab timeline insert", rc, c);
+  rc = exec_q(c, Q_COLLAB_PUT,
+              ARGS(A_TXT(w->tenant), A_TXT(w->s1), A_TXT(h->status), A_TXT(h->participants),
+                   A_TXT(h->context), A_TXT(h->resolution), A_INT(h->created_at),
+                   A_INT(h->updated_at), A_INT(h->entries), A_INT(h->tl_bytes)));
+  return rc == 0 ? SG_ST_OK : unavailable(st, w, "collab write", rc, c);
 }
 
 /* Writes h (and entry) and answers with its snapshot. */
@@ -1365,7 +1416,7 @@ static sg_st execute_refused(sg_store *st, wop *w, const collab_head *h) {
 static sg_st op_collab_execute(sg_store *st, conn *c, wop *w) {
   collab_head h;
   int rc = head_read(c, w->tenant, w->s1, &h), oom = 0;
-  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
+  if (rc) return unavailable(st, w, "collab read", rc, c);
   sg_st r = execute_refused(st, w, &h);
   char *entry = NULL;
   if (r != SG_ST_OK) goto out;
@@ -1464,7 +1515,7 @@ void sg_store_collab_execute(sg_store *st, const char *tenant, const char *colla
 static sg_st op_collab_resolve(sg_store *st, conn *c, wop *w) {
   collab_head h;
   int rc = head_read(c, w->tenant, w->s1, &h);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
+  if (rc) return unavailable(st, w, "collab read", rc, c);
   sg_st r = SG_ST_OK;
   char *entry = NULL;
   if (!h.found) {
@@ -1520,7 +1571,7 @@ void sg_store_collab_resolve(sg_store *st, const char *tenant, const char *colla
 static sg_st read_head(sg_store *st, conn *c, const char *tenant, const char *id,
                        collab_head *h) {
   int rc = head_read(c, tenant, id, h);
-  if (rc != SQLITE_DONE) return read_failed(st, "collab read", rc, c);
+  if (rc) return read_failed(st, "collab read", rc, c);
   if (!h->found) return SG_ST_NOTFOUND;
   if (strcmp(h->status, "unreadable") == 0) {
     char msg[160];
@@ -1537,7 +1588,7 @@ sg_st sg_store_collab_get(sg_store *st, const char *tenant, const char *collab_i
   if (!c) return read_failed(st, "collab", SQLITE_CANTOPEN, NULL);
   collab_head h;
   sg_st r = read_head(st, c, tenant, collab_id, &h);
-  int rc = SQLITE_DONE;
+  int rc = 0;
   char msg[160];
   if (r == SG_ST_OK && !(*out = snapshot(c, tenant, collab_id, &h, SG_COLLAB_WINDOW, &rc)))
     r = rc == SQLITE_MISMATCH ? unreadable(st, tenant, collab_id, msg, sizeof msg)
@@ -1556,13 +1607,13 @@ sg_st sg_store_collab_timeline(sg_store *st, const char *tenant, const char *col
   sg_st r = read_head(st, c, tenant, collab_id, &h);
   soulgw_json *tl = soulgw_json_array(), *o = NULL;
   int64_t last = -1;
-  int more = 0, rc = SQLITE_DONE;
+  int more = 0, rc = 0;
   char msg[160];
   if (r == SG_ST_OK)
     rc = timeline_rows(c, tenant, collab_id, after < 0 ? -1 : after, limit, tl, &last, &more);
   if (r == SG_ST_OK && rc == SQLITE_MISMATCH) {
     r = unreadable(st, tenant, collab_id, msg, sizeof msg);
-  } else if (r == SG_ST_OK && rc != SQLITE_DONE) {
+  } else if (r == SG_ST_OK && rc) {
     r = read_failed(st, "collab timeline read", rc, c);
   } else if (r == SG_ST_OK) {
     o = soulgw_json_object();
@@ -1628,41 +1679,26 @@ static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
   const char *data = w->s3; /* serialised by the caller */
   const char *record_id = w->s2;
   char genid[512];
-  sqlite3_stmt *s = stmt(c, Q_REC_INSERT);
   int rc = SQLITE_ERROR;
-  for (int tries = 0; s && tries < 1000; tries++) {
+  for (int tries = 0; tries < 1000; tries++) {
     if (!w->s2) {
       int64_t n = seq_next(c, w->tenant, "record");
       if (n < 0) break;
       snprintf(genid, sizeof genid, "%s::%lld", w->s1, (long long)n);
       record_id = genid;
     }
-    sqlite3_reset(s);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, record_id);
-    bind_text(s, 3, w->s1);
-    bind_text(s, 4, data);
-    sqlite3_bind_int64(s, 5, w->now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
+    rc = exec_q(c, Q_REC_INSERT,
+                ARGS(A_TXT(w->tenant), A_TXT(record_id), A_TXT(w->s1), A_TXT(data), A_INT(w->now)));
     if (!(is_constraint(rc) && !w->s2)) break; /* a generated id already taken: next one */
   }
   if (is_constraint(rc)) FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", record_id);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "record insert", rc, c);
-  if (!(s = stmt(c, Q_EDGE_INSERT))) return unavailable(st, w, "edge", SQLITE_ERROR, c);
+  if (rc) return unavailable(st, w, "record insert", rc, c);
   for (size_t i = 0; i < w->nedges; i++) {
     const sg_edge_in *e = &w->edges[i];
-    const char *props = w->props[i];
-    sqlite3_reset(s);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, e->from ? e->from : record_id);
-    bind_text(s, 3, e->to);
-    bind_text(s, 4, e->label ? e->label : "related");
-    bind_text(s, 5, props);
-    sqlite3_bind_int64(s, 6, w->now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return unavailable(st, w, "edge insert", rc, c);
+    rc = exec_q(c, Q_EDGE_INSERT,
+                ARGS(A_TXT(w->tenant), A_TXT(e->from ? e->from : record_id), A_TXT(e->to),
+                     A_TXT(e->label ? e->label : "related"), A_TXT(w->props[i]), A_INT(w->now)));
+    if (rc) return unavailable(st, w, "edge insert", rc, c);
   }
   soulgw_json *o = soulgw_json_object();
   soulgw_json_set(o, "tenant", soulgw_json_new_string(w->tenant));
@@ -1717,28 +1753,60 @@ static soulgw_json *record_object(const char *tenant, const char *repo, const ch
   return o;
 }
 
+/* A record being read: its tenant and id, and the answer. */
+typedef struct rec_read {
+  const char *tenant, *record_id;
+  soulgw_json *v;
+  int found;
+} rec_read;
+
+/* A record from a row (repo, data, stored_at). */
+static int row_record(void *ud, const sg_col *row) {
+  rec_read *r = ud;
+  r->found = 1;
+  r->v = record_object(r->tenant, col_text(&row[0]), r->record_id, col_json(&row[1]), row[2].i);
+  return ROW_STOP;
+}
+
 sg_st sg_store_repo_get(sg_store *st, const char *tenant, const char *record_id,
                         soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REC_GET) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "record", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, record_id);
-  int rc = sqlite3_step(s);
+  if (!c) return read_failed(st, "record", SQLITE_CANTOPEN, NULL);
+  rec_read rr = {tenant, record_id, NULL, 0};
+  int rc = read_rows(c, Q_REC_GET, ARGS(A_TXT(tenant), A_TXT(record_id)), row_record, &rr);
   sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = record_object(tenant, col_text(s, 0), record_id, col_json(s, 1), sqlite3_column_int64(s, 2));
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
+  if (rc) {
+    soulgw_json_free(rr.v);
     r = read_failed(st, "record", rc, c);
+  } else if (rr.found) {
+    r = (*out = rr.v) ? SG_ST_OK : SG_ST_UNAVAILABLE;
   }
-  sqlite3_reset(s);
   reader_put(st, c);
   return r;
+}
+
+/* A page of records being read. */
+typedef struct rec_page {
+  const char *tenant, *repo;
+  soulgw_json *records;
+  char *last, *next; /* the id of the last record answered; of the last of a full page */
+  int limit, n;
+} rec_page;
+
+/* Appends a row (record_id, data, stored_at) to the page, or notes that more follow. */
+static int row_page(void *ud, const sg_col *row) {
+  rec_page *p = ud;
+  if (p->n++ == p->limit) {
+    p->next = p->last;
+    p->last = NULL;
+    return ROW_STOP;
+  }
+  free(p->last);
+  p->last = sg_strdup(col_text(&row[0]));
+  soulgw_json_push(p->records, record_object(p->tenant, p->repo, col_text(&row[0]),
+                                             col_json(&row[1]), row[2].i));
+  return 0;
 }
 
 sg_st sg_store_repo_list(sg_store *st, const char *tenant, const char *repo, const char *after,
@@ -1746,63 +1814,37 @@ sg_st sg_store_repo_list(sg_store *st, const char *tenant, const char *repo, con
   *out = NULL;
   conn *c = reader_get(st);
   if (!c) return read_failed(st, "record list", SQLITE_CANTOPEN, NULL);
-  sqlite3_stmt *s;
-  int64_t pos = 0;
-  sg_st r = SG_ST_OK;
-  if (after) {
-    if (!(s = stmt(c, Q_REC_POS))) goto fail;
-    bind_text(s, 1, tenant);
-    bind_text(s, 2, after);
-    bind_text(s, 3, repo);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) pos = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) {
-      reader_put(st, c);
-      return SG_ST_NOTFOUND;
-    }
-    if (rc != SQLITE_ROW) goto fail;
+  int64_t pos = -1;
+  int rc = 0;
+  if (after &&
+      (rc = read_rows(c, Q_REC_POS, ARGS(A_TXT(tenant), A_TXT(after), A_TXT(repo)), row_int, &pos))) {
+    read_failed(st, "record list", rc, c);
+    reader_put(st, c);
+    return SG_ST_UNAVAILABLE;
   }
-  if (!(s = stmt(c, after ? Q_REC_LIST : Q_REC_LIST_ALL))) goto fail;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, repo);
-  if (after) {
-    sqlite3_bind_int64(s, 3, pos);
-    sqlite3_bind_int(s, 4, limit + 1);
-  } else {
-    sqlite3_bind_int(s, 3, limit + 1);
+  if (after && pos < 0) {
+    reader_put(st, c);
+    return SG_ST_NOTFOUND;
   }
-  soulgw_json *records = soulgw_json_array();
-  int n = 0, rc;
-  char *last = NULL, *next = NULL;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n++ == limit) {
-      next = last;
-      last = NULL;
-      break;
-    }
-    free(last);
-    last = sg_strdup(col_text(s, 0));
-    soulgw_json_push(records, record_object(tenant, repo, col_text(s, 0), col_json(s, 1),
-                                            sqlite3_column_int64(s, 2)));
-  }
-  sqlite3_reset(s);
-  free(last);
+  rec_page p = {tenant, repo, soulgw_json_array(), NULL, NULL, limit, 0};
+  rc = after ? read_rows(c, Q_REC_LIST, ARGS(A_TXT(tenant), A_TXT(repo), A_INT(pos), A_INT(limit + 1)),
+                         row_page, &p)
+             : read_rows(c, Q_REC_LIST_ALL, ARGS(A_TXT(tenant), A_TXT(repo), A_INT(limit + 1)),
+                         row_page, &p);
+  free(p.last);
+  if (rc) read_failed(st, "record list", rc, c);
   reader_put(st, c);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    free(next);
-    soulgw_json_free(records);
-    return read_failed(st, "record list", rc, NULL);
+  if (rc) {
+    free(p.next);
+    soulgw_json_free(p.records);
+    return SG_ST_UNAVAILABLE;
   }
   soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "records", records);
-  soulgw_json_set(o, "next", next ? soulgw_json_new_string(next) : soulgw_json_null());
-  free(next);
+  soulgw_json_set(o, "records", p.records);
+  soulgw_json_set(o, "next", p.next ? soulgw_json_new_string(p.next) : soulgw_json_null());
+  free(p.next);
   *out = o;
-  return o ? r : SG_ST_UNAVAILABLE;
-fail:
-  reader_put(st, c);
-  return read_failed(st, "record list", SQLITE_ERROR, NULL);
+  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
 /* A set of strings, for the nodes a walk has reached. */
@@ -1901,6 +1943,34 @@ static void hits_drop(walk *w) {
   w->nhits = 0;
 }
 
+/* A step's reading: the walk, the direction and depth, and how many new edges it wants. */
+typedef struct step {
+  walk *w;
+  int in, depth, want, got;
+} step;
+
+/* Takes an edge row (id, src, dst, label, props, ts) as a candidate, unless met before. */
+static int row_edge(void *ud, const sg_col *row) {
+  step *sp = ud;
+  walk *w = sp->w;
+  w->rows++;
+  char idkey[24];
+  snprintf(idkey, sizeof idkey, "%lld", (long long)row[0].i);
+  int added = strset_add(&w->met, idkey);
+  if (added == 0) return 0; /* met from its other end */
+  if (added < 0 || w->nhits == w->caphits) return SQLITE_NOMEM;
+  soulgw_json *e = soulgw_json_object();
+  if (!e) return SQLITE_NOMEM;
+  soulgw_json_set(e, "from", soulgw_json_new_string(col_text(&row[1])));
+  soulgw_json_set(e, "to", soulgw_json_new_string(col_text(&row[2])));
+  soulgw_json_set(e, "label", soulgw_json_new_string(col_text(&row[3])));
+  soulgw_json_set(e, "props", col_json(&row[4]));
+  soulgw_json_set(e, "timestamp_ms", sg_json_new_int(row[5].i));
+  soulgw_json_set(e, "depth", sg_json_new_int(sp->depth));
+  w->hits[w->nhits++] = (hit){row[0].i, row[5].i, e, sp->in};
+  return ++sp->got < sp->want ? 0 : ROW_STOP;
+}
+
 /* Adds to w->hits the newest edges touching the frontier in one direction (in: arriving at
  * it) that were not met before: at most want of them, from at most want + again rows, again
  * being how many edges met before the frontier can touch.  Returns 0, or -1 when the
@@ -1908,39 +1978,15 @@ static void hits_drop(walk *w) {
 static int walk_step(walk *w, int in, int depth, int want, int again) {
   int q = in ? (w->label ? Q_EDGES_IN_LABEL : Q_EDGES_IN)
              : (w->label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
-  sqlite3_stmt *s = stmt(w->c, q);
-  if (!s) return -1;
-  bind_text(s, 1, w->tenant);
-  sqlite3_bind_text(s, 2, w->frontier.ptr, (int)w->frontier.len, SQLITE_STATIC);
-  if (w->label) bind_text(s, 3, w->label);
-  sqlite3_bind_int(s, w->label ? 4 : 3, want + again);
-  int rc = SQLITE_DONE, got = 0, err = 0;
-  while (got < want && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-    w->rows++;
-    char idkey[24];
-    snprintf(idkey, sizeof idkey, "%lld", (long long)sqlite3_column_int64(s, 0));
-    int added = strset_add(&w->met, idkey);
-    if (added == 0) continue; /* met from its other end */
-    if (added < 0 || w->nhits == w->caphits) {
-      err = 1;
-      break;
-    }
-    soulgw_json *e = soulgw_json_object();
-    if (!e) {
-      err = 1;
-      break;
-    }
-    soulgw_json_set(e, "from", soulgw_json_new_string(col_text(s, 1)));
-    soulgw_json_set(e, "to", soulgw_json_new_string(col_text(s, 2)));
-    soulgw_json_set(e, "label", soulgw_json_new_string(col_text(s, 3)));
-    soulgw_json_set(e, "props", col_json(s, 4));
-    soulgw_json_set(e, "timestamp_ms", sg_json_new_int(sqlite3_column_int64(s, 5)));
-    soulgw_json_set(e, "depth", sg_json_new_int(depth));
-    w->hits[w->nhits++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e, in};
-    got++;
-  }
-  sqlite3_reset(s);
-  return err || (got < want && rc != SQLITE_DONE) ? -1 : 0;
+  step sp = {w, in, depth, want, 0};
+  arg frontier = A_TXTN(w->frontier.ptr, w->frontier.len);
+  int rc = w->label ? read_rows(w->c, q,
+                                ARGS(A_TXT(w->tenant), frontier, A_TXT(w->label),
+                                     A_INT(want + again)),
+                                row_edge, &sp)
+                    : read_rows(w->c, q, ARGS(A_TXT(w->tenant), frontier, A_INT(want + again)),
+                                row_edge, &sp);
+  return rc ? -1 : 0;
 }
 
 /* One depth: answers (appends to edges) the newest `need` edges touching the frontier that
@@ -2040,19 +2086,10 @@ sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_i
 static sg_st op_observe_emit(sg_store *st, conn *c, wop *w) {
   int64_t n = seq_next(c, w->tenant, "observe");
   if (n < 0) return unavailable(st, w, "observe sequence", sqlite3_errcode(c->db), c);
-  const char *event = w->s4;
-  sqlite3_stmt *s = stmt(c, Q_OBS_INSERT);
-  if (!s) return unavailable(st, w, "observe", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  sqlite3_bind_int64(s, 2, n);
-  bind_text(s, 3, w->s1);
-  bind_text(s, 4, w->s2);
-  bind_text(s, 5, event);
-  bind_text(s, 6, w->s3);
-  sqlite3_bind_int64(s, 7, w->now);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "observe insert", rc, c);
+  int rc = exec_q(c, Q_OBS_INSERT,
+                  ARGS(A_TXT(w->tenant), A_INT(n), A_TXT(w->s1), A_TXT(w->s2), A_TXT(w->s4),
+                       A_TXT(w->s3), A_INT(w->now)));
+  if (rc) return unavailable(st, w, "observe insert", rc, c);
   char id[32];
   snprintf(id, sizeof id, "obs-%lld", (long long)n);
   soulgw_json *o = soulgw_json_object();
@@ -2079,41 +2116,36 @@ void sg_store_observe_emit(sg_store *st, const char *tenant, const char *topic,
   submit(st, w, oom, done, ud);
 }
 
+/* Appends an event row (seq, topic, severity, event, trace_id, ingested_at) to the array ud. */
+static int row_event(void *ud, const sg_col *row) {
+  char id[32];
+  snprintf(id, sizeof id, "obs-%lld", (long long)row[0].i);
+  soulgw_json *e = soulgw_json_object();
+  soulgw_json_set(e, "event_id", soulgw_json_new_string(id));
+  soulgw_json_set(e, "topic", soulgw_json_new_string(col_text(&row[1])));
+  soulgw_json_set(e, "severity", soulgw_json_new_string(col_text(&row[2])));
+  soulgw_json_set(e, "event", col_json(&row[3]));
+  soulgw_json_set(e, "trace_id",
+                  row[4].s ? soulgw_json_new_string(row[4].s) : soulgw_json_null());
+  soulgw_json_set(e, "ingested_at", sg_json_new_int(row[5].i));
+  soulgw_json_push(ud, e);
+  return 0;
+}
+
 sg_st sg_store_observe_query(sg_store *st, const char *tenant, const char *topic, int64_t since,
                              const char *severity, int limit, soulgw_json **out) {
   *out = NULL;
   conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_OBS_QUERY) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "observe query", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, topic);
-  sqlite3_bind_int64(s, 3, since);
-  bind_text(s, 4, severity);
-  sqlite3_bind_int(s, 5, limit);
+  if (!c) return read_failed(st, "observe query", SQLITE_CANTOPEN, NULL);
   soulgw_json *events = soulgw_json_array();
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    char id[32];
-    snprintf(id, sizeof id, "obs-%lld", (long long)sqlite3_column_int64(s, 0));
-    soulgw_json *e = soulgw_json_object();
-    soulgw_json_set(e, "event_id", soulgw_json_new_string(id));
-    soulgw_json_set(e, "topic", soulgw_json_new_string(col_text(s, 1)));
-    soulgw_json_set(e, "severity", soulgw_json_new_string(col_text(s, 2)));
-    soulgw_json_set(e, "event", col_json(s, 3));
-    soulgw_json_set(e, "trace_id", sqlite3_column_type(s, 4) == SQLITE_NULL
-                                       ? soulgw_json_null()
-                                       : soulgw_json_new_string(col_text(s, 4)));
-    soulgw_json_set(e, "ingested_at", sg_json_new_int(sqlite3_column_int64(s, 5)));
-    soulgw_json_push(events, e);
-  }
-  sqlite3_reset(s);
+  int rc = read_rows(c, Q_OBS_QUERY,
+                     ARGS(A_TXT(tenant), A_TXT(topic), A_INT(since), A_TXT(severity), A_INT(limit)),
+                     row_event, events);
+  if (rc) read_failed(st, "observe query", rc, c);
   reader_put(st, c);
-  if (rc != SQLITE_DONE) {
+  if (rc) {
     soulgw_json_free(events);
-    return read_failed(st, "observe query", rc, NULL);
+    return SG_ST_UNAVAILABLE;
   }
   soulgw_json *o = soulgw_json_object();
   soulgw_json_set(o, "events", events);
