@@ -64,7 +64,7 @@ static char *P(const soulgw_json *v) { return soulgw_json_print(v); }
 static sg_store *open_store(void) {
   char err[256] = "";
   sg_store *st = NULL;
-  sg_store_opts o = {dbpath, 1, NULL, NULL, NULL};
+  sg_store_opts o = {.path = dbpath, .sync_full = 1};
   int rc = sg_store_open(&o, &st, err, sizeof err);
   if (rc) tap_diag("open: %s", err);
   return st;
@@ -86,7 +86,7 @@ static void unit_store_open_and_migrate(void) {
   sg_store_close(st);
   char err[256] = "";
   sg_store *bad = NULL;
-  sg_store_opts o = {"/proc/nope/x.db", 1, NULL, NULL, NULL};
+  sg_store_opts o = {.path = "/proc/nope/x.db", .sync_full = 1};
   is_int(sg_store_open(&o, &bad, err, sizeof err), SOULGW_ESTORE, "an impossible path fails");
   ok(err[0] != '\0', "with a message (%s)", err);
 }
