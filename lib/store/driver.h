@@ -1,14 +1,14 @@
 /*
  * driver.h -- what a storage engine implements for the store.
  *
- * The store is a front and a driver.  The front (store.c, shape.c) holds everything that does
- * not depend on the engine: the connection pool, the writer thread and its queue, group commit
- * with a savepoint per write, completions, the JSON shapes of the answers, merges and the graph
- * walk.  A driver holds one engine's SQL and bindings behind a const table of function
- * pointers, as curl's `struct Curl_ssl` or SQLite's `sqlite3_mutex_methods`; the front picks
- * the table by name when the store opens (sg_store_opts.backend).  store/sqlite.c is the driver
- * today and the only file that calls SQLite; a PostgreSQL driver (SPEC-cluster.md) implements
- * the same table with its own SQL, in its own file.
+ * The store is a front and a driver.  The front (store.c, reads.c, writes.c, shape.c) holds
+ * everything that does not depend on the engine: the connection pool, the writer thread and its
+ * queue, group commit with a savepoint per write, completions, the JSON shapes of the answers,
+ * merges and the graph walk.  A driver holds one engine's SQL and bindings behind a const table
+ * of function pointers, as curl's `struct Curl_ssl` or SQLite's `sqlite3_mutex_methods`; the
+ * front picks the table by name when the store opens (sg_store_opts.backend).  store/sqlite.c
+ * is the driver today and the only file that calls SQLite; a PostgreSQL driver (SPEC-cluster.md)
+ * implements the same table with its own SQL, in its own file.
  *
  * Connections.  The front opens connections through the driver and keeps them: one writer
  * connection, used by the writer thread only, and a pool of reader connections, each used by one

@@ -1,7 +1,7 @@
 /*
  * front.h -- the store's front, shared by its files and by nothing outside store/: the store
- * handle, the queued write, and what the front's core offers its operations (reader
- * connections, submitting a write, counting a failure).
+ * handle, the queued write, and what store.c offers the operations of reads.c and writes.c
+ * (reader connections, submitting a write, counting a failure).
  */
 #ifndef SG_STORE_FRONT_H
 #define SG_STORE_FRONT_H

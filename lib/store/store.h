@@ -1,9 +1,9 @@
 /*
  * store.h -- the storage interface.  Routes and the gateway reach storage only through these
- * functions.  They are implemented once, whatever the engine (store.c, shape.c); the
- * engine's SQL is behind a driver table (driver.h) chosen by name when the store opens:
- * store/sqlite.c, the only file that calls SQLite, today.  A second backend (PostgreSQL, for
- * several gateways sharing one state) is one more driver, without touching route code.
+ * functions.  They are implemented once, whatever the engine (store.c, reads.c, writes.c,
+ * shape.c); the engine's SQL is behind a driver table (driver.h) chosen by name when the store
+ * opens: store/sqlite.c, the only file that calls SQLite, today.  A second backend (PostgreSQL,
+ * for several gateways sharing one state) is one more driver, without touching route code.
  *
  * Every operation names its tenant; no operation reads or writes another tenant's rows.
  *
