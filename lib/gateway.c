@@ -335,8 +335,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   }
   sg_inflight_swap(&gw->inflight, snap);
   gw->started_ms = sg_wall_ms();
-  sg_store_opts so = {c->storage.path, c->storage.sync_full, gw->store_errors, gw->log,
-                      gw->store_rows_read};
+  sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
+                      .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
                              gw->registry_load_failures, err, sizeof err)) != 0 ||

@@ -1,27 +1,20 @@
 /*
- * sqlite.c -- the SQLite implementation of store.h, and the only file that calls SQLite.
+ * sqlite.c -- the SQLite driver of the store (driver.h), and the only file that calls SQLite:
+ * the schema and its migrations, the SQL of every operation, connections and their bindings.
  *
- * One writer connection, owned by the writer thread, and a pool of reader connections used by
- * whatever thread reads.  Writes are queued; the writer takes everything queued at once, runs
- * it in one transaction, commits, and only then calls each write's completion (group commit:
- * one fsync for the whole batch, so synchronous=FULL stays fast under concurrency).  WAL mode
- * lets readers proceed while the writer commits.
+ * The database is one file in WAL mode, so that readers proceed while the writer commits; the
+ * front (store.c) keeps one writer connection and a pool of readers.  Every statement is
+ * prepared once per connection and bound; no SQL is built from strings.  The schema is
+ * versioned with PRAGMA user_version and migrated forward at open.
  *
- * Each write of a batch runs in its own savepoint.  A write that refuses or fails (a conflict,
- * an unreadable row, a statement that fails) is rolled back to its savepoint and answered
- * alone; its neighbours commit.  Only a failure of the database itself (I/O, a full disk, a
- * transaction SQLite gave up, a failed commit) fails the whole batch, which is rolled back and
- * answered 503 and marks the store unwritable, so nothing unacknowledged is half-written and
- * nothing acknowledged is lost.  A SAVEPOINT/RELEASE pair costs about 2 us per write (measured
- * against 10-12 us for the write itself without fsync).  Work that needs no database
- * (serialising JSON) is done by the caller before queueing, off the single writer thread.
+ * Reads go through one skeleton, read_rows(): bind, step, hand each row to the front's row
+ * function (which reads the columns it needs with sq_text() and sq_integer()), reset.
+ * Statements without rows go through exec_q().
  *
- * Every statement is prepared once per connection and bound; no SQL is built from strings.
- * The schema is versioned with PRAGMA user_version and migrated forward at open.
+ * ":memory:" (tests) is a private in-memory database shared by the store's connections.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/json.h"
-#include "base/json_write.h"
-#include "store/shape.h"
-#include "store/store.h"
+#include "base/log.h"
+#include "base/sg.h"
+#include "store/driver.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Schema */
@@ -200,63 +192,21 @@ static const char *const sql[Q_COUNT] = {
 /* ------------------------------------------------------------------------------------------ */
 /* Connections */
 
+struct sg_drv {
+  char *path; /* a file, or the URI of the in-memory database */
+  int sync_full, memory;
+  sg_log *log;
+};
+
 typedef struct conn {
+  sg_conn base; /* first: the front's view */
+  sg_drv *d;
   sqlite3 *db;
   sqlite3_stmt *stmt[Q_COUNT];
-  struct conn *next_free, *next_all;
+  sg_buf ids; /* a walk's frontier, as the JSON array json_each() reads */
 } conn;
 
-/* A queued write. */
-typedef struct wop wop;
-typedef sg_st (*wop_fn)(sg_store *st, conn *c, wop *w);
-
-struct wop {
-  wop_fn run;
-  sg_store_done done;
-  void *ud;
-  sg_store_check check; /* registry publish and activate: the caller's last word (or NULL) */
-  sg_arena arena; /* the copied arguments */
-  const char *tenant, *s1, *s2, *s3, *s4;
-  soulgw_json *j1, *j2;
-  int64_t now, n;
-  sg_edge_in *edges;
-  const char **props; /* edges' props as JSON text, NULL for none */
-  size_t nedges;
-  sg_collab_limits lim;
-  sg_st st;
-  int rc; /* the SQLite error of a failed write, 0 for none */
-  soulgw_json *result;
-  char msg[256];
-  wop *next;
-};
-
-struct sg_store {
-  char *path;
-  int sync_full, memory;
-  sg_family *errors;
-  sg_family *rows_read; /* {op} */
-  sg_log *log;
-  conn *writer;
-  pthread_t thread;
-  int thread_started;
-  pthread_mutex_t qlock;
-  pthread_cond_t qcond;
-  wop *qhead, *qtail;
-  int stopping;
-  pthread_mutex_t rlock;
-  conn *free_readers, *all_readers;
-  atomic_int writable;
-  int schema_version;
-};
-
-#define PROBE_IDLE_S 5
-
-static void count_error(sg_store *st, const char *what, int rc, sqlite3 *db) {
-  sg_family_add(st->errors, NULL, 1);
-  if (st->log)
-    sg_log(st->log, SOULGW_LOG_ERROR, "storage error", SG_S("operation", what),
-           SG_S("sqlite", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)), SG_I("code", rc));
-}
+#define CONN(c) ((conn *)(c))
 
 static sqlite3_stmt *stmt(conn *c, int id) {
   sqlite3_stmt *s = c->stmt[id];
@@ -271,353 +221,45 @@ static sqlite3_stmt *stmt(conn *c, int id) {
   return s;
 }
 
-static void conn_close(conn *c) {
+static void sq_disconnect(sg_conn *base) {
+  conn *c = CONN(base);
   if (!c) return;
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(c->stmt[i]);
   sqlite3_close_v2(c->db);
+  sg_buf_free(&c->ids);
   free(c);
 }
 
-static int conn_open(sg_store *st, int reader, conn **out, char *err, size_t errlen) {
+static int sq_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t errlen) {
   conn *c = calloc(1, sizeof *c);
-  if (!c) return SQLITE_NOMEM;
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return SQLITE_NOMEM;
+  }
+  c->base.drv = &sg_store_sqlite;
+  c->d = d;
+  sg_buf_init(&c->ids, 0);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
-  int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+  int rc = sqlite3_open_v2(d->path, &c->db, flags, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_extended_result_codes(c->db, 1);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(c->db, 5000);
   /* In-memory databases (tests) share one cache, whose table locks ignore busy_timeout:
    * readers there read without them. */
-  const char *pragmas = reader ? st->memory ? "PRAGMA query_only = 1; PRAGMA read_uncommitted = 1;"
-                                            : "PRAGMA query_only = 1; PRAGMA foreign_keys = ON;"
-                      : st->sync_full
+  const char *pragmas = reader ? d->memory ? "PRAGMA query_only = 1; PRAGMA read_uncommitted = 1;"
+                                           : "PRAGMA query_only = 1; PRAGMA foreign_keys = ON;"
+                      : d->sync_full
                           ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
                           : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
   if (rc == SQLITE_OK) rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    snprintf(err, errlen, "cannot open %s: %s", st->path,
+    snprintf(err, errlen, "cannot open %s: %s", d->path,
              c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-    conn_close(c);
+    sq_disconnect(&c->base);
     return rc;
   }
-  *out = c;
-  return SQLITE_OK;
-}
-
-static conn *reader_get(sg_store *st) {
-  conn *c = NULL;
-  pthread_mutex_lock(&st->rlock);
-  if ((c = st->free_readers)) st->free_readers = c->next_free;
-  pthread_mutex_unlock(&st->rlock);
-  if (c) return c;
-  char err[256];
-  if (conn_open(st, 1, &c, err, sizeof err) != SQLITE_OK) {
-    count_error(st, "open reader", SQLITE_CANTOPEN, NULL);
-    return NULL;
-  }
-  pthread_mutex_lock(&st->rlock);
-  c->next_all = st->all_readers;
-  st->all_readers = c;
-  pthread_mutex_unlock(&st->rlock);
-  return c;
-}
-
-static void reader_put(sg_store *st, conn *c) {
-  if (!c) return;
-  pthread_mutex_lock(&st->rlock);
-  c->next_free = st->free_readers;
-  st->free_readers = c;
-  pthread_mutex_unlock(&st->rlock);
-}
-
-/* Runs a statement without results; SQLITE_DONE or the error. */
-static int run0(conn *c, int id) {
-  sqlite3_stmt *s = stmt(c, id);
-  if (!s) return sqlite3_errcode(c->db);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc;
-}
-
-static void bind_text(sqlite3_stmt *s, int i, const char *v) {
-  if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(s, i);
-}
-
-static const char *col_text(sqlite3_stmt *s, int i) {
-  const unsigned char *t = sqlite3_column_text(s, i);
-  return t ? (const char *)t : "";
-}
-
-/* Parses a JSON column (written by this file, so valid); NULL column -> JSON null. */
-static soulgw_json *col_json(sqlite3_stmt *s, int i) {
-  if (sqlite3_column_type(s, i) == SQLITE_NULL) return soulgw_json_null();
-  const char *t = (const char *)sqlite3_column_text(s, i);
-  soulgw_json *v = NULL;
-  if (!t || soulgw_json_parse(t, (size_t)sqlite3_column_bytes(s, i), &v, NULL, 0) != 0)
-    return soulgw_json_null();
-  return v;
-}
-
-/* Compact JSON text of v, to free(). */
-static char *json_text(const soulgw_json *v) { return v ? soulgw_json_print(v) : NULL; }
-
-/* ------------------------------------------------------------------------------------------ */
-/* Migrations */
-
-static int migrate(sg_store *st, char *err, size_t errlen) {
-  sqlite3 *db = st->writer->db;
-  sqlite3_stmt *s = NULL;
-  int version = 0;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    version = sqlite3_column_int(s, 0);
-  sqlite3_finalize(s);
-  if (version > SCHEMA_VERSION) {
-    snprintf(err, errlen, "%s has schema version %d, newer than this soulgw knows (%d)",
-             st->path, version, SCHEMA_VERSION);
-    return -1;
-  }
-  for (int v = version; v < SCHEMA_VERSION; v++) {
-    char bump[64];
-    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, migrations[v], NULL, NULL, &msg);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, bump, NULL, NULL, &msg);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-      snprintf(err, errlen, "cannot migrate %s to schema version %d: %s", st->path, v + 1,
-               msg ? msg : sqlite3_errmsg(db));
-      sqlite3_free(msg);
-      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-      return -1;
-    }
-  }
-  st->schema_version = SCHEMA_VERSION;
+  *out = &c->base;
   return 0;
 }
-
-/* ------------------------------------------------------------------------------------------ */
-/* The writer */
-
-static void wop_free(wop *w) {
-  soulgw_json_free(w->j1);
-  soulgw_json_free(w->j2);
-  sg_arena_release(&w->arena);
-  free(w);
-}
-
-static void finish_batch(wop *batch) {
-  for (wop *w = batch, *next; w; w = next) {
-    next = w->next;
-    w->done(w->ud, w->st, w->result, w->st == SG_ST_OK ? NULL : w->msg);
-    w->result = NULL; /* handed over */
-    wop_free(w);
-  }
-}
-
-static void fail_all(wop *batch, const char *msg) {
-  for (wop *w = batch; w; w = w->next) {
-    soulgw_json_free(w->result);
-    w->result = NULL;
-    w->st = SG_ST_UNAVAILABLE;
-    snprintf(w->msg, sizeof w->msg, "%s", msg);
-  }
-}
-
-/* 1 when a write's failure is the database's (the batch cannot commit, and the store is not
- * writable) rather than that write's alone. */
-static int database_failed(conn *c, int rc) {
-  if (sqlite3_get_autocommit(c->db)) return 1; /* SQLite has rolled the transaction back */
-  switch (rc & 0xff) {
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-    case SQLITE_READONLY:
-    case SQLITE_CANTOPEN:
-    case SQLITE_PROTOCOL:
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return 1;
-    default: return 0;
-  }
-}
-
-/* The whole batch fails: rolled back, answered 503, the store marked unwritable. */
-static void batch_failed(sg_store *st, wop *batch, const char *what, int rc) {
-  conn *c = st->writer;
-  if (what) count_error(st, what, rc, c->db);
-  if (!sqlite3_get_autocommit(c->db)) run0(c, Q_ROLLBACK);
-  atomic_store(&st->writable, 0);
-  fail_all(batch, "the database cannot be written");
-  finish_batch(batch);
-}
-
-static void run_batch(sg_store *st, wop *batch) {
-  conn *c = st->writer;
-  const char *failed = NULL; /* the step that failed the whole batch */
-  int rc = run0(c, Q_BEGIN);
-  if (rc != SQLITE_DONE) failed = "begin";
-  for (wop *w = batch; w && !failed; w = w->next) {
-    if ((rc = run0(c, Q_SAVEPOINT)) != SQLITE_DONE) {
-      failed = "savepoint";
-      break;
-    }
-    w->st = w->run(st, c, w);
-    if (w->st == SG_ST_OK) {
-      if ((rc = run0(c, Q_RELEASE)) != SQLITE_DONE) failed = "release";
-      continue;
-    }
-    soulgw_json_free(w->result);
-    w->result = NULL;
-    if (w->st == SG_ST_UNAVAILABLE && database_failed(c, w->rc)) {
-      failed = ""; /* counted where it happened */
-      break;
-    }
-    /* this write alone: undone, and answered with its own error */
-    if ((rc = run0(c, Q_ROLLBACK_TO)) != SQLITE_DONE || (rc = run0(c, Q_RELEASE)) != SQLITE_DONE)
-      failed = "rollback to savepoint";
-  }
-  if (!failed && (rc = run0(c, Q_COMMIT)) != SQLITE_DONE) failed = "commit";
-  if (failed) {
-    batch_failed(st, batch, *failed ? failed : NULL, rc);
-    return;
-  }
-  atomic_store(&st->writable, 1);
-  finish_batch(batch);
-}
-
-/* When idle: a small write that tells /health whether the database can still be written. */
-static void probe(sg_store *st) {
-  conn *c = st->writer;
-  int ok = run0(c, Q_BEGIN) == SQLITE_DONE;
-  if (ok) {
-    sqlite3_stmt *s = stmt(c, Q_PROBE);
-    ok = s && sqlite3_bind_int64(s, 1, time(NULL)) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE;
-    if (s) sqlite3_reset(s);
-    ok = ok && run0(c, Q_COMMIT) == SQLITE_DONE;
-    if (!ok) run0(c, Q_ROLLBACK);
-  }
-  if (!ok && atomic_load(&st->writable)) count_error(st, "probe", SQLITE_IOERR, c->db);
-  atomic_store(&st->writable, ok);
-}
-
-static void *writer_main(void *arg) {
-  sg_store *st = arg;
-  for (;;) {
-    pthread_mutex_lock(&st->qlock);
-    if (!st->qhead && !st->stopping) {
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += PROBE_IDLE_S;
-      pthread_cond_timedwait(&st->qcond, &st->qlock, &until);
-    }
-    wop *batch = st->qhead;
-    st->qhead = st->qtail = NULL;
-    int stopping = st->stopping;
-    pthread_mutex_unlock(&st->qlock);
-    if (batch) run_batch(st, batch);
-    else if (stopping) break;
-    else if (!st->memory) probe(st);
-  }
-  return NULL;
-}
-
-static wop *wop_new(sg_store_done done, void *ud, wop_fn run, const char *tenant) {
-  wop *w = calloc(1, sizeof *w);
-  if (!w) return NULL;
-  sg_arena_init(&w->arena, NULL, 0, 0);
-  w->done = done;
-  w->ud = ud;
-  w->run = run;
-  w->tenant = sg_arena_strdup(&w->arena, tenant);
-  if (!w->tenant) {
-    wop_free(w);
-    return NULL;
-  }
-  return w;
-}
-
-static const char *wdup(wop *w, const char *s, int *oom) {
-  if (!s) return NULL;
-  const char *d = sg_arena_strdup(&w->arena, s);
-  if (!d) *oom = 1;
-  return d;
-}
-
-/* v as JSON text in w's arena: serialised on the caller's thread, not the writer's. */
-static const char *wtext(wop *w, const soulgw_json *v, int *oom) {
-  if (!v) return NULL;
-  sg_buf b;
-  sg_buf_init(&b, 0);
-  if (sg_json_print_buf(v, &b) != 0 || sg_buf_failed(&b)) {
-    sg_buf_free(&b);
-    *oom = 1;
-    return NULL;
-  }
-  const char *t = sg_arena_strndup(&w->arena, b.ptr, b.len);
-  sg_buf_free(&b);
-  if (!t) *oom = 1;
-  return t;
-}
-
-static soulgw_json *jdup(const soulgw_json *v, int *oom) {
-  if (!v) return NULL;
-  soulgw_json *d = soulgw_json_dup(v);
-  if (!d) *oom = 1;
-  return d;
-}
-
-/* Queues w (or answers at once when it could not be built or the store is closing). */
-static void submit(sg_store *st, wop *w, int oom, sg_store_done done, void *ud) {
-  if (!w || oom) {
-    if (w) wop_free(w);
-    done(ud, SG_ST_UNAVAILABLE, NULL, "out of memory");
-    return;
-  }
-  pthread_mutex_lock(&st->qlock);
-  if (st->stopping) {
-    pthread_mutex_unlock(&st->qlock);
-    wop_free(w);
-    done(ud, SG_ST_UNAVAILABLE, NULL, "the store is closing");
-    return;
-  }
-  if (st->qtail) st->qtail->next = w;
-  else st->qhead = w;
-  st->qtail = w;
-  pthread_cond_signal(&st->qcond);
-  pthread_mutex_unlock(&st->qlock);
-}
-
-/* A synchronous write, for start-up: waits for the completion. */
-typedef struct waiter {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  int done;
-  sg_st st;
-} waiter;
-
-static void wake(void *ud, sg_st stt, soulgw_json *result, const char *msg) {
-  waiter *wt = ud;
-  (void)msg;
-  soulgw_json_free(result);
-  pthread_mutex_lock(&wt->lock);
-  wt->st = stt;
-  wt->done = 1;
-  pthread_cond_signal(&wt->cond);
-  pthread_mutex_unlock(&wt->lock);
-}
-
-static sg_st submit_wait(sg_store *st, wop *w, int oom, waiter *wt) {
-  submit(st, w, oom, wake, wt);
-  pthread_mutex_lock(&wt->lock);
-  while (!wt->done) pthread_cond_wait(&wt->cond, &wt->lock);
-  pthread_mutex_unlock(&wt->lock);
-  return wt->st;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Open and close */
 
 /* Creates the directories above path that do not exist, private to the owner (0700). */
 static int make_parent_dir(const char *path, char *err, size_t errlen) {
@@ -645,1478 +287,463 @@ static int make_parent_dir(const char *path, char *err, size_t errlen) {
 /* Creates the database file, empty and private to the owner (0600), when it does not exist:
  * SQLite gives the -wal and -shm files the database's mode, so they are private too, whatever
  * the umask.  An existing file keeps its mode, with a warning when others may read it. */
-static int create_private(sg_store *st, char *err, size_t errlen) {
-  if (strncmp(st->path, "file:", 5) == 0) return 0; /* a URI: SQLite opens it as it says */
-  int fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+static int create_private(sg_drv *d, char *err, size_t errlen) {
+  if (strncmp(d->path, "file:", 5) == 0) return 0; /* a URI: SQLite opens it as it says */
+  int fd = open(d->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd >= 0) return close(fd);
   struct stat sb;
   if (errno != EEXIST) {
-    snprintf(err, errlen, "cannot create %s: %s", st->path, strerror(errno));
+    snprintf(err, errlen, "cannot create %s: %s", d->path, strerror(errno));
     return -1;
   }
-  if (st->log && stat(st->path, &sb) == 0 && (sb.st_mode & 077)) {
+  if (d->log && stat(d->path, &sb) == 0 && (sb.st_mode & 077)) {
     char mode[8];
     snprintf(mode, sizeof mode, "%03o", (unsigned)(sb.st_mode & 0777));
-    sg_log(st->log, SOULGW_LOG_WARN, "the database file is open to group or others",
-           SG_S("path", st->path), SG_S("mode", mode));
+    sg_log(d->log, SOULGW_LOG_WARN, "the database file is open to group or others",
+           SG_S("path", d->path), SG_S("mode", mode));
   }
   return 0;
 }
 
-int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen) {
-  sg_store *st = calloc(1, sizeof *st);
+static void sq_close(sg_drv *d) {
+  if (!d) return;
+  free(d->path);
+  free(d);
+}
+
+static int sq_open(const sg_store_opts *o, sg_drv **out, char *err, size_t errlen) {
+  sg_drv *d = calloc(1, sizeof *d);
   *out = NULL;
-  if (!st) {
+  if (!d) {
     snprintf(err, errlen, "out of memory");
-    return SOULGW_ENOMEM;
+    return -1;
   }
-  pthread_mutex_init(&st->qlock, NULL);
-  pthread_cond_init(&st->qcond, NULL);
-  pthread_mutex_init(&st->rlock, NULL);
-  st->sync_full = o->sync_full;
-  st->errors = o->errors;
-  st->rows_read = o->rows_read;
-  st->log = o->log;
-  atomic_init(&st->writable, 1);
-  st->memory = strcmp(o->path, ":memory:") == 0;
-  if (st->memory) {
+  d->sync_full = o->sync_full;
+  d->log = o->log;
+  d->memory = strcmp(o->path, ":memory:") == 0;
+  if (d->memory) {
     /* a private in-memory database shared by this store's connections */
     char uri[96];
-    snprintf(uri, sizeof uri, "file:soulgw-%p?mode=memory&cache=shared", (void *)st);
-    st->path = sg_strdup(uri);
+    snprintf(uri, sizeof uri, "file:soulgw-%p?mode=memory&cache=shared", (void *)d);
+    d->path = sg_strdup(uri);
   } else {
-    st->path = sg_strdup(o->path);
-    if (st->path && (make_parent_dir(st->path, err, errlen) != 0 ||
-                     create_private(st, err, errlen) != 0))
-      goto fail;
+    d->path = sg_strdup(o->path);
+    if (d->path && (make_parent_dir(d->path, err, errlen) != 0 ||
+                    create_private(d, err, errlen) != 0)) {
+      sq_close(d);
+      return -1;
+    }
   }
-  if (!st->path) {
+  if (!d->path) {
     snprintf(err, errlen, "out of memory");
-    goto fail;
+    sq_close(d);
+    return -1;
   }
-  if (conn_open(st, 0, &st->writer, err, errlen) != SQLITE_OK || migrate(st, err, errlen) != 0)
-    goto fail;
-  if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
-    snprintf(err, errlen, "cannot start the storage writer thread");
-    goto fail;
-  }
-  st->thread_started = 1;
-  *out = st;
+  *out = d;
   return 0;
-fail:
-  sg_store_close(st);
-  return SOULGW_ESTORE;
 }
 
-void sg_store_close(sg_store *st) {
-  if (!st) return;
-  if (st->thread_started) {
-    pthread_mutex_lock(&st->qlock);
-    st->stopping = 1;
-    pthread_cond_signal(&st->qcond);
-    pthread_mutex_unlock(&st->qlock);
-    pthread_join(st->thread, NULL);
+static int sq_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t errlen) {
+  sqlite3 *db = CONN(base)->db;
+  sqlite3_stmt *s = NULL;
+  int version = 0;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW)
+    version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (version > SCHEMA_VERSION) {
+    snprintf(err, errlen, "%s has schema version %d, newer than this soulgw knows (%d)",
+             d->path, version, SCHEMA_VERSION);
+    return -1;
   }
-  for (conn *c = st->all_readers, *next; c; c = next) {
-    next = c->next_all;
-    conn_close(c);
+  for (int v = version; v < SCHEMA_VERSION; v++) {
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, migrations[v], NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, bump, NULL, NULL, &msg);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+      snprintf(err, errlen, "cannot migrate %s to schema version %d: %s", d->path, v + 1,
+               msg ? msg : sqlite3_errmsg(db));
+      sqlite3_free(msg);
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return -1;
+    }
   }
-  conn_close(st->writer);
-  pthread_mutex_destroy(&st->qlock);
-  pthread_cond_destroy(&st->qcond);
-  pthread_mutex_destroy(&st->rlock);
-  free(st->path);
-  free(st);
+  *schema = SCHEMA_VERSION;
+  return 0;
 }
 
-int sg_store_writable(sg_store *st) { return atomic_load_explicit(&st->writable, memory_order_relaxed); }
-const char *sg_store_engine_version(void) { return sqlite3_libversion(); }
-int sg_store_schema_version(sg_store *st) { return st->schema_version; }
+static const char *sq_version(void) { return sqlite3_libversion(); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Helpers for operations */
+/* The skeleton of every statement */
 
-#define FAIL(w, code, ...)                                                                 \
-  do {                                                                                     \
-    snprintf((w)->msg, sizeof (w)->msg, __VA_ARGS__);                                       \
-    return (code);                                                                          \
-  } while (0)
+/* A value to bind: text (s NULL binds SQL NULL; len < 0: up to its NUL) or an integer. */
+typedef struct arg {
+  char type; /* 't' or 'i' */
+  const char *s;
+  int len;
+  int64_t i;
+} arg;
+#define A_TXT(v) ((arg){'t', (v), -1, 0})
+#define A_TXTN(v, n) ((arg){'t', (v), (int)(n), 0})
+#define A_INT(v) ((arg){'i', NULL, 0, (int64_t)(v)})
+/* The arguments of a statement, as an array and its length. */
+#define ARGS(...) (const arg[]){__VA_ARGS__}, (int)(sizeof (const arg[]){__VA_ARGS__} / sizeof(arg))
 
-/* The next value of a tenant's durable sequence, or -1. */
-static int64_t seq_next(conn *c, const char *tenant, const char *name) {
-  sqlite3_stmt *s = stmt(c, Q_SEQ_NEXT);
-  if (!s) return -1;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, name);
-  int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-  sqlite3_reset(s);
-  return v;
+/* The error of a statement that could not be prepared. */
+static int prepare_error(conn *c) {
+  int rc = sqlite3_errcode(c->db);
+  return rc != SQLITE_OK ? rc : SQLITE_ERROR;
 }
 
-static int is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
-
-/* Maps a failed step to SG_ST_UNAVAILABLE, counting it.  run_batch() decides from rc whether
- * the database failed (the batch fails) or this write alone (it is undone and answered). */
-static sg_st unavailable(sg_store *st, wop *w, const char *what, int rc, conn *c) {
-  count_error(st, what, rc, c->db);
-  w->rc = rc ? rc : SQLITE_ERROR;
-  snprintf(w->msg, sizeof w->msg, "the write could not be stored, and nothing of it was");
-  return SG_ST_UNAVAILABLE;
+/* Statement q of c, reset and bound to a (n values, ?1 to ?n); NULL when it cannot be
+ * prepared. */
+static sqlite3_stmt *bound(conn *c, int q, const arg *a, int n) {
+  sqlite3_stmt *s = stmt(c, q);
+  for (int k = 0; s && k < n; k++) {
+    if (a[k].type == 'i') sqlite3_bind_int64(s, k + 1, a[k].i);
+    else if (a[k].s) sqlite3_bind_text(s, k + 1, a[k].s, a[k].len, SQLITE_STATIC);
+    else sqlite3_bind_null(s, k + 1);
+  }
+  return s;
 }
 
-static sg_st read_failed(sg_store *st, const char *what, int rc, conn *c) {
-  count_error(st, what, rc, c ? c->db : NULL);
-  return SG_ST_UNAVAILABLE;
-}
-
-/* A version object from a row (version, manifests, created_at_ms). */
-static soulgw_json *version_object(sqlite3_stmt *s, int active) {
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "version", soulgw_json_new_string(col_text(s, 0)));
-  soulgw_json_set(o, "manifests", col_json(s, 1));
-  soulgw_json_set(o, "created_at_ms", sg_json_new_int(sqlite3_column_int64(s, 2)));
-  soulgw_json_set(o, "active", soulgw_json_new_bool(active));
-  return o;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Registry */
-
-static sg_st reg_insert(sg_store *st, conn *c, wop *w, const char *version, const char *text,
-                        int64_t now) {
-  sqlite3_stmt *s = stmt(c, Q_REG_NEXT_SEQ);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  int64_t seq = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 1;
-  sqlite3_reset(s);
-  if (!(s = stmt(c, Q_REG_INSERT))) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, version);
-  sqlite3_bind_int64(s, 3, seq);
-  bind_text(s, 4, text);
-  sqlite3_bind_int64(s, 5, now);
+/* Runs statement q bound to a, which returns no rows: 0, or the error. */
+static int exec_q(conn *c, int q, const arg *a, int n) {
+  sqlite3_stmt *s = bound(c, q, a, n);
+  if (!s) return prepare_error(c);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
-  if (is_constraint(rc)) FAIL(w, SG_ST_CONFLICT, "tool registry version already exists");
-  if (rc != SQLITE_DONE) return unavailable(st, w, "registry insert", rc, c);
-  return SG_ST_OK;
+  return rc == SQLITE_DONE ? 0 : rc;
 }
 
-static sg_st reg_set_active(sg_store *st, conn *c, wop *w, const char *version) {
-  sqlite3_stmt *s = stmt(c, Q_REG_SET_ACTIVE);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, version);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? SG_ST_OK : unavailable(st, w, "registry activate", rc, c);
+/* A row of a read: the statement, stepped onto it. */
+typedef struct row {
+  sg_row base; /* first: the front's view */
+  sqlite3_stmt *s;
+} row;
+
+static const char *sq_text(const sg_row *r, int i, size_t *len) {
+  sqlite3_stmt *s = ((const row *)r)->s;
+  const char *t = (const char *)sqlite3_column_text(s, i);
+  if (len) *len = (size_t)sqlite3_column_bytes(s, i);
+  return t;
 }
 
-static sg_st op_bootstrap(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_EXISTS);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, "bootstrap");
-  int exists = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
-  if (exists) return SG_ST_OK;
-  char *text = json_text(w->j1);
-  if (!text) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
-  sg_st r = reg_insert(st, c, w, "bootstrap", text, w->now);
-  free(text);
-  if (r != SG_ST_OK) return r;
-  /* the first registry of a tenant becomes active; a later bootstrap never displaces one */
-  s = stmt(c, Q_REG_ACTIVE);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  int has_active = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
-  return has_active ? SG_ST_OK : reg_set_active(st, c, w, "bootstrap");
+static int64_t sq_integer(const sg_row *r, int i) {
+  return sqlite3_column_int64(((const row *)r)->s, i);
 }
 
-sg_st sg_store_registry_bootstrap(sg_store *st, const char *tenant, const soulgw_json *manifests,
-                                  int64_t now_ms) {
-  waiter wt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, SG_ST_OK};
-  int oom = 0;
-  wop *w = wop_new(wake, &wt, op_bootstrap, tenant);
-  if (w) {
-    w->j1 = jdup(manifests, &oom);
-    w->now = now_ms;
-  }
-  sg_st r = submit_wait(st, w, oom, &wt);
-  pthread_mutex_destroy(&wt.lock);
-  pthread_cond_destroy(&wt.cond);
-  return r;
-}
-
-sg_st sg_store_registry_tenants(sg_store *st, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_TENANTS) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry tenants", SQLITE_ERROR, c);
-  }
-  soulgw_json *arr = soulgw_json_array();
+/* The read skeleton, once for every query: runs q bound to a and hands each row to fn.
+ * Returns 0 when the rows ran out or fn stopped, else the error (SQLite's, or the one fn
+ * returned). */
+static int read_rows(conn *c, int q, const arg *a, int n, sg_row_fn fn, void *ud) {
+  row r = {{&sg_store_sqlite}, bound(c, q, a, n)};
+  if (!r.s) return prepare_error(c);
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) soulgw_json_push(arr, soulgw_json_new_string(col_text(s, 0)));
-  sqlite3_reset(s);
-  reader_put(st, c);
-  if (rc != SQLITE_DONE) {
-    soulgw_json_free(arr);
-    return read_failed(st, "registry tenants", rc, NULL);
-  }
-  *out = arr;
-  return arr ? SG_ST_OK : SG_ST_UNAVAILABLE;
+  while ((rc = sqlite3_step(r.s)) == SQLITE_ROW)
+    if ((rc = fn(ud, &r.base)) != 0) break;
+  sqlite3_reset(r.s);
+  return rc == SQLITE_DONE || rc == SG_DRV_STOP ? 0 : rc;
 }
 
-sg_st sg_store_registry_versions(sg_store *st, const char *tenant, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_LIST) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry versions", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  soulgw_json *list = soulgw_json_array();
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-    soulgw_json_push(list, version_object(s, sqlite3_column_int(s, 3)));
-  sqlite3_reset(s);
-  reader_put(st, c);
-  if (rc != SQLITE_DONE) {
-    soulgw_json_free(list);
-    return read_failed(st, "registry versions", rc, NULL);
-  }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "versions", list);
-  *out = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
+/* The first column of the first row, an integer, into *(int64_t *)ud. */
+static int row_int(void *ud, const sg_row *r) {
+  *(int64_t *)ud = sg_row_int(r, 0);
+  return SG_DRV_STOP;
 }
 
-sg_st sg_store_registry_active(sg_store *st, const char *tenant, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REG_ACTIVE) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "registry active", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  int rc = sqlite3_step(s);
-  sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = version_object(s, 1);
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
-    r = read_failed(st, "registry active", rc, c);
-  }
-  sqlite3_reset(s);
-  reader_put(st, c);
-  return r;
-}
-
-/* A version object {"version","manifests","created_at_ms","active":true}, taking manifests. */
-static soulgw_json *version_new(const char *version, soulgw_json *manifests, int64_t now) {
-  soulgw_json *o = soulgw_json_object();
-  int failed = 0; /* every set takes its value, even after a failure */
-  failed |= soulgw_json_set(o, "version", soulgw_json_new_string(version));
-  failed |= soulgw_json_set(o, "manifests", manifests);
-  failed |= soulgw_json_set(o, "created_at_ms", sg_json_new_int(now));
-  failed |= soulgw_json_set(o, "active", soulgw_json_new_bool(1));
-  if (failed) soulgw_json_free(o);
-  return failed ? NULL : o;
-}
-
-/* Runs w's check on version: 1 when it refused (w->msg says why). */
-static int refused(wop *w, const soulgw_json *version) {
-  if (!w->check || w->check(w->ud, version, w->msg, sizeof w->msg) == 0) return 0;
-  if (!w->msg[0]) snprintf(w->msg, sizeof w->msg, "the tool registry version is invalid");
-  return 1;
-}
-
-static sg_st op_publish(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_EXISTS);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  int exists = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_reset(s);
-  if (exists) FAIL(w, SG_ST_CONFLICT, "tool registry version already exists");
-  soulgw_json *base = NULL;
-  if (!(s = stmt(c, Q_REG_ACTIVE))) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  if (sqlite3_step(s) == SQLITE_ROW) base = col_json(s, 1);
-  sqlite3_reset(s);
-  soulgw_json *merged = sg_manifests_merge(base, w->j1);
-  soulgw_json_free(base);
-  /* checked (and built by the caller) before anything is written: a merge the gateway could
-   * not load never becomes active */
-  soulgw_json *o = version_new(w->s1, merged, w->now);
-  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
-  if (refused(w, o)) {
-    soulgw_json_free(o);
-    return SG_ST_INVALID;
-  }
-  char *text = json_text(soulgw_json_get(o, "manifests"));
-  if (!text) {
-    soulgw_json_free(o);
-    FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
-  }
-  sg_st r = reg_insert(st, c, w, w->s1, text, w->now);
-  free(text);
-  if (r == SG_ST_OK) r = reg_set_active(st, c, w, w->s1);
-  if (r != SG_ST_OK) {
-    soulgw_json_free(o);
-    return r;
-  }
-  w->result = o;
-  return SG_ST_OK;
-}
-
-void sg_store_registry_publish(sg_store *st, const char *tenant, const char *version,
-                               const soulgw_json *manifests, int64_t now_ms, sg_store_check check,
-                               sg_store_done done, void *ud) {
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_publish, tenant);
-  if (w) {
-    w->s1 = wdup(w, version, &oom);
-    w->j1 = jdup(manifests, &oom);
-    w->now = now_ms;
-    w->check = check;
-  }
-  submit(st, w, oom, done, ud);
-}
-
-static sg_st op_activate(sg_store *st, conn *c, wop *w) {
-  sqlite3_stmt *s = stmt(c, Q_REG_GET);
-  if (!s) return unavailable(st, w, "registry", sqlite3_errcode(c->db), c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  if (sqlite3_step(s) != SQLITE_ROW) {
-    sqlite3_reset(s);
-    FAIL(w, SG_ST_NOTFOUND, "tool registry version %.100s does not exist", w->s1);
-  }
-  soulgw_json *o = version_object(s, 1);
-  sqlite3_reset(s);
-  if (!o) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
-  if (refused(w, o)) {
-    soulgw_json_free(o);
-    return SG_ST_INVALID;
-  }
-  w->result = o;
-  return reg_set_active(st, c, w, w->s1);
-}
-
-void sg_store_registry_activate(sg_store *st, const char *tenant, const char *version,
-                                sg_store_check check, sg_store_done done, void *ud) {
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_activate, tenant);
-  if (w) {
-    w->s1 = wdup(w, version, &oom);
-    w->check = check;
-  }
-  submit(st, w, oom, done, ud);
-}
+static int is_constraint(int rc) { return rc > 0 && (rc & 0xff) == SQLITE_CONSTRAINT; }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Idempotency */
+/* Errors and transactions */
 
-static soulgw_json *idem_object(sqlite3_stmt *s) {
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tool_id", soulgw_json_new_string(col_text(s, 0)));
-  soulgw_json_set(o, "input", col_json(s, 1));
-  soulgw_json_set(o, "status", sg_json_new_int(sqlite3_column_int(s, 2)));
-  soulgw_json_set(o, "response", soulgw_json_new_string(col_text(s, 3)));
-  return o;
+/* SQLite's code for an error of the front's. */
+static int native(int err) {
+  switch (err) {
+    case SG_DRV_CONFLICT: return SQLITE_CONSTRAINT;
+    case SG_DRV_NOMEM: return SQLITE_NOMEM;
+    case SG_DRV_UNREADABLE: return SQLITE_MISMATCH;
+    case SG_DRV_CANTOPEN: return SQLITE_CANTOPEN;
+    default: return err >= 0 ? err : SQLITE_ERROR;
+  }
 }
 
-sg_st sg_store_idem_get(sg_store *st, const char *tenant, const char *key, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_IDEM_GET) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "idempotency", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, key);
-  int rc = sqlite3_step(s);
-  sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = idem_object(s);
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
-    r = read_failed(st, "idempotency", rc, c);
-  }
-  sqlite3_reset(s);
-  reader_put(st, c);
-  return r;
+static void sq_describe(sg_conn *c, int err, const char **msg, int *code) {
+  *code = native(err);
+  *msg = c ? sqlite3_errmsg(CONN(c)->db) : sqlite3_errstr(*code);
 }
 
-static sg_st op_idem_put(sg_store *st, conn *c, wop *w) {
-  char *input = json_text(w->j1);
-  sqlite3_stmt *s = stmt(c, Q_IDEM_INSERT);
-  if (!input || !s) {
-    free(input);
-    return unavailable(st, w, "idempotency", SQLITE_NOMEM, c);
+static int sq_fatal(sg_conn *c, int err) {
+  if (sqlite3_get_autocommit(CONN(c)->db)) return 1; /* SQLite has rolled the transaction back */
+  switch (native(err) & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return 1;
+    default: return 0;
   }
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  bind_text(s, 3, w->s2);
-  bind_text(s, 4, input);
-  sqlite3_bind_int64(s, 5, w->n);
-  bind_text(s, 6, w->s3);
-  sqlite3_bind_int64(s, 7, w->now);
-  int rc = sqlite3_step(s);
-  int inserted = sqlite3_changes(c->db) > 0;
-  sqlite3_reset(s);
-  free(input);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "idempotency insert", rc, c);
-  if (!(s = stmt(c, Q_IDEM_GET))) return unavailable(st, w, "idempotency", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  if (sqlite3_step(s) == SQLITE_ROW) w->result = idem_object(s);
-  sqlite3_reset(s);
-  if (!w->result) FAIL(w, SG_ST_UNAVAILABLE, "out of memory");
-  soulgw_json_set(w->result, "existing", soulgw_json_new_bool(!inserted));
-  return SG_ST_OK;
 }
 
-void sg_store_idem_put(sg_store *st, const char *tenant, const char *key, const char *tool_id,
-                       const soulgw_json *input, int status, const char *response,
-                       int64_t now_ms, sg_store_done done, void *ud) {
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_idem_put, tenant);
-  if (w) {
-    w->s1 = wdup(w, key, &oom);
-    w->s2 = wdup(w, tool_id, &oom);
-    w->s3 = wdup(w, response, &oom);
-    w->j1 = input ? jdup(input, &oom) : soulgw_json_null();
-    w->n = status;
-    w->now = now_ms;
-  }
-  submit(st, w, oom, done, ud);
+static int sq_begin(sg_conn *c) { return exec_q(CONN(c), Q_BEGIN, NULL, 0); }
+static int sq_commit(sg_conn *c) { return exec_q(CONN(c), Q_COMMIT, NULL, 0); }
+static int sq_savepoint(sg_conn *c) { return exec_q(CONN(c), Q_SAVEPOINT, NULL, 0); }
+static int sq_release(sg_conn *c) { return exec_q(CONN(c), Q_RELEASE, NULL, 0); }
+static int sq_rollback_to(sg_conn *c) { return exec_q(CONN(c), Q_ROLLBACK_TO, NULL, 0); }
+
+static int sq_rollback(sg_conn *c) {
+  return sqlite3_get_autocommit(CONN(c)->db) ? 0 : exec_q(CONN(c), Q_ROLLBACK, NULL, 0);
 }
+
+static int sq_probe(sg_conn *base) {
+  conn *c = CONN(base);
+  if (c->d->memory) return SG_DRV_SKIP;
+  int ok = exec_q(c, Q_BEGIN, NULL, 0) == 0;
+  if (ok) {
+    ok = exec_q(c, Q_PROBE, ARGS(A_INT(time(NULL)))) == 0;
+    ok = ok && exec_q(c, Q_COMMIT, NULL, 0) == 0;
+    if (!ok) exec_q(c, Q_ROLLBACK, NULL, 0);
+  }
+  return ok ? 0 : SQLITE_IOERR;
+}
+
+static int sq_read_begin(sg_conn *c) {
+  return sqlite3_exec(CONN(c)->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : SG_DRV_FAILED;
+}
+
+static void sq_read_end(sg_conn *c) { sqlite3_exec(CONN(c)->db, "COMMIT", NULL, NULL, NULL); }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Collaborations
- *
- * A collaboration is a head row in collabs (status; participants, context and resolution as
- * JSON text; its count of timeline entries and their bytes) and one row per timeline entry in
- * collab_timeline, numbered by seq from 0.  A write reads and rewrites the head and appends one
- * entry: it never reads or rewrites the timeline, and its answer carries the most recent
- * entries only.  Stored texts go into answers as they are (sg_json_new_raw), so an answer costs
- * the writer a copy, not a parse.  What a write must merge (participants, an object context)
- * is parsed, and a stored text that does not parse is an error for that write
- * (SG_ST_UNREADABLE), counted and logged, never a null. */
+/* Rows */
 
-/* A collaboration's head row, its texts copied. */
-typedef struct collab_head {
-  int found;
-  char *status, *participants, *context, *resolution;
-  int64_t created_at, updated_at, entries, tl_bytes;
-} collab_head;
-
-static void head_clear(collab_head *h) {
-  free(h->status);
-  free(h->participants);
-  free(h->context);
-  free(h->resolution);
-  memset(h, 0, sizeof *h);
+static int sq_seq_next(sg_conn *c, const char *tenant, const char *name, int64_t *out) {
+  *out = -1;
+  int rc = read_rows(CONN(c), Q_SEQ_NEXT, ARGS(A_TXT(tenant), A_TXT(name)), row_int, out);
+  return rc ? rc : *out < 0 ? SG_DRV_FAILED : 0;
 }
 
-/* Reads the head of (tenant, id) into h (h->found 0 when there is none).  SQLITE_DONE or the
- * error. */
-static int head_read(conn *c, const char *tenant, const char *id, collab_head *h) {
-  memset(h, 0, sizeof *h);
-  sqlite3_stmt *s = stmt(c, Q_COLLAB_GET);
-  if (!s) return sqlite3_errcode(c->db) != SQLITE_OK ? sqlite3_errcode(c->db) : SQLITE_ERROR;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, id);
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    h->found = 1;
-    h->status = sg_strdup(col_text(s, 0));
-    h->participants = sg_strdup(col_text(s, 1));
-    h->context = sg_strdup(col_text(s, 2));
-    h->resolution = sg_strdup(col_text(s, 3));
-    h->created_at = sqlite3_column_int64(s, 4);
-    h->updated_at = sqlite3_column_int64(s, 5);
-    h->entries = sqlite3_column_int64(s, 6);
-    h->tl_bytes = sqlite3_column_int64(s, 7);
-    rc = h->status && h->participants && h->context && h->resolution ? SQLITE_DONE : SQLITE_NOMEM;
-    if (rc != SQLITE_DONE) head_clear(h);
-  }
-  sqlite3_reset(s);
+static int sq_reg_exists(sg_conn *c, const char *tenant, const char *version, int *exists) {
+  int64_t one = 0;
+  int rc = read_rows(CONN(c), Q_REG_EXISTS, ARGS(A_TXT(tenant), A_TXT(version)), row_int, &one);
+  *exists = one != 0;
   return rc;
 }
 
-/* A stored text that cannot be read: counted and logged (never the data); *msg says so. */
-static sg_st unreadable(sg_store *st, const char *tenant, const char *id, char *msg, size_t len) {
-  sg_family_add(st->errors, NULL, 1);
-  if (st->log)
-    sg_log(st->log, SOULGW_LOG_ERROR, "storage error: a collaboration cannot be read",
-           SG_S("tenant", tenant), SG_S("collab_id", id));
-  snprintf(msg, len, "collaboration %.100s is stored in a form that cannot be read", id);
-  return SG_ST_UNREADABLE;
+static int sq_reg_active(sg_conn *c, const char *tenant, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_ACTIVE, ARGS(A_TXT(tenant)), fn, ud);
 }
 
-/* Appends to arr the timeline entries of (tenant, id) with seq > after, at most limit, each
- * with its "seq" first; *last gets the seq of the last one, and *more (when not NULL) 1 when
- * more entries follow.  SQLITE_DONE, the error, or SQLITE_MISMATCH for an entry that is not an
- * object. */
-static int timeline_rows(conn *c, const char *tenant, const char *id, int64_t after, int limit,
-                         soulgw_json *arr, int64_t *last, int *more) {
-  sqlite3_stmt *s = stmt(c, Q_TL_RANGE);
-  if (!s) return SQLITE_ERROR;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, id);
-  sqlite3_bind_int64(s, 3, after);
-  sqlite3_bind_int(s, 4, more ? limit + 1 : limit);
-  sg_buf b;
-  sg_buf_init(&b, 0);
-  int rc, n = 0;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n++ == limit) { /* the one row more than asked */
-      *more = 1;
-      break;
-    }
-    int64_t seq = sqlite3_column_int64(s, 0);
-    const char *e = col_text(s, 1);
-    if (e[0] != '{') {
-      rc = SQLITE_MISMATCH;
-      break;
-    }
-    sg_buf_reset(&b);
-    sg_buf_printf(&b, "{\"seq\":%lld%s%s", (long long)seq, e[1] == '}' ? "" : ",", e + 1);
-    if (sg_buf_failed(&b) || soulgw_json_push(arr, sg_json_new_raw(b.ptr))) {
-      rc = SQLITE_NOMEM;
-      break;
-    }
-    *last = seq;
-  }
-  sqlite3_reset(s);
-  sg_buf_free(&b);
-  return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+static int sq_reg_get(sg_conn *c, const char *tenant, const char *version, sg_row_fn fn,
+                      void *ud) {
+  return read_rows(CONN(c), Q_REG_GET, ARGS(A_TXT(tenant), A_TXT(version)), fn, ud);
 }
 
-/* The snapshot of a head: the window most recent entries.  NULL with *rc set on failure. */
-static soulgw_json *snapshot(conn *c, const char *tenant, const char *id, const collab_head *h,
-                             int window, int *rc) {
-  soulgw_json *o = soulgw_json_object(), *tl = soulgw_json_array();
-  int64_t last = -1;
-  *rc = window > 0
-            ? timeline_rows(c, tenant, id, h->entries - window - 1, window, tl, &last, NULL)
-            : SQLITE_DONE;
-  int bad = !o || !tl || *rc != SQLITE_DONE;
-  bad |= soulgw_json_set(o, "collab_id", soulgw_json_new_string(id)) != 0;
-  bad |= soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant)) != 0;
-  bad |= soulgw_json_set(o, "status", soulgw_json_new_string(h->status)) != 0;
-  bad |= soulgw_json_set(o, "participants", sg_json_new_raw(h->participants)) != 0;
-  bad |= soulgw_json_set(o, "context", sg_json_new_raw(h->context)) != 0;
-  bad |= soulgw_json_set(o, "timeline", tl) != 0;
-  tl = NULL; /* taken */
-  bad |= soulgw_json_set(o, "timeline_total", sg_json_new_int(h->entries)) != 0;
-  bad |= soulgw_json_set(o, "resolution", sg_json_new_raw(h->resolution)) != 0;
-  bad |= soulgw_json_set(o, "created_at", sg_json_new_int(h->created_at)) != 0;
-  bad |= soulgw_json_set(o, "updated_at", sg_json_new_int(h->updated_at)) != 0;
-  if (!bad) return o;
-  if (*rc == SQLITE_DONE) *rc = SQLITE_NOMEM;
-  soulgw_json_free(o);
-  soulgw_json_free(tl);
-  return NULL;
+static int sq_reg_versions(sg_conn *c, const char *tenant, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_LIST, ARGS(A_TXT(tenant)), fn, ud);
 }
 
-/* Writes the head h of (w->tenant, w->s1) and, when entry is not NULL, appends it as entry
- * number h->entries - 1 (h already counts it). */
-static sg_st head_write(sg_store *st, conn *c, wop *w, const collab_head *h, const char *entry) {
-  sqlite3_stmt *s;
-  int rc;
-  if (entry) {
-    if (!(s = stmt(c, Q_TL_INSERT))) return unavailable(st, w, "collab timeline", SQLITE_ERROR, c);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, w->s1);
-    sqlite3_bind_int64(s, 3, h->entries - 1);
-    bind_text(s, 4, entry);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return unavailable(st, w, "collab timeline insert", rc, c);
-  }
-  if (!(s = stmt(c, Q_COLLAB_PUT))) return unavailable(st, w, "collab", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  bind_text(s, 2, w->s1);
-  bind_text(s, 3, h->status);
-  bind_text(s, 4, h->participants);
-  bind_text(s, 5, h->context);
-  bind_text(s, 6, h->resolution);
-  sqlite3_bind_int64(s, 7, h->created_at);
-  sqlite3_bind_int64(s, 8, h->updated_at);
-  sqlite3_bind_int64(s, 9, h->entries);
-  sqlite3_bind_int64(s, 10, h->tl_bytes);
-  rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  return rc == SQLITE_DONE ? SG_ST_OK : unavailable(st, w, "collab write", rc, c);
+static int sq_reg_tenants(sg_conn *c, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_TENANTS, NULL, 0, fn, ud);
 }
 
-/* Writes h (and entry) and answers with its snapshot. */
-static sg_st head_commit(sg_store *st, conn *c, wop *w, const collab_head *h, const char *entry) {
-  sg_st r = head_write(st, c, w, h, entry);
-  if (r != SG_ST_OK) return r;
-  int rc;
-  w->result = snapshot(c, w->tenant, w->s1, h, w->lim.window, &rc);
-  if (w->result) return SG_ST_OK;
-  if (rc == SQLITE_MISMATCH) return unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
-  return unavailable(st, w, "collab timeline read", rc, c);
+static int sq_reg_insert(sg_conn *c, const char *tenant, const char *version,
+                         const char *manifests, int64_t created_at) {
+  int64_t seq = 1;
+  int rc = read_rows(CONN(c), Q_REG_NEXT_SEQ, ARGS(A_TXT(tenant)), row_int, &seq);
+  if (rc) return rc;
+  rc = exec_q(CONN(c), Q_REG_INSERT, ARGS(A_TXT(tenant), A_TXT(version), A_INT(seq),
+                                          A_TXT(manifests), A_INT(created_at)));
+  return is_constraint(rc) ? SG_DRV_CONFLICT : rc;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
+static int sq_reg_set_active(sg_conn *c, const char *tenant, const char *version) {
+  return exec_q(CONN(c), Q_REG_SET_ACTIVE, ARGS(A_TXT(tenant), A_TXT(version)));
 }
 
-/* The participants text of stored with the new names of add appended, in order and each once;
- * NULL when stored cannot be read (*oom 0) or out of memory (*oom 1). */
-static char *merge_participants(const char *stored, const soulgw_json *add, int *oom) {
-  soulgw_json *parts = NULL;
-  const char **names = NULL, **added = NULL;
-  char *text = NULL;
-  *oom = 0;
-  if (soulgw_json_parse(stored, strlen(stored), &parts, NULL, 0) != 0 ||
-      soulgw_json_typeof(parts) != SOULGW_JSON_ARRAY)
-    goto out;
-  size_t n = soulgw_json_size(parts), nadd = 0, i = 0;
-  names = malloc((n + 1) * sizeof *names);
-  added = malloc((soulgw_json_size(add) + 1) * sizeof *added);
-  if (!names || !added) goto oom;
-  for (const soulgw_json *p = soulgw_json_first(parts); p; p = soulgw_json_next(p))
-    if (soulgw_json_string(p)) names[i++] = soulgw_json_string(p);
-  n = i;
-  qsort(names, n, sizeof *names, cmp_str);
-  for (const soulgw_json *p = soulgw_json_first(add); p; p = soulgw_json_next(p)) {
-    const char *name = soulgw_json_string(p);
-    int seen = !name || bsearch(&name, names, n, sizeof *names, cmp_str) != NULL;
-    for (size_t k = 0; k < nadd && !seen; k++) seen = strcmp(added[k], name) == 0;
-    if (seen) continue;
-    added[nadd++] = name;
-  }
-  for (size_t k = 0; k < nadd; k++)
-    if (soulgw_json_push(parts, soulgw_json_new_string(added[k]))) goto oom;
-  if ((text = soulgw_json_print(parts))) goto out;
-oom:
-  *oom = 1;
-out:
-  free(names);
-  free(added);
-  soulgw_json_free(parts);
-  return text;
+static int sq_idem_get(sg_conn *c, const char *tenant, const char *key, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_IDEM_GET, ARGS(A_TXT(tenant), A_TXT(key)), fn, ud);
 }
 
-/* The context text of stored after add (an object, ctx_text its text) deep-merges into it, or
- * replaces it when either is not an object; NULL as for merge_participants(). */
-static char *merge_context(const char *stored, const soulgw_json *add, const char *add_text,
-                           int *oom) {
-  *oom = 0;
-  if (soulgw_json_typeof(add) != SOULGW_JSON_OBJECT || stored[0] != '{') {
-    char *t = sg_strdup(add_text);
-    *oom = !t;
-    return t;
-  }
-  soulgw_json *ctx = NULL;
-  if (soulgw_json_parse(stored, strlen(stored), &ctx, NULL, 0) != 0) return NULL;
-  char *t = sg_json_merge(ctx, add) == 0 ? soulgw_json_print(ctx) : NULL;
-  soulgw_json_free(ctx);
-  *oom = !t;
-  return t;
+static int sq_idem_insert(sg_conn *c, const char *tenant, const char *key, const char *tool_id,
+                          const char *input, int status, const char *response,
+                          int64_t created_at, int *inserted) {
+  int rc = exec_q(CONN(c), Q_IDEM_INSERT,
+                  ARGS(A_TXT(tenant), A_TXT(key), A_TXT(tool_id), A_TXT(input), A_INT(status),
+                       A_TXT(response), A_INT(created_at)));
+  *inserted = sqlite3_changes(CONN(c)->db) > 0;
+  return rc;
 }
 
-/* A timeline entry: {"stage":"<stage>", then the tail the caller built. */
-static char *entry_text(const char *stage, const char *tail) {
-  sg_buf b;
-  sg_buf_init(&b, 0);
-  sg_buf_printf(&b, "{\"stage\":\"%s\",%s", stage, tail);
-  return sg_buf_detach(&b, NULL);
+static int sq_collab_get(sg_conn *c, const char *tenant, const char *collab_id, sg_row_fn fn,
+                         void *ud) {
+  return read_rows(CONN(c), Q_COLLAB_GET, ARGS(A_TXT(tenant), A_TXT(collab_id)), fn, ud);
 }
 
-/* Replaces *field by v (taken); 0, or -1 when v is NULL. */
-static int take(char **field, char *v) {
-  if (!v) return -1;
-  free(*field);
-  *field = v;
-  return 0;
+static int sq_collab_put(sg_conn *c, const char *tenant, const char *collab_id,
+                         const sg_collab_row *h) {
+  return exec_q(CONN(c), Q_COLLAB_PUT,
+                ARGS(A_TXT(tenant), A_TXT(collab_id), A_TXT(h->status), A_TXT(h->participants),
+                     A_TXT(h->context), A_TXT(h->resolution), A_INT(h->created_at),
+                     A_INT(h->updated_at), A_INT(h->entries), A_INT(h->timeline_bytes)));
 }
 
-/* The refusals of an execute that come before anything is computed. */
-static sg_st execute_refused(sg_store *st, wop *w, const collab_head *h) {
-  if (!h->found) return SG_ST_OK;
-  if (strcmp(h->status, "unreadable") == 0)
-    return unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
-  if (strcmp(h->status, "resolved") == 0)
-    FAIL(w, SG_ST_CONFLICT, "collaboration %.100s is resolved", w->s1);
-  if (h->entries >= w->lim.max_entries)
-    FAIL(w, SG_ST_CONFLICT,
-         "collaboration %.100s has %lld timeline entries; at most %lld ([collab] "
-         "max_timeline_entries)",
-         w->s1, (long long)h->entries, (long long)w->lim.max_entries);
-  return SG_ST_OK;
+static int sq_timeline_append(sg_conn *c, const char *tenant, const char *collab_id, int64_t seq,
+                              const char *entry) {
+  return exec_q(CONN(c), Q_TL_INSERT,
+                ARGS(A_TXT(tenant), A_TXT(collab_id), A_INT(seq), A_TXT(entry)));
 }
 
-/* w: s1 collab_id, s2 the entry's tail, s3 the context's text, j1 participants, j2 context. */
-static sg_st op_collab_execute(sg_store *st, conn *c, wop *w) {
-  collab_head h;
-  int rc = head_read(c, w->tenant, w->s1, &h), oom = 0;
-  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
-  sg_st r = execute_refused(st, w, &h);
-  char *entry = NULL;
-  if (r != SG_ST_OK) goto out;
-  if (!h.found) {
-    h.created_at = w->now;
-    if (take(&h.status, sg_strdup("in_progress")) || take(&h.participants, sg_strdup("[]")) ||
-        take(&h.context, sg_strdup("{}")) || take(&h.resolution, sg_strdup("null")))
-      oom = 1;
-  }
-  if (!oom && soulgw_json_size(w->j1) &&
-      take(&h.participants, merge_participants(h.participants, w->j1, &oom)) && !oom)
-    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
-  if (r == SG_ST_OK && !oom && w->j2 &&
-      take(&h.context, merge_context(h.context, w->j2, w->s3, &oom)) && !oom)
-    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
-  if (r == SG_ST_OK && !oom && !(entry = entry_text(h.found ? "executed" : "created", w->s2)))
-    oom = 1;
-  if (r != SG_ST_OK || oom) goto out;
-  int64_t entry_bytes = (int64_t)strlen(entry);
-  int64_t total = (int64_t)(strlen(h.participants) + strlen(h.context) + strlen(h.resolution)) +
-                  h.tl_bytes + entry_bytes;
-  if (total > w->lim.max_bytes) {
-    snprintf(w->msg, sizeof w->msg,
-             "collaboration %.100s would hold %lld bytes; at most %lld ([collab] "
-             "max_snapshot_bytes)",
-             w->s1, (long long)total, (long long)w->lim.max_bytes);
-    r = SG_ST_TOO_LARGE;
-    goto out;
-  }
-  h.entries++;
-  h.tl_bytes += entry_bytes;
-  h.updated_at = w->now;
-  r = head_commit(st, c, w, &h, entry);
-out:
-  if (oom && r == SG_ST_OK) {
-    snprintf(w->msg, sizeof w->msg, "out of memory");
-    r = SG_ST_UNAVAILABLE;
-  }
-  free(entry);
-  head_clear(&h);
-  return r;
+static int sq_timeline_range(sg_conn *c, const char *tenant, const char *collab_id,
+                             int64_t after, int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_TL_RANGE,
+                   ARGS(A_TXT(tenant), A_TXT(collab_id), A_INT(after), A_INT(limit)), fn, ud);
 }
 
-static void collab_limits(wop *w, const sg_collab_limits *lim) {
-  static const sg_collab_limits def = {SG_COLLAB_MAX_ENTRIES, SG_COLLAB_MAX_BYTES,
-                                       SG_COLLAB_WINDOW};
-  w->lim = lim ? *lim : def;
+static int sq_record_insert(sg_conn *c, const char *tenant, const char *record_id,
+                            const char *repo, const char *data, int64_t stored_at) {
+  int rc = exec_q(CONN(c), Q_REC_INSERT, ARGS(A_TXT(tenant), A_TXT(record_id), A_TXT(repo),
+                                              A_TXT(data), A_INT(stored_at)));
+  return is_constraint(rc) ? SG_DRV_CONFLICT : rc;
 }
 
-/* The tail of a timeline entry after its stage:
- * "note":<note>,"payload":<payload>,"timestamp_ms":<now>}, built by the caller. */
-static const char *entry_tail(wop *w, const char *note, const char *payload, int *oom) {
-  sg_buf b;
-  sg_buf_init(&b, 0);
-  sg_buf_puts(&b, "\"note\":");
-  if (note) sg_json_write_string(&b, note);
-  else sg_buf_puts(&b, "null");
-  sg_buf_printf(&b, ",\"payload\":%s,\"timestamp_ms\":%lld}", payload ? payload : "null",
-                (long long)w->now);
-  const char *t = sg_buf_failed(&b) ? NULL : sg_arena_strndup(&w->arena, b.ptr, b.len);
-  sg_buf_free(&b);
-  if (!t) *oom = 1;
-  return t;
+static int sq_record_get(sg_conn *c, const char *tenant, const char *record_id, sg_row_fn fn,
+                         void *ud) {
+  return read_rows(CONN(c), Q_REC_GET, ARGS(A_TXT(tenant), A_TXT(record_id)), fn, ud);
 }
 
-/* Answers at once, on the caller's thread, for a value the store would not read back. */
-static int too_deep(const soulgw_json *v, const char *name, sg_store_done done, void *ud) {
-  if (!v || !sg_json_deeper_than(v, SG_STORE_JSON_DEPTH_MAX)) return 0;
-  char msg[128];
-  snprintf(msg, sizeof msg, "%s nests deeper than %d levels of arrays and objects", name,
-           SG_STORE_JSON_DEPTH_MAX);
-  done(ud, SG_ST_INVALID, NULL, msg);
-  return 1;
+static int sq_record_pos(sg_conn *c, const char *tenant, const char *repo, const char *record_id,
+                         int64_t *pos) {
+  *pos = -1;
+  return read_rows(CONN(c), Q_REC_POS, ARGS(A_TXT(tenant), A_TXT(record_id), A_TXT(repo)),
+                   row_int, pos);
 }
 
-void sg_store_collab_execute(sg_store *st, const char *tenant, const char *collab_id,
-                             const soulgw_json *participants, const soulgw_json *context,
-                             const char *note, const sg_collab_limits *lim, int64_t now_ms,
-                             sg_store_done done, void *ud) {
-  if (too_deep(context, "context", done, ud)) return;
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_collab_execute, tenant);
-  if (w) {
-    collab_limits(w, lim);
-    w->now = now_ms;
-    w->s1 = wdup(w, collab_id, &oom);
-    w->s3 = wtext(w, context, &oom);
-    w->s2 = entry_tail(w, note, w->s3, &oom);
-    w->j1 = jdup(participants, &oom);
-    w->j2 = jdup(context, &oom);
-  }
-  submit(st, w, oom, done, ud);
+static int sq_record_list(sg_conn *c, const char *tenant, const char *repo, int64_t after,
+                          int limit, sg_row_fn fn, void *ud) {
+  if (after < 0)
+    return read_rows(CONN(c), Q_REC_LIST_ALL, ARGS(A_TXT(tenant), A_TXT(repo), A_INT(limit)), fn,
+                     ud);
+  return read_rows(CONN(c), Q_REC_LIST,
+                   ARGS(A_TXT(tenant), A_TXT(repo), A_INT(after), A_INT(limit)), fn, ud);
 }
 
-/* w: s1 collab_id, s2 the entry's tail, s3 the resolution's text. */
-static sg_st op_collab_resolve(sg_store *st, conn *c, wop *w) {
-  collab_head h;
-  int rc = head_read(c, w->tenant, w->s1, &h);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "collab read", rc, c);
-  sg_st r = SG_ST_OK;
-  char *entry = NULL;
-  if (!h.found) {
-    snprintf(w->msg, sizeof w->msg, "collaboration %.100s does not exist", w->s1);
-    r = SG_ST_NOTFOUND;
-  } else if (strcmp(h.status, "unreadable") == 0) {
-    r = unreadable(st, w->tenant, w->s1, w->msg, sizeof w->msg);
-  } else if (strcmp(h.status, "resolved") == 0) {
-    snprintf(w->msg, sizeof w->msg, "collaboration %.100s is already resolved", w->s1);
-    r = SG_ST_CONFLICT;
-  } else if (!(entry = entry_text("resolved", w->s2)) || take(&h.status, sg_strdup("resolved")) ||
-             take(&h.resolution, sg_strdup(w->s3))) {
-    snprintf(w->msg, sizeof w->msg, "out of memory");
-    r = SG_ST_UNAVAILABLE;
-  } else {
-    h.entries++;
-    h.tl_bytes += (int64_t)strlen(entry);
-    h.updated_at = w->now;
-    r = head_commit(st, c, w, &h, entry);
-  }
-  free(entry);
-  head_clear(&h);
-  return r;
+static int sq_edge_insert(sg_conn *c, const char *tenant, const char *from, const char *to,
+                          const char *label, const char *props, int64_t ts) {
+  return exec_q(CONN(c), Q_EDGE_INSERT, ARGS(A_TXT(tenant), A_TXT(from), A_TXT(to), A_TXT(label),
+                                             A_TXT(props), A_INT(ts)));
 }
-
-void sg_store_collab_resolve(sg_store *st, const char *tenant, const char *collab_id,
-                             const soulgw_json *outcome, const char *note,
-                             const sg_collab_limits *lim, int64_t now_ms, sg_store_done done,
-                             void *ud) {
-  if (too_deep(outcome, "outcome", done, ud)) return;
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_collab_resolve, tenant);
-  if (w) {
-    collab_limits(w, lim);
-    w->now = now_ms;
-    w->s1 = wdup(w, collab_id, &oom);
-    const char *out = wtext(w, outcome, &oom);
-    w->s2 = entry_tail(w, note, out, &oom);
-    sg_buf b;
-    sg_buf_init(&b, 0);
-    sg_buf_printf(&b, "{\"outcome\":%s,\"note\":", out ? out : "null");
-    if (note) sg_json_write_string(&b, note);
-    else sg_buf_puts(&b, "null");
-    sg_buf_printf(&b, ",\"resolved_at\":%lld}", (long long)now_ms);
-    w->s3 = sg_buf_failed(&b) ? NULL : sg_arena_strndup(&w->arena, b.ptr, b.len);
-    if (!w->s3) oom = 1;
-    sg_buf_free(&b);
-  }
-  submit(st, w, oom, done, ud);
-}
-
-/* A read of one collaboration on a reader connection: its head, or an outcome. */
-static sg_st read_head(sg_store *st, conn *c, const char *tenant, const char *id,
-                       collab_head *h) {
-  int rc = head_read(c, tenant, id, h);
-  if (rc != SQLITE_DONE) return read_failed(st, "collab read", rc, c);
-  if (!h->found) return SG_ST_NOTFOUND;
-  if (strcmp(h->status, "unreadable") == 0) {
-    char msg[160];
-    head_clear(h);
-    return unreadable(st, tenant, id, msg, sizeof msg);
-  }
-  return SG_ST_OK;
-}
-
-sg_st sg_store_collab_get(sg_store *st, const char *tenant, const char *collab_id,
-                          soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  if (!c) return read_failed(st, "collab", SQLITE_CANTOPEN, NULL);
-  collab_head h;
-  sg_st r = read_head(st, c, tenant, collab_id, &h);
-  int rc = SQLITE_DONE;
-  char msg[160];
-  if (r == SG_ST_OK && !(*out = snapshot(c, tenant, collab_id, &h, SG_COLLAB_WINDOW, &rc)))
-    r = rc == SQLITE_MISMATCH ? unreadable(st, tenant, collab_id, msg, sizeof msg)
-                              : read_failed(st, "collab timeline read", rc, c);
-  head_clear(&h);
-  reader_put(st, c);
-  return r;
-}
-
-sg_st sg_store_collab_timeline(sg_store *st, const char *tenant, const char *collab_id,
-                               int64_t after, int limit, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  if (!c) return read_failed(st, "collab", SQLITE_CANTOPEN, NULL);
-  collab_head h;
-  sg_st r = read_head(st, c, tenant, collab_id, &h);
-  soulgw_json *tl = soulgw_json_array(), *o = NULL;
-  int64_t last = -1;
-  int more = 0, rc = SQLITE_DONE;
-  char msg[160];
-  if (r == SG_ST_OK)
-    rc = timeline_rows(c, tenant, collab_id, after < 0 ? -1 : after, limit, tl, &last, &more);
-  if (r == SG_ST_OK && rc == SQLITE_MISMATCH) {
-    r = unreadable(st, tenant, collab_id, msg, sizeof msg);
-  } else if (r == SG_ST_OK && rc != SQLITE_DONE) {
-    r = read_failed(st, "collab timeline read", rc, c);
-  } else if (r == SG_ST_OK) {
-    o = soulgw_json_object();
-    int bad = !o || !tl;
-    bad |= soulgw_json_set(o, "collab_id", soulgw_json_new_string(collab_id)) != 0;
-    bad |= soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant)) != 0;
-    bad |= soulgw_json_set(o, "timeline", tl) != 0;
-    tl = NULL; /* taken */
-    bad |= soulgw_json_set(o, "timeline_total", sg_json_new_int(h.entries)) != 0;
-    bad |= soulgw_json_set(o, "next", more ? sg_json_new_int(last) : soulgw_json_null()) != 0;
-    if (bad) {
-      soulgw_json_free(o);
-      o = NULL;
-      r = SG_ST_UNAVAILABLE;
-    }
-  }
-  soulgw_json_free(tl);
-  head_clear(&h);
-  reader_put(st, c);
-  *out = o;
-  return r;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Repo and graph */
-
-/* Counts the distinct (from, to, label) of a request's edges. */
-static size_t distinct_edges(const sg_edge_in *e, size_t n, const char *record_id) {
-  size_t cap = 16;
-  while (cap < n * 2) cap <<= 1;
-  size_t *slots = calloc(cap, sizeof *slots); /* index + 1, 0 empty */
-  if (!slots) return n;
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++) {
-    const char *f = e[i].from ? e[i].from : record_id, *t = e[i].to;
-    const char *l = e[i].label ? e[i].label : "related";
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = f; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (const char *p = t; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h = (h ^ 0xfe) * 1099511628211ull;
-    for (const char *p = l; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    size_t j = (size_t)h & (cap - 1);
-    int dup = 0;
-    for (; slots[j]; j = (j + 1) & (cap - 1)) {
-      const sg_edge_in *o = &e[slots[j] - 1];
-      const char *of = o->from ? o->from : record_id, *ol = o->label ? o->label : "related";
-      if (!strcmp(of, f) && !strcmp(o->to, t) && !strcmp(ol, l)) {
-        dup = 1;
-        break;
-      }
-    }
-    if (!dup) {
-      slots[j] = i + 1;
-      count++;
-    }
-  }
-  free(slots);
-  return count;
-}
-
-static sg_st op_repo_append(sg_store *st, conn *c, wop *w) {
-  const char *data = w->s3; /* serialised by the caller */
-  const char *record_id = w->s2;
-  char genid[512];
-  sqlite3_stmt *s = stmt(c, Q_REC_INSERT);
-  int rc = SQLITE_ERROR;
-  for (int tries = 0; s && tries < 1000; tries++) {
-    if (!w->s2) {
-      int64_t n = seq_next(c, w->tenant, "record");
-      if (n < 0) break;
-      snprintf(genid, sizeof genid, "%s::%lld", w->s1, (long long)n);
-      record_id = genid;
-    }
-    sqlite3_reset(s);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, record_id);
-    bind_text(s, 3, w->s1);
-    bind_text(s, 4, data);
-    sqlite3_bind_int64(s, 5, w->now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (!(is_constraint(rc) && !w->s2)) break; /* a generated id already taken: next one */
-  }
-  if (is_constraint(rc)) FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", record_id);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "record insert", rc, c);
-  if (!(s = stmt(c, Q_EDGE_INSERT))) return unavailable(st, w, "edge", SQLITE_ERROR, c);
-  for (size_t i = 0; i < w->nedges; i++) {
-    const sg_edge_in *e = &w->edges[i];
-    const char *props = w->props[i];
-    sqlite3_reset(s);
-    bind_text(s, 1, w->tenant);
-    bind_text(s, 2, e->from ? e->from : record_id);
-    bind_text(s, 3, e->to);
-    bind_text(s, 4, e->label ? e->label : "related");
-    bind_text(s, 5, props);
-    sqlite3_bind_int64(s, 6, w->now);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) return unavailable(st, w, "edge insert", rc, c);
-  }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tenant", soulgw_json_new_string(w->tenant));
-  soulgw_json_set(o, "repo", soulgw_json_new_string(w->s1));
-  soulgw_json_set(o, "record_id", soulgw_json_new_string(record_id));
-  soulgw_json_set(o, "stored_at", sg_json_new_int(w->now));
-  /* distinct edges: counted by the caller, except that "from" defaulting to a generated id is
-   * only known here, and such edges are distinct from each other by their other fields */
-  soulgw_json_set(o, "edges", sg_json_new_int(w->n));
-  w->result = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
-}
-
-void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
-                          const char *record_id, const soulgw_json *data, const sg_edge_in *edges,
-                          size_t nedges, int64_t now_ms, sg_store_done done, void *ud) {
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_repo_append, tenant);
-  if (w) {
-    w->s1 = wdup(w, repo, &oom);
-    w->s2 = wdup(w, record_id, &oom);
-    w->s3 = wtext(w, data, &oom);
-    w->now = now_ms;
-    w->nedges = nedges;
-    w->n = (int64_t)distinct_edges(edges, nedges, record_id ? record_id : "\x01generated");
-    if (nedges) {
-      w->edges = sg_arena_alloc(&w->arena, nedges * sizeof *w->edges);
-      w->props = sg_arena_calloc(&w->arena, nedges * sizeof *w->props);
-      if (!w->edges || !w->props) oom = 1;
-      for (size_t i = 0; !oom && i < nedges; i++) {
-        sg_edge_in *e = &w->edges[i];
-        e->from = wdup(w, edges[i].from, &oom);
-        e->to = wdup(w, edges[i].to, &oom);
-        e->label = wdup(w, edges[i].label, &oom);
-        e->props = NULL;
-        if (edges[i].props && soulgw_json_typeof(edges[i].props) != SOULGW_JSON_NULL)
-          w->props[i] = wtext(w, edges[i].props, &oom);
-      }
-    }
-  }
-  submit(st, w, oom, done, ud);
-}
-
-static soulgw_json *record_object(const char *tenant, const char *repo, const char *record_id,
-                                  soulgw_json *data, int64_t stored_at) {
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant));
-  soulgw_json_set(o, "repo", soulgw_json_new_string(repo));
-  soulgw_json_set(o, "record_id", soulgw_json_new_string(record_id));
-  soulgw_json_set(o, "data", data);
-  soulgw_json_set(o, "stored_at", sg_json_new_int(stored_at));
-  return o;
-}
-
-sg_st sg_store_repo_get(sg_store *st, const char *tenant, const char *record_id,
-                        soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_REC_GET) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "record", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, record_id);
-  int rc = sqlite3_step(s);
-  sg_st r = SG_ST_NOTFOUND;
-  if (rc == SQLITE_ROW) {
-    *out = record_object(tenant, col_text(s, 0), record_id, col_json(s, 1), sqlite3_column_int64(s, 2));
-    r = *out ? SG_ST_OK : SG_ST_UNAVAILABLE;
-  } else if (rc != SQLITE_DONE) {
-    r = read_failed(st, "record", rc, c);
-  }
-  sqlite3_reset(s);
-  reader_put(st, c);
-  return r;
-}
-
-sg_st sg_store_repo_list(sg_store *st, const char *tenant, const char *repo, const char *after,
-                         int limit, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  if (!c) return read_failed(st, "record list", SQLITE_CANTOPEN, NULL);
-  sqlite3_stmt *s;
-  int64_t pos = 0;
-  sg_st r = SG_ST_OK;
-  if (after) {
-    if (!(s = stmt(c, Q_REC_POS))) goto fail;
-    bind_text(s, 1, tenant);
-    bind_text(s, 2, after);
-    bind_text(s, 3, repo);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) pos = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) {
-      reader_put(st, c);
-      return SG_ST_NOTFOUND;
-    }
-    if (rc != SQLITE_ROW) goto fail;
-  }
-  if (!(s = stmt(c, after ? Q_REC_LIST : Q_REC_LIST_ALL))) goto fail;
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, repo);
-  if (after) {
-    sqlite3_bind_int64(s, 3, pos);
-    sqlite3_bind_int(s, 4, limit + 1);
-  } else {
-    sqlite3_bind_int(s, 3, limit + 1);
-  }
-  soulgw_json *records = soulgw_json_array();
-  int n = 0, rc;
-  char *last = NULL, *next = NULL;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (n++ == limit) {
-      next = last;
-      last = NULL;
-      break;
-    }
-    free(last);
-    last = sg_strdup(col_text(s, 0));
-    soulgw_json_push(records, record_object(tenant, repo, col_text(s, 0), col_json(s, 1),
-                                            sqlite3_column_int64(s, 2)));
-  }
-  sqlite3_reset(s);
-  free(last);
-  reader_put(st, c);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    free(next);
-    soulgw_json_free(records);
-    return read_failed(st, "record list", rc, NULL);
-  }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "records", records);
-  soulgw_json_set(o, "next", next ? soulgw_json_new_string(next) : soulgw_json_null());
-  free(next);
-  *out = o;
-  return o ? r : SG_ST_UNAVAILABLE;
-fail:
-  reader_put(st, c);
-  return read_failed(st, "record list", SQLITE_ERROR, NULL);
-}
-
-/* A set of strings, for the nodes a walk has reached. */
-typedef struct strset {
-  char **v;
-  size_t cap, n;
-} strset;
-
-static int strset_add(strset *s, const char *k) { /* 1 added, 0 present, -1 oom */
-  if (s->n * 2 >= s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    char **v = calloc(cap, sizeof *v);
-    if (!v) return -1;
-    for (size_t i = 0; i < s->cap; i++) {
-      if (!s->v[i]) continue;
-      uint64_t h = 1469598103934665603ull;
-      for (const char *p = s->v[i]; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-      size_t j = (size_t)h & (cap - 1);
-      while (v[j]) j = (j + 1) & (cap - 1);
-      v[j] = s->v[i];
-    }
-    free(s->v);
-    s->v = v;
-    s->cap = cap;
-  }
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = k; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  size_t j = (size_t)h & (s->cap - 1);
-  for (; s->v[j]; j = (j + 1) & (s->cap - 1))
-    if (strcmp(s->v[j], k) == 0) return 0;
-  if (!(s->v[j] = sg_strdup(k))) return -1;
-  s->n++;
-  return 1;
-}
-
-static void strset_free(strset *s) {
-  for (size_t i = 0; i < s->cap; i++) free(s->v[i]);
-  free(s->v);
-}
-
-/* One edge a step met: its id and time, its answer object, and whether it was met from its
- * destination (then its source is the node it leads to). */
-typedef struct hit {
-  int64_t id, ts;
-  soulgw_json *edge;
-  int in;
-} hit;
-
-static int hit_cmp(const void *a, const void *b) { /* newest first */
-  const hit *x = a, *y = b;
-  if (x->ts != y->ts) return x->ts > y->ts ? -1 : 1;
-  return x->id > y->id ? -1 : x->id < y->id;
-}
-
-static int hit_id_cmp(const void *a, const void *b) { /* last stored first */
-  const hit *x = a, *y = b;
-  return x->id > y->id ? -1 : x->id < y->id;
-}
-
-/* A breadth-first walk in progress.  Its cost is bounded by the answer, not by the graph:
- * each depth reads, per direction, at most the edges the limit still allows plus those it
- * can meet again (each edge is met at most once from each end), so a walk reads at most
- * 4 x limit edge rows, and limit when it goes one way.  The frontier is the new ends of the
- * edges answered at a depth, so it holds at most limit nodes. */
-typedef struct walk {
-  conn *c;
-  const char *tenant, *label;
-  strset seen;           /* nodes reached */
-  strset met;            /* edges answered, and the candidates of the current depth */
-  sg_buf frontier, next; /* JSON arrays of node ids, for json_each() */
-  size_t nfrontier, nnext;
-  hit *hits; /* the current depth's candidates */
-  size_t nhits, caphits;
-  int64_t rows; /* rows read, for soulgw_store_rows_read_total */
-} walk;
 
 /* Appends a node id to a JSON array of ids.  Only '"', '\\' and control characters are
- * escaped: every other byte goes as it is, so that the id reaches SQLite's json_each()
- * unchanged (SQLite passes bytes that are not UTF-8 through, where sg_buf_json_escape() would
- * replace them). */
-static void ids_add(sg_buf *b, size_t *n, const char *id) {
-  sg_buf_putc(b, *n ? ',' : '[');
-  sg_buf_putc(b, '"');
-  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-    if (*p == '"' || *p == '\\') sg_buf_putc(b, '\\');
+ * escaped: every other byte goes as it is, so that the id reaches json_each() unchanged
+ * (SQLite passes bytes that are not UTF-8 through, where sg_buf_json_escape() would replace
+ * them). */
+static void ids_add(sg_buf *b, size_t n, const char *id) {
+  sg_buf_append(b, n ? ",\"" : "[\"", 2);
+  const unsigned char *p = (const unsigned char *)id, *run = p;
+  for (; *p; p++) {
+    if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
+    sg_buf_append(b, run, (size_t)(p - run));
     if (*p < 0x20) sg_buf_printf(b, "\\u%04x", *p);
-    else sg_buf_putc(b, (char)*p);
+    else sg_buf_append(b, p[0] == '"' ? "\\\"" : "\\\\", 2);
+    run = p + 1;
   }
+  sg_buf_append(b, run, (size_t)(p - run));
   sg_buf_putc(b, '"');
-  (*n)++;
 }
 
-/* Frees the current depth's candidates. */
-static void hits_drop(walk *w) {
-  for (size_t i = 0; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
-  w->nhits = 0;
+/* The bytes of a frontier's text a connection keeps between steps; a larger one is freed after
+ * its step. */
+#define IDS_KEEP 16384
+
+static int sq_edges_touching(sg_conn *base, const char *tenant, const char *const *nodes,
+                             size_t n, const char *label, int in, int limit, sg_row_fn fn,
+                             void *ud) {
+  conn *c = CONN(base);
+  sg_buf_reset(&c->ids);
+  for (size_t i = 0; i < n; i++) ids_add(&c->ids, i, nodes[i]);
+  if (!n) sg_buf_putc(&c->ids, '[');
+  sg_buf_putc(&c->ids, ']');
+  arg ids = A_TXTN(c->ids.ptr, c->ids.len);
+  int rc;
+  if (sg_buf_failed(&c->ids))
+    rc = SG_DRV_NOMEM;
+  else if (label)
+    rc = read_rows(c, in ? Q_EDGES_IN_LABEL : Q_EDGES_OUT_LABEL,
+                   ARGS(A_TXT(tenant), ids, A_TXT(label), A_INT(limit)), fn, ud);
+  else
+    rc = read_rows(c, in ? Q_EDGES_IN : Q_EDGES_OUT, ARGS(A_TXT(tenant), ids, A_INT(limit)), fn,
+                   ud);
+  if (c->ids.cap > IDS_KEEP || sg_buf_failed(&c->ids)) sg_buf_free(&c->ids);
+  return rc;
 }
 
-/* Adds to w->hits the newest edges touching the frontier in one direction (in: arriving at
- * it) that were not met before: at most want of them, from at most want + again rows, again
- * being how many edges met before the frontier can touch.  Returns 0, or -1 when the
- * database fails or memory runs out. */
-static int walk_step(walk *w, int in, int depth, int want, int again) {
-  int q = in ? (w->label ? Q_EDGES_IN_LABEL : Q_EDGES_IN)
-             : (w->label ? Q_EDGES_OUT_LABEL : Q_EDGES_OUT);
-  sqlite3_stmt *s = stmt(w->c, q);
-  if (!s) return -1;
-  bind_text(s, 1, w->tenant);
-  sqlite3_bind_text(s, 2, w->frontier.ptr, (int)w->frontier.len, SQLITE_STATIC);
-  if (w->label) bind_text(s, 3, w->label);
-  sqlite3_bind_int(s, w->label ? 4 : 3, want + again);
-  int rc = SQLITE_DONE, got = 0, err = 0;
-  while (got < want && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-    w->rows++;
-    char idkey[24];
-    snprintf(idkey, sizeof idkey, "%lld", (long long)sqlite3_column_int64(s, 0));
-    int added = strset_add(&w->met, idkey);
-    if (added == 0) continue; /* met from its other end */
-    if (added < 0 || w->nhits == w->caphits) {
-      err = 1;
-      break;
-    }
-    soulgw_json *e = soulgw_json_object();
-    if (!e) {
-      err = 1;
-      break;
-    }
-    soulgw_json_set(e, "from", soulgw_json_new_string(col_text(s, 1)));
-    soulgw_json_set(e, "to", soulgw_json_new_string(col_text(s, 2)));
-    soulgw_json_set(e, "label", soulgw_json_new_string(col_text(s, 3)));
-    soulgw_json_set(e, "props", col_json(s, 4));
-    soulgw_json_set(e, "timestamp_ms", sg_json_new_int(sqlite3_column_int64(s, 5)));
-    soulgw_json_set(e, "depth", sg_json_new_int(depth));
-    w->hits[w->nhits++] = (hit){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 5), e, in};
-    got++;
-  }
-  sqlite3_reset(s);
-  return err || (got < want && rc != SQLITE_DONE) ? -1 : 0;
+static int sq_event_insert(sg_conn *c, const char *tenant, int64_t seq, const char *topic,
+                           const char *severity, const char *event, const char *trace_id,
+                           int64_t ingested_at) {
+  return exec_q(CONN(c), Q_OBS_INSERT,
+                ARGS(A_TXT(tenant), A_INT(seq), A_TXT(topic), A_TXT(severity), A_TXT(event),
+                     A_TXT(trace_id), A_INT(ingested_at)));
 }
 
-/* One depth: answers (appends to edges) the newest `need` edges touching the frontier that
- * were not answered before, `prev` being how many the previous depth answered, and makes
- * their new ends the next frontier.  Returns the number answered, or -1. */
-static int walk_depth(walk *w, sg_direction dir, int depth, int need, int prev,
-                      soulgw_json *edges) {
-  w->nhits = 0;
-  if ((size_t)need * 2 > w->caphits) { /* at most need per direction */
-    hit *v = realloc(w->hits, (size_t)need * 2 * sizeof *v);
-    if (!v) return -1;
-    w->hits = v;
-    w->caphits = (size_t)need * 2;
-  }
-  /* Going one way, no edge is met twice (a node is in one frontier only).  Both ways, an edge
-   * the previous depth answered is met again from its other end, and so is one joining two
-   * nodes of this frontier. */
-  int again = dir == SG_DIR_BOTH ? prev : 0;
-  if (dir != SG_DIR_IN && walk_step(w, 0, depth, need, again)) goto fail;
-  if (dir != SG_DIR_OUT && walk_step(w, 1, depth, need, again + (int)w->nhits)) goto fail;
-  if (w->nhits > (size_t)need) { /* both ways: the newest of the two */
-    qsort(w->hits, w->nhits, sizeof *w->hits, hit_id_cmp);
-    for (size_t i = (size_t)need; i < w->nhits; i++) soulgw_json_free(w->hits[i].edge);
-    w->nhits = (size_t)need;
-  }
-  qsort(w->hits, w->nhits, sizeof *w->hits, hit_cmp);
-  size_t n = w->nhits;
-  for (size_t i = 0; i < n; i++) soulgw_json_push(edges, w->hits[i].edge);
-  w->nhits = 0; /* edges owns them now */
-  sg_buf_reset(&w->next);
-  w->nnext = 0;
-  for (size_t i = 0; i < n; i++) {
-    const soulgw_json *e = w->hits[i].edge;
-    const char *other = soulgw_json_string(soulgw_json_get(e, w->hits[i].in ? "from" : "to"));
-    int added = other ? strset_add(&w->seen, other) : 0;
-    if (added < 0) return -1;
-    if (added) ids_add(&w->next, &w->nnext, other);
-  }
-  if (!w->nnext) sg_buf_putc(&w->next, '[');
-  sg_buf_putc(&w->next, ']');
-  if (sg_buf_failed(&w->next)) return -1;
-  sg_buf t = w->frontier;
-  w->frontier = w->next;
-  w->next = t;
-  w->nfrontier = w->nnext;
-  return (int)n;
-fail:
-  hits_drop(w);
-  return -1;
-}
-
-sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
-                            const char *label, sg_direction dir, int depth, int limit,
-                            soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  if (!c) return read_failed(st, "graph", SQLITE_CANTOPEN, NULL);
-  walk w = {.c = c, .tenant = tenant, .label = label};
-  sg_buf_init(&w.frontier, 0);
-  sg_buf_init(&w.next, 0);
-  soulgw_json *edges = soulgw_json_array();
-  ids_add(&w.frontier, &w.nfrontier, node_id);
-  sg_buf_putc(&w.frontier, ']');
-  int failed = !edges || strset_add(&w.seen, node_id) < 0 || sg_buf_failed(&w.frontier);
-  int total = 0, prev = 0;
-  /* Read consistency across the queries of one walk. */
-  int in_txn = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-  for (int d = 1; d <= depth && !failed && total < limit && w.nfrontier; d++) {
-    prev = walk_depth(&w, dir, d, limit - total, prev, edges);
-    if (prev < 0) failed = 1;
-    else total += prev;
-  }
-  if (in_txn) sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-  reader_put(st, c);
-  sg_family_add(st->rows_read, (const char *[]){"graph_recall"}, (uint64_t)w.rows);
-  free(w.hits);
-  strset_free(&w.seen);
-  strset_free(&w.met);
-  sg_buf_free(&w.frontier);
-  sg_buf_free(&w.next);
-  if (failed) {
-    soulgw_json_free(edges);
-    return read_failed(st, "graph recall", SQLITE_ERROR, NULL);
-  }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant));
-  soulgw_json_set(o, "node_id", soulgw_json_new_string(node_id));
-  soulgw_json_set(o, "label", label ? soulgw_json_new_string(label) : soulgw_json_null());
-  soulgw_json_set(o, "edges", edges);
-  *out = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
+static int sq_event_query(sg_conn *c, const char *tenant, const char *topic, int64_t since,
+                          const char *severity, int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_OBS_QUERY,
+                   ARGS(A_TXT(tenant), A_TXT(topic), A_INT(since), A_TXT(severity), A_INT(limit)),
+                   fn, ud);
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Observe */
 
-static sg_st op_observe_emit(sg_store *st, conn *c, wop *w) {
-  int64_t n = seq_next(c, w->tenant, "observe");
-  if (n < 0) return unavailable(st, w, "observe sequence", sqlite3_errcode(c->db), c);
-  const char *event = w->s4;
-  sqlite3_stmt *s = stmt(c, Q_OBS_INSERT);
-  if (!s) return unavailable(st, w, "observe", SQLITE_ERROR, c);
-  bind_text(s, 1, w->tenant);
-  sqlite3_bind_int64(s, 2, n);
-  bind_text(s, 3, w->s1);
-  bind_text(s, 4, w->s2);
-  bind_text(s, 5, event);
-  bind_text(s, 6, w->s3);
-  sqlite3_bind_int64(s, 7, w->now);
-  int rc = sqlite3_step(s);
-  sqlite3_reset(s);
-  if (rc != SQLITE_DONE) return unavailable(st, w, "observe insert", rc, c);
-  char id[32];
-  snprintf(id, sizeof id, "obs-%lld", (long long)n);
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "tenant", soulgw_json_new_string(w->tenant));
-  soulgw_json_set(o, "topic", soulgw_json_new_string(w->s1));
-  soulgw_json_set(o, "event_id", soulgw_json_new_string(id));
-  soulgw_json_set(o, "ingested_at", sg_json_new_int(w->now));
-  w->result = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
-}
-
-void sg_store_observe_emit(sg_store *st, const char *tenant, const char *topic,
-                           const char *severity, const soulgw_json *event, const char *trace_id,
-                           int64_t now_ms, sg_store_done done, void *ud) {
-  int oom = 0;
-  wop *w = wop_new(done, ud, op_observe_emit, tenant);
-  if (w) {
-    w->s1 = wdup(w, topic, &oom);
-    w->s2 = wdup(w, severity ? severity : "info", &oom);
-    w->s3 = wdup(w, trace_id, &oom);
-    w->s4 = wtext(w, event, &oom);
-    w->now = now_ms;
-  }
-  submit(st, w, oom, done, ud);
-}
-
-sg_st sg_store_observe_query(sg_store *st, const char *tenant, const char *topic, int64_t since,
-                             const char *severity, int limit, soulgw_json **out) {
-  *out = NULL;
-  conn *c = reader_get(st);
-  sqlite3_stmt *s = c ? stmt(c, Q_OBS_QUERY) : NULL;
-  if (!s) {
-    reader_put(st, c);
-    return read_failed(st, "observe query", SQLITE_ERROR, c);
-  }
-  bind_text(s, 1, tenant);
-  bind_text(s, 2, topic);
-  sqlite3_bind_int64(s, 3, since);
-  bind_text(s, 4, severity);
-  sqlite3_bind_int(s, 5, limit);
-  soulgw_json *events = soulgw_json_array();
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    char id[32];
-    snprintf(id, sizeof id, "obs-%lld", (long long)sqlite3_column_int64(s, 0));
-    soulgw_json *e = soulgw_json_object();
-    soulgw_json_set(e, "event_id", soulgw_json_new_string(id));
-    soulgw_json_set(e, "topic", soulgw_json_new_string(col_text(s, 1)));
-    soulgw_json_set(e, "severity", soulgw_json_new_string(col_text(s, 2)));
-    soulgw_json_set(e, "event", col_json(s, 3));
-    soulgw_json_set(e, "trace_id", sqlite3_column_type(s, 4) == SQLITE_NULL
-                                       ? soulgw_json_null()
-                                       : soulgw_json_new_string(col_text(s, 4)));
-    soulgw_json_set(e, "ingested_at", sg_json_new_int(sqlite3_column_int64(s, 5)));
-    soulgw_json_push(events, e);
-  }
-  sqlite3_reset(s);
-  reader_put(st, c);
-  if (rc != SQLITE_DONE) {
-    soulgw_json_free(events);
-    return read_failed(st, "observe query", rc, NULL);
-  }
-  soulgw_json *o = soulgw_json_object();
-  soulgw_json_set(o, "events", events);
-  *out = o;
-  return o ? SG_ST_OK : SG_ST_UNAVAILABLE;
-}
+const sg_store_driver sg_store_sqlite = {
+    .name = "sqlite",
+    .version = sq_version,
+    .open = sq_open,
+    .close = sq_close,
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .migrate = sq_migrate,
+    .text = sq_text,
+    .integer = sq_integer,
+    .describe = sq_describe,
+    .fatal = sq_fatal,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .probe = sq_probe,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
+    .seq_next = sq_seq_next,
+    .reg_exists = sq_reg_exists,
+    .reg_active = sq_reg_active,
+    .reg_get = sq_reg_get,
+    .reg_versions = sq_reg_versions,
+    .reg_tenants = sq_reg_tenants,
+    .reg_insert = sq_reg_insert,
+    .reg_set_active = sq_reg_set_active,
+    .idem_get = sq_idem_get,
+    .idem_insert = sq_idem_insert,
+    .collab_get = sq_collab_get,
+    .collab_put = sq_collab_put,
+    .timeline_append = sq_timeline_append,
+    .timeline_range = sq_timeline_range,
+    .record_insert = sq_record_insert,
+    .record_get = sq_record_get,
+    .record_pos = sq_record_pos,
+    .record_list = sq_record_list,
+    .edge_insert = sq_edge_insert,
+    .edges_touching = sq_edges_touching,
+    .event_insert = sq_event_insert,
+    .event_query = sq_event_query,
+};

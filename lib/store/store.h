@@ -1,8 +1,9 @@
 /*
  * store.h -- the storage interface.  Routes and the gateway reach storage only through these
- * functions; store/sqlite.c implements them on SQLite and is the only file that calls SQLite.
- * A second backend (PostgreSQL, for several gateways sharing one state) implements the same
- * prototypes in its own file and is chosen at build time, without touching route code.
+ * functions.  They are implemented once, whatever the engine (store.c, reads.c, writes.c,
+ * shape.c); the engine's SQL is behind a driver table (driver.h) chosen by name when the store
+ * opens: store/sqlite.c, the only file that calls SQLite, today.  A second backend (PostgreSQL,
+ * for several gateways sharing one state) is one more driver, without touching route code.
  *
  * Every operation names its tenant; no operation reads or writes another tenant's rows.
  *
@@ -61,16 +62,17 @@ typedef struct sg_store_opts {
   sg_family *errors;   /* soulgw_store_errors_total */
   sg_log *log;         /* for storage errors (never the data) */
   sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
+  const char *backend; /* the driver: "sqlite" (NULL: the default, "sqlite") */
 } sg_store_opts;
 
 /* Opens (creating the file and its directory when missing), applies forward migrations, starts
- * the writer thread.  Returns 0 or SOULGW_ESTORE with err filled. */
+ * the writer thread.  Returns 0 or SOULGW_ESTORE with err filled (an unknown backend too). */
 int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen);
 /* Finishes queued writes, stops the writer and closes.  NULL is ignored. */
 void sg_store_close(sg_store *st);
 /* 1 when the last write (or the periodic probe) succeeded. */
 int sg_store_writable(sg_store *st);
-/* The storage engine's version, for /version. */
+/* The default storage engine's version (SQLite's), for /version. */
 const char *sg_store_engine_version(void);
 /* Schema version after migrations. */
 int sg_store_schema_version(sg_store *st);

@@ -8,19 +8,20 @@
  *
  * The writer thread runs completions; a completion that waits holds the writer, so that the
  * writes submitted meanwhile are queued and run as one batch.  A write is made to fail after it
- * has written something with a trigger the test adds to the database (test code may call SQLite
- * directly; the library may not).
+ * has written something with a trigger the test adds to the database (test code may call the
+ * engine directly; the library may not).  The cases run once per driver (backends.h).
  */
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends.h"
 #include "base/json.h"
 #include "store/store.h"
 #include "tap.h"
 
+static const store_backend *backend; /* the driver the cases run on */
 static char dir[64];
 
 /* A write, waited for. */
@@ -109,35 +110,9 @@ static soulgw_json *J(const char *text) {
 static sg_store *open_store(const char *path) {
   char err[256] = "";
   sg_store *st = NULL;
-  sg_store_opts o = {.path = path};
+  sg_store_opts o = {.path = path, .backend = backend->name};
   if (sg_store_open(&o, &st, err, sizeof err)) tap_diag("open %s: %s", path, err);
   return st;
-}
-
-/* Runs sql on the database file with a connection of the test's own. */
-static int exec_sql(const char *path, const char *sql) {
-  sqlite3 *db = NULL;
-  char *msg = NULL;
-  int rc = sqlite3_open(path, &db);
-  if (rc == SQLITE_OK) sqlite3_busy_timeout(db, 5000);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-  if (rc != SQLITE_OK) tap_diag("sql: %s", msg ? msg : sqlite3_errmsg(db));
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  return rc;
-}
-
-/* The integer the query answers, or -1. */
-static long long query_int(const char *path, const char *sql) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-  long long v = -1;
-  if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(db);
-  return v;
 }
 
 static const char *str(const soulgw_json *o, const char *k) {
@@ -146,14 +121,13 @@ static const char *str(const soulgw_json *o, const char *k) {
 
 static void security_store_failing_write_spares_its_batch(void) {
   char path[128];
-  snprintf(path, sizeof path, "%s/batch.db", dir);
+  if (!backend->poison_edges) return;
+  backend->address(path, sizeof path, dir, "batch");
   sg_store *st = open_store(path);
   if (!st) return;
   /* an append with an edge to "poison" fails after it has taken a sequence number and
    * written its record */
-  ok(exec_sql(path, "CREATE TRIGGER poison BEFORE INSERT ON edges WHEN NEW.dst = 'poison'"
-                    " BEGIN SELECT RAISE(ABORT, 'poisoned'); END;") == SQLITE_OK,
-     "a trigger makes one kind of write fail");
+  ok(backend->exec(path, backend->poison_edges) == 0, "a trigger makes one kind of write fail");
   sg_edge_in edge = {NULL, "poison", NULL, NULL};
   soulgw_json *data = J("{\"n\":1}"), *ev = J("{\"k\":1}");
   gate g;
@@ -186,7 +160,7 @@ static void security_store_failing_write_spares_its_batch(void) {
   is_int(sg_store_repo_get(st, "t1", "rec-2", &v), SG_ST_OK, "the neighbour's record is there");
   soulgw_json_free(v);
   /* the failed write was undone whole: its sequence number was not spent */
-  exec_sql(path, "DROP TRIGGER poison");
+  backend->exec(path, backend->unpoison_edges);
   result again;
   init_result(&again);
   is_int(sg_store_repo_list(st, "t2", "r2", NULL, 10, &v), SG_ST_OK, "list the failed one's repo");
@@ -242,14 +216,14 @@ static int64_t total_of(sg_store *st, const char *tenant, const char *id) {
 
 static void security_store_collab_failing_write_spares_its_batch(void) {
   char path[128];
-  snprintf(path, sizeof path, "%s/collab.db", dir);
+  if (!backend->poison_collab) return;
+  backend->address(path, sizeof path, dir, "collab");
   sg_store *st = open_store(path);
   if (!st) return;
   soulgw_json *ctx = J("{\"k\":1}"), *data = J("{\"n\":1}");
   is_int(execute(st, "t1", "poison", ctx, "one", NULL, NULL), SG_ST_OK, "a collaboration");
   /* its next write fails after it has appended its timeline entry */
-  exec_sql(path, "CREATE TRIGGER poison BEFORE UPDATE ON collabs WHEN NEW.collab_id = 'poison'"
-                 " BEGIN SELECT RAISE(ABORT, 'poisoned'); END;");
+  backend->exec(path, backend->poison_collab);
   gate g;
   hold(st, &g, data);
   result bad, other, emit;
@@ -268,7 +242,7 @@ static void security_store_collab_failing_write_spares_its_batch(void) {
   is_int(emit.st, SG_ST_OK, "another tenant's event in the batch commits");
   ok(sg_store_writable(st), "the store stays writable");
   is_int(total_of(st, "t1", "poison"), 1, "the failed write's timeline entry was undone");
-  exec_sql(path, "DROP TRIGGER poison");
+  backend->exec(path, backend->unpoison_collab);
   is_int(execute(st, "t1", "poison", ctx, "two", NULL, NULL), SG_ST_OK, "it goes on afterwards");
   is_int(total_of(st, "t1", "poison"), 2, "with two entries");
   free_result(&bad);
@@ -281,7 +255,7 @@ static void security_store_collab_failing_write_spares_its_batch(void) {
 
 static void security_store_collab_depth(void) {
   char path[128];
-  snprintf(path, sizeof path, "%s/depth.db", dir);
+  backend->address(path, sizeof path, dir, "depth");
   sg_store *st = open_store(path);
   if (!st) return;
   soulgw_json *ok128 = deep(SG_STORE_JSON_DEPTH_MAX), *bad = deep(SG_STORE_JSON_DEPTH_MAX + 1);
@@ -313,36 +287,6 @@ static void security_store_collab_depth(void) {
   sg_store_close(st);
 }
 
-/* Schema 1, as soulgw wrote it before timelines had rows (migrations never change). */
-static const char schema1[] =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "CREATE TABLE sequences(tenant TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
-    " PRIMARY KEY(tenant, name)) WITHOUT ROWID;"
-    "CREATE TABLE registry_versions(tenant TEXT NOT NULL, version TEXT NOT NULL,"
-    " seq INTEGER NOT NULL, manifests TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
-    " PRIMARY KEY(tenant, version));"
-    "CREATE UNIQUE INDEX registry_versions_order ON registry_versions(tenant, seq);"
-    "CREATE TABLE registry_active(tenant TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE idempotency(tenant TEXT NOT NULL, key TEXT NOT NULL, tool_id TEXT NOT NULL,"
-    " input TEXT NOT NULL, status INTEGER NOT NULL, response TEXT NOT NULL,"
-    " created_at_ms INTEGER NOT NULL, PRIMARY KEY(tenant, key));"
-    "CREATE TABLE collabs(tenant TEXT NOT NULL, collab_id TEXT NOT NULL, status TEXT NOT NULL,"
-    " snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY(tenant, collab_id));"
-    "CREATE TABLE records(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, record_id TEXT NOT NULL,"
-    " repo TEXT NOT NULL, data TEXT NOT NULL, stored_at INTEGER NOT NULL);"
-    "CREATE UNIQUE INDEX records_key ON records(tenant, record_id);"
-    "CREATE INDEX records_repo ON records(tenant, repo, id);"
-    "CREATE TABLE edges(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, src TEXT NOT NULL,"
-    " dst TEXT NOT NULL, label TEXT NOT NULL, props TEXT, ts INTEGER NOT NULL);"
-    "CREATE UNIQUE INDEX edges_out ON edges(tenant, src, label, dst);"
-    "CREATE INDEX edges_in ON edges(tenant, dst, id);"
-    "CREATE TABLE observe(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, seq INTEGER NOT NULL,"
-    " topic TEXT NOT NULL, severity TEXT NOT NULL, event TEXT NOT NULL, trace_id TEXT,"
-    " ingested_at INTEGER NOT NULL);"
-    "CREATE INDEX observe_tenant ON observe(tenant, id);"
-    "CREATE INDEX observe_topic ON observe(tenant, topic, id);"
-    "PRAGMA user_version = 1;";
-
 /* A schema-1 snapshot whose timeline payloads are payload (JSON text), n entries. */
 static char *old_snapshot(const char *id, const char *status, const char *payload, int n) {
   size_t len = 512 + (size_t)(n + 1) * (strlen(payload) + 96);
@@ -359,8 +303,9 @@ static char *old_snapshot(const char *id, const char *status, const char *payloa
 
 static void security_store_collab_migrates_schema_1(void) {
   char path[128];
-  snprintf(path, sizeof path, "%s/v1.db", dir);
-  if (exec_sql(path, schema1) != SQLITE_OK) return;
+  if (!backend->schema1) return;
+  backend->address(path, sizeof path, dir, "v1");
+  if (backend->exec(path, backend->schema1) != 0) return;
   /* a plain one, one that the old code had poisoned (a payload 511 levels deep in a timeline:
    * 514 levels, past the parser's 512), and one that is not JSON at all */
   char *plain = old_snapshot("plain", "in_progress", "{\"k\":\"v\"}", 3);
@@ -378,7 +323,7 @@ static void security_store_collab_migrates_schema_1(void) {
            "INSERT INTO collabs VALUES('t1', 'poisoned', 'in_progress', '%s', 1002);"
            "INSERT INTO collabs VALUES('t1', 'broken', 'in_progress', '{\"collab_id\":', 1);",
            plain, poisoned);
-  ok(exec_sql(path, sql) == SQLITE_OK, "a schema-1 database with three collaborations");
+  ok(backend->exec(path, sql) == 0, "a schema-1 database with three collaborations");
   free(sql);
   free(plain);
   free(poisoned);
@@ -426,14 +371,13 @@ static void security_store_collab_migrates_schema_1(void) {
   soulgw_json_free(ctx);
   soulgw_json_free(data);
   sg_store_close(st);
-  is_int(query_int(path, "SELECT count(*) FROM collabs WHERE collab_id = 'broken'"
-                         " AND status = 'unreadable' AND context = '{\"collab_id\":'"),
-         1, "its original text is kept for the operator");
+  is_int(backend->query_int(path, backend->count_unreadable), 1,
+         "its original text is kept for the operator");
 }
 
 static void security_store_collab_timeline_pages(void) {
   char path[128];
-  snprintf(path, sizeof path, "%s/pages.db", dir);
+  backend->address(path, sizeof path, dir, "pages");
   sg_store *st = open_store(path);
   if (!st) return;
   sg_collab_limits lim = {10, 1 << 20, 3};
@@ -470,11 +414,15 @@ static const tap_test tests[] = {
 };
 
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/soulgw-harden-store-XXXXXX");
-  if (!mkdtemp(dir)) return 1;
-  tap_run(tests, TAP_COUNT(tests));
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) tap_diag("cannot remove %s", dir);
+  for (size_t b = 0; b < STORE_BACKENDS; b++) {
+    backend = &store_backends[b];
+    snprintf(dir, sizeof dir, "/tmp/soulgw-harden-store-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    tap_diag("backend %s", backend->name);
+    tap_run(tests, TAP_COUNT(tests));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) tap_diag("cannot remove %s", dir);
+  }
   return tap_done();
 }

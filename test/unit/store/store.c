@@ -1,6 +1,6 @@
 /*
- * store.c -- the storage interface on SQLite: every operation, conflicts, tenant isolation,
- * group commit under concurrency, and data surviving a close and reopen.
+ * store.c -- the storage interface, once per driver (backends.h): every operation, conflicts,
+ * tenant isolation, group commit under concurrency, and data surviving a close and reopen.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backends.h"
 #include "base/json.h"
 #include "store/store.h"
 #include "tap.h"
 
+static const store_backend *backend; /* the driver the cases run on */
 static char dbpath[128];
 
 /* A write, waited for. */
@@ -64,7 +66,7 @@ static char *P(const soulgw_json *v) { return soulgw_json_print(v); }
 static sg_store *open_store(void) {
   char err[256] = "";
   sg_store *st = NULL;
-  sg_store_opts o = {dbpath, 1, NULL, NULL, NULL};
+  sg_store_opts o = {.path = dbpath, .sync_full = 1, .backend = backend->name};
   int rc = sg_store_open(&o, &st, err, sizeof err);
   if (rc) tap_diag("open: %s", err);
   return st;
@@ -78,7 +80,7 @@ static void unit_store_open_and_migrate(void) {
   sg_store *st = open_store();
   ok(st != NULL, "opens and creates the file (and its directory)");
   if (!st) return;
-  is_int(sg_store_schema_version(st), 2, "schema at version 2");
+  is_int(sg_store_schema_version(st), backend->schema, "schema at version %d", backend->schema);
   ok(sg_store_writable(st), "writable");
   sg_store_close(st);
   st = open_store();
@@ -86,9 +88,22 @@ static void unit_store_open_and_migrate(void) {
   sg_store_close(st);
   char err[256] = "";
   sg_store *bad = NULL;
-  sg_store_opts o = {"/proc/nope/x.db", 1, NULL, NULL, NULL};
+  sg_store_opts o = {.path = backend->unreachable, .sync_full = 1, .backend = backend->name};
   is_int(sg_store_open(&o, &bad, err, sizeof err), SOULGW_ESTORE, "an impossible path fails");
   ok(err[0] != '\0', "with a message (%s)", err);
+}
+
+static void unit_store_backend_by_name(void) {
+  char err[256] = "";
+  sg_store *st = NULL;
+  sg_store_opts o = {.path = dbpath, .backend = "nope"};
+  is_int(sg_store_open(&o, &st, err, sizeof err), SOULGW_ESTORE, "an unknown backend fails");
+  is_str(err, "unknown storage backend \"nope\"", "naming it");
+  ok(st == NULL, "with no store");
+  if (backend != &store_backends[0]) return; /* the first entry is the default */
+  o.backend = NULL;
+  if (!ok(sg_store_open(&o, &st, err, sizeof err) == 0, "no backend is the default one")) return;
+  sg_store_close(st);
 }
 
 static void unit_store_registry(void) {
@@ -382,17 +397,22 @@ static void unit_store_group_commit(void) {
 }
 
 static const tap_test tests[] = {
-    TEST(unit_store_open_and_migrate), TEST(unit_store_registry), TEST(unit_store_repo_and_graph),
+    TEST(unit_store_open_and_migrate), TEST(unit_store_backend_by_name),
+    TEST(unit_store_registry),         TEST(unit_store_repo_and_graph),
     TEST(unit_store_collab_observe_idem), TEST(unit_store_group_commit),
 };
 
 int main(void) {
-  char dir[] = "/tmp/soulgw-store-XXXXXX";
-  if (!mkdtemp(dir)) return 1;
-  snprintf(dbpath, sizeof dbpath, "%s/sub/dir/test.db", dir);
-  tap_run(tests, TAP_COUNT(tests));
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) tap_diag("cannot remove %s", dir);
+  for (size_t b = 0; b < STORE_BACKENDS; b++) {
+    backend = &store_backends[b];
+    char dir[] = "/tmp/soulgw-store-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    backend->address(dbpath, sizeof dbpath, dir, "sub/dir/test");
+    tap_diag("backend %s", backend->name);
+    tap_run(tests, TAP_COUNT(tests));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) tap_diag("cannot remove %s", dir);
+  }
   return tap_done();
 }
