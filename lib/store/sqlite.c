@@ -642,21 +642,12 @@ static int sq_edge_insert(sg_conn *c, const char *tenant, const char *from, cons
                                              A_TXT(props), A_INT(ts)));
 }
 
-/* Appends a node id to a JSON array of ids.  Only '"', '\\' and control characters are
- * escaped: every other byte goes as it is, so that the id reaches json_each() unchanged
- * (SQLite passes bytes that are not UTF-8 through, where sg_buf_json_escape() would replace
- * them). */
+/* Appends a node id to a JSON array of ids, escaped as cJSON writes strings: bytes that are
+ * not UTF-8 go as they are, so that the id reaches json_each() unchanged (sg_buf_json_escape()
+ * would replace them). */
 static void ids_add(sg_buf *b, size_t n, const char *id) {
   sg_buf_append(b, n ? ",\"" : "[\"", 2);
-  const unsigned char *p = (const unsigned char *)id, *run = p;
-  for (; *p; p++) {
-    if (*p >= 0x20 && *p != '"' && *p != '\\') continue;
-    sg_buf_append(b, run, (size_t)(p - run));
-    if (*p < 0x20) sg_buf_printf(b, "\\u%04x", *p);
-    else sg_buf_append(b, p[0] == '"' ? "\\\"" : "\\\\", 2);
-    run = p + 1;
-  }
-  sg_buf_append(b, run, (size_t)(p - run));
+  sg_buf_json_escape_bytes(b, id, strlen(id));
   sg_buf_putc(b, '"');
 }
 
