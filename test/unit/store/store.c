@@ -9,57 +9,13 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "result.h"
 #include "base/json.h"
 #include "store/store.h"
 #include "tap.h"
 
 static const store_backend *backend; /* the driver the cases run on */
 static char dbpath[128];
-
-/* A write, waited for. */
-typedef struct result {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  int done;
-  sg_st st;
-  soulgw_json *v;
-  char msg[200];
-} result;
-
-static void on_done(void *ud, sg_st st, soulgw_json *v, const char *msg) {
-  result *r = ud;
-  pthread_mutex_lock(&r->lock);
-  r->st = st;
-  r->v = v;
-  snprintf(r->msg, sizeof r->msg, "%s", msg ? msg : "");
-  r->done = 1;
-  pthread_cond_signal(&r->cond);
-  pthread_mutex_unlock(&r->lock);
-}
-
-static void init_result(result *r) {
-  memset(r, 0, sizeof *r);
-  pthread_mutex_init(&r->lock, NULL);
-  pthread_cond_init(&r->cond, NULL);
-}
-
-static void wait_result(result *r) {
-  pthread_mutex_lock(&r->lock);
-  while (!r->done) pthread_cond_wait(&r->cond, &r->lock);
-  pthread_mutex_unlock(&r->lock);
-}
-
-static void free_result(result *r) {
-  soulgw_json_free(r->v);
-  pthread_mutex_destroy(&r->lock);
-  pthread_cond_destroy(&r->cond);
-}
-
-static soulgw_json *J(const char *text) {
-  soulgw_json *v = NULL;
-  soulgw_json_parse(text, strlen(text), &v, NULL, 0);
-  return v;
-}
 
 static char *P(const soulgw_json *v) { return soulgw_json_print(v); }
 
