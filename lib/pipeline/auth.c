@@ -191,8 +191,9 @@ static int is_hex64(const char *s) {
   return 1;
 }
 
-/* pend NULL (head only): the body is not in yet; everything but the body hash and the replay
- * cache.  Else the whole of it, and *pend receives the signature. */
+/* pend NULL (head only): the body is not in yet; everything but the body hash (a signature
+ * already in the replay cache is refused, but nothing is recorded).  Else the whole of it, and
+ * *pend receives the signature. */
 static int hmac(sg_auth *a, const sg_creds *c, const char *value, const sg_principal **out,
                 sg_hmac_pending *pend, sg_verdict *v) {
   int head_only = pend == NULL;
@@ -258,17 +259,17 @@ static int hmac(sg_auth *a, const sg_creds *c, const char *value, const sg_princ
   sg_hex_decode(expect, sizeof expect, sig, 64);
   if (!sg_equal_ct(expect, given, sizeof given))
     return fail(v, "bad_signature", "SB-HMAC signature does not match");
-  if (head_only) {
-    *out = &key->p;
-    return 0;
-  }
-
-  /* Nothing accepted before the cache's horizon (the start) can be known to it. */
+  /* Nothing accepted before the cache's horizon (the start) can be known to it.  Both checks
+   * run from the headers too, so that a replay is refused before its body is read. */
   if (ts <= sg_replay_horizon(a->replay))
     return fail(v, "before_start",
                 "SB-HMAC signature dated before the gateway started (a possible replay); sign "
                 "the request again");
   if (sg_replay_seen(a->replay, given, now)) return replayed(v);
+  if (head_only) {
+    *out = &key->p;
+    return 0;
+  }
   memcpy(pend->sig, given, sizeof pend->sig);
   pend->date = ts;
   pend->share = key->share;

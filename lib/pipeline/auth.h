@@ -104,8 +104,8 @@ void sg_auth_free(sg_auth *a);
 int sg_auth_authenticate(sg_auth *a, const sg_creds *c, const sg_principal **out,
                          sg_hmac_pending *pend, sg_verdict *v);
 /* The same from the headers alone, before the body is read: an SB-HMAC signature is checked,
- * but not its body hash, nor against the replay cache (sg_auth_authenticate does both once the
- * body is in). */
+ * and refused when already in the replay cache, but its body hash is not checked and nothing is
+ * recorded (sg_auth_authenticate and sg_auth_record do that once the body is in). */
 int sg_auth_identify(sg_auth *a, const sg_creds *c, const sg_principal **out, sg_verdict *v);
 /* Called once the request is authorized (tenant and scopes checked), before the rate limit and
  * the handler: records the SB-HMAC signature pend of the key key_id in the key's share of the
