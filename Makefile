@@ -51,7 +51,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps node-deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -126,6 +126,26 @@ deps:
 	  echo "missing packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
 	fi
 
+# The node tests drive the gateway with the official client libraries (test/node/package.json,
+# pinned, with its lock): installed once into build/npm, again when the lock changes.  node and
+# npm come from Debian's packages when the machine has neither.
+NPM_DIR := build/npm
+node-deps:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing node/npm; run: sudo apt-get install -y nodejs npm"; exit 1; fi; \
+	  echo "installing: nodejs npm"; \
+	  (apt-get install -y -q nodejs npm >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm)) || exit 1; \
+	fi
+	@if ! cmp -s test/node/package-lock.json $(NPM_DIR)/package-lock.json || \
+	    [ ! -d $(NPM_DIR)/node_modules ]; then \
+	  echo "  NPM   test/node/package.json -> $(NPM_DIR)"; \
+	  rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR) && \
+	  cp test/node/package.json test/node/package-lock.json $(NPM_DIR)/ && \
+	  (cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) || \
+	  { cat $(NPM_DIR)/npm.log; rm -rf $(NPM_DIR); exit 1; }; \
+	fi
+
 DEV_TOKEN ?= dev-token
 DEV_HMAC  ?= dev-hmac
 run: deps
@@ -148,7 +168,7 @@ CHECK_B  := build/asan
 CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 T ?=
 
-check: deps
+check: deps node-deps
 	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
 	@$(MAKE) --no-print-directory examples
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; \

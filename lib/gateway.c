@@ -153,7 +153,8 @@ static void wire(soulgw *gw) {
                              .metrics = gw->metrics,
                              .table = gw->llm,
                              .tokens = gw->llm_tokens,
-                             .upstream_duration = gw->upstream_duration};
+                             .upstream_duration = gw->upstream_duration,
+                             .stream_truncated = gw->stream_truncated};
   gw->ctx = (sg_ctx){.log = gw->log,
                      .metrics = gw->metrics,
                      .registry = gw->registry,
@@ -217,6 +218,11 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->upstream_duration = sg_metrics_family(gw->metrics, "soulgw_upstream_duration_seconds",
                                             "Time spent on upstream calls, by provider.",
                                             "provider", 100, upstream_buckets);
+  gw->stream_truncated = sg_metrics_family(
+      gw->metrics, "soulgw_llm_stream_truncated_total",
+      "Model streams whose upstream closed before its end marker ([DONE] or a finish reason), "
+      "ended with an error event, by provider.",
+      "provider", 100, NULL);
   gw->observe_events = sg_metrics_family(gw->metrics, "soulgw_observe_events_total",
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
@@ -233,7 +239,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
-      !gw->llm_tokens || !gw->upstream_duration || !gw->observe_events ||
+      !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
       !gw->registry_load_failures || !gw->tools || !gw->llm || !gw->registry ||
       sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;

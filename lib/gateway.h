@@ -45,6 +45,7 @@ struct soulgw {
   sg_family *tool_invocations;   /* {tool,status} */
   sg_family *llm_tokens;         /* {model,direction} */
   sg_family *upstream_duration;  /* {provider}, histogram */
+  sg_family *stream_truncated;   /* {provider} */
   sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_family *registry_load_failures; /* tenants served a fallback registry at start */
   sg_replay *replay;

@@ -27,6 +27,10 @@ const sg_service_def sg_standard_services[] = {
     {"legacy_tools", "/tenants/{tenant}/tools.execute", "legacy_tools_execute", "tools:execute"},
     {"legacy_collab", "/tenants/{tenant}/collab.execute", "legacy_collab_execute",
      "collab:execute"},
+    {"openai_chat", "/v1/chat/completions", "openai_chat", "llm:invoke"},
+    {"openai_embeddings", "/v1/embeddings", "openai_embeddings", "llm:invoke"},
+    {"openai_models", "/v1/models", "openai_models", "llm:invoke"},
+    {"mcp", "/mcp", "mcp", "tools:execute"},
 };
 const size_t sg_standard_services_count = sizeof sg_standard_services / sizeof sg_standard_services[0];
 

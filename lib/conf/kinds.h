@@ -11,8 +11,16 @@
 
 /* The error dialect of a route: the shape in which every failure of the route is answered
  * (pipeline/dialect.c renders each).  SOULGW: SPEC 4's {"code","message","correlation_id"};
- * LEGACY: the soulseed-agi envelope {"success":false,"data":null,"error":{...},"trace_id"}. */
-typedef enum sg_dialect { SG_DIALECT_SOULGW, SG_DIALECT_LEGACY, SG_DIALECT_COUNT } sg_dialect;
+ * LEGACY: the soulseed-agi envelope {"success":false,"data":null,"error":{...},"trace_id"};
+ * OPENAI: OpenAI's {"error":{"message","type","param","code"}} (SPEC-protocols 1); MCP: a
+ * JSON-RPC 2.0 error answer {"jsonrpc":"2.0","id":null,"error":{...}} (SPEC-protocols 2). */
+typedef enum sg_dialect {
+  SG_DIALECT_SOULGW,
+  SG_DIALECT_LEGACY,
+  SG_DIALECT_OPENAI,
+  SG_DIALECT_MCP,
+  SG_DIALECT_COUNT
+} sg_dialect;
 
 /* X(ID, "name", "default methods", DIALECT, "description"), one line per route kind. */
 #define SG_KIND_MAP(X)                                                                             \
@@ -34,7 +42,11 @@ typedef enum sg_dialect { SG_DIALECT_SOULGW, SG_DIALECT_LEGACY, SG_DIALECT_COUNT
   X(CONFIG_TOOLS, "config_tools", "GET,POST", SOULGW, "List or publish tool registry versions")    \
   X(CONFIG_TOOLS_ACTIVATE, "config_tools_activate", "POST", SOULGW, "Activate a registry version") \
   X(LEGACY_TOOLS_EXECUTE, "legacy_tools_execute", "POST", LEGACY, "soulseed-agi tools.execute")    \
-  X(LEGACY_COLLAB_EXECUTE, "legacy_collab_execute", "POST", LEGACY, "soulseed-agi collab.execute")
+  X(LEGACY_COLLAB_EXECUTE, "legacy_collab_execute", "POST", LEGACY, "soulseed-agi collab.execute") \
+  X(OPENAI_CHAT, "openai_chat", "POST", OPENAI, "OpenAI-compatible chat completions")            \
+  X(OPENAI_EMBEDDINGS, "openai_embeddings", "POST", OPENAI, "OpenAI-compatible embeddings")       \
+  X(OPENAI_MODELS, "openai_models", "GET", OPENAI, "OpenAI-compatible model list")                \
+  X(MCP, "mcp", "POST,DELETE", MCP, "Model Context Protocol server (Streamable HTTP)")
 
 typedef enum sg_kind_id {
 #define SG_KIND_ENUM_(id, name, methods, dialect, description) SG_KIND_##id,

@@ -42,6 +42,7 @@ typedef struct sg_llm_env {
   sg_llm *table;                /* the provider table: host providers, configured kinds */
   sg_family *tokens;            /* soulgw_llm_tokens_total{model,direction} */
   sg_family *upstream_duration; /* soulgw_upstream_duration_seconds{provider} */
+  sg_family *stream_truncated;  /* soulgw_llm_stream_truncated_total{provider} */
 } sg_llm_env;
 
 /* One call, besides its parameters.  Providers copy what they keep: it need not outlive the

@@ -218,7 +218,8 @@ static int tenant_ok(const char *t) {
   return 1;
 }
 
-/* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant, the principal's. */
+/* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant (or x-tenant-id), the
+ * principal's. */
 static int tenant_stage(soulgw_req *req, const sg_principal *p, sg_verdict *v) {
   const char *t = soulgw_req_param(req, "tenant");
   const soulgw_json *j = soulgw_json_get(req->json, "tenant");
@@ -230,6 +231,7 @@ static int tenant_stage(soulgw_req *req, const sg_principal *p, sg_verdict *v) {
   }
   if (!t) {
     t = soulgw_req_header(req, "X-Soul-Tenant");
+    if (!t || !*t) t = soulgw_req_header(req, "x-tenant-id"); /* the soulseed-agi client's */
     if (t && !*t) t = NULL;
   }
   if (!t && p) t = p->tenant;

@@ -257,8 +257,8 @@ int soulgw_reply_json(soulgw_req *req, int status, soulgw_json *body) {
 
 /* The error body in the request's dialect; NULL when out of memory. */
 static char *error_body(soulgw_req *req, const char *code, const char *msg, const char *path,
-                        size_t *len) {
-  sg_error_view e = {code, msg, req->id, path};
+                        int status, size_t *len) {
+  sg_error_view e = {code, msg, req->id, path, status};
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_dialect_render((sg_dialect)req->dialect, &b, &e);
@@ -273,7 +273,7 @@ static int error_answer(soulgw_req *req, soulgw_api_error code, const char *msg,
     cs = soulgw_api_error_code(code);
   }
   size_t len;
-  char *body = error_body(req, cs, msg, path, &len);
+  char *body = error_body(req, cs, msg, path, soulgw_api_error_status(code), &len);
   if (!body) {
     const char *oom = sg_dialect_oom((sg_dialect)req->dialect, &len);
     return sg_req_static(req, 500, oom, len);
@@ -413,7 +413,8 @@ void sg_req_force_answer(soulgw_req *req) {
   /* Called by soulgw_stop() after its timeout.  The handler keeps its reference: its late answer
    * (or stream close) gets SOULGW_ECLOSED and releases it. */
   size_t len = 0;
-  char *body = error_body(req, "STORAGE.UNAVAILABLE", "the gateway is shutting down", NULL, &len);
+  char *body =
+      error_body(req, "STORAGE.UNAVAILABLE", "the gateway is shutting down", NULL, 503, &len);
   pthread_mutex_lock(&req->lock);
   if (!req->answered) {
     req->status = 503;

@@ -46,5 +46,11 @@ int sg_route_graph_recall(soulgw_req *req, void *ud);
 /* api/observe.c */
 int sg_route_observe_emit(soulgw_req *req, void *ud);
 int sg_route_observe_query(soulgw_req *req, void *ud);
+/* openai/: the OpenAI-compatible API (SPEC-protocols 1) */
+int sg_route_openai_chat(soulgw_req *req, void *ud);
+int sg_route_openai_embeddings(soulgw_req *req, void *ud);
+int sg_route_openai_models(soulgw_req *req, void *ud);
+/* mcp/: the MCP server (SPEC-protocols 2) */
+int sg_route_mcp(soulgw_req *req, void *ud);
 
 #endif

@@ -25,6 +25,10 @@ static const soulgw_handler_fn handlers[SG_KIND_COUNT] = {
     [SG_KIND_CONFIG_TOOLS_ACTIVATE] = SG_ROUTE_HANDLER(config_tools_activate),
     [SG_KIND_LEGACY_TOOLS_EXECUTE] = SG_ROUTE_HANDLER(legacy_tools_execute),
     [SG_KIND_LEGACY_COLLAB_EXECUTE] = SG_ROUTE_HANDLER(legacy_collab_execute),
+    [SG_KIND_OPENAI_CHAT] = SG_ROUTE_HANDLER(openai_chat),
+    [SG_KIND_OPENAI_EMBEDDINGS] = SG_ROUTE_HANDLER(openai_embeddings),
+    [SG_KIND_OPENAI_MODELS] = SG_ROUTE_HANDLER(openai_models),
+    [SG_KIND_MCP] = SG_ROUTE_HANDLER(mcp),
 };
 
 soulgw_handler_fn sg_kind_handler(const sg_kind *k) { return handlers[k->id]; }

@@ -1,0 +1,9 @@
+/*
+ * chat.c -- POST /v1/chat/completions (SPEC-protocols 1).  Not yet served: 501.
+ */
+#include "routes/routes.h"
+
+int sg_route_openai_chat(soulgw_req *req, void *ud) {
+  (void)ud;
+  return soulgw_reply_error(req, SOULGW_API_REQUEST_NOT_IMPLEMENTED, "not implemented yet");
+}
