@@ -149,12 +149,15 @@ int main(int argc, char **argv) {
     return lrc == SOULGW_ENOMEM ? EX_FAIL : EX_CONFIG;
   }
   if (check) {
+    char why[1024];
     char *summary = soulgw_config_describe(cfg);
     if (summary) fputs(summary, stdout);
-    printf("configuration ok\n");
+    int vrc = summary ? soulgw_config_verify(cfg, why, sizeof why) : SOULGW_ENOMEM;
+    if (vrc == 0) printf("configuration ok\n");
+    else if (summary) fprintf(stderr, "soulgw: %s\n", vrc == SOULGW_ENOMEM ? "out of memory" : why);
     free(summary);
     soulgw_config_free(cfg);
-    return summary ? EX_OK : EX_FAIL;
+    return vrc == 0 ? EX_OK : vrc == SOULGW_ECONFIG ? EX_CONFIG : EX_FAIL;
   }
 
   /* Signals are taken synchronously by this thread; the gateway's threads inherit the mask. */

@@ -160,6 +160,13 @@ SOULGW_API const char *soulgw_config_file(const soulgw_config *cfg);
  * secret.  Returns a string to free() or NULL when out of memory. */
 SOULGW_API char *soulgw_config_describe(const soulgw_config *cfg);
 
+/* Checks what soulgw_start() will read beyond the configuration itself, without starting
+ * anything or opening the database: today the [tools] manifests_file (readable, JSON, every
+ * ToolManifestEntry valid).  Returns 0, or SOULGW_ECONFIG with the reason (naming the file and
+ * the failing field) in err, NUL-terminated; SOULGW_EINVAL when cfg holds no loaded
+ * configuration; SOULGW_ENOMEM.  `soulgw --check` calls it after soulgw_config_describe(). */
+SOULGW_API int soulgw_config_verify(const soulgw_config *cfg, char *err, size_t errlen);
+
 /* One integer or string setting of the loaded configuration, by "section.key" ("server.port",
  * "storage.path").  Return 0 and set *out, or SOULGW_ENOTFOUND.  The string stays valid while
  * cfg is neither loaded again nor freed. */

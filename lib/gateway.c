@@ -176,6 +176,14 @@ static void wire_running(soulgw *gw) {
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle */
 
+int soulgw_config_verify(const soulgw_config *cfg, char *err, size_t errlen) {
+  const sg_conf *conf = cfg ? sg_config_snapshot(cfg) : NULL;
+  if (err && errlen) err[0] = '\0';
+  if (!conf || !err || !errlen) return SOULGW_EINVAL;
+  if (!*conf->tools.manifests_file) return 0;
+  return sg_registry_check_file(conf->tools.manifests_file, NULL, err, errlen);
+}
+
 soulgw *soulgw_new(const soulgw_config *cfg) {
   sg_conf *conf = sg_config_snapshot(cfg);
   if (!conf || sg_crypto_init() != 0) return NULL;

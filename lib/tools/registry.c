@@ -392,6 +392,14 @@ out:
   return rc;
 }
 
+int sg_registry_check_file(const char *manifests_file, size_t *count, char *err, size_t errlen) {
+  soulgw_json *all = NULL;
+  int rc = read_manifests(manifests_file, &all, err, errlen);
+  if (count) *count = rc ? 0 : soulgw_json_size(all);
+  soulgw_json_free(all);
+  return rc;
+}
+
 int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, sg_log *log,
                      sg_family *failures, char *err, size_t errlen) {
   soulgw_json *all = NULL, *tenants = NULL;

@@ -57,6 +57,10 @@ void sg_registry_free(sg_registry *r);
  * since it was stored loads as before, with a warning.  Returns 0, SOULGW_ECONFIG with err
  * naming the file and the failing field ("conf/manifests.json: manifests[0].handler:
  * required"), SOULGW_ESTORE (the store cannot list its registries), SOULGW_ENOMEM. */
+/* Reads and validates a manifests file as sg_registry_load() would, without a store: 0 with the
+ * number of manifests in *count (may be NULL), else SOULGW_ECONFIG (or SOULGW_ENOMEM) with err
+ * naming the file and the failing field.  For `soulgw --check`. */
+int sg_registry_check_file(const char *manifests_file, size_t *count, char *err, size_t errlen);
 int sg_registry_load(sg_registry *r, sg_store *st, const char *manifests_file, sg_log *log,
                      sg_family *failures, char *err, size_t errlen);
 

@@ -127,6 +127,28 @@ static void integration_cli_check(void) {
   free(out);
 }
 
+/* --check reads the tool manifests as start-up would: a bad file is found before a deploy. */
+static void integration_cli_check_manifests(void) {
+  const char *bad = write_tmp("bad-manifests.json",
+                              "[{\"tenant\":\"t\",\"id\":\"echo\",\"version\":\"1\"}]");
+  char toml[1024];
+  snprintf(toml, sizeof toml, "%s[tools]\nmanifests_file = \"%s\"\n",
+           "[auth.tokens.local]\ntenant = \"t\"\ntoken = \"literal-token-123\"\n"
+           "scopes = [\"*\"]\n", bad);
+  const char *cfg = write_tmp("check-manifests.toml", toml);
+  char *out = NULL;
+  const char *args[] = {"--config", cfg, "--check", NULL};
+  is_int(soulgw(args, NULL, &out), 78, "--check with an invalid manifests file: 78");
+  has_str(out, "bad-manifests.json: manifests[0].handler", "names the file and the field");
+  ok(out && !strstr(out, "configuration ok"), "and does not say ok");
+  free(out);
+  snprintf(toml, sizeof toml, "[tools]\nmanifests_file = \"/nonexistent/manifests.json\"\n");
+  const char *args2[] = {"--config", write_tmp("check-missing.toml", toml), "--check", NULL};
+  is_int(soulgw(args2, NULL, &out), 78, "--check with a missing manifests file: 78");
+  has_str(out, "/nonexistent/manifests.json: cannot open the tool manifests", "says which file");
+  free(out);
+}
+
 static void integration_cli_missing_secret_start(void) {
   const char *cfg = write_tmp("start.toml", HARNESS_DEFAULT_TOML);
   char *out = NULL;
@@ -226,6 +248,7 @@ static void integration_cli_logging(void) {
 static const tap_test tests[] = {
     TEST(integration_cli_config_typo),   TEST(integration_cli_missing_files),
     TEST(integration_cli_usage),         TEST(integration_cli_check),
+    TEST(integration_cli_check_manifests),
     TEST(integration_cli_missing_secret_start), TEST(integration_cli_port_in_use),
     TEST(integration_cli_reload),        TEST(integration_cli_logging),
 };
