@@ -31,15 +31,15 @@ void sg_rpc_classify(const soulgw_json *msg, sg_rpc_msg *out) {
     invalid(out, "the body must be a JSON-RPC 2.0 message (an object)");
     return;
   }
+  const soulgw_json *method = soulgw_json_get(msg, "method");
+  const soulgw_json *id = soulgw_json_get(msg, "id");
+  const soulgw_json *params = soulgw_json_get(msg, "params");
+  out->id = id_ok(id) ? id : NULL; /* echoed by an error answer too */
   const char *version = soulgw_json_string(soulgw_json_get(msg, "jsonrpc"));
   if (!version || strcmp(version, "2.0") != 0) {
     invalid(out, "jsonrpc must be \"2.0\"");
     return;
   }
-  const soulgw_json *method = soulgw_json_get(msg, "method");
-  const soulgw_json *id = soulgw_json_get(msg, "id");
-  const soulgw_json *params = soulgw_json_get(msg, "params");
-  out->id = id_ok(id) ? id : NULL;
   if (!method) {
     if (!out->id || !(soulgw_json_get(msg, "result") || soulgw_json_get(msg, "error"))) {
       invalid(out, "a message needs a method (a request or notification), or an id with a "
