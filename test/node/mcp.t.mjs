@@ -187,12 +187,14 @@ test('mcp_tool_failures_are_results', async () => {
     const g = await rpc(gw, call(1, 'guarded', {}), { session: sid });
     is(g.status, 200, 'a missing tool scope: 200');
     is(g.json.result.isError, true, 'a missing tool scope: isError');
-    like(g.json.result.content[0].text, /^AUTH\.FORBIDDEN: insufficient scope: tool guarded needs admin:secret/,
+    like(g.json.result.content[0].text,
+         /^AUTH\.FORBIDDEN: insufficient scope: tool guarded needs admin:secret/,
          'the text names AUTH.FORBIDDEN and the scope');
     is(g.json.result.structuredContent, undefined, 'no structuredContent on a failure');
     const s = await rpc(gw, call('s', 'small', { text: 'more than ten bytes' }), { session: sid });
     is(s.json.result.isError, true, 'input over limits.max_bytes_in: isError');
-    like(s.json.result.content[0].text, /^REQUEST\.TOO_LARGE: /, 'the text names REQUEST.TOO_LARGE');
+    like(s.json.result.content[0].text, /^REQUEST\.TOO_LARGE: /,
+         'the text names REQUEST.TOO_LARGE');
     is(s.json.id, 's', 'the string id is echoed');
     const str = await rpc(gw, call(3, 'echo.str', { s: 'x' }), { session: sid });
     is(str.json.result.isError, true, 'output against the output_schema: isError');
