@@ -234,11 +234,17 @@ test('mcp_host_tool', async () => {
 
 // An HTTP tool's run finishes on another thread: the deferred answer, a timeout, a replay.
 test('mcp_http_tool', async () => {
+  let arrived;
+  const holdArrived = new Promise((r) => { arrived = r; });
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       if (req.url === '/slow') return setTimeout(() => res.end('{}'), 3000);
+      if (req.url === '/hold') {
+        arrived();
+        return setTimeout(() => res.end('{}'), 2000);
+      }
       const input = JSON.parse(body || '{}');
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ sum: input.a + input.b }));
@@ -250,6 +256,8 @@ test('mcp_http_tool', async () => {
     { tenant: 'tenant-demo', id: 'add', version: '1', handler: `${base}/add` },
     { tenant: 'tenant-demo', id: 'slow', version: '1', handler: `${base}/slow`,
       limits: { timeout_ms: 300 } },
+    { tenant: 'tenant-demo', id: 'single', version: '1', handler: `${base}/hold`,
+      limits: { timeout_ms: 20000, max_concurrency: 1 } },
   ];
   const gw = await gateway(`[tools]\nallowed_hosts = ["127.0.0.1:${server.address().port}"]\n`,
                            { tools });
@@ -267,6 +275,14 @@ test('mcp_http_tool', async () => {
     is(t.isError, true, 'a tool past its timeout_ms: isError');
     like(t.content[0].text, /^LLM\.TIMEOUT: tool slow did not answer within 300 ms/,
          'naming LLM.TIMEOUT');
+    const sid = await open(gw);
+    const first = rpc(gw, call(1, 'single', {}), { session: sid });
+    await holdArrived; // the first call holds the tool's one slot now
+    const second = await rpc(gw, call(2, 'single', {}), { session: sid });
+    is(second.json.result.isError, true, 'a call past max_concurrency: isError');
+    like(second.json.result.content[0].text, /^QUOTA\.RATE_LIMITED: /,
+         'naming QUOTA.RATE_LIMITED');
+    is((await first).json.result.isError, false, 'while the first one finishes');
     await transport.terminateSession();
     await client.close();
   } finally {
