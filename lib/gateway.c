@@ -18,6 +18,7 @@
 #include "base/crypto.h"
 #include "gateway.h"
 #include "llm/openai.h"
+#include "routes/mcp/session.h"
 #include "routes/routes.h"
 #include "routes/table.h"
 
@@ -161,7 +162,8 @@ static void wire(soulgw *gw) {
                      .tools = &gw->tool_env,
                      .llm = &gw->llm_env,
                      .inflight = &gw->inflight,
-                     .observe_events = gw->observe_events};
+                     .observe_events = gw->observe_events,
+                     .mcp_sessions = gw->mcp_sessions};
   sg_ops_prepare(&gw->ctx, sg_http_version());
 }
 
@@ -246,6 +248,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->tools = sg_tools_new();
   gw->llm = sg_llm_new();
   gw->registry = sg_registry_new();
+  if (!(gw->mcp_sessions = sg_mcp_sessions_new())) goto fail;
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
       !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
       !gw->registry_load_failures || !gw->tools || !gw->llm || !gw->registry ||
@@ -263,6 +266,7 @@ void soulgw_free(soulgw *gw) {
   if (gw->state == GW_RUNNING) soulgw_stop(gw, 0);
   sg_inflight_destroy(&gw->inflight);
   sg_registry_free(gw->registry);
+  sg_mcp_sessions_free(gw->mcp_sessions);
   sg_tools_free(gw->tools);
   sg_llm_free(gw->llm);
   sg_conf_release(gw->initial);

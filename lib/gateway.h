@@ -52,6 +52,7 @@ struct soulgw {
   sg_http *http;
   sg_store *store;       /* opened at start */
   sg_registry *registry; /* loaded at start */
+  struct sg_mcp_sessions *mcp_sessions; /* MCP sessions, for the gateway's whole life */
   sg_tools *tools;       /* host C tools, registered before or after start */
   sg_llm *llm;           /* host providers, registered before start */
   sg_upstream *upstream; /* outbound HTTP: HTTP tools, OpenAI-compatible providers */

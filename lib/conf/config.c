@@ -89,6 +89,12 @@ static const keydef collab_keys[] = {
     {"max_snapshot_bytes", T_INT, C(collab.max_snapshot_bytes), 1024, 1LL << 40, R_PLAIN},
     {"timeline_window", T_INT, C(collab.timeline_window), 0, 1000, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
+static const keydef mcp_keys[] = {
+    {"session_idle_s", T_INT, C(mcp.session_idle_s), 1, 86400 * 30, R_PLAIN},
+    {"max_sessions", T_INT, C(mcp.max_sessions), 1, 10000000, R_PLAIN},
+    {"allowed_origins", T_STRV, C(mcp.allowed_origins), 0, 0, R_PLAIN},
+    {"instructions", T_STR, C(mcp.instructions), 0, 0, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -148,6 +154,7 @@ static const sectiondef sections[] = {
     {"service.", 1, W_SERVICE, service_keys},
     {"metrics", 0, W_CONF, metrics_keys},
     {"collab", 0, W_CONF, collab_keys},
+    {"mcp", 0, W_CONF, mcp_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -920,6 +927,9 @@ static void set_defaults(sg_conf *c) {
   c->collab.timeline_window = 50;
   c->llm.default_model = "local:echo";
   c->llm.embed_model = "local:emb";
+  c->mcp.session_idle_s = 3600;
+  c->mcp.max_sessions = 10000;
+  c->mcp.instructions = "";
 }
 
 static void conf_free(sg_conf *c) {

@@ -98,6 +98,11 @@ typedef struct sg_conf {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
   } llm;
+  struct {
+    long long session_idle_s, max_sessions; /* MCP sessions: idle lifetime, most at once */
+    sg_strv allowed_origins; /* Origin values a browser may send to /mcp, as written */
+    const char *instructions; /* the initialize answer's instructions; "" for none */
+  } mcp;
   sg_service_conf *services;
   sg_strv warnings; /* things worth a log line at start-up and reload (never secrets) */
 } sg_conf;

@@ -7,6 +7,11 @@
  *                        -> tenant (422, 403) -> replay (401, 429) -> rate (429) -> handler
  *   done (answer sent):  metrics and the access log
  *
+ * A route in the mcp dialect (a JSON-RPC server reached by browsers too) differs in three
+ * places: an Origin header it does not list is refused first, right after routing (403); its
+ * 401 carries WWW-Authenticate; and a body that is not JSON is left to its handler, which
+ * answers it as a JSON-RPC parse error (-32700) rather than a 422.
+ *
  * Credentials and scopes are decided from the headers, so that a body is never read for a
  * request that will be refused: only what needs the body (an SB-HMAC body hash, and the replay
  * cache, which records a signature once the request is fully verified) waits for it.
@@ -60,7 +65,7 @@ static int is_token(const char *s) {
 
 /* Renders a stage's verdict: counts its reason, sets its headers, answers in the request's
  * dialect.  Returns 1 (the request is answered). */
-static int refuse(soulgw_req *req, sg_stage stage, const sg_verdict *v) {
+static int refuse(soulgw_req *req, sg_stage stage, sg_verdict *v) {
   req->stage = (unsigned char)stage;
   if (v->reason) sg_auth_count(req->snap->auth, v->reason);
   if (v->retry_after > 0) {
@@ -68,6 +73,9 @@ static int refuse(soulgw_req *req, sg_stage stage, const sg_verdict *v) {
     snprintf(s, sizeof s, "%lld", v->retry_after);
     soulgw_reply_header(req, "Retry-After", s);
   }
+  if (!v->www_authenticate && v->code == SOULGW_API_AUTH_UNAUTHENTICATED &&
+      req->dialect == SG_DIALECT_MCP)
+    v->www_authenticate = "Bearer realm=\"soulgw\""; /* as MCP clients expect on a 401 */
   if (v->www_authenticate) soulgw_reply_header(req, "WWW-Authenticate", v->www_authenticate);
   soulgw_reply_error(req, v->code, "%s", v->message);
   return 1;
@@ -97,6 +105,18 @@ static int authenticate(soulgw_req *req, const sg_principal **p, sg_verdict *v) 
     req->hmac_pending = kept;
   }
   return 0;
+}
+
+/* A browser's Origin, for a route in the mcp dialect: absent, or one of [mcp] allowed_origins
+ * (compared without regard to case), against DNS rebinding. */
+static int origin_stage(const soulgw_req *req, sg_verdict *v) {
+  const char *origin = soulgw_req_header(req, "Origin");
+  if (req->dialect != SG_DIALECT_MCP || !origin) return 0;
+  const sg_strv *allowed = &req->snap->conf->mcp.allowed_origins;
+  for (size_t i = 0; i < allowed->n; i++)
+    if (strcasecmp(allowed->v[i], origin) == 0) return 0;
+  return sg_verdict_set(v, SOULGW_API_AUTH_FORBIDDEN, NULL,
+                        "Origin %.200s is not allowed: list it in [mcp] allowed_origins", origin);
 }
 
 /* The body's size by Content-Length, and its type. */
@@ -181,6 +201,7 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
   req->route = rt;
   req->metric_route = rt->metric_id;
   req->has_body = has_body;
+  if (origin_stage(req, &v)) return refuse(req, SG_STAGE_ROUTE, &v);
   if (limits_stage(req, content_length, content_type, &v))
     return refuse(req, SG_STAGE_LIMITS, &v);
   /* public operations routes skip authentication entirely */
@@ -204,6 +225,7 @@ static int body_stage(soulgw_req *req, sg_verdict *v) {
   int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
   if (rc == SOULGW_ENOMEM)
     return sg_verdict_set(v, SOULGW_API_UNKNOWN_INTERNAL, NULL, "out of memory parsing the body");
+  if (rc && req->dialect == SG_DIALECT_MCP) return 0; /* the handler's -32700 */
   if (rc)
     return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
                           "body is not valid JSON: %s", why);

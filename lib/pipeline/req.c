@@ -233,6 +233,13 @@ int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, con
   return answer_as(req, status, body, body, len, type, NULL);
 }
 
+int sg_req_answer_error(soulgw_req *req, int status, char *body, size_t len, const char *code) {
+  pthread_mutex_lock(&req->lock);
+  if (!req->answered) req->err_code = code;
+  pthread_mutex_unlock(&req->lock);
+  return answer(req, status, body, len);
+}
+
 int soulgw_reply(soulgw_req *req, int status, const char *json, size_t len) {
   if (len == (size_t)-1) len = strlen(json);
   char *copy = sg_strndup(json, len);

@@ -128,6 +128,10 @@ int sg_req_not_found(soulgw_req *req);
 int sg_req_static(soulgw_req *req, int status, const char *body, size_t len);
 /* Answers with a malloc'd body (taken in every case) of the given Content-Type (static). */
 int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type);
+/* Answers an error whose JSON body the handler rendered itself (taken in every case), for a
+ * protocol whose errors no dialect can render alone (a JSON-RPC error with its request's id);
+ * code (static, "SCHEMA.VALIDATION_FAILED" ...) is named in the access log. */
+int sg_req_answer_error(soulgw_req *req, int status, char *body, size_t len, const char *code);
 
 /* Used by the gateway at shutdown: answers a deferred request with 503 in its dialect (or ends
  * its stream) without releasing the handler's reference. */

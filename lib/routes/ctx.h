@@ -27,6 +27,7 @@ typedef struct sg_ctx {
   const sg_llm_env *llm;       /* calling providers */
   sg_inflight *inflight;       /* the draining flag, for /health */
   sg_family *observe_events;   /* soulgw_observe_events_total{topic} */
+  struct sg_mcp_sessions *mcp_sessions; /* MCP sessions (mcp/session.h), for the gateway's life */
   char version_json[512];      /* the /version body, from the facts given to sg_ops_prepare() */
   size_t version_len;
 } sg_ctx;

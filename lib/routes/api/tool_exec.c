@@ -13,7 +13,12 @@
  *
  * The hot path (builtin:echo, no key) reads no store, copies nothing of the input, and builds
  * its answer in one buffer whose text is handed to the response as is.
+ *
+ * A caller with ops (MCP) gets every outcome through them instead: the failures as their code
+ * and message, the success as the body its text() builds from the result (that body is what an
+ * idempotency record holds), a replay as that recorded body.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,8 @@ typedef struct exec {
   sg_toolset *ref; /* keeps the manifest alive */
   const char *tool_id, *call_id, *idem_key;
   const soulgw_json *input;
+  const sg_exec_ops *ops; /* NULL: HTTP answers */
+  void *ud;
   sg_tool_run run;
 } exec;
 
@@ -42,6 +49,8 @@ typedef struct recording {
   soulgw_req *req;
   const char *tool_id, *idem_key; /* parts of the request body, valid while it is deferred */
   const soulgw_json *input;
+  const sg_exec_ops *ops;
+  void *ud;
   char *text;
   size_t len;
 } recording;
@@ -98,9 +107,49 @@ static void put_result(sg_buf *b, const sg_tool_run *run) {
   else if (sg_json_write(b, run->result)) b->failed = 1;
 }
 
+/* Answers a failure: in the route's dialect, or through the caller's ops.  Returns 0. */
+static int fail(soulgw_req *req, const sg_exec_ops *ops, void *ud, soulgw_api_error code,
+                const char *fmt, ...) SG_PRINTF(5, 6);
+static int fail(soulgw_req *req, const sg_exec_ops *ops, void *ud, soulgw_api_error code,
+                const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (!ops) {
+    soulgw_reply_verror(req, code, fmt, ap);
+  } else {
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    ops->fail(req, ud, code, msg);
+  }
+  va_end(ap);
+  return 0;
+}
+
+/* Answers a successful run's text (taken), as 200 or through the caller's ops. */
+static void succeed(soulgw_req *req, const sg_exec_ops *ops, void *ud, char *text, size_t len) {
+  if (!ops) {
+    sg_req_answer_typed(req, 200, text, len, "application/json");
+    return;
+  }
+  ops->ok(req, ud, text, len, 0);
+  free(text);
+}
+
+/* The caller's body of a successful run, from its result (NULL when out of memory). */
+static char *ops_text(exec *x, size_t *len) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  put_result(&b, &x->run);
+  char *text = NULL;
+  if (!sg_buf_failed(&b)) text = x->ops->text(x->req, x->ud, b.ptr, b.len, len);
+  sg_buf_free(&b);
+  return text;
+}
+
 /* The answer of a successful run, as JSON text (NULL when out of memory). */
 static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   soulgw_req *req = x->req;
+  if (x->ops) return ops_text(x, len);
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
@@ -135,18 +184,22 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
 
 /* Replays a stored answer {"tool_id","input","status","response"} when it is for the same tool
  * and input, else answers 409. */
-static int replay(soulgw_req *req, const soulgw_json *rec, const char *tool_id,
-                  const soulgw_json *input, const char *key) {
+static int replay(soulgw_req *req, const sg_exec_ops *ops, void *ud, const soulgw_json *rec,
+                  const char *tool_id, const soulgw_json *input, const char *key) {
   const char *tid = soulgw_json_string(soulgw_json_get(rec, "tool_id"));
   const char *text = soulgw_json_string(soulgw_json_get(rec, "response"));
   double status = soulgw_json_number(soulgw_json_get(rec, "status"), 200);
   if (!tid || strcmp(tid, tool_id) != 0 || !sg_json_equal(soulgw_json_get(rec, "input"), input))
-    return soulgw_reply_error(req, SOULGW_API_STORAGE_CONFLICT,
-                              "idempotency key reused with other input (key %.256s)", key);
+    return fail(req, ops, ud, SOULGW_API_STORAGE_CONFLICT,
+                "idempotency key reused with other input (key %.256s)", key);
   if (!text || status < 200 || status > 599)
-    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
-                              "the answer stored under idempotency key %.256s is unreadable", key);
+    return fail(req, ops, ud, SOULGW_API_UNKNOWN_INTERNAL,
+                "the answer stored under idempotency key %.256s is unreadable", key);
   soulgw_reply_header(req, "Idempotent-Replayed", "true");
+  if (ops) {
+    ops->ok(req, ud, text, strlen(text), 1);
+    return 0;
+  }
   return soulgw_reply(req, (int)status, text, (size_t)-1);
 }
 
@@ -157,15 +210,14 @@ static void recorded(void *ud, sg_st st, soulgw_json *result, const char *msg) {
   if (st == SG_ST_OK && soulgw_json_bool(soulgw_json_get(result, "existing"), 0)) {
     /* a concurrent request with the same key recorded its answer first */
     free(w->text);
-    replay(req, result, w->tool_id, w->input, w->idem_key);
+    replay(req, w->ops, w->ud, result, w->tool_id, w->input, w->idem_key);
   } else if (st == SG_ST_OK) {
-    sg_req_answer_typed(req, 200, w->text, w->len, "application/json");
+    succeed(req, w->ops, w->ud, w->text, w->len);
   } else {
     free(w->text);
-    soulgw_reply_error(req, SOULGW_API_STORAGE_UNAVAILABLE,
-                       "tool %.128s ran, but its answer could not be recorded under the "
-                       "idempotency key: %s",
-                       w->tool_id, msg ? msg : "storage unavailable");
+    fail(req, w->ops, w->ud, SOULGW_API_STORAGE_UNAVAILABLE,
+         "tool %.128s ran, but its answer could not be recorded under the idempotency key: %s",
+         w->tool_id, msg ? msg : "storage unavailable");
   }
   free(w);
   soulgw_json_free(result);
@@ -181,32 +233,32 @@ static void complete(exec *x) {
   recording *w = NULL;
   if (x->run.failed) {
     sg_toolset_release(x->ref);
-    soulgw_reply_error(req, x->run.code, "%s", x->run.msg);
+    fail(req, x->ops, x->ud, x->run.code, "%s", x->run.msg);
     goto out;
   }
   text = answer_text(x, m, &len);
   sg_tool_run_clear(&x->run);
   sg_toolset_release(x->ref);
   if (!text) {
-    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
-                       "the answer could not be built (out of memory, or nested too deeply)");
+    fail(req, x->ops, x->ud, SOULGW_API_UNKNOWN_INTERNAL,
+         "the answer could not be built (out of memory, or nested too deeply)");
     goto out;
   }
   if (!x->idem_key) {
-    sg_req_answer_typed(req, 200, text, len, "application/json");
+    succeed(req, x->ops, x->ud, text, len);
     goto out;
   }
   if (!(w = malloc(sizeof *w))) {
     free(text);
-    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    fail(req, x->ops, x->ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     goto out;
   }
-  *w = (recording){req, x->tool_id, x->idem_key, x->input, text, len};
+  *w = (recording){req, x->tool_id, x->idem_key, x->input, x->ops, x->ud, text, len};
   if (soulgw_req_defer(req) != 0) {
     /* an HTTP tool's request was answered meanwhile by a stopping gateway: this late answer
      * is dropped and releases the request */
     free(w);
-    sg_req_answer_typed(req, 200, text, len, "application/json");
+    succeed(req, x->ops, x->ud, text, len);
     goto out;
   }
   sg_store_idem_put(sg_ctx_of(req)->store, req->tenant, w->idem_key, w->tool_id, w->input, 200,
@@ -257,28 +309,29 @@ const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const sou
 
 int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   const sg_ctx *ctx = sg_ctx_of(req);
+  const sg_exec_ops *ops = call->ops;
   sg_toolset *ref = NULL;
   const sg_manifest *m = sg_registry_find(ctx->registry, req->tenant, call->tool_id, &ref);
   if (!m)
-    return soulgw_reply_error(req, SOULGW_API_POLICY_DENY_TOOL,
-                              "tool %.256s is not registered for tenant %.128s", call->tool_id,
-                              req->tenant);
+    return fail(req, ops, call->ud, SOULGW_API_POLICY_DENY_TOOL,
+                "tool %.256s is not registered for tenant %.128s", call->tool_id, req->tenant);
   soulgw_api_error code;
   size_t input_bytes;
   char detail[700];
   if (sg_exec_check(req, m, call->input, &code, &input_bytes, detail, sizeof detail)) {
     sg_toolset_release(ref);
-    return soulgw_reply_error(req, code, "%s", detail);
+    return fail(req, ops, call->ud, code, "%s", detail);
   }
   if (call->idem_key) {
     soulgw_json *rec = NULL;
     sg_st st = sg_store_idem_get(ctx->store, req->tenant, call->idem_key, &rec);
     if (st != SG_ST_NOTFOUND) {
       sg_toolset_release(ref);
-      if (st == SG_ST_OK) replay(req, rec, call->tool_id, call->input, call->idem_key);
+      if (st == SG_ST_OK)
+        replay(req, ops, call->ud, rec, call->tool_id, call->input, call->idem_key);
       else
-        soulgw_reply_error(req, SOULGW_API_STORAGE_UNAVAILABLE,
-                           "cannot read idempotency records: storage unavailable");
+        fail(req, ops, call->ud, SOULGW_API_STORAGE_UNAVAILABLE,
+             "cannot read idempotency records: storage unavailable");
       soulgw_json_free(rec);
       return 0;
     }
@@ -293,6 +346,8 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->call_id = call->call_id ? call->call_id : req->id;
   x->idem_key = call->idem_key;
   x->input = call->input;
+  x->ops = ops;
+  x->ud = call->ud;
   x->run.env = ctx->tools;
   x->run.m = m;
   x->run.input = call->input;
@@ -307,7 +362,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
      * moves to the heap and the request is deferred first */
     if (!(x = malloc(sizeof *x))) {
       sg_toolset_release(ref);
-      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+      return fail(req, ops, call->ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
     }
     memcpy(x, &local, offsetof(exec, run) + offsetof(sg_tool_run, failed));
     x->heap = 1;

@@ -1,8 +1,10 @@
 /*
- * tool_exec.h -- the one tool pipeline behind POST /api/tools/execute and the legacy
- * POST /tenants/{tenant}/tools.execute: registry lookup, the manifest's scopes, input schema
- * and size, idempotency, the run itself, and the answer in the shape of the calling route: its
- * dialect (pipeline/dialect.h) shapes its errors, and a legacy route's success is the envelope.
+ * tool_exec.h -- the one tool pipeline behind POST /api/tools/execute, the legacy
+ * POST /tenants/{tenant}/tools.execute and MCP's tools/call: registry lookup, the manifest's
+ * scopes, input schema and size, idempotency, the run itself, and the answer in the shape of
+ * the calling route.  By default the answer is HTTP: the route's dialect (pipeline/dialect.h)
+ * shapes its errors, and a legacy route's success is the envelope.  A caller that answers in a
+ * protocol of its own (MCP) passes ops: the pipeline then hands it each outcome instead.
  */
 #ifndef SG_ROUTES_TOOL_EXEC_H
 #define SG_ROUTES_TOOL_EXEC_H
@@ -10,16 +12,33 @@
 #include "tools/registry.h"
 #include "pipeline/req.h"
 
+/* How a caller answers the outcomes of an execution itself.  Each function is called once
+ * per execution at most, on the handler's thread or later on another (an HTTP tool's run, an
+ * idempotency record's write), and must answer the request. */
+typedef struct sg_exec_ops {
+  /* The body of a successful run as JSON text (malloc'd, its length in *len), from the result
+   * as compact JSON text; NULL when out of memory.  With an idempotency key this text is what
+   * is recorded, and what a replay hands to ok() again. */
+  char *(*text)(soulgw_req *req, void *ud, const char *result, size_t result_len, size_t *len);
+  /* Answers a success with text (not taken), freshly run or replayed from its record. */
+  void (*ok)(soulgw_req *req, void *ud, const char *text, size_t len, int replayed);
+  /* Answers a failure: code (the error table's) and its message.  POLICY.DENY_TOOL means the
+   * tool is not in the tenant's active registry. */
+  void (*fail)(soulgw_req *req, void *ud, soulgw_api_error code, const char *msg);
+} sg_exec_ops;
+
 typedef struct sg_exec_call {
   const char *tool_id;
   const soulgw_json *input;  /* must stay valid until answered (a part of the request body) */
   const char *call_id;       /* NULL: the request id */
   const char *idem_key;      /* NULL: none */
+  const sg_exec_ops *ops;    /* NULL: answer in HTTP, in the route's shape */
+  void *ud;                  /* the ops' own, valid until answered */
 } sg_exec_call;
 
 /* Executes a tool for the request's tenant and answers, now or later (it defers the request
- * when the tool runs asynchronously or the answer must first be recorded).  Always answers;
- * returns 0. */
+ * when the tool runs asynchronously or the answer must first be recorded), itself or through
+ * call->ops.  Always answers; returns 0. */
 int sg_exec_tool(soulgw_req *req, const sg_exec_call *call);
 
 /* Why a manifest's tool may not run for this request and input, as preflight reports it: NULL

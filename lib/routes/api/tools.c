@@ -58,7 +58,7 @@ int sg_route_tool_execute(soulgw_req *req, void *ud) {
   execute_in in;
   if (sg_fields_body(req, execute_fields, &in)) return 0;
   sg_exec_call call = {in.tool_id, soulgw_json_get(req->json, "input"), in.call_id,
-                       in.idempotency_key};
+                       in.idempotency_key, NULL, NULL};
   if (!call.input) {
     /* kept until the request ends: attached to the body */
     soulgw_json *empty = soulgw_json_object();

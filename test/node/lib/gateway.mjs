@@ -44,14 +44,15 @@ function sanitizerReport(log) {
     .test(log);
 }
 
-export async function startGateway(toml = BASE_TOML, { env = {}, args = [] } = {}) {
+// bin: another program taking the same arguments (the test host, build/.../testhost).
+export async function startGateway(toml = BASE_TOML, { env = {}, args = [], bin } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'soulgw-node-'));
   const config = join(dir, 'gateway.toml');
   const portFile = join(dir, 'port');
   const errlog = join(dir, 'stderr.log');
   writeFileSync(config, toml);
   const err = openSync(errlog, 'a');
-  const child = spawn(soulgwBin(), ['--config', config, '--port-file', portFile,
+  const child = spawn(bin || soulgwBin(), ['--config', config, '--port-file', portFile,
                                     '--db', join(dir, 'test.db'), ...args], {
     env: { ...process.env, GATEWAY_TOKEN_LOCAL: TOKEN, ...env },
     stdio: ['ignore', 'ignore', err],
