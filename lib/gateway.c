@@ -141,6 +141,14 @@ static void log_conf(soulgw *gw, const sg_conf *c) {
 
 static int reload_locked(soulgw *gw);
 
+/* Each configured provider's soulgw_llm_stream_truncated_total series exists from the start
+ * (and from the reload that adds the provider), at 0, so that an alert on it has a series to
+ * watch before the first truncation. */
+static void count_providers(soulgw *gw, const sg_conf *c) {
+  for (const sg_provider_conf *p = c->llm.providers; p; p = p->next)
+    sg_family_add(gw->stream_truncated, (const char *[]){p->name}, 0);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Wiring: the narrow views the layers below get of the gateway */
 
@@ -230,8 +238,8 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                             "provider", 100, upstream_buckets);
   gw->stream_truncated = sg_metrics_family(
       gw->metrics, "soulgw_llm_stream_truncated_total",
-      "Model streams whose upstream closed before its end marker ([DONE] or a finish reason), "
-      "ended with an error event, by provider.",
+      "Model streams whose upstream closed, cut off or went silent before its end marker "
+      "([DONE] or a finish reason), ended with an error event, by provider.",
       "provider", 100, NULL);
   gw->observe_events = sg_metrics_family(gw->metrics, "soulgw_observe_events_total",
                                          "Observe events ingested, by topic (the first 100 "
@@ -352,6 +360,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
     return rc;
   }
   sg_inflight_swap(&gw->inflight, snap);
+  count_providers(gw, c);
   gw->started_ms = sg_wall_ms();
   sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
                       .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read};
@@ -515,6 +524,7 @@ static int reload_locked(soulgw *gw) {
   sg_log_configure(gw->log, c->log.level, c->log.json);
   sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 1);
+  count_providers(gw, c);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);
   sg_conf_release(c);

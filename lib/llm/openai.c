@@ -381,13 +381,40 @@ static int on_chunk(void *ud, long status, const char *data, size_t len) {
   return 0;
 }
 
+/* Ends a stream the upstream left unfinished -- closed, cut off or silent before its [DONE]
+ * and before a finish reason -- with an error, never a done: counted in
+ * soulgw_llm_stream_truncated_total{provider} and logged with the request id.  how ends the
+ * sentence "provider NAME ...". */
+static void truncated(oa_call *c, soulgw_api_error code, const char *how) {
+  const char *v[1] = {c->provider};
+  sg_family_add(c->env->stream_truncated, v, 1);
+  sg_log(c->env->log, SOULGW_LOG_WARN, "model stream truncated: the upstream did not finish it",
+         SG_S("provider", c->provider), SG_S("request_id", c->rid), SG_S("how", how));
+  fail(c, code, "provider %s %s", c->provider, how);
+}
+
+/* 1 when the upstream said it finished: [DONE], or a finish reason (some OpenAI-compatible
+ * servers close after the finish reason without [DONE]). */
+static int finished(const oa_call *c) {
+  return c->got_done || c->finish[0];
+}
+
 static void stream_end(oa_call *c) {
   if (c->mode == MODE_JSON) {
     complete_from_json(c, c->raw.ptr ? c->raw.ptr : "", c->raw.len);
     return;
   }
+  /* a last line the close left without its newline: whole, or cut short */
   if (c->line.len && sse_line(c, c->line.ptr, c->line.len) != 0) {
-    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
+    if (c->client_gone || c->said[0]) {
+      fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s",
+           c->client_gone ? "the client went away" : c->fail);
+      return;
+    }
+    c->fail[0] = '\0'; /* a line cut in two is not JSON: a truncation when unfinished */
+  }
+  if (!finished(c)) {
+    truncated(c, SOULGW_API_PROVIDER_UNAVAILABLE, "closed the stream before it finished");
     return;
   }
   const char *text = c->text.ptr && !c->text.failed ? c->text.ptr : "";
@@ -516,6 +543,13 @@ static void log_failure(oa_call *c, const sg_up_result *res, int tries) {
          SG_S("upstream_message", c->said[0] ? c->said : NULL));
 }
 
+/* A stream whose upstream went silent mid-way for longer than timeout_ms. */
+static void stream_silent(oa_call *c) {
+  char how[128];
+  snprintf(how, sizeof how, "sent nothing for %ld ms before the stream finished", c->timeout_ms);
+  truncated(c, SOULGW_API_LLM_TIMEOUT, how);
+}
+
 static void on_done(void *ud, const sg_up_result *res) {
   oa_call *c = ud;
   const char *v[1] = {c->provider};
@@ -530,6 +564,13 @@ static void on_done(void *ud, const sg_up_result *res) {
   if (c->fail[0]) {
     if (c->said[0]) log_failure(c, res, c->attempt + 1);
     fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
+    return;
+  }
+  if (c->stream && c->mode == MODE_SSE && (res->err == SG_UP_OTHER || res->err == SG_UP_TIMEOUT)) {
+    if (finished(c)) stream_end(c); /* the end marker came; only the close went wrong */
+    else if (res->err == SG_UP_OTHER)
+      truncated(c, SOULGW_API_PROVIDER_UNAVAILABLE, "cut the stream off before it finished");
+    else stream_silent(c);
     return;
   }
   int retryable = (res->err == SG_UP_CONNECT || (res->err == SG_UP_OK && res->status >= 500)) &&

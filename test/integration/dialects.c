@@ -149,9 +149,12 @@ static void harden_dialect_legacy_handler(void) {
            "plan.nodes is required", "tools.execute: a plan without nodes");
   envelope("POST", TOOLS, with_full, "{\"plan\":{\"nodes\":[{\"tool_id\":\"no.such.tool\"}]}}",
            403, "POLICY.DENY_TOOL", "not registered", "tools.execute: an unknown tool");
-  envelope("POST", COLLAB, with_full, "{\"plan\":{\"scope\":{}}}", 422,
+  envelope("POST", COLLAB, with_full, "{\"plan\":{\"scope\":{\"collab_id\":null}}}", 422,
            "SCHEMA.VALIDATION_FAILED", "plan.scope.collab_id is required",
-           "collab.execute: a scope without collab_id");
+           "collab.execute: a scope with a null collab_id");
+  envelope("POST", COLLAB, with_full, "{\"plan\":{\"scope\":{},\"rounds\":0}}", 422,
+           "SCHEMA.VALIDATION_FAILED", "plan.rounds must be between 1 and 1000",
+           "collab.execute: a CollabPlan with rounds 0");
 }
 
 /* A principal over its rate: 429 with Retry-After, in the envelope, on both routes. */
