@@ -412,7 +412,9 @@ static void integration_auth_rotation_drill(void) {
   gw_write_config(&g, toml);
   gw_signal(&g, SIGHUP);
   gw_wait_log(&g, "configuration reloaded", 1, 10000);
-  ok(gw_log_has(&g, "auth stage loaded 1 tokens, 1 hmac keys"), "the reload logs the auth stage");
+  /* the auth stage's line follows the reload's: wait for it rather than race it */
+  ok(gw_wait_log(&g, "auth stage loaded 1 tokens, 1 hmac keys", 1, 10000),
+     "the reload logs the auth stage");
   ok(gw_log_has(&g, "is readable by group or others"), "a world-readable secret file is warned about");
   http_resp r;
   const char *old[] = {"Authorization: Bearer old-token", NULL};
