@@ -74,6 +74,27 @@ static int run_pg(const char *bin, const char *const *args, char **out) {
 
 static void stop_at_exit(void) { pgserver_stop(); }
 
+/* pg_ctl start on srv.port: its status. */
+static int ctl_start(void) {
+  char data[128], log[128], opts[256];
+  snprintf(data, sizeof data, "%s/data", srv.dir);
+  snprintf(log, sizeof log, "%s/log", srv.dir);
+  snprintf(opts, sizeof opts,
+           "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off "
+           "-c max_connections=200",
+           srv.port, srv.dir);
+  return run_pg("pg_ctl", (const char *[]){"-D", data, "-l", log, "-o", opts, "-w", "-t", "120",
+                                          "start", NULL},
+                NULL);
+}
+
+/* pg_ctl stop, keeping the data: its status. */
+static int ctl_stop(void) {
+  char data[128];
+  snprintf(data, sizeof data, "%s/data", srv.dir);
+  return run_pg("pg_ctl", (const char *[]){"-D", data, "-m", "fast", "-w", "stop", NULL}, NULL);
+}
+
 static int start(void) {
   if (!find_bindir()) return 1;
   snprintf(srv.dir, sizeof srv.dir, "/tmp/soulgw-pg-XXXXXX");
@@ -85,7 +106,7 @@ static int start(void) {
       return -1;
     }
   }
-  char data[128], pwfile[128], log[128], opts[256], port[16];
+  char data[128], pwfile[128], log[128];
   snprintf(data, sizeof data, "%s/data", srv.dir);
   snprintf(pwfile, sizeof pwfile, "%s/pw", srv.dir);
   snprintf(log, sizeof log, "%s/log", srv.dir);
@@ -109,17 +130,7 @@ static int start(void) {
   unlink(pwfile);
   for (int tries = 0; tries < 5; tries++) {
     srv.port = free_port();
-    snprintf(port, sizeof port, "%d", srv.port);
-    snprintf(opts, sizeof opts,
-             "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off "
-             "-c max_connections=200",
-             srv.port, srv.dir);
-    out = NULL;
-    rc = run_pg("pg_ctl", (const char *[]){"-D", data, "-l", log, "-o", opts, "-w", "-t", "120",
-                                          "start", NULL},
-                &out);
-    free(out);
-    if (rc == 0) return 0;
+    if ((rc = ctl_start()) == 0) return 0;
   }
   tap_diag("pgserver: pg_ctl start failed (%d), see %s", rc, log);
   return -1;
@@ -139,9 +150,7 @@ int pgserver_start(void) {
 
 void pgserver_stop(void) {
   if (srv.state != 1 || srv.owner != getpid()) return;
-  char data[128];
-  snprintf(data, sizeof data, "%s/data", srv.dir);
-  run_pg("pg_ctl", (const char *[]){"-D", data, "-m", "fast", "-w", "stop", NULL}, NULL);
+  ctl_stop();
   run_cmd((const char *[]){"rm", "-rf", srv.dir, NULL}, NULL, NULL);
   srv.state = 0;
   srv.port = 0;
@@ -190,3 +199,7 @@ long long pgserver_query_int(const char *url, const char *sql) {
   PQfinish(c);
   return v;
 }
+
+int pgserver_pause(void) { return srv.state == 1 && ctl_stop() == 0 ? 0 : -1; }
+
+int pgserver_resume(void) { return srv.state == 1 && ctl_start() == 0 ? 0 : -1; }

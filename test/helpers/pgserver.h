@@ -22,6 +22,10 @@
 int pgserver_start(void);
 /* Stops it and removes its directory.  Nothing when it does not run. */
 void pgserver_stop(void);
+/* Stops the server, keeping its data, as an outage would: 0 or -1. */
+int pgserver_pause(void);
+/* Starts it again on the same port: 0 or -1. */
+int pgserver_resume(void);
 /* Its TCP port, 0 when it does not run. */
 int pgserver_port(void);
 /* Creates database db (letters, digits and _) unless it exists: 0 or -1. */
