@@ -344,7 +344,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
                       .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read,
                       .backend = c->storage.backend, .url = c->storage.url.value,
-                      .pool = (int)c->storage.pool,
+                      /* SQLite's readers are cheap: bounded on PostgreSQL only */
+                      .pool = strcmp(c->storage.backend, "postgres") ? 0 : (int)c->storage.pool,
                       .statement_timeout_ms = (int)c->storage.statement_timeout_ms};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
