@@ -30,7 +30,8 @@ WERROR  ?=
 SAN     ?=
 
 # libcurl's headers are needed to build; the library itself is loaded by lib/clients/upstream.c on the
-# first outbound call (dlopen), so it is not linked.
+# first outbound call (dlopen), so it is not linked.  libpq is called from lib/store/pg.c only;
+# the postgresql package is the server the tests start (test/helpers/pgserver.c).
 PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lpq)
@@ -264,7 +265,7 @@ $(FUZZ_OBJ): build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CLANG $<")
 	$(Q)clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
-	  -MMD -MP -c -o $@ $<
+	  $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 $(FUZZ_TARGETS): build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 	@$(if $(Q),echo "  CLANG $@")
 	$(Q)clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
