@@ -52,7 +52,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps node-deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps node-deps perf pg-perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -230,6 +230,16 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
+
+# make pg-perf: durable appends on a real PostgreSQL, the store against the naive floor
+# (test/perf/pg_appends.c; THREADS=8 SECONDS=5), on a release build.
+pg-perf: $(B)/t/pg_appends
+	@$(B)/t/pg_appends
+
+$(B)/t/pg_appends: $(B)/obj/test/perf/pg_appends.o $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(TEST_LIBS)
 
 # make fuzz builds the targets; make fuzz-run runs each for FUZZ_SECONDS over its seeds
 # (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.  A target's

@@ -25,7 +25,10 @@ static struct {
   char dir[64];
   int port;
   pid_t owner; /* the process that started it (forked children do not stop it) */
+  int durable;  /* fsync on (benchmarks) */
 } srv;
+
+void pgserver_durable(void) { srv.durable = 1; }
 
 /* The directory of Debian's server binaries (/usr/lib/postgresql/N/bin), newest first. */
 static int find_bindir(void) {
@@ -80,9 +83,8 @@ static int ctl_start(void) {
   snprintf(data, sizeof data, "%s/data", srv.dir);
   snprintf(log, sizeof log, "%s/log", srv.dir);
   snprintf(opts, sizeof opts,
-           "-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off "
-           "-c max_connections=200",
-           srv.port, srv.dir);
+           "-c listen_addresses=127.0.0.1 -p %d -k %s -c max_connections=200%s", srv.port,
+           srv.dir, srv.durable ? "" : " -c fsync=off -c full_page_writes=off");
   return run_pg("pg_ctl", (const char *[]){"-D", data, "-l", log, "-o", opts, "-w", "-t", "120",
                                           "start", NULL},
                 NULL);

@@ -6,7 +6,8 @@
  * runuser), otherwise as the caller.  It listens on 127.0.0.1 only, on a free port, with its
  * unix socket in the temporary directory; connections over TCP need the password of the
  * superuser "soulgw" (SCRAM), so that the tests' URLs hold a secret that must never be printed.
- * fsync is off: the tests restart soulgw, never the machine.
+ * fsync is off unless pgserver_durable() was called: the tests restart soulgw, never the
+ * machine.
  */
 #ifndef PGSERVER_H
 #define PGSERVER_H
@@ -20,6 +21,8 @@
  * server's binaries are not installed (the caller skips), -1 when it could not start (with a
  * diagnostic).  It is stopped at exit. */
 int pgserver_start(void);
+/* Before pgserver_start(): keep fsync on, as a benchmark of durable writes needs. */
+void pgserver_durable(void);
 /* Stops it and removes its directory.  Nothing when it does not run. */
 void pgserver_stop(void);
 /* Stops the server, keeping its data, as an outage would: 0 or -1. */
