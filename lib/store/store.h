@@ -213,7 +213,8 @@ typedef enum { SG_DIR_OUT, SG_DIR_IN, SG_DIR_BOTH } sg_direction;
 /* Breadth-first walk from node_id over edges (label NULL: any), up to depth levels and limit
  * edges, newest first within a depth: {"tenant","node_id","label","edges":[{"from","to","label",
  * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list.  Reads at most
- * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall";
+ * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall"
+ * (on PostgreSQL, which walks in one statement: the edges answered);
  * SG_ST_UNAVAILABLE when the database fails or memory runs out, never a partial list. */
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
                             const char *label, sg_direction dir, int depth, int limit,
