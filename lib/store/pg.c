@@ -16,6 +16,12 @@
  * back, as with SQLite.  A PostgreSQL SEQUENCE would be global and would spend numbers on
  * rollback, which the store's contract (store.h) does not allow.
  *
+ * Several gateways.  What the SQLite writer gets from being the only one, the writer here takes
+ * with locks held until COMMIT: a tenant's sequence row (above), a tenant's registry (an
+ * advisory lock taken by the publish's first read, so that concurrent publishes merge one
+ * after the other) and a collaboration's row (SELECT ... FOR UPDATE, so that concurrent calls
+ * append their entries one after the other).  Readers take no locks.
+ *
  * Graph recall is one recursive query (Q_GRAPH) that walks the way shape.c's walk does, depth
  * by depth, with the same limits and order.
  *
@@ -81,10 +87,10 @@ static const char *const migrations[] = {
 /* Prepared statements, by id.  Each connection prepares the ones it uses on first use. */
 enum {
   Q_PROBE, Q_SEQ_NEXT,
-  Q_REG_INSERT, Q_REG_EXISTS, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
+  Q_REG_INSERT, Q_REG_EXISTS, Q_REG_EXISTS_LOCK, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
   Q_REG_TENANTS,
   Q_IDEM_GET, Q_IDEM_INSERT,
-  Q_COLLAB_GET, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
+  Q_COLLAB_GET, Q_COLLAB_GET_LOCK, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
   Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_IN,
   Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
@@ -103,6 +109,13 @@ static const char *const sql[Q_COUNT] = {
                      " FROM registry_versions WHERE tenant = $1::text"
                      " ON CONFLICT(tenant, version) DO NOTHING",
     [Q_REG_EXISTS] = "SELECT 1 FROM registry_versions WHERE tenant = $1::text AND version = $2::text",
+    /* The writer's: a publish or a bootstrap starts with it, and holds the tenant's registry
+     * lock until COMMIT, so that two gateways publishing at once merge one after the other
+     * (and number their versions apart) instead of losing a version's manifests. */
+    [Q_REG_EXISTS_LOCK] = "SELECT (SELECT 1 FROM registry_versions WHERE tenant = $1::text"
+                          " AND version = $2::text)"
+                          " FROM (SELECT pg_advisory_xact_lock(hashtextextended("
+                          "'soulgw/registry/' || $1::text, 0))) l",
     [Q_REG_SET_ACTIVE] = "INSERT INTO registry_active(tenant, version) VALUES($1::text, $2::text)"
                          " ON CONFLICT(tenant) DO UPDATE SET version = excluded.version",
     [Q_REG_ACTIVE] = "SELECT v.version, v.manifests, v.created_at_ms FROM registry_active a"
@@ -122,6 +135,11 @@ static const char *const sql[Q_COUNT] = {
     [Q_COLLAB_GET] = "SELECT status, participants, context, resolution, created_at, updated_at,"
                      " entries, timeline_bytes FROM collabs"
                      " WHERE tenant = $1::text AND collab_id = $2::text",
+    /* The writer's: a collaboration is read, merged and written back under its row's lock,
+     * so that two gateways advancing it at once do so one after the other. */
+    [Q_COLLAB_GET_LOCK] = "SELECT status, participants, context, resolution, created_at,"
+                          " updated_at, entries, timeline_bytes FROM collabs"
+                          " WHERE tenant = $1::text AND collab_id = $2::text FOR UPDATE",
     [Q_COLLAB_PUT] = "INSERT INTO collabs(tenant, collab_id, status, participants, context,"
                      " resolution, created_at, updated_at, entries, timeline_bytes)"
                      " VALUES($1::text, $2::text, $3::text, $4::text, $5::text, $6::text,"
@@ -643,7 +661,8 @@ static int pg_seq_next(sg_conn *c, const char *tenant, const char *name, int64_t
 
 static int pg_reg_exists(sg_conn *c, const char *tenant, const char *version, int *exists) {
   int64_t one = 0;
-  int rc = read_rows(CONN(c), Q_REG_EXISTS, ARGS(A_TXT(tenant), A_TXT(version)), row_int, &one);
+  int q = CONN(c)->reader ? Q_REG_EXISTS : Q_REG_EXISTS_LOCK;
+  int rc = read_rows(CONN(c), q, ARGS(A_TXT(tenant), A_TXT(version)), row_int, &one);
   *exists = one != 0;
   return rc;
 }
@@ -695,7 +714,8 @@ static int pg_idem_insert(sg_conn *c, const char *tenant, const char *key, const
 
 static int pg_collab_get(sg_conn *c, const char *tenant, const char *collab_id, sg_row_fn fn,
                          void *ud) {
-  return read_rows(CONN(c), Q_COLLAB_GET, ARGS(A_TXT(tenant), A_TXT(collab_id)), fn, ud);
+  int q = CONN(c)->reader ? Q_COLLAB_GET : Q_COLLAB_GET_LOCK;
+  return read_rows(CONN(c), q, ARGS(A_TXT(tenant), A_TXT(collab_id)), fn, ud);
 }
 
 static int pg_collab_put(sg_conn *c, const char *tenant, const char *collab_id,

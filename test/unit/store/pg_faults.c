@@ -3,7 +3,9 @@
  * statement_timeout_ms fails its write alone (503) while the store stays writable; connections
  * the server drops are opened again on their next use, so that a failed read or write is
  * followed by successful ones without reopening the store, and nothing acknowledged before is
- * lost; a write whose transaction is lost is never acknowledged.
+ * lost; a write whose transaction is lost is never acknowledged.  And two stores (two
+ * gateways) on one database: publishes at once both land, the second merging the first, and a
+ * collaboration advanced by both at once takes both entries.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -99,9 +101,81 @@ static void unit_store_pg_reconnects(void) {
   sg_store_close(st);
 }
 
+/* Makes every insert into table take 300 ms, so that two stores' writes overlap. */
+static void slow_inserts(const char *table, int on) {
+  char sql[512];
+  if (on)
+    snprintf(sql, sizeof sql,
+             "CREATE OR REPLACE FUNCTION slowly() RETURNS trigger LANGUAGE plpgsql AS"
+             " $$BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END$$;"
+             "CREATE TRIGGER slowly BEFORE INSERT ON %s FOR EACH ROW EXECUTE FUNCTION slowly();",
+             table);
+  else
+    snprintf(sql, sizeof sql, "DROP TRIGGER slowly ON %s", table);
+  pgserver_exec(addr, sql);
+}
+
+static void unit_store_pg_two_stores(void) {
+  sg_store *a = open_pg(5000), *b = open_pg(5000);
+  if (!a || !b) goto out;
+  soulgw_json *boot = J("[{\"tenant\":\"t1\",\"id\":\"boot\",\"version\":\"1\",\"handler\":\"h\"}]");
+  soulgw_json *ma = J("[{\"tenant\":\"t1\",\"id\":\"from-a\",\"version\":\"1\",\"handler\":\"h\"}]");
+  soulgw_json *mb = J("[{\"tenant\":\"t1\",\"id\":\"from-b\",\"version\":\"1\",\"handler\":\"h\"}]");
+  is_int(sg_store_registry_bootstrap(a, "t1", boot, 1), SG_ST_OK, "bootstrap on one store");
+  is_int(sg_store_registry_bootstrap(b, "t1", boot, 2), SG_ST_OK, "and again on the other");
+  slow_inserts("registry_versions", 1);
+  result ra, rb;
+  init_result(&ra);
+  init_result(&rb);
+  sg_store_registry_publish(a, "t1", "va", ma, 3, NULL, on_done, &ra);
+  sg_store_registry_publish(b, "t1", "vb", mb, 3, NULL, on_done, &rb);
+  wait_result(&ra);
+  wait_result(&rb);
+  slow_inserts("registry_versions", 0);
+  ok(ra.st == SG_ST_OK && rb.st == SG_ST_OK, "two stores publish at once (%d, %d)", ra.st, rb.st);
+  soulgw_json *v = NULL;
+  is_int(sg_store_registry_active(a, "t1", &v), SG_ST_OK, "the active version");
+  char *text = soulgw_json_print(v);
+  ok(text && strstr(text, "from-a") && strstr(text, "from-b") && strstr(text, "boot"),
+     "holds both publishes' manifests: the second merged the first");
+  free(text);
+  soulgw_json_free(v);
+  free_result(&ra);
+  free_result(&rb);
+  /* a collaboration advanced by both at once */
+  result ca, cb;
+  init_result(&ca);
+  sg_store_collab_execute(a, "t1", "c", NULL, NULL, "first", NULL, 1, on_done, &ca);
+  wait_result(&ca);
+  free_result(&ca);
+  slow_inserts("collab_timeline", 1);
+  init_result(&ca);
+  init_result(&cb);
+  sg_store_collab_execute(a, "t1", "c", NULL, NULL, "by a", NULL, 2, on_done, &ca);
+  sg_store_collab_execute(b, "t1", "c", NULL, NULL, "by b", NULL, 2, on_done, &cb);
+  wait_result(&ca);
+  wait_result(&cb);
+  slow_inserts("collab_timeline", 0);
+  ok(ca.st == SG_ST_OK && cb.st == SG_ST_OK, "two stores advance a collaboration at once (%d, %d)",
+     ca.st, cb.st);
+  is_int(sg_store_collab_get(b, "t1", "c", &v), SG_ST_OK, "read it");
+  is_int((long long)soulgw_json_number(soulgw_json_get(v, "timeline_total"), -1), 3,
+         "three entries, one after the other");
+  soulgw_json_free(v);
+  free_result(&ca);
+  free_result(&cb);
+  soulgw_json_free(boot);
+  soulgw_json_free(ma);
+  soulgw_json_free(mb);
+out:
+  sg_store_close(a);
+  sg_store_close(b);
+}
+
 static const tap_test tests[] = {
     TEST(unit_store_pg_statement_timeout),
     TEST(unit_store_pg_reconnects),
+    TEST(unit_store_pg_two_stores),
 };
 
 int main(void) {
