@@ -30,10 +30,11 @@ WERROR  ?=
 SAN     ?=
 
 # libcurl's headers are needed to build; the library itself is loaded by lib/clients/upstream.c on the
-# first outbound call (dlopen), so it is not linked.
-PKGS := libmicrohttpd libcjson libsodium inih sqlite3
+# first outbound call (dlopen), so it is not linked.  libpq is called from lib/store/pg.c only;
+# the postgresql package is the server the tests start (test/helpers/pgserver.c).
+PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lpq)
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wwrite-strings -fno-common
@@ -51,7 +52,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps node-deps perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps node-deps perf pg-perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -114,7 +115,7 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
-            libcurl4-openssl-dev mandoc curl perl sqlite3 python3
+            libcurl4-openssl-dev mandoc curl perl sqlite3 python3 libpq-dev postgresql
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -230,6 +231,16 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
+# make pg-perf: durable appends on a real PostgreSQL, the store against the naive floor
+# (test/perf/pg_appends.c; THREADS=8 SECONDS=5), on a release build.
+pg-perf: $(B)/t/pg_appends
+	@$(B)/t/pg_appends
+
+$(B)/t/pg_appends: $(B)/obj/test/perf/pg_appends.o $(TEST_HELPER_OBJ) $(B)/libsoulgw.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(B)/libsoulgw.a $(TEST_LIBS)
+
 # make fuzz builds the targets; make fuzz-run runs each for FUZZ_SECONDS over its seeds
 # (test/fuzz/seeds/NAME) and a working corpus kept in build/fuzz/corpus-NAME.  A target's
 # output goes to build/fuzz/NAME.log and the input that broke it to build/fuzz/NAME-crash-*
@@ -264,7 +275,7 @@ $(FUZZ_OBJ): build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CLANG $<")
 	$(Q)clang -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \
-	  -MMD -MP -c -o $@ $<
+	  $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 $(FUZZ_TARGETS): build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 	@$(if $(Q),echo "  CLANG $@")
 	$(Q)clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -D_GNU_SOURCE -Iinclude -Ilib -Ibuild \

@@ -177,7 +177,13 @@ int main(int argc, char **argv) {
   int src = soulgw_start(gw, SOULGW_START_THREADS);
   if (src) {
     fprintf(stderr, "soulgw: %s\n", soulgw_errmsg(gw));
-    rc = src == SOULGW_EBIND ? EX_UNAVAILABLE : src == SOULGW_ECONFIG ? EX_CONFIG : EX_FAIL;
+    /* a database server that cannot be reached is a service unavailable, as a port is */
+    const char *backend = "sqlite";
+    soulgw_config_get_str(cfg, "storage.backend", &backend);
+    rc = src == SOULGW_EBIND || (src == SOULGW_ESTORE && strcmp(backend, "postgres") == 0)
+             ? EX_UNAVAILABLE
+         : src == SOULGW_ECONFIG ? EX_CONFIG
+                                 : EX_FAIL;
     goto out;
   }
   if (port_file && write_port_file(port_file, soulgw_port(gw)) != 0) {

@@ -363,7 +363,11 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   count_providers(gw, c);
   gw->started_ms = sg_wall_ms();
   sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
-                      .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read};
+                      .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read,
+                      .backend = c->storage.backend, .url = c->storage.url.value,
+                      /* SQLite's readers are cheap: bounded on PostgreSQL only */
+                      .pool = strcmp(c->storage.backend, "postgres") ? 0 : (int)c->storage.pool,
+                      .statement_timeout_ms = (int)c->storage.statement_timeout_ms};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
                              gw->registry_load_failures, err, sizeof err)) != 0 ||
@@ -516,7 +520,9 @@ static int reload_locked(soulgw *gw) {
       o->server.header_timeout_s != c->server.header_timeout_s ||
       o->server.min_body_rate_bytes_s != c->server.min_body_rate_bytes_s ||
       o->server.max_connections_per_ip != c->server.max_connections_per_ip ||
-      strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full)
+      strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full ||
+      strcmp(o->storage.backend, c->storage.backend) || o->storage.pool != c->storage.pool ||
+      o->storage.statement_timeout_ms != c->storage.statement_timeout_ms)
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "
            "after a restart");

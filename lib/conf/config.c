@@ -66,6 +66,13 @@ static const keydef server_keys[] = {
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef storage_keys[] = {{"path", T_STR, C(storage.path), 0, 0, R_PLAIN},
                                       {"synchronous", T_SYNC, C(storage.sync_full), 0, 0, R_PLAIN},
+                                      {"backend", T_STR, C(storage.backend), 0, 0, R_PLAIN},
+                                      {"url_env", T_STR, C(storage.url), 0, 0, R_ENV},
+                                      {"url_file", T_STR, C(storage.url), 0, 0, R_FILE},
+                                      {"url", T_STR, C(storage.url), 0, 0, R_LIT},
+                                      {"pool", T_INT, C(storage.pool), 1, 1000, R_PLAIN},
+                                      {"statement_timeout_ms", T_INT,
+                                       C(storage.statement_timeout_ms), 1, 3600000, R_PLAIN},
                                       {NULL, 0, 0, 0, 0, 0}};
 static const keydef log_keys[] = {{"level", T_LEVEL, C(log.level), 0, 0, R_PLAIN},
                                   {"format", T_FORMAT, C(log.json), 0, 0, R_PLAIN},
@@ -444,7 +451,7 @@ static void *entity(builder *b, const sectiondef *sd, const char *name, int line
 
 /* "token" for token_env, token_file and token. */
 static const char *role_stem(const char *key) {
-  static const char *const stems[] = {"token", "secret", "api_key", "key"};
+  static const char *const stems[] = {"token", "secret", "api_key", "key", "url"};
   for (size_t i = 0; i < SG_ARRAY_LEN(stems); i++)
     if (strncmp(key, stems[i], strlen(stems[i])) == 0 &&
         (key[strlen(stems[i])] == '\0' || key[strlen(stems[i])] == '_'))
@@ -734,6 +741,18 @@ static void wipe_secret(sg_secret *s) {
   }
 }
 
+/* [storage]: a known backend; postgres needs its connection URI (a secret), which the
+ * others do not read. */
+static void validate_storage(builder *b, sg_secret *url, const char *backend) {
+  int pg = strcmp(backend, "postgres") == 0;
+  if (!pg && strcmp(backend, "sqlite") != 0)
+    problem(b, "storage.backend: unknown backend \"%s\" (expected \"sqlite\" or \"postgres\")",
+            backend);
+  if (pg && !url->env && !url->file && !url->literal)
+    problem(b, "storage.backend \"postgres\" needs one of storage.url_env, url_file or url");
+  if (pg) resolve_secret(b, url, "storage.url");
+}
+
 static int scope_ok(const char *s) {
   if (!*s) return 0;
   for (; *s; s++)
@@ -860,6 +879,7 @@ static void validate(builder *b) {
       inet_pton(AF_INET6, c->server.address, &a6) != 1)
     problem(b, "server.address: \"%s\" is not an IPv4 or IPv6 address", c->server.address);
   if (!*c->storage.path) problem(b, "storage.path must not be empty");
+  validate_storage(b, &c->storage.url, c->storage.backend);
   if (*c->server.metrics_scope && !scope_ok(c->server.metrics_scope))
     problem(b, "server.metrics_scope: invalid scope \"%s\"", c->server.metrics_scope);
   for (sg_cred_conf *e = c->auth.tokens; e; e = e->next) validate_cred(b, e, "auth.tokens", "token");
@@ -916,6 +936,9 @@ static void set_defaults(sg_conf *c) {
   c->server.max_unauthenticated_body_bytes = 16LL << 20;
   c->storage.path = "var/soulgw.db";
   c->storage.sync_full = 1;
+  c->storage.backend = "sqlite";
+  c->storage.pool = 4;
+  c->storage.statement_timeout_ms = 5000;
   c->log.level = SOULGW_LOG_INFO;
   c->log.json = 1;
   c->log.access = 1;
@@ -938,6 +961,7 @@ static void conf_free(sg_conf *c) {
   for (sg_cred_conf *e = c->auth.hmac_keys; e; e = e->next) wipe_secret(&e->secret);
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
+  wipe_secret(&c->storage.url);
   sg_netpolicy_release(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);
@@ -1074,7 +1098,7 @@ int sg_conf_get_int(const sg_conf *c, const char *key, long long *out) {
 
 int sg_conf_get_str(const sg_conf *c, const char *key, const char **out) {
   const keydef *k = c ? fixed_key(key) : NULL;
-  if (!k || k->type != T_STR) return SOULGW_ENOTFOUND;
+  if (!k || k->type != T_STR || k->role != R_PLAIN) return SOULGW_ENOTFOUND; /* no secret */
   *out = *(const char *const *)((const char *)c + k->off);
   return 0;
 }

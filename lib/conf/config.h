@@ -71,6 +71,9 @@ typedef struct sg_conf {
   struct {
     const char *path;
     int sync_full;
+    const char *backend; /* "sqlite" or "postgres" */
+    sg_secret url;       /* postgres: the connection URI (a secret) */
+    long long pool, statement_timeout_ms;
   } storage;
   struct {
     int level, json, access;

@@ -187,8 +187,16 @@ char *soulgw_config_describe(const soulgw_config *cfg) {
                 c->server.address, c->server.port, c->server.threads, c->server.max_body_bytes,
                 c->server.connection_timeout_s, c->server.max_connections,
                 c->server.drain_timeout_s);
-  sg_buf_printf(&b, "storage:  %s (synchronous %s)\n", c->storage.path,
-                c->storage.sync_full ? "full" : "normal");
+  if (strcmp(c->storage.backend, "postgres") == 0) /* the URI is a secret: its source only */
+    sg_buf_printf(&b, "storage:  postgres (url %s %s, pool %lld, statement timeout %lldms)\n",
+                  c->storage.url.env ? "from environment" : c->storage.url.file ? "from file"
+                                                                                : "literal",
+                  c->storage.url.env ? c->storage.url.env
+                  : c->storage.url.file ? c->storage.url.file : "in the configuration",
+                  c->storage.pool, c->storage.statement_timeout_ms);
+  else
+    sg_buf_printf(&b, "storage:  %s (synchronous %s)\n", c->storage.path,
+                  c->storage.sync_full ? "full" : "normal");
   sg_buf_printf(&b, "log:      %s, %s, access %s\n", levels[c->log.level],
                 c->log.json ? "json" : "text", c->log.access ? "on" : "off");
   sg_buf_printf(&b, "auth:     %zu tokens, %zu hmac keys, api key %s, hmac skew %llds%s%s\n",

@@ -7,8 +7,9 @@
  * merges and the graph walk.  A driver holds one engine's SQL and bindings behind a const table
  * of function pointers, as curl's `struct Curl_ssl` or SQLite's `sqlite3_mutex_methods`; the
  * front picks the table by name when the store opens (sg_store_opts.backend).  store/sqlite.c
- * is the driver today and the only file that calls SQLite; a PostgreSQL driver (SPEC-cluster.md)
- * implements the same table with its own SQL, in its own file.
+ * is the default driver and the only file that calls SQLite; store/pg.c (SPEC-cluster.md)
+ * implements the same table for PostgreSQL with its own SQL, and is the only file that calls
+ * libpq.
  *
  * Connections.  The front opens connections through the driver and keeps them: one writer
  * connection, used by the writer thread only, and a pool of reader connections, each used by one
@@ -193,6 +194,12 @@ struct sg_store_driver {
    * with the order of storage. */
   int (*edges_touching)(sg_conn *c, const char *tenant, const char *const *nodes, size_t n,
                         const char *label, int in, int limit, sg_row_fn fn, void *ud);
+  /* Optional (NULL: the front walks with edges_touching()): the whole breadth-first walk of
+   * sg_store_graph_recall() in one statement, with the same limits and order as shape.c's
+   * walk; dir is an sg_direction.  Rows (id, from, to, label, props, ts, depth), in the
+   * answer's order. */
+  int (*graph)(sg_conn *c, const char *tenant, const char *node, const char *label, int dir,
+               int depth, int limit, sg_row_fn fn, void *ud);
 
   /* Observe events. */
   int (*event_insert)(sg_conn *c, const char *tenant, int64_t seq, const char *topic,
@@ -218,5 +225,6 @@ static inline int64_t sg_row_int(const sg_row *r, int i) { return r->drv->intege
 
 /* The drivers built in. */
 extern const sg_store_driver sg_store_sqlite;
+extern const sg_store_driver sg_store_pg;
 
 #endif

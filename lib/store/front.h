@@ -54,7 +54,9 @@ struct sg_store {
   wop *qhead, *qtail;
   int stopping;
   pthread_mutex_t rlock;
+  pthread_cond_t rcond; /* a reader was given back */
   sg_conn *free_readers, *all_readers;
+  int nreaders, max_readers; /* reader connections open, and their bound (0: none) */
   atomic_int writable;
   int schema_version;
 };
@@ -66,7 +68,8 @@ struct sg_store {
     return (code);                                                                          \
   } while (0)
 
-/* A reader connection from the pool (opened when none is free), or NULL (counted). */
+/* A reader connection from the pool (opened when none is free and the bound allows; else
+ * waits for one to be given back), or NULL (counted). */
 sg_conn *sg_store_reader(sg_store *st);
 /* Gives a reader connection back.  NULL is ignored. */
 void sg_store_reader_put(sg_store *st, sg_conn *c);

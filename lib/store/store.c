@@ -29,7 +29,7 @@
 #include "store/front.h"
 
 /* The drivers built in; the first is the default. */
-static const sg_store_driver *const drivers[] = {&sg_store_sqlite};
+static const sg_store_driver *const drivers[] = {&sg_store_sqlite, &sg_store_pg};
 
 #define PROBE_IDLE_S 5
 
@@ -74,12 +74,19 @@ sg_st sg_store_unreadable(sg_store *st, const char *tenant, const char *id, char
 sg_conn *sg_store_reader(sg_store *st) {
   sg_conn *c = NULL;
   pthread_mutex_lock(&st->rlock);
+  while (!st->free_readers && st->max_readers && st->nreaders >= st->max_readers)
+    pthread_cond_wait(&st->rcond, &st->rlock);
   if ((c = st->free_readers)) st->free_readers = c->next_free;
+  else st->nreaders++; /* this thread opens one */
   pthread_mutex_unlock(&st->rlock);
   if (c) return c;
   char err[256];
   if (st->drv->connect(st->db, 1, &c, err, sizeof err) != 0) {
     sg_store_count_error(st, "open reader", SG_DRV_CANTOPEN, NULL);
+    pthread_mutex_lock(&st->rlock);
+    st->nreaders--;
+    pthread_cond_signal(&st->rcond);
+    pthread_mutex_unlock(&st->rlock);
     return NULL;
   }
   pthread_mutex_lock(&st->rlock);
@@ -94,6 +101,7 @@ void sg_store_reader_put(sg_store *st, sg_conn *c) {
   pthread_mutex_lock(&st->rlock);
   c->next_free = st->free_readers;
   st->free_readers = c;
+  pthread_cond_signal(&st->rcond);
   pthread_mutex_unlock(&st->rlock);
 }
 
@@ -320,6 +328,8 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
   pthread_mutex_init(&st->qlock, NULL);
   pthread_cond_init(&st->qcond, NULL);
   pthread_mutex_init(&st->rlock, NULL);
+  pthread_cond_init(&st->rcond, NULL);
+  st->max_readers = o->pool > 1 ? o->pool - 1 : o->pool == 1 ? 1 : 0;
   st->errors = o->errors;
   st->rows_read = o->rows_read;
   st->log = o->log;
@@ -364,6 +374,7 @@ void sg_store_close(sg_store *st) {
   pthread_mutex_destroy(&st->qlock);
   pthread_cond_destroy(&st->qcond);
   pthread_mutex_destroy(&st->rlock);
+  pthread_cond_destroy(&st->rcond);
   free(st);
 }
 

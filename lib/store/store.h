@@ -2,8 +2,8 @@
  * store.h -- the storage interface.  Routes and the gateway reach storage only through these
  * functions.  They are implemented once, whatever the engine (store.c, reads.c, writes.c,
  * shape.c); the engine's SQL is behind a driver table (driver.h) chosen by name when the store
- * opens: store/sqlite.c, the only file that calls SQLite, today.  A second backend (PostgreSQL,
- * for several gateways sharing one state) is one more driver, without touching route code.
+ * opens: store/sqlite.c, the only file that calls SQLite (the default), or store/pg.c, the only
+ * file that calls libpq (PostgreSQL, for several gateways sharing one state).
  *
  * Every operation names its tenant; no operation reads or writes another tenant's rows.
  *
@@ -62,7 +62,12 @@ typedef struct sg_store_opts {
   sg_family *errors;   /* soulgw_store_errors_total */
   sg_log *log;         /* for storage errors (never the data) */
   sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
-  const char *backend; /* the driver: "sqlite" (NULL: the default, "sqlite") */
+  const char *backend; /* the driver: "sqlite" or "postgres" (NULL: the default, "sqlite") */
+  /* postgres: the connection URI (a secret: never logged), the connections of the store (the
+   * writer and at most pool - 1 readers; 0: no bound) and the statement timeout (0: 5000). */
+  const char *url;
+  int pool;
+  int statement_timeout_ms;
 } sg_store_opts;
 
 /* Opens (creating the file and its directory when missing), applies forward migrations, starts
@@ -208,7 +213,8 @@ typedef enum { SG_DIR_OUT, SG_DIR_IN, SG_DIR_BOTH } sg_direction;
 /* Breadth-first walk from node_id over edges (label NULL: any), up to depth levels and limit
  * edges, newest first within a depth: {"tenant","node_id","label","edges":[{"from","to","label",
  * "props","timestamp_ms","depth"}]}.  An unknown node gives an empty list.  Reads at most
- * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall";
+ * 4 x limit edge rows (limit going one way), counted in opts' rows_read as op "graph_recall"
+ * (on PostgreSQL, which walks in one statement: the edges answered);
  * SG_ST_UNAVAILABLE when the database fails or memory runs out, never a partial list. */
 sg_st sg_store_graph_recall(sg_store *st, const char *tenant, const char *node_id,
                             const char *label, sg_direction dir, int depth, int limit,

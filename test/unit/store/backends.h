@@ -12,13 +12,19 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "pgserver.h"
 #include "tap.h"
 
 typedef struct store_backend {
   const char *name; /* sg_store_opts.backend */
+  /* Starts what the driver needs (NULL: nothing): 0, 1 when it is not installed (its cases
+   * are skipped), -1 when it failed. */
+  int (*start)(void);
   int schema;       /* the schema version after the migrations */
-  /* The address (sg_store_opts.path) of a database named name, under the directory dir. */
+  /* The address (sg_store_opts.path, and .url) of a fresh database named name, under the
+   * directory dir. */
   void (*address)(char *out, size_t len, const char *dir, const char *name);
   const char *unreachable; /* an address that cannot be opened */
   /* Runs sql on the database at addr: 0, or -1 with a diagnostic. */
@@ -95,6 +101,25 @@ static const char sqlite_schema1[] =
     "CREATE INDEX observe_topic ON observe(tenant, topic, id);"
     "PRAGMA user_version = 1;";
 
+/* PostgreSQL: a database of the test's server (pgserver.h) per address, named after the
+ * directory's unique suffix and name. */
+static void pg_address(char *out, size_t len, const char *dir, const char *name) {
+  char db[64];
+  const char *dash = strrchr(dir, '-');
+  size_t n = (size_t)snprintf(db, sizeof db, "t_%s_", dash ? dash + 1 : "x");
+  for (const char *p = name; *p && n < sizeof db - 1; p++)
+    db[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ? *p : '_');
+  db[n] = '\0';
+  for (char *p = db; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  if (pgserver_createdb(db) != 0) tap_diag("cannot create database %s", db);
+  pgserver_url(out, len, db);
+}
+
+#define PG_POISON_FN                                                                       \
+  "CREATE OR REPLACE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS"                \
+  " $$BEGIN RAISE EXCEPTION 'poisoned'; END$$;"
+
 static const store_backend store_backends[] = {
     {
         .name = "sqlite",
@@ -113,7 +138,32 @@ static const store_backend store_backends[] = {
         .count_unreadable = "SELECT count(*) FROM collabs WHERE collab_id = 'broken'"
                             " AND status = 'unreadable' AND context = '{\"collab_id\":'",
     },
+    {
+        .name = "postgres",
+        .start = pgserver_start,
+        .schema = 1,
+        .address = pg_address,
+        .unreachable = "postgresql://soulgw:" PGSERVER_PASSWORD "@127.0.0.1:1/none",
+        .exec = pgserver_exec,
+        .query_int = pgserver_query_int,
+        .poison_edges = PG_POISON_FN "CREATE TRIGGER poison BEFORE INSERT ON edges FOR EACH ROW"
+                                     " WHEN (NEW.dst = 'poison') EXECUTE FUNCTION poison();",
+        .unpoison_edges = "DROP TRIGGER poison ON edges",
+        .poison_collab = PG_POISON_FN "CREATE TRIGGER poison BEFORE UPDATE ON collabs FOR EACH ROW"
+                                      " WHEN (NEW.collab_id = 'poison') EXECUTE FUNCTION poison();",
+        .unpoison_collab = "DROP TRIGGER poison ON collabs",
+        /* never had schema 1's single-snapshot collaborations */
+    },
 };
+
+/* Starts b's server when it needs one: 1 when its cases can run; otherwise a TAP line says
+ * why (a skip when its server is not installed, a failure when it did not start). */
+static inline int store_backend_ready(const store_backend *b) {
+  int rc = b->start ? b->start() : 0;
+  if (rc > 0) ok(1, "%s # SKIP its server is not installed", b->name);
+  if (rc < 0) ok(0, "the %s server starts", b->name);
+  return rc == 0;
+}
 #define STORE_BACKENDS (sizeof store_backends / sizeof store_backends[0])
 
 #endif

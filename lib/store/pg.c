@@ -1,0 +1,876 @@
+/*
+ * pg.c -- the PostgreSQL driver of the store (driver.h), and the only file that calls libpq:
+ * the schema and its migrations, the SQL of every operation, connections and their bindings.
+ *
+ * The same tables and semantics as store/sqlite.c, so that several gateways can share one
+ * state.  The front (store.c) keeps one writer connection, which runs every write in the
+ * transaction of its batch (group commit, a savepoint per write) and acknowledges after COMMIT,
+ * and a pool of reader connections, read-only.  Every statement is prepared once per
+ * connection (on its first use) and bound; no SQL is built from strings.  statement_timeout is
+ * set on every connection.  The schema is versioned in the table soulgw_schema and migrated
+ * forward at open under an advisory lock, so that gateways starting together migrate once.
+ *
+ * Sequences.  A record's "<repo>::<n>" and an event's "obs-<n>" take n from the tenant's row of
+ * the table sequences, updated inside the write's transaction: numbers are per tenant, unique
+ * across gateways (the row is locked until COMMIT), and a write that is undone gives its number
+ * back, as with SQLite.  A PostgreSQL SEQUENCE would be global and would spend numbers on
+ * rollback, which the store's contract (store.h) does not allow.
+ *
+ * Several gateways.  What the SQLite writer gets from being the only one, the writer here takes
+ * with locks held until COMMIT: a tenant's sequence row (above), a tenant's registry (an
+ * advisory lock taken by the publish's first read, so that concurrent publishes merge one
+ * after the other) and a collaboration's row (SELECT ... FOR UPDATE, so that concurrent calls
+ * append their entries one after the other).  Readers take no locks.
+ *
+ * Graph recall is one recursive query (Q_GRAPH) that walks the way shape.c's walk does, depth
+ * by depth, with the same limits and order.
+ *
+ * A connection the server dropped is opened again on its next use, at most once per backoff
+ * (doubling from 100 ms to 5 s); until then its operations fail (503 STORAGE.UNAVAILABLE).
+ * The writer's idle probe reconnects it, so the store recovers without a restart.
+ *
+ * The connection URI is a secret: it is never logged, and libpq's messages about it go out with
+ * its password taken out.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/crypto.h"
+#include "base/redact.h"
+#include "base/sg.h"
+#include "store/driver.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schema */
+
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE meta(key text PRIMARY KEY, value text);"
+    "CREATE TABLE sequences(tenant text NOT NULL, name text NOT NULL, value bigint NOT NULL,"
+    " PRIMARY KEY(tenant, name));"
+    "CREATE TABLE registry_versions(tenant text NOT NULL, version text NOT NULL,"
+    " seq bigint NOT NULL, manifests text NOT NULL, created_at_ms bigint NOT NULL,"
+    " PRIMARY KEY(tenant, version), UNIQUE(tenant, seq));"
+    "CREATE TABLE registry_active(tenant text PRIMARY KEY, version text NOT NULL);"
+    "CREATE TABLE idempotency(tenant text NOT NULL, key text NOT NULL, tool_id text NOT NULL,"
+    " input text NOT NULL, status integer NOT NULL, response text NOT NULL,"
+    " created_at_ms bigint NOT NULL, PRIMARY KEY(tenant, key));"
+    "CREATE TABLE collabs(tenant text NOT NULL, collab_id text NOT NULL, status text NOT NULL,"
+    " participants text NOT NULL, context text NOT NULL, resolution text NOT NULL,"
+    " created_at bigint NOT NULL, updated_at bigint NOT NULL, entries bigint NOT NULL,"
+    " timeline_bytes bigint NOT NULL, PRIMARY KEY(tenant, collab_id));"
+    "CREATE TABLE collab_timeline(tenant text NOT NULL, collab_id text NOT NULL,"
+    " seq bigint NOT NULL, entry text NOT NULL, PRIMARY KEY(tenant, collab_id, seq));"
+    "CREATE TABLE records(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " tenant text NOT NULL, record_id text NOT NULL, repo text NOT NULL, data text NOT NULL,"
+    " stored_at bigint NOT NULL, UNIQUE(tenant, record_id));"
+    "CREATE INDEX records_repo ON records(tenant, repo, id);"
+    "CREATE TABLE edges(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " tenant text NOT NULL, src text NOT NULL, dst text NOT NULL, label text NOT NULL,"
+    " props text, ts bigint NOT NULL, UNIQUE(tenant, src, label, dst));"
+    "CREATE INDEX edges_out ON edges(tenant, src, id);"
+    "CREATE INDEX edges_in ON edges(tenant, dst, id);"
+    "CREATE TABLE observe(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " tenant text NOT NULL, seq bigint NOT NULL, topic text NOT NULL, severity text NOT NULL,"
+    " event text NOT NULL, trace_id text, ingested_at bigint NOT NULL);"
+    "CREATE INDEX observe_tenant ON observe(tenant, id);"
+    "CREATE INDEX observe_topic ON observe(tenant, topic, id);",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* The advisory lock that serialises migrations ("soulgw" in ASCII). */
+#define MIGRATE_LOCK "115111117108103119"
+
+/* Prepared statements, by id.  Each connection prepares the ones it uses on first use. */
+enum {
+  Q_PROBE, Q_SEQ_NEXT,
+  Q_REG_INSERT, Q_REG_EXISTS, Q_REG_EXISTS_LOCK, Q_REG_SET_ACTIVE, Q_REG_ACTIVE, Q_REG_GET, Q_REG_LIST,
+  Q_REG_TENANTS,
+  Q_IDEM_GET, Q_IDEM_INSERT,
+  Q_COLLAB_GET, Q_COLLAB_GET_LOCK, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
+  Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
+  Q_EDGES_OUT, Q_EDGES_IN,
+  Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
+  Q_COUNT
+};
+
+static const char *const sql[Q_COUNT] = {
+    [Q_PROBE] = "INSERT INTO meta(key, value) VALUES('probe', $1::text)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES($1::text, $2::text, 1)"
+                   " ON CONFLICT(tenant, name) DO UPDATE SET value = sequences.value + 1"
+                   " RETURNING value",
+    /* the version after the tenant's others; a version that exists inserts nothing */
+    [Q_REG_INSERT] = "INSERT INTO registry_versions(tenant, version, seq, manifests, created_at_ms)"
+                     " SELECT $1::text, $2::text, coalesce(max(seq), 0) + 1, $3::text, $4::bigint"
+                     " FROM registry_versions WHERE tenant = $1::text"
+                     " ON CONFLICT(tenant, version) DO NOTHING",
+    [Q_REG_EXISTS] = "SELECT 1 FROM registry_versions WHERE tenant = $1::text AND version = $2::text",
+    /* The writer's: a publish or a bootstrap starts with it, and holds the tenant's registry
+     * lock until COMMIT, so that two gateways publishing at once merge one after the other
+     * (and number their versions apart) instead of losing a version's manifests. */
+    [Q_REG_EXISTS_LOCK] = "SELECT (SELECT 1 FROM registry_versions WHERE tenant = $1::text"
+                          " AND version = $2::text)"
+                          " FROM (SELECT pg_advisory_xact_lock(hashtextextended("
+                          "'soulgw/registry/' || $1::text, 0))) l",
+    [Q_REG_SET_ACTIVE] = "INSERT INTO registry_active(tenant, version) VALUES($1::text, $2::text)"
+                         " ON CONFLICT(tenant) DO UPDATE SET version = excluded.version",
+    [Q_REG_ACTIVE] = "SELECT v.version, v.manifests, v.created_at_ms FROM registry_active a"
+                     " JOIN registry_versions v ON v.tenant = a.tenant AND v.version = a.version"
+                     " WHERE a.tenant = $1::text",
+    [Q_REG_GET] = "SELECT version, manifests, created_at_ms FROM registry_versions"
+                  " WHERE tenant = $1::text AND version = $2::text",
+    [Q_REG_LIST] = "SELECT v.version, v.manifests, v.created_at_ms, (v.version = a.version)::int"
+                   " FROM registry_versions v LEFT JOIN registry_active a ON a.tenant = v.tenant"
+                   " WHERE v.tenant = $1::text ORDER BY v.seq",
+    [Q_REG_TENANTS] = "SELECT tenant FROM registry_active ORDER BY tenant COLLATE \"C\"",
+    [Q_IDEM_GET] = "SELECT tool_id, input, status, response FROM idempotency"
+                   " WHERE tenant = $1::text AND key = $2::text",
+    [Q_IDEM_INSERT] = "INSERT INTO idempotency(tenant, key, tool_id, input, status, response,"
+                      " created_at_ms) VALUES($1::text, $2::text, $3::text, $4::text, $5::int,"
+                      " $6::text, $7::bigint) ON CONFLICT DO NOTHING",
+    [Q_COLLAB_GET] = "SELECT status, participants, context, resolution, created_at, updated_at,"
+                     " entries, timeline_bytes FROM collabs"
+                     " WHERE tenant = $1::text AND collab_id = $2::text",
+    /* The writer's: a collaboration is read, merged and written back under its row's lock,
+     * so that two gateways advancing it at once do so one after the other. */
+    [Q_COLLAB_GET_LOCK] = "SELECT status, participants, context, resolution, created_at,"
+                          " updated_at, entries, timeline_bytes FROM collabs"
+                          " WHERE tenant = $1::text AND collab_id = $2::text FOR UPDATE",
+    [Q_COLLAB_PUT] = "INSERT INTO collabs(tenant, collab_id, status, participants, context,"
+                     " resolution, created_at, updated_at, entries, timeline_bytes)"
+                     " VALUES($1::text, $2::text, $3::text, $4::text, $5::text, $6::text,"
+                     " $7::bigint, $8::bigint, $9::bigint, $10::bigint)"
+                     " ON CONFLICT(tenant, collab_id) DO UPDATE SET status = excluded.status,"
+                     " participants = excluded.participants, context = excluded.context,"
+                     " resolution = excluded.resolution, updated_at = excluded.updated_at,"
+                     " entries = excluded.entries, timeline_bytes = excluded.timeline_bytes",
+    [Q_TL_INSERT] = "INSERT INTO collab_timeline(tenant, collab_id, seq, entry)"
+                    " VALUES($1::text, $2::text, $3::bigint, $4::text)",
+    [Q_TL_RANGE] = "SELECT seq, entry FROM collab_timeline WHERE tenant = $1::text"
+                   " AND collab_id = $2::text AND seq > $3::bigint ORDER BY seq LIMIT $4::bigint",
+    [Q_REC_INSERT] = "INSERT INTO records(tenant, record_id, repo, data, stored_at)"
+                     " VALUES($1::text, $2::text, $3::text, $4::text, $5::bigint)"
+                     " ON CONFLICT(tenant, record_id) DO NOTHING",
+    [Q_REC_GET] = "SELECT repo, data, stored_at FROM records"
+                  " WHERE tenant = $1::text AND record_id = $2::text",
+    [Q_REC_POS] = "SELECT id FROM records WHERE tenant = $1::text AND record_id = $2::text"
+                  " AND repo = $3::text",
+    [Q_REC_LIST] = "SELECT record_id, data, stored_at FROM records WHERE tenant = $1::text"
+                   " AND repo = $2::text AND id > $3::bigint ORDER BY id LIMIT $4::bigint",
+    [Q_EDGE_INSERT] = "INSERT INTO edges(tenant, src, dst, label, props, ts)"
+                      " VALUES($1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint)"
+                      " ON CONFLICT(tenant, src, label, dst) DO NOTHING",
+    [Q_EDGES_OUT] = "SELECT id, src, dst, label, props, ts FROM edges WHERE tenant = $1::text"
+                    " AND src = ANY($2::text[]) AND ($3::text IS NULL OR label = $3::text)"
+                    " ORDER BY id DESC LIMIT $4::bigint",
+    [Q_EDGES_IN] = "SELECT id, src, dst, label, props, ts FROM edges WHERE tenant = $1::text"
+                   " AND dst = ANY($2::text[]) AND ($3::text IS NULL OR label = $3::text)"
+                   " ORDER BY id DESC LIMIT $4::bigint",
+    [Q_OBS_INSERT] = "INSERT INTO observe(tenant, seq, topic, severity, event, trace_id,"
+                     " ingested_at) VALUES($1::text, $2::bigint, $3::text, $4::text, $5::text,"
+                     " $6::text, $7::bigint)",
+    [Q_OBS_QUERY] = "SELECT seq, topic, severity, event, trace_id, ingested_at FROM observe"
+                    " WHERE tenant = $1::text AND ($2::text IS NULL OR topic = $2::text)"
+                    " AND ($3::bigint < 0 OR ingested_at >= $3::bigint)"
+                    " AND ($4::text IS NULL OR severity = $4::text) ORDER BY id LIMIT $5::bigint",
+    /* The walk of shape.c in one query.  $1 tenant, $2 the start node, $3 the label (NULL:
+     * any), $4 the direction (0 out, 1 in, 2 both), $5 the depth, $6 the limit.  One row of
+     * `walk` per depth: the frontier, the nodes reached, the edges answered so far and those
+     * of this depth.  A depth answers the newest edges (by id) touching the frontier that were
+     * not answered before, as many as the limit still allows: the newest of those leaving it
+     * and the newest of those arriving at it from outside (an edge between two nodes of the
+     * frontier is one leaving it).  Their new ends are the next frontier.  The answer is
+     * ordered by depth, then newest first (ts, then id), as shape.c orders it. */
+    [Q_GRAPH] =
+        "WITH RECURSIVE walk(d, frontier, seen, met, total, hits) AS ("
+        " SELECT 0, ARRAY[$2::text], ARRAY[$2::text], ARRAY[]::bigint[], 0::bigint,"
+        "  ARRAY[]::bigint[]"
+        " UNION ALL"
+        " SELECT w.d + 1, s.next, w.seen || s.next, w.met || s.ids,"
+        "  w.total + cardinality(s.ids), s.ids"
+        " FROM walk w CROSS JOIN LATERAL ("
+        "  SELECT coalesce(array_agg(h.id), ARRAY[]::bigint[]) AS ids,"
+        "   coalesce(array_agg(DISTINCT h.other) FILTER (WHERE NOT h.other = ANY(w.seen)),"
+        "    ARRAY[]::text[]) AS next"
+        "  FROM (SELECT u.id, u.other FROM ("
+        "    (SELECT e.id, e.dst AS other FROM edges e WHERE $4::int <> 1"
+        "     AND e.tenant = $1::text AND e.src = ANY(w.frontier)"
+        "     AND ($3::text IS NULL OR e.label = $3::text) AND NOT e.id = ANY(w.met)"
+        "     ORDER BY e.id DESC LIMIT $6::bigint - w.total)"
+        "    UNION ALL"
+        "    (SELECT e.id, e.src AS other FROM edges e WHERE $4::int <> 0"
+        "     AND e.tenant = $1::text AND e.dst = ANY(w.frontier)"
+        "     AND NOT ($4::int = 2 AND e.src = ANY(w.frontier))"
+        "     AND ($3::text IS NULL OR e.label = $3::text) AND NOT e.id = ANY(w.met)"
+        "     ORDER BY e.id DESC LIMIT $6::bigint - w.total)) u"
+        "   ORDER BY u.id DESC LIMIT $6::bigint - w.total) h"
+        " ) s"
+        " WHERE w.d < $5::int AND w.total < $6::bigint AND cardinality(w.frontier) > 0)"
+        " SELECT e.id, e.src, e.dst, e.label, e.props, e.ts, w.d"
+        " FROM walk w JOIN edges e ON e.id = ANY(w.hits) AND e.tenant = $1::text"
+        " ORDER BY w.d, e.ts DESC, e.id DESC",
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors
+ *
+ * A positive code is a SQLSTATE, its five characters in base 36, so that fatal() can read its
+ * class back.  A connection keeps the message of its last error, for describe(). */
+
+static int code_of(const char *state) {
+  int v = 0;
+  for (int i = 0; i < 5; i++) {
+    char ch = state && state[0] ? state[i] : "08006"[i]; /* no SQLSTATE: the connection */
+    int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'A' && ch <= 'Z' ? ch - 'A' + 10 : 0;
+    v = v * 36 + d;
+  }
+  return v ? v : 1;
+}
+
+/* The SQLSTATE of a positive code, into s[6]. */
+static void state_of(int code, char *s) {
+  for (int i = 4; i >= 0; i--) {
+    int d = code % 36;
+    s[i] = (char)(d < 10 ? '0' + d : 'A' + d - 10);
+    code /= 36;
+  }
+  s[5] = '\0';
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connections */
+
+struct sg_drv {
+  char *url;      /* the connection URI: a secret */
+  char *password; /* its password, taken out of messages (NULL: none) */
+  int statement_timeout_ms;
+  sg_log *log;
+};
+
+typedef struct conn {
+  sg_conn base; /* first: the front's view */
+  sg_drv *d;
+  PGconn *pg;
+  int reader;
+  unsigned char prepared[Q_COUNT];
+  char msg[256]; /* the last error's message, without secrets */
+  int64_t retry_at_ms, backoff_ms; /* reconnection, once the server dropped us */
+  sg_buf ids;                      /* a frontier, as a text[] literal */
+} conn;
+
+#define CONN(c) ((conn *)(c))
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* text (libpq's, possibly about the URI) into out, one line, without the password. */
+static void clean(const sg_drv *d, const char *text, char *out, size_t len) {
+  size_t n = strlen(text);
+  while (n && (text[n - 1] == '\n' || text[n - 1] == ' ')) n--;
+  const char *pw = d ? d->password : NULL;
+  sg_redact(text, n, pw, pw ? strlen(pw) : 0, out, len);
+}
+
+/* Records result r's error (or the connection's) on c: its code. */
+static int fail(conn *c, PGresult *r) {
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  /* the primary message only: the detail may quote the row's values */
+  clean(c->d, primary ? primary : PQerrorMessage(c->pg), c->msg, sizeof c->msg);
+  if (!state && PQstatus(c->pg) != CONNECTION_BAD) state = "XX000";
+  return code_of(state);
+}
+
+/* Runs one command without parameters on c (session settings, transaction control): 0 or the
+ * error.  want: the command tag it must answer ("COMMIT"), or NULL. */
+static int simple(conn *c, const char *command, const char *want) {
+  PGresult *r = PQexec(c->pg, command);
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rc = fail(c, r);
+  } else if (want && strcmp(PQcmdStatus(r), want) != 0) {
+    snprintf(c->msg, sizeof c->msg, "%s answered %s", command, PQcmdStatus(r));
+    rc = code_of("40000"); /* a COMMIT that rolled back */
+  }
+  PQclear(r);
+  return rc;
+}
+
+/* The settings of every connection, on a fresh one. */
+static int session(conn *c) {
+  char set[96];
+  snprintf(set, sizeof set, "SET statement_timeout = %d", c->d->statement_timeout_ms);
+  memset(c->prepared, 0, sizeof c->prepared);
+  int rc = simple(c, set, NULL);
+  if (!rc) rc = simple(c, "SET client_min_messages = warning", NULL);
+  if (!rc && c->reader) rc = simple(c, "SET default_transaction_read_only = on", NULL);
+  return rc;
+}
+
+/* A connection the server dropped opens again, at most once per backoff.  0 when c is usable. */
+static int usable(conn *c) {
+  if (PQstatus(c->pg) == CONNECTION_OK) return 0;
+  int64_t now = mono_ms();
+  if (now < c->retry_at_ms) {
+    snprintf(c->msg, sizeof c->msg, "not connected to PostgreSQL (retrying)");
+    return code_of("08006");
+  }
+  PQreset(c->pg);
+  int rc = PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
+  if (rc) {
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (c->backoff_ms > BACKOFF_MAX_MS) c->backoff_ms = BACKOFF_MAX_MS;
+    c->retry_at_ms = now + c->backoff_ms;
+    return rc;
+  }
+  c->backoff_ms = 0;
+  c->retry_at_ms = 0;
+  if (c->d->log)
+    sg_log(c->d->log, SOULGW_LOG_INFO, "storage connection restored",
+           SG_S("backend", "postgres"), SG_S("connection", c->reader ? "reader" : "writer"));
+  return 0;
+}
+
+static void pg_disconnect(sg_conn *base) {
+  conn *c = CONN(base);
+  if (!c) return;
+  PQfinish(c->pg);
+  sg_buf_free(&c->ids);
+  free(c);
+}
+
+/* Opens a libpq connection to d: a connect_timeout unless the URI has its own. */
+static PGconn *open_pg(const sg_drv *d) {
+  const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+  const char *const vals[] = {"10", "soulgw", d->url, NULL};
+  return PQconnectdbParams(keys, vals, 1);
+}
+
+static int pg_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t errlen) {
+  conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return SG_DRV_NOMEM;
+  }
+  c->base.drv = &sg_store_pg;
+  c->d = d;
+  c->reader = reader;
+  sg_buf_init(&c->ids, 0);
+  c->pg = open_pg(d);
+  int rc;
+  if (!c->pg) {
+    snprintf(c->msg, sizeof c->msg, "out of memory");
+    rc = SG_DRV_NOMEM;
+  } else {
+    rc = PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
+  }
+  if (rc) {
+    snprintf(err, errlen, "cannot connect to PostgreSQL: %s", c->msg);
+    pg_disconnect(&c->base);
+    return rc;
+  }
+  *out = &c->base;
+  return 0;
+}
+
+static void pg_close(sg_drv *d) {
+  if (!d) return;
+  if (d->url) sg_wipe(d->url, strlen(d->url));
+  if (d->password) sg_wipe(d->password, strlen(d->password));
+  free(d->url);
+  free(d->password);
+  free(d);
+}
+
+static int pg_open(const sg_store_opts *o, sg_drv **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (!o->url || !*o->url) {
+    snprintf(err, errlen, "the postgres backend needs a connection URI (storage.url_env, "
+                          "url_file or url)");
+    return -1;
+  }
+  char *why = NULL;
+  PQconninfoOption *opts = PQconninfoParse(o->url, &why);
+  if (!opts) {
+    /* libpq's message may quote the URI, secret and all */
+    PQfreemem(why);
+    snprintf(err, errlen, "the storage URL is not a valid PostgreSQL connection URI");
+    return -1;
+  }
+  sg_drv *d = calloc(1, sizeof *d);
+  int oom = !d;
+  if (d) {
+    d->url = sg_strdup(o->url);
+    d->statement_timeout_ms = o->statement_timeout_ms > 0 ? o->statement_timeout_ms : 5000;
+    d->log = o->log;
+    oom = !d->url;
+    for (PQconninfoOption *p = opts; p->keyword; p++)
+      if (strcmp(p->keyword, "password") == 0 && p->val && *p->val &&
+          !(d->password = sg_strdup(p->val)))
+        oom = 1;
+  }
+  PQconninfoFree(opts);
+  if (oom) {
+    pg_close(d);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  *out = d;
+  return 0;
+}
+
+static int pg_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t errlen) {
+  conn *c = CONN(base);
+  (void)d;
+  int version = -1, rc;
+  /* waiting for another gateway's migration is not a statement that hangs */
+  if ((rc = simple(c, "SET statement_timeout = 0", NULL)) ||
+      (rc = simple(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")", NULL))) {
+    snprintf(err, errlen, "cannot lock the PostgreSQL schema: %s", c->msg);
+    return -1;
+  }
+  rc = simple(c, "CREATE TABLE IF NOT EXISTS soulgw_schema(version integer NOT NULL)", NULL);
+  if (!rc) {
+    PGresult *r = PQexec(c->pg, "SELECT coalesce(max(version), 0) FROM soulgw_schema");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+      version = atoi(PQgetvalue(r, 0, 0));
+    else
+      rc = fail(c, r);
+    PQclear(r);
+  }
+  if (rc) {
+    snprintf(err, errlen, "cannot read the PostgreSQL schema version: %s", c->msg);
+  } else if (version > SCHEMA_VERSION) {
+    snprintf(err, errlen, "the PostgreSQL database has schema version %d, newer than this "
+                          "soulgw knows (%d)", version, SCHEMA_VERSION);
+    rc = -1;
+  }
+  for (int v = version; !rc && v < SCHEMA_VERSION; v++) {
+    char bump[96];
+    snprintf(bump, sizeof bump, "DELETE FROM soulgw_schema; INSERT INTO soulgw_schema VALUES(%d)",
+             v + 1);
+    if ((rc = simple(c, "BEGIN", NULL)) || (rc = simple(c, migrations[v], NULL)) ||
+        (rc = simple(c, bump, NULL)) || (rc = simple(c, "COMMIT", "COMMIT"))) {
+      snprintf(err, errlen, "cannot migrate the PostgreSQL database to schema version %d: %s",
+               v + 1, c->msg);
+      simple(c, "ROLLBACK", NULL);
+    }
+  }
+  simple(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")", NULL);
+  if (rc) return -1;
+  if (session(c)) {
+    snprintf(err, errlen, "cannot set up the PostgreSQL connection: %s", c->msg);
+    return -1;
+  }
+  *schema = SCHEMA_VERSION;
+  return 0;
+}
+
+static const char *pg_version(void) {
+  static char v[16];
+  int n = PQlibVersion();
+  snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);
+  return v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The skeleton of every statement */
+
+/* A value to bind: text (s NULL binds SQL NULL) or an integer. */
+typedef struct arg {
+  char type; /* 't' or 'i' */
+  const char *s;
+  int64_t i;
+} arg;
+#define A_TXT(v) ((arg){'t', (v), 0})
+#define A_INT(v) ((arg){'i', NULL, (int64_t)(v)})
+#define ARGS(...) (const arg[]){__VA_ARGS__}, (int)(sizeof (const arg[]){__VA_ARGS__} / sizeof(arg))
+#define MAX_ARGS 10
+
+/* Runs statement q bound to a (n values, $1 to $n) on c, preparing it on first use.  Returns
+ * the result, whose status is ok (rows or none), or NULL with *err set (recorded on c). */
+static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
+  char ints[MAX_ARGS][24];
+  const char *vals[MAX_ARGS];
+  PGresult *r;
+  if ((*err = usable(c))) return NULL;
+  if (!c->prepared[q]) {
+    char name[16];
+    snprintf(name, sizeof name, "q%d", q);
+    r = PQprepare(c->pg, name, sql[q], 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      *err = fail(c, r);
+      PQclear(r);
+      return NULL;
+    }
+    PQclear(r);
+    c->prepared[q] = 1;
+  }
+  for (int k = 0; k < n && k < MAX_ARGS; k++) {
+    if (a[k].type == 'i') {
+      snprintf(ints[k], sizeof ints[k], "%lld", (long long)a[k].i);
+      vals[k] = ints[k];
+    } else {
+      vals[k] = a[k].s;
+    }
+  }
+  char name[16];
+  snprintf(name, sizeof name, "q%d", q);
+  r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
+  ExecStatusType s = PQresultStatus(r);
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    *err = fail(c, r);
+    PQclear(r);
+    return NULL;
+  }
+  *err = 0;
+  return r;
+}
+
+/* Runs statement q bound to a: 0 or the error; *changed (when not NULL) the rows it wrote. */
+static int exec_q(conn *c, int q, const arg *a, int n, int64_t *changed) {
+  int err;
+  PGresult *r = run(c, q, a, n, &err);
+  if (!r) return err;
+  if (changed) *changed = strtoll(PQcmdTuples(r), NULL, 10);
+  PQclear(r);
+  return 0;
+}
+
+/* A row of a read: the result and the row number. */
+typedef struct row {
+  sg_row base; /* first: the front's view */
+  PGresult *r;
+  int i;
+} row;
+
+static const char *pg_text(const sg_row *rw, int i, size_t *len) {
+  const row *x = (const row *)rw;
+  if (PQgetisnull(x->r, x->i, i)) {
+    if (len) *len = 0;
+    return NULL;
+  }
+  if (len) *len = (size_t)PQgetlength(x->r, x->i, i);
+  return PQgetvalue(x->r, x->i, i);
+}
+
+static int64_t pg_integer(const sg_row *rw, int i) {
+  const row *x = (const row *)rw;
+  if (PQgetisnull(x->r, x->i, i)) return 0;
+  const char *v = PQgetvalue(x->r, x->i, i);
+  if (v[0] == 't' && !v[1]) return 1;
+  return strtoll(v, NULL, 10);
+}
+
+/* The read skeleton: runs q bound to a and hands each row to fn.  0 when the rows ran out or
+ * fn stopped, else the error (the engine's, or the one fn returned). */
+static int read_rows(conn *c, int q, const arg *a, int n, sg_row_fn fn, void *ud) {
+  int err;
+  row x = {{&sg_store_pg}, run(c, q, a, n, &err), 0};
+  if (!x.r) return err;
+  int rc = 0, rows = PQntuples(x.r);
+  for (x.i = 0; x.i < rows && rc == 0; x.i++) rc = fn(ud, &x.base);
+  PQclear(x.r);
+  return rc == SG_DRV_STOP ? 0 : rc;
+}
+
+static int row_int(void *ud, const sg_row *r) {
+  *(int64_t *)ud = sg_row_int(r, 0);
+  return SG_DRV_STOP;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Errors and transactions */
+
+static void pg_describe(sg_conn *c, int err, const char **msg, int *code) {
+  *code = err;
+  switch (err) {
+    case SG_DRV_CONFLICT: *msg = "conflict"; return;
+    case SG_DRV_NOMEM: *msg = "out of memory"; return;
+    case SG_DRV_UNREADABLE: *msg = "a stored value cannot be read"; return;
+    case SG_DRV_CANTOPEN: *msg = "cannot connect to PostgreSQL"; return;
+    default: *msg = c && CONN(c)->msg[0] ? CONN(c)->msg : "PostgreSQL failed";
+  }
+}
+
+static int pg_fatal(sg_conn *base, int err) {
+  conn *c = CONN(base);
+  if (PQstatus(c->pg) != CONNECTION_OK) return 1;
+  PGTransactionStatusType t = PQtransactionStatus(c->pg);
+  if (t == PQTRANS_IDLE || t == PQTRANS_UNKNOWN) return 1; /* the transaction is gone */
+  if (err <= 0) return 0;
+  char s[6];
+  state_of(err, s);
+  if (strcmp(s, "57014") == 0) return 0; /* statement_timeout: this write alone */
+  /* connection, resources, operator intervention, system errors, internal errors */
+  return !strncmp(s, "08", 2) || !strncmp(s, "53", 2) || !strncmp(s, "57", 2) ||
+         !strncmp(s, "58", 2) || !strncmp(s, "XX", 2);
+}
+
+static int pg_begin(sg_conn *c) {
+  int rc = usable(CONN(c));
+  return rc ? rc : simple(CONN(c), "BEGIN", NULL);
+}
+static int pg_commit(sg_conn *c) { return simple(CONN(c), "COMMIT", "COMMIT"); }
+static int pg_savepoint(sg_conn *c) { return simple(CONN(c), "SAVEPOINT w", NULL); }
+/* Nothing: PostgreSQL lets a savepoint's name be used again, ROLLBACK TO goes back to the
+ * newest of that name, and released or not a savepoint's writes belong to the transaction;
+ * so a write's savepoint is left in place and the round trip saved (one of five). */
+static int pg_release(sg_conn *c) {
+  (void)c;
+  return 0;
+}
+static int pg_rollback_to(sg_conn *c) { return simple(CONN(c), "ROLLBACK TO SAVEPOINT w", NULL); }
+
+static int pg_rollback(sg_conn *c) {
+  PGconn *pg = CONN(c)->pg;
+  if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) == PQTRANS_IDLE) return 0;
+  return simple(CONN(c), "ROLLBACK", NULL);
+}
+
+static int pg_probe(sg_conn *c) {
+  char now[24];
+  snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+  return exec_q(CONN(c), Q_PROBE, ARGS(A_TXT(now)), NULL);
+}
+
+static int pg_read_begin(sg_conn *c) {
+  int rc = usable(CONN(c));
+  return rc ? rc : simple(CONN(c), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL);
+}
+
+static void pg_read_end(sg_conn *c) { pg_rollback(c); }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Rows */
+
+static int pg_seq_next(sg_conn *c, const char *tenant, const char *name, int64_t *out) {
+  *out = -1;
+  int rc = read_rows(CONN(c), Q_SEQ_NEXT, ARGS(A_TXT(tenant), A_TXT(name)), row_int, out);
+  return rc ? rc : *out < 0 ? SG_DRV_FAILED : 0;
+}
+
+static int pg_reg_exists(sg_conn *c, const char *tenant, const char *version, int *exists) {
+  int64_t one = 0;
+  int q = CONN(c)->reader ? Q_REG_EXISTS : Q_REG_EXISTS_LOCK;
+  int rc = read_rows(CONN(c), q, ARGS(A_TXT(tenant), A_TXT(version)), row_int, &one);
+  *exists = one != 0;
+  return rc;
+}
+
+static int pg_reg_active(sg_conn *c, const char *tenant, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_ACTIVE, ARGS(A_TXT(tenant)), fn, ud);
+}
+
+static int pg_reg_get(sg_conn *c, const char *tenant, const char *version, sg_row_fn fn,
+                      void *ud) {
+  return read_rows(CONN(c), Q_REG_GET, ARGS(A_TXT(tenant), A_TXT(version)), fn, ud);
+}
+
+static int pg_reg_versions(sg_conn *c, const char *tenant, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_LIST, ARGS(A_TXT(tenant)), fn, ud);
+}
+
+static int pg_reg_tenants(sg_conn *c, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REG_TENANTS, NULL, 0, fn, ud);
+}
+
+static int pg_reg_insert(sg_conn *c, const char *tenant, const char *version,
+                         const char *manifests, int64_t created_at) {
+  int64_t n = 0;
+  int rc = exec_q(CONN(c), Q_REG_INSERT,
+                  ARGS(A_TXT(tenant), A_TXT(version), A_TXT(manifests), A_INT(created_at)), &n);
+  return rc ? rc : n == 0 ? SG_DRV_CONFLICT : 0;
+}
+
+static int pg_reg_set_active(sg_conn *c, const char *tenant, const char *version) {
+  return exec_q(CONN(c), Q_REG_SET_ACTIVE, ARGS(A_TXT(tenant), A_TXT(version)), NULL);
+}
+
+static int pg_idem_get(sg_conn *c, const char *tenant, const char *key, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_IDEM_GET, ARGS(A_TXT(tenant), A_TXT(key)), fn, ud);
+}
+
+static int pg_idem_insert(sg_conn *c, const char *tenant, const char *key, const char *tool_id,
+                          const char *input, int status, const char *response,
+                          int64_t created_at, int *inserted) {
+  int64_t n = 0;
+  int rc = exec_q(CONN(c), Q_IDEM_INSERT,
+                  ARGS(A_TXT(tenant), A_TXT(key), A_TXT(tool_id), A_TXT(input), A_INT(status),
+                       A_TXT(response), A_INT(created_at)),
+                  &n);
+  *inserted = n > 0;
+  return rc;
+}
+
+static int pg_collab_get(sg_conn *c, const char *tenant, const char *collab_id, sg_row_fn fn,
+                         void *ud) {
+  int q = CONN(c)->reader ? Q_COLLAB_GET : Q_COLLAB_GET_LOCK;
+  return read_rows(CONN(c), q, ARGS(A_TXT(tenant), A_TXT(collab_id)), fn, ud);
+}
+
+static int pg_collab_put(sg_conn *c, const char *tenant, const char *collab_id,
+                         const sg_collab_row *h) {
+  return exec_q(CONN(c), Q_COLLAB_PUT,
+                ARGS(A_TXT(tenant), A_TXT(collab_id), A_TXT(h->status), A_TXT(h->participants),
+                     A_TXT(h->context), A_TXT(h->resolution), A_INT(h->created_at),
+                     A_INT(h->updated_at), A_INT(h->entries), A_INT(h->timeline_bytes)),
+                NULL);
+}
+
+static int pg_timeline_append(sg_conn *c, const char *tenant, const char *collab_id, int64_t seq,
+                              const char *entry) {
+  return exec_q(CONN(c), Q_TL_INSERT,
+                ARGS(A_TXT(tenant), A_TXT(collab_id), A_INT(seq), A_TXT(entry)), NULL);
+}
+
+static int pg_timeline_range(sg_conn *c, const char *tenant, const char *collab_id,
+                             int64_t after, int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_TL_RANGE,
+                   ARGS(A_TXT(tenant), A_TXT(collab_id), A_INT(after), A_INT(limit)), fn, ud);
+}
+
+static int pg_record_insert(sg_conn *c, const char *tenant, const char *record_id,
+                            const char *repo, const char *data, int64_t stored_at) {
+  int64_t n = 0;
+  int rc = exec_q(CONN(c), Q_REC_INSERT, ARGS(A_TXT(tenant), A_TXT(record_id), A_TXT(repo),
+                                              A_TXT(data), A_INT(stored_at)),
+                  &n);
+  return rc ? rc : n == 0 ? SG_DRV_CONFLICT : 0;
+}
+
+static int pg_record_get(sg_conn *c, const char *tenant, const char *record_id, sg_row_fn fn,
+                         void *ud) {
+  return read_rows(CONN(c), Q_REC_GET, ARGS(A_TXT(tenant), A_TXT(record_id)), fn, ud);
+}
+
+static int pg_record_pos(sg_conn *c, const char *tenant, const char *repo, const char *record_id,
+                         int64_t *pos) {
+  *pos = -1;
+  return read_rows(CONN(c), Q_REC_POS, ARGS(A_TXT(tenant), A_TXT(record_id), A_TXT(repo)),
+                   row_int, pos);
+}
+
+static int pg_record_list(sg_conn *c, const char *tenant, const char *repo, int64_t after,
+                          int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_REC_LIST,
+                   ARGS(A_TXT(tenant), A_TXT(repo), A_INT(after < 0 ? 0 : after), A_INT(limit)),
+                   fn, ud);
+}
+
+static int pg_edge_insert(sg_conn *c, const char *tenant, const char *from, const char *to,
+                          const char *label, const char *props, int64_t ts) {
+  return exec_q(CONN(c), Q_EDGE_INSERT, ARGS(A_TXT(tenant), A_TXT(from), A_TXT(to), A_TXT(label),
+                                             A_TXT(props), A_INT(ts)),
+                NULL);
+}
+
+/* Appends id to a text[] literal, quoted. */
+static void ids_add(sg_buf *b, size_t n, const char *id) {
+  sg_buf_append(b, n ? ",\"" : "{\"", 2);
+  for (const char *p = id; *p; p++) {
+    if (*p == '"' || *p == '\\') sg_buf_putc(b, '\\');
+    sg_buf_putc(b, *p);
+  }
+  sg_buf_putc(b, '"');
+}
+
+#define IDS_KEEP 16384
+
+static int pg_edges_touching(sg_conn *base, const char *tenant, const char *const *nodes,
+                             size_t n, const char *label, int in, int limit, sg_row_fn fn,
+                             void *ud) {
+  conn *c = CONN(base);
+  sg_buf_reset(&c->ids);
+  for (size_t i = 0; i < n; i++) ids_add(&c->ids, i, nodes[i]);
+  if (!n) sg_buf_putc(&c->ids, '{');
+  sg_buf_putc(&c->ids, '}');
+  int rc = sg_buf_failed(&c->ids)
+               ? SG_DRV_NOMEM
+               : read_rows(c, in ? Q_EDGES_IN : Q_EDGES_OUT,
+                           ARGS(A_TXT(tenant), A_TXT(c->ids.ptr), A_TXT(label), A_INT(limit)),
+                           fn, ud);
+  if (c->ids.cap > IDS_KEEP || sg_buf_failed(&c->ids)) sg_buf_free(&c->ids);
+  return rc;
+}
+
+static int pg_graph(sg_conn *c, const char *tenant, const char *node, const char *label,
+                    int dir, int depth, int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_GRAPH,
+                   ARGS(A_TXT(tenant), A_TXT(node), A_TXT(label), A_INT(dir), A_INT(depth),
+                        A_INT(limit)),
+                   fn, ud);
+}
+
+static int pg_event_insert(sg_conn *c, const char *tenant, int64_t seq, const char *topic,
+                           const char *severity, const char *event, const char *trace_id,
+                           int64_t ingested_at) {
+  return exec_q(CONN(c), Q_OBS_INSERT,
+                ARGS(A_TXT(tenant), A_INT(seq), A_TXT(topic), A_TXT(severity), A_TXT(event),
+                     A_TXT(trace_id), A_INT(ingested_at)),
+                NULL);
+}
+
+static int pg_event_query(sg_conn *c, const char *tenant, const char *topic, int64_t since,
+                          const char *severity, int limit, sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_OBS_QUERY,
+                   ARGS(A_TXT(tenant), A_TXT(topic), A_INT(since), A_TXT(severity), A_INT(limit)),
+                   fn, ud);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+const sg_store_driver sg_store_pg = {
+    .name = "postgres",
+    .version = pg_version,
+    .open = pg_open,
+    .close = pg_close,
+    .connect = pg_connect,
+    .disconnect = pg_disconnect,
+    .migrate = pg_migrate,
+    .text = pg_text,
+    .integer = pg_integer,
+    .describe = pg_describe,
+    .fatal = pg_fatal,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .release = pg_release,
+    .rollback_to = pg_rollback_to,
+    .probe = pg_probe,
+    .read_begin = pg_read_begin,
+    .read_end = pg_read_end,
+    .seq_next = pg_seq_next,
+    .reg_exists = pg_reg_exists,
+    .reg_active = pg_reg_active,
+    .reg_get = pg_reg_get,
+    .reg_versions = pg_reg_versions,
+    .reg_tenants = pg_reg_tenants,
+    .reg_insert = pg_reg_insert,
+    .reg_set_active = pg_reg_set_active,
+    .idem_get = pg_idem_get,
+    .idem_insert = pg_idem_insert,
+    .collab_get = pg_collab_get,
+    .collab_put = pg_collab_put,
+    .timeline_append = pg_timeline_append,
+    .timeline_range = pg_timeline_range,
+    .record_insert = pg_record_insert,
+    .record_get = pg_record_get,
+    .record_pos = pg_record_pos,
+    .record_list = pg_record_list,
+    .edge_insert = pg_edge_insert,
+    .edges_touching = pg_edges_touching,
+    .graph = pg_graph,
+    .event_insert = pg_event_insert,
+    .event_query = pg_event_query,
+};
