@@ -215,9 +215,11 @@ static void stream_error(chat_ctx *x, soulgw_api_error err, const char *code, co
   sg_v1_note_error(x->req, code ? code : soulgw_api_error_code(err));
 }
 
+/* The request (and x, in its arena) is released by the close: x is freed first. */
 static void stream_finish(chat_ctx *x) {
-  soulgw_stream_close(x->req);
+  soulgw_req *req = x->req;
   ctx_free(x);
+  soulgw_stream_close(req);
 }
 
 /* A failure: an error answer before the stream opened, an error event after. */
@@ -228,8 +230,9 @@ static void answer_failure(chat_ctx *x, soulgw_api_error err, const char *code, 
     stream_finish(x);
     return;
   }
-  sg_v1_error(x->req, err, code, retry, "%s", msg);
-  ctx_free(x);
+  soulgw_req *req = x->req;
+  ctx_free(x); /* before the answer, which releases the request and x with it */
+  sg_v1_error(req, err, code, retry, "%s", msg);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -252,8 +255,9 @@ static void relay_done(void *ud, sg_llm_relay_result *r) {
     return;
   }
   if (!x->stream) {
-    sg_req_answer_typed(x->req, 200, r->body, r->len, "application/json");
+    soulgw_req *req = x->req;
     ctx_free(x);
+    sg_req_answer_typed(req, 200, r->body, r->len, "application/json");
     return;
   }
   sg_buf_reset(&x->ev);
@@ -356,9 +360,10 @@ static void local_done(void *ud, const sg_llm_result *r) {
   sg_buf_putc(&b, '}');
   size_t len;
   char *body = sg_buf_failed(&b) ? (sg_buf_free(&b), NULL) : sg_buf_detach(&b, &len);
-  if (!body) sg_v1_error(x->req, SOULGW_API_UNKNOWN_INTERNAL, NULL, 0, "out of memory");
-  else sg_req_answer_typed(x->req, 200, body, len, "application/json");
+  soulgw_req *req = x->req;
   ctx_free(x);
+  if (!body) sg_v1_error(req, SOULGW_API_UNKNOWN_INTERNAL, NULL, 0, "out of memory");
+  else sg_req_answer_typed(req, 200, body, len, "application/json");
 }
 
 static const sg_llm_ops local_ops = {local_done, local_delta};
@@ -369,8 +374,10 @@ static int local_params(chat_ctx *x, const chat_in *in, sg_llm_params *p, sg_buf
   const soulgw_json *last = NULL;
   for (const soulgw_json *m = soulgw_json_first(in->messages); m; m = soulgw_json_next(m))
     if (strcmp(soulgw_json_string(soulgw_json_get(m, "role")), "user") == 0) last = m;
-  if (!last)
+  if (!last) {
+    ctx_free(x); /* before the answer, which releases the request and x with it */
     return sg_invalid(x->req, "messages must hold a user message for model %.300s", in->model);
+  }
   int rc = !(x->history = soulgw_json_array());
   for (const soulgw_json *m = soulgw_json_first(in->messages); !rc && m != last;
        m = soulgw_json_next(m)) {
@@ -384,8 +391,10 @@ static int local_params(chat_ctx *x, const chat_in *in, sg_llm_params *p, sg_buf
     sg_buf_free(&t);
   }
   content_text(prompt, last);
-  if (rc || sg_buf_failed(prompt))
+  if (rc || sg_buf_failed(prompt)) {
+    ctx_free(x);
     return soulgw_reply_error(x->req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory"), -1;
+  }
   memset(p, 0, sizeof *p);
   p->model = in->model;
   p->prompt = prompt->ptr ? prompt->ptr : "";
@@ -406,9 +415,8 @@ static int run_local(chat_ctx *x, const chat_in *in, const sg_llm_call *call) {
   sg_llm_params p;
   sg_buf prompt;
   sg_buf_init(&prompt, 0);
-  if (local_params(x, in, &p, &prompt)) {
+  if (local_params(x, in, &p, &prompt)) { /* answered, x freed */
     sg_buf_free(&prompt);
-    ctx_free(x);
     return 0;
   }
   sg_llm_complete(call, &p, &local_ops, x); /* local and host providers answer at once */
