@@ -335,6 +335,39 @@ test('openai_errors_upstream', async () => {
   ok(e instanceof E.RateLimitError, 'is an HTTP error, RateLimitError');
 });
 
+test('openai_chat_stream_gateway_stop', async () => {
+  const up = await startMockOpenAI();
+  const gw = await startGateway(toml(up).replace('drain_timeout_s = 5', 'drain_timeout_s = 1')
+    .replace('timeout_ms = 1000\nretries = 0', 'timeout_ms = 30000\nretries = 0'));
+  try {
+    const r = await fetch(gw.url + '/v1/chat/completions', { method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'up:stall', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    is(r.status, 200, 'the stream opened');
+    const reader = r.body.getReader();
+    let text = '';
+    const dec = new TextDecoder();
+    while (!text.includes('one ')) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      text += dec.decode(value);
+    }
+    ok(text.includes('one '), 'the first piece arrived');
+    gw.child.kill('SIGTERM'); // the gateway stops with the stream open
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      text += dec.decode(value);
+    }
+    const events = text.split('\n\n').filter((x) => x);
+    like(events[events.length - 1], /^data: \{"error":\{"message":"the gateway is shutting down"/, 'a stopping gateway ends the stream with an error event');
+    ok(!text.includes('[DONE]'), 'and no [DONE]');
+  } finally {
+    await gw.stop();
+    await up.close();
+  }
+});
+
 test(`openai_shared_stop ${process.env.SOULGW_TEST_FILTER || ''}`, async () => {
   if (!fixture) return;
   await fixture.gw.stop();

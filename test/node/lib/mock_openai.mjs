@@ -11,6 +11,8 @@
 //   errevent      a stream that sends one chunk, then an error event quoting the key
 //   garbage       200 with a body that is not JSON (stream: an event that is not JSON)
 //   slow          answers after 3 s (past the provider timeouts the tests set)
+//   stall         a stream that sends one content chunk, then nothing until the connection
+//                 closes
 //   status-NNN    answers NNN with an OpenAI error body that quotes the key (429 with
 //                 Retry-After: 7)
 //
@@ -63,6 +65,7 @@ function streamAnswer(res, model, req, mode) {
     res.end();
     return;
   }
+  if (mode === 'stall') return;
   sse(res, chunk(model, { content: 'two ' }));
   if (mode === 'cut') {
     setTimeout(() => res.socket.destroy(), 50);

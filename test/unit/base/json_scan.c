@@ -107,6 +107,13 @@ static void json_scan_refuses(void) {
     if (sg_json_scan_members(t, n, KEYS, 1, &s) != -1) all = 0;
   }
   ok(all, "every proper prefix of an object is refused");
+  /* the parser the scanner is held against refuses bad \u escapes too (cJSON alone would read
+   * them as U+0000, cutting the string short) */
+  soulgw_json *j = NULL;
+  const char *hex = "{\"a\":\"\\u12G4\"}", *cut = "[\"\\u12\"]";
+  ok(soulgw_json_parse(hex, strlen(hex), &j, NULL, 0) != 0 && !j,
+     "soulgw_json_parse refuses \\u12G4");
+  ok(soulgw_json_parse(cut, strlen(cut), &j, NULL, 0) != 0, "and a \\u cut short");
   /* lone surrogates and \u0000 in a name match nothing */
   const char *lone = "{\"mode\\ud800l\":1,\"model\\u0000\":2}";
   sg_json_span s;
