@@ -34,6 +34,12 @@ void sg_hex_encode(char *out, const unsigned char *bin, size_t len) {
   sodium_bin2hex(out, len * 2 + 1, bin, len);
 }
 
+size_t sg_base64_len(size_t len) { return sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL); }
+
+void sg_base64_encode(char *out, const unsigned char *bin, size_t len) {
+  sodium_bin2base64(out, sg_base64_len(len), bin, len, sodium_base64_VARIANT_ORIGINAL);
+}
+
 int sg_hex_decode(unsigned char *out, size_t outlen, const char *hex, size_t hexlen) {
   size_t got = 0;
   const char *end = NULL;

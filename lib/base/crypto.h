@@ -16,6 +16,10 @@ void sg_random_bytes(void *buf, size_t len);
 uint64_t sg_random_u64(void);
 /* Lower-case hex of bin into out (2*len+1 bytes). */
 void sg_hex_encode(char *out, const unsigned char *bin, size_t len);
+/* Bytes the standard base64 (RFC 4648, padded) of len bytes needs, its NUL included. */
+size_t sg_base64_len(size_t len);
+/* Standard base64 of bin into out (sg_base64_len(len) bytes), NUL-terminated. */
+void sg_base64_encode(char *out, const unsigned char *bin, size_t len);
 /* Decodes exactly 2*outlen hex digits (either case); 0 or -1. */
 int sg_hex_decode(unsigned char *out, size_t outlen, const char *hex, size_t hexlen);
 void sg_sha256(unsigned char out[SG_SHA256_LEN], const void *data, size_t len);

@@ -140,6 +140,13 @@ static int prescan(const char *s, size_t len, char *err, size_t errlen) {
           sg_seterr(err, errlen, "\\u0000 is not allowed in strings (byte %zu)", i);
           return -1;
         }
+        /* cJSON reads a \u without four hex digits as U+0000, cutting the string short */
+        if (i + 1 < len && s[i + 1] == 'u' &&
+            (len - i < 6 || sg_hex_digit(s[i + 2]) < 0 || sg_hex_digit(s[i + 3]) < 0 ||
+             sg_hex_digit(s[i + 4]) < 0 || sg_hex_digit(s[i + 5]) < 0)) {
+          sg_seterr(err, errlen, "\\u without four hex digits at byte %zu", i);
+          return -1;
+        }
         i++;
       }
     } else if (c == '[' || c == '{') {

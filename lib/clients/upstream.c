@@ -431,6 +431,9 @@ static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
   if (j->easy) {
     char *ct = NULL;
     if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) res.content_type = ct;
+    curl_off_t ra = 0;
+    if (curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+      res.retry_after = ra < 86400 ? (long)ra : 86400;
   }
   if (err != SG_UP_OK && err != SG_UP_CANCELLED && err != SG_UP_ABORTED) {
     char host[256];

@@ -51,6 +51,7 @@ typedef struct sg_up_result {
   const char *errmsg;       /* short English description when err != SG_UP_OK, else "";
                                never holds a header value */
   uint64_t duration_ns;     /* from the start of the transfer (after delay_ms) to its end */
+  long retry_after;         /* the answer's Retry-After in seconds (at most a day), 0: none */
 } sg_up_result;
 
 /* Called exactly once per call accepted by sg_upstream_call(), on the upstream thread (never

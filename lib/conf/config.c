@@ -135,6 +135,7 @@ static const keydef provider_keys[] = {{"kind", T_STR, P(kind), 0, 0, R_PLAIN},
                                        {"api_key", T_STR, P(api_key), 0, 0, R_LIT},
                                        {"timeout_ms", T_INT, P(timeout_ms), 1, 3600000, R_PLAIN},
                                        {"retries", T_INT, P(retries), 0, 10, R_PLAIN},
+                                       {"models", T_STRV, P(models), 0, 0, R_PLAIN},
                                        {NULL, 0, 0, 0, 0, 0}};
 static const keydef service_keys[] = {{"route", T_STR, S(route), 0, 0, R_PLAIN},
                                       {"kind", T_STR, S(kind), 0, 0, R_PLAIN},
@@ -897,6 +898,14 @@ static void validate(builder *b) {
       problem(b, "%s needs base_url", loc);
     else if (strncmp(p->base_url, "http://", 7) != 0 && strncmp(p->base_url, "https://", 8) != 0)
       problem(b, "%s: base_url must start with http:// or https://", loc);
+    for (size_t i = 0; i < p->models.n; i++) {
+      const char *m = p->models.v[i];
+      int bad = !*m || strlen(m) > 256;
+      for (const char *q = m; *q && !bad; q++) bad = (unsigned char)*q <= 0x20 || *q == 0x7f;
+      if (bad)
+        problem(b, "%s: models[%zu] must be 1 to 256 characters without spaces or control "
+                   "characters", loc, i);
+    }
     char what[300];
     snprintf(what, sizeof what, "llm.providers.%s.api_key", p->name);
     resolve_secret(b, &p->api_key, what);

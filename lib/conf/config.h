@@ -41,6 +41,7 @@ typedef struct sg_provider_conf {
   const char *name, *kind, *base_url;
   sg_secret api_key; /* optional: no source means no Authorization header */
   long long timeout_ms, retries;
+  sg_strv models; /* the model names /v1/models lists as NAME:MODEL (none by default) */
   int line;
   struct sg_provider_conf *next;
 } sg_provider_conf;

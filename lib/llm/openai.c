@@ -25,6 +25,7 @@
 
 #include "base/crypto.h"
 #include "base/json.h"
+#include "base/json_scan.h"
 #include "llm/openai.h"
 #include "base/redact.h"
 
@@ -59,7 +60,18 @@ typedef struct oa_call {
   char finish[32];
   char fail[400];
   char said[256]; /* the upstream's own error text, redacted, for the log */
+  /* the OpenAI relay (sg_llm_relay) */
+  int relay, want_usage;
+  sg_llm_relay_ops rops;
+  char *model_json; /* the client's "provider:model" as a JSON string, spliced into answers */
+  size_t model_json_len;
+  sg_buf out;       /* one relayed event, "model" set back */
 } oa_call;
+
+static int relay_data(oa_call *c, const char *d, size_t n);
+static void relay_fail(oa_call *c, soulgw_api_error code, const char *msg);
+static void relay_end(oa_call *c, const sg_up_result *res);
+static int relay_refused(oa_call *c, const sg_up_result *res);
 
 static void call_free(oa_call *c) {
   if (!c) return;
@@ -69,6 +81,8 @@ static void call_free(oa_call *c) {
   }
   free(c->url);
   free(c->body);
+  free(c->model_json);
+  sg_buf_free(&c->out);
   sg_buf_free(&c->line);
   sg_buf_free(&c->text);
   sg_buf_free(&c->raw);
@@ -209,6 +223,7 @@ static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (c->embed) sg_llm_embed_fail(c->edone, c->ud, code, "%s", msg);
+  else if (c->relay) relay_fail(c, code, msg);
   else sg_llm_fail(&c->ops, c->ud, code, "%s", msg);
   call_free(c);
 }
@@ -332,7 +347,7 @@ static int sse_line(oa_call *c, const char *l, size_t n) {
     l++;
     n--;
   }
-  return sse_data(c, l, n);
+  return c->relay ? relay_data(c, l, n) : sse_data(c, l, n);
 }
 
 static int on_chunk(void *ud, long status, const char *data, size_t len) {
@@ -555,6 +570,10 @@ static void on_done(void *ud, const sg_up_result *res) {
   const char *v[1] = {c->provider};
   sg_family_observe(c->env->upstream_duration, v, res->duration_ns);
   int ok2xx = res->status >= 200 && res->status < 300;
+  if (res->err == SG_UP_OK && ok2xx && c->relay) {
+    relay_end(c, res);
+    return;
+  }
   if (res->err == SG_UP_OK && ok2xx) {
     if (c->embed) embed_from_json(c, res->body, res->body_len);
     else if (c->stream) stream_end(c);
@@ -595,6 +614,7 @@ static void on_done(void *ud, const sg_up_result *res) {
    * since those words name internal hosts and ports. */
   if (res->err == SG_UP_OK) keep_reason(c, res);
   log_failure(c, res, tries);
+  if (c->relay && relay_refused(c, res)) return;
   switch (res->err) {
     case SG_UP_OK: break;
     case SG_UP_TIMEOUT:
@@ -717,8 +737,304 @@ static void openai_embed(const sg_llm_call *call, const void *self, const char *
     put_string(&b, soulgw_json_string(t));
     if (soulgw_json_next(t)) sg_buf_putc(&b, ',');
   }
-  sg_buf_puts(&b, "]}");
+  sg_buf_putc(&b, ']');
+  if (call->dimensions > 0) sg_buf_printf(&b, ",\"dimensions\":%lld", call->dimensions);
+  sg_buf_putc(&b, '}');
   launch(c, &b);
 }
 
-const sg_llm_backend sg_llm_openai = {"openai", openai_complete, openai_embed};
+/* ------------------------------------------------------------------------------------------ */
+/* The OpenAI relay (/v1/chat/completions): the client's body with "model" rewritten, the
+ * answer with "model" set back, both spliced in place (base/json_scan.h) */
+
+static const char *const MODEL_KEY[] = {"model"};
+
+/* Appends text[0..len) to b with the value at span replaced by the client's model. */
+static void splice_model(const oa_call *c, sg_buf *b, const char *text, size_t len,
+                         const sg_json_span *m) {
+  if (!m->found) {
+    sg_buf_append(b, text, len);
+    return;
+  }
+  sg_buf_append(b, text, m->start);
+  sg_buf_append(b, c->model_json, c->model_json_len);
+  sg_buf_append(b, text + m->end, len - m->end);
+}
+
+static void relay_fail_as(oa_call *c, soulgw_api_error code, const char *oa_code, long retry,
+                          const char *msg) {
+  sg_llm_relay_result r;
+  memset(&r, 0, sizeof r);
+  r.failed = 1;
+  r.error = code;
+  r.code = oa_code;
+  r.retry_after = retry;
+  r.message = msg;
+  c->rops.done(c->ud, &r);
+}
+
+static void relay_fail(oa_call *c, soulgw_api_error code, const char *msg) {
+  relay_fail_as(c, code, NULL, 0, msg);
+}
+
+static void relay_succeed(oa_call *c, char *body, size_t len, long long in, long long out) {
+  if (in < 0) in = 0;
+  if (out < 0) out = sg_llm_count_words(c->text.ptr && !c->text.failed ? c->text.ptr : "");
+  sg_llm_count_tokens(c->env, c->model, in, out);
+  sg_llm_relay_result r;
+  memset(&r, 0, sizeof r);
+  r.body = body;
+  r.len = len;
+  r.input_tokens = in;
+  r.output_tokens = out;
+  c->rops.done(c->ud, &r);
+  call_free(c);
+}
+
+/* A whole number at text[span], or -1. */
+static long long span_int(const char *text, const sg_json_span *s) {
+  long long v = 0;
+  if (!s->found || s->end == s->start || s->end - s->start > 15) return -1;
+  for (size_t i = s->start; i < s->end; i++) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+/* The usage counts of an answer's top-level "usage" object, -1 each when absent. */
+static void usage_of_span(const char *text, const sg_json_span *u, long long *in,
+                          long long *out) {
+  static const char *const keys[] = {"prompt_tokens", "completion_tokens"};
+  sg_json_span t[2];
+  *in = *out = -1;
+  if (!u->found || text[u->start] != '{' ||
+      sg_json_scan_members(text + u->start, u->end - u->start, keys, 2, t) != 0)
+    return;
+  *in = span_int(text + u->start, &t[0]);
+  *out = span_int(text + u->start, &t[1]);
+}
+
+/* Words of choices[0].message.content, for an answer without usage. */
+static long long content_words(const char *body, size_t len) {
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(body, len, &j, NULL, 0) != 0) return 0;
+  const soulgw_json *msg = soulgw_json_get(soulgw_json_first(soulgw_json_get(j, "choices")),
+                                           "message");
+  long long n = sg_llm_count_words(soulgw_json_string(soulgw_json_get(msg, "content")));
+  soulgw_json_free(j);
+  return n;
+}
+
+/* A whole answer: checked to be a JSON object with "choices", relayed with "model" set back. */
+static void relay_answer(oa_call *c, const sg_up_result *res) {
+  static const char *const keys[] = {"model", "usage", "choices"};
+  sg_json_span sp[3];
+  if (sg_json_scan_members(res->body, res->body_len, keys, 3, sp) != 0 || !sp[2].found ||
+      res->body[sp[2].start] != '[') {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s answered with something other than a chat completion", c->provider);
+    return;
+  }
+  long long in, out;
+  usage_of_span(res->body, &sp[1], &in, &out);
+  if (out < 0) out = content_words(res->body, res->body_len);
+  size_t len = 0;
+  char *body;
+  if (!sp[0].found) {
+    body = sg_buf_detach(res->buf, &len); /* nothing to set back: the buffer as it is */
+  } else {
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    sg_buf_reserve(&b, res->body_len + c->model_json_len);
+    splice_model(c, &b, res->body, res->body_len, &sp[0]);
+    body = sg_buf_failed(&b) ? (sg_buf_free(&b), NULL) : sg_buf_detach(&b, &len);
+  }
+  if (!body) {
+    fail(c, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
+  }
+  relay_succeed(c, body, len, in, out);
+}
+
+/* What an event says about the end of the stream and the usage; 1 when it is a usage-only
+ * chunk (no choices). */
+static int note_event(oa_call *c, const soulgw_json *j) {
+  const soulgw_json *choices = soulgw_json_get(j, "choices");
+  for (const soulgw_json *ch = soulgw_json_first(choices); ch; ch = soulgw_json_next(ch)) {
+    const char *finish = soulgw_json_string(soulgw_json_get(ch, "finish_reason"));
+    const char *piece =
+        soulgw_json_string(soulgw_json_get(soulgw_json_get(ch, "delta"), "content"));
+    if (finish && *finish) sg_strlcpy(c->finish, finish, sizeof c->finish);
+    if (piece && *piece) {
+      sg_buf_append(&c->text, piece, strlen(piece)); /* for the word count */
+      sg_buf_putc(&c->text, ' ');
+    }
+  }
+  const soulgw_json *usage = soulgw_json_get(j, "usage");
+  if (soulgw_json_typeof(usage) == SOULGW_JSON_OBJECT) {
+    c->in_tok = usage_int(usage, "prompt_tokens");
+    c->out_tok = usage_int(usage, "completion_tokens");
+  }
+  return soulgw_json_size(choices) == 0 && soulgw_json_typeof(usage) == SOULGW_JSON_OBJECT;
+}
+
+/* One "data:" payload of a relayed stream: relayed with "model" set back.  [DONE] is noted,
+ * not relayed (the route ends the stream with its own); a usage-only chunk the client did not
+ * ask for (the relay asked for it, to count tokens) is dropped.  Non-zero stops the transfer. */
+static int relay_data(oa_call *c, const char *d, size_t n) {
+  if (n == 6 && memcmp(d, "[DONE]", 6) == 0) {
+    c->got_done = 1;
+    return 0;
+  }
+  soulgw_json *j = NULL;
+  sg_json_span m;
+  if (c->got_done || soulgw_json_parse(d, n, &j, NULL, 0) != 0 ||
+      soulgw_json_typeof(j) != SOULGW_JSON_OBJECT ||
+      sg_json_scan_members(d, n, MODEL_KEY, 1, &m) != 0) {
+    soulgw_json_free(j);
+    snprintf(c->fail, sizeof c->fail, "provider %s sent an event that is not a JSON object",
+             c->provider);
+    return 1;
+  }
+  const soulgw_json *err = soulgw_json_get(j, "error");
+  if (err) {
+    const char *msg = soulgw_json_string(soulgw_json_get(err, "message"));
+    keep_said(c, msg ? msg : d, msg ? strlen(msg) : n);
+    soulgw_json_free(j);
+    snprintf(c->fail, sizeof c->fail,
+             "provider %s failed mid-stream: the upstream sent an error event", c->provider);
+    return 1;
+  }
+  int usage_only = note_event(c, j);
+  soulgw_json_free(j);
+  if (usage_only && !c->want_usage) return 0;
+  sg_buf_reset(&c->out);
+  splice_model(c, &c->out, d, n, &m);
+  if (sg_buf_failed(&c->out)) {
+    snprintf(c->fail, sizeof c->fail, "out of memory relaying an event");
+    return 1;
+  }
+  c->sent = 1;
+  if (c->rops.event(c->ud, c->out.ptr, c->out.len) != 0) {
+    c->client_gone = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* Counts a stream the upstream cut short and says so in the log. */
+static void count_truncated(oa_call *c, const char *how) {
+  const char *v[1] = {c->provider};
+  sg_family_add(c->env->stream_truncated, v, 1);
+  sg_log(c->env->log, SOULGW_LOG_WARN, "provider stream truncated", SG_S("provider", c->provider),
+         SG_S("request_id", c->rid), SG_S("how", how));
+}
+
+/* A 2xx answer has ended: the whole answer, or the end of a stream. */
+static void relay_end(oa_call *c, const sg_up_result *res) {
+  if (!c->stream) {
+    relay_answer(c, res);
+    return;
+  }
+  if (c->mode == MODE_JSON) {
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s answered a streaming request with one JSON object, not an event stream",
+         c->provider);
+    return;
+  }
+  if (c->line.len && sse_line(c, c->line.ptr, c->line.len) != 0) {
+    if (c->client_gone) fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "the client went away");
+    else fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
+    return;
+  }
+  if (!c->got_done && !c->finish[0]) {
+    count_truncated(c, "ended without [DONE] or a finish_reason");
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
+         "provider %s ended the stream before it finished (no [DONE] and no finish_reason)",
+         c->provider);
+    return;
+  }
+  relay_succeed(c, NULL, 0, c->in_tok, c->out_tok);
+}
+
+/* Ends a relayed call the upstream refused, or whose stream broke after its first event, in
+ * the error an OpenAI client expects (see soulgw(1)); 0 when the generic handling applies. */
+static int relay_refused(oa_call *c, const sg_up_result *res) {
+  char msg[400];
+  if (c->sent && (res->err == SG_UP_CONNECT || res->err == SG_UP_OTHER)) {
+    count_truncated(c, "the connection broke");
+    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s broke off the stream", c->provider);
+    return 1;
+  }
+  if (res->err != SG_UP_OK || res->status < 400 || res->status >= 500) return 0;
+  long st = res->status;
+  const char *model = strchr(c->model, ':') + 1;
+  if (st == 429) {
+    snprintf(msg, sizeof msg, "provider %s is rate limiting the gateway (upstream status 429)",
+             c->provider);
+    relay_fail_as(c, SOULGW_API_QUOTA_RATE_LIMITED, NULL,
+                  res->retry_after > 0 ? res->retry_after : 1, msg);
+  } else if (st == 404) {
+    snprintf(msg, sizeof msg, "provider %s has no model %.256s (upstream status 404)",
+             c->provider, model);
+    relay_fail_as(c, SOULGW_API_STORAGE_NOT_FOUND, "model_not_found", 0, msg);
+  } else if (st == 400 || st == 413 || st == 422) {
+    snprintf(msg, sizeof msg, "provider %s refused the request as invalid (upstream status %ld)",
+             c->provider, st);
+    relay_fail_as(c, st == 413 ? SOULGW_API_REQUEST_TOO_LARGE : SOULGW_API_REQUEST_BAD, NULL, 0,
+                  msg);
+  } else {
+    return 0; /* 401, 403 and the rest: the gateway's own standing with the provider, 503 */
+  }
+  call_free(c);
+  return 1;
+}
+
+/* The upstream body: the client's with "model" rewritten to model (and, for a stream whose
+ * client did not set stream_options, usage asked for, to count tokens). */
+static void render_relay(sg_buf *b, const char *model, const sg_llm_relay_req *r) {
+  static const char usage[] = "\"stream_options\":{\"include_usage\":true},";
+  sg_buf_reserve(b, r->len + strlen(model) + sizeof usage + 8);
+  size_t brace = 0;
+  while (brace < r->model_start && r->body[brace] != '{') brace++;
+  int add_usage = r->stream && !r->has_stream_options;
+  if (add_usage) {
+    sg_buf_append(b, r->body, brace + 1);
+    sg_buf_append(b, usage, sizeof usage - 1);
+    sg_buf_append(b, r->body + brace + 1, r->model_start - brace - 1);
+  } else {
+    sg_buf_append(b, r->body, r->model_start);
+  }
+  put_string(b, model);
+  sg_buf_append(b, r->body + r->model_end, r->len - r->model_end);
+}
+
+static void openai_relay(const sg_llm_call *call, const void *self, const char *model,
+                         const sg_llm_relay_req *r, const sg_llm_relay_ops *ops, void *ud) {
+  oa_call *c = call_new(call, self, r->model, "/chat/completions");
+  sg_buf mj;
+  sg_buf_init(&mj, 0);
+  put_string(&mj, r->model);
+  if (!c || sg_buf_failed(&mj)) {
+    sg_buf_free(&mj);
+    call_free(c);
+    sg_llm_relay_result res = {.failed = 1, .error = SOULGW_API_UNKNOWN_INTERNAL,
+                               .message = "out of memory"};
+    ops->done(ud, &res);
+    return;
+  }
+  c->relay = 1;
+  c->rops = *ops;
+  c->ud = ud;
+  c->stream = r->stream;
+  c->want_usage = r->include_usage;
+  c->model_json = sg_buf_detach(&mj, &c->model_json_len);
+  sg_buf_init(&c->out, LINE_MAX_BYTES + 1024);
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  render_relay(&b, model, r);
+  launch(c, &b);
+}
+
+const sg_llm_backend sg_llm_openai = {"openai", openai_complete, openai_embed, openai_relay};

@@ -296,7 +296,7 @@ static void local_embed(const sg_llm_call *call, const void *self, const char *f
   done(ud, &r);
 }
 
-static const sg_llm_backend local_backend = {"local", local_complete, local_embed};
+static const sg_llm_backend local_backend = {"local", local_complete, local_embed, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Host providers: synchronous C functions, run on the handler's thread */
@@ -419,7 +419,7 @@ static void host_embed(const sg_llm_call *call, const void *self, const char *fu
   done(ud, &r);
 }
 
-static const sg_llm_backend host_backend = {"host", host_complete, host_embed};
+static const sg_llm_backend host_backend = {"host", host_complete, host_embed, NULL};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Dispatch */
@@ -476,4 +476,24 @@ void sg_llm_embed(const sg_llm_call *call, const char *full, const soulgw_json *
     sg_llm_embed_fail(done, ud, SOULGW_API_PROVIDER_UNAVAILABLE, "unknown provider %.*s",
                       (int)plen, full);
   }
+}
+
+int sg_llm_has_model(const sg_llm_call *call, const char *model, int embed) {
+  const char *colon = strchr(model, ':');
+  if (!colon) return 0;
+  const void *self;
+  const sg_llm_backend *b = resolve(call, model, (size_t)(colon - model), &self);
+  if (b == &local_backend) return strcmp(colon + 1, embed ? "emb" : "echo") == 0;
+  return b != NULL;
+}
+
+int sg_llm_relay(const sg_llm_call *call, const sg_llm_relay_req *r, const sg_llm_relay_ops *ops,
+                 void *ud) {
+  const char *colon = strchr(r->model, ':');
+  if (!colon) return SOULGW_ENOTFOUND;
+  const void *self;
+  const sg_llm_backend *b = resolve(call, r->model, (size_t)(colon - r->model), &self);
+  if (!b || !b->relay) return SOULGW_ENOTFOUND;
+  b->relay(call, self, colon + 1, r, ops, ud);
+  return 0;
 }

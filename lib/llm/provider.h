@@ -52,6 +52,8 @@ typedef struct sg_llm_call {
   const sg_provider_conf *providers; /* [llm.providers.NAME] of the request's snapshot */
   const char *request_id;
   const char *traceparent;           /* the client's traceparent header, or NULL */
+  long long dimensions;              /* embeddings: the vector size asked for, passed to a
+                                      * provider that takes one (0: the model's own) */
 } sg_llm_call;
 
 /* Checks the form of a model name, "provider:model": a provider of 1 to 64 characters of
@@ -113,6 +115,53 @@ typedef struct sg_llm_embedding {
 
 typedef void (*sg_llm_embed_fn)(void *ud, sg_llm_embedding *r);
 
+/* An OpenAI chat completion relayed as it is (POST /v1/chat/completions to a provider whose
+ * backend relays): the client's body goes upstream with only its top-level "model" rewritten
+ * to the provider's model name, and the answer comes back with "model" set back to the
+ * client's.  The body is borrowed until the call has copied it (before sg_llm_relay returns). */
+typedef struct sg_llm_relay_req {
+  const char *model;             /* the client's "provider:model", checked */
+  const char *body;              /* the client's body, a JSON object */
+  size_t len;
+  size_t model_start, model_end; /* the bytes of its top-level "model" value */
+  int stream;                    /* "stream": true: the answer is relayed event by event */
+  int include_usage;             /* the client asked for stream_options.include_usage */
+  int has_stream_options;        /* the body has a top-level "stream_options" */
+} sg_llm_relay_req;
+
+/* The outcome of a relayed call.  Pointers are valid during the callback only, but body, which
+ * the callback takes (free()). */
+typedef struct sg_llm_relay_result {
+  int failed;
+  soulgw_api_error error; /* when failed (its HTTP status is the answer's) */
+  const char *code;       /* NULL, or the OpenAI error code to answer instead of error's own
+                           * ("model_not_found") */
+  const char *message;    /* when failed: safe to show a client */
+  long retry_after;       /* > 0: seconds, for a 429 */
+  char *body;             /* a whole answer (not streaming): the chat.completion object */
+  size_t len;
+  long long input_tokens, output_tokens; /* as counted into soulgw_llm_tokens_total */
+} sg_llm_relay_result;
+
+typedef struct sg_llm_relay_ops {
+  /* Called exactly once: the answer, the end of the stream, or the failure. */
+  void (*done)(void *ud, sg_llm_relay_result *r);
+  /* Streams: one event's data, a chat.completion.chunk with "model" set back, as the upstream
+   * sent it; non-zero stops the call (the client has gone), which then ends in done(failed). */
+  int (*event)(void *ud, const char *data, size_t len);
+} sg_llm_relay_ops;
+
+/* 1 when model ("provider:model", checked) names a provider that exists for the call (for
+ * "local", one of its models: echo to complete, emb to embed, as embed says), else 0. */
+int sg_llm_has_model(const sg_llm_call *call, const char *model, int embed);
+
+/* Relays r to its provider when that provider's backend relays: returns 0, and ops->done is
+ * called exactly once, possibly before this returns.  SOULGW_ENOTFOUND when the provider does
+ * not relay (local and host providers, an unknown provider): nothing was called, and the
+ * caller uses sg_llm_complete(). */
+int sg_llm_relay(const sg_llm_call *call, const sg_llm_relay_req *r, const sg_llm_relay_ops *ops,
+                 void *ud);
+
 /* Embeds texts (an array of strings) with model ("provider:model", checked); normalize scales
  * each vector to unit length.  Ends in exactly one done, as sg_llm_complete(). */
 void sg_llm_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
@@ -131,6 +180,10 @@ typedef struct sg_llm_backend {
                    const sg_llm_params *p, const sg_llm_ops *ops, void *ud);
   void (*embed)(const sg_llm_call *call, const void *self, const char *full, const char *model,
                 const soulgw_json *texts, int normalize, sg_llm_embed_fn done, void *ud);
+  /* The OpenAI relay (sg_llm_relay), or NULL when the kind does not speak OpenAI's API: local
+   * and host providers answer /v1 through complete. */
+  void (*relay)(const sg_llm_call *call, const void *self, const char *model,
+                const sg_llm_relay_req *r, const sg_llm_relay_ops *ops, void *ud);
 } sg_llm_backend;
 
 /* Registers the backend of configured providers of kind b->kind, before start (the table is

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "pipeline/dialect.h"
 #include "routes/fields.h"
 
 const char *sg_json_type_phrase(const soulgw_json *v) {
@@ -23,7 +24,11 @@ const char *sg_json_type_phrase(const soulgw_json *v) {
 int sg_invalid(soulgw_req *req, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  soulgw_reply_verror(req, SOULGW_API_SCHEMA_VALIDATION_FAILED, fmt, ap);
+  /* OpenAI answers a bad request body 400, which its SDKs raise as BadRequestError */
+  soulgw_reply_verror(req,
+                      req->dialect == SG_DIALECT_OPENAI ? SOULGW_API_REQUEST_BAD
+                                                        : SOULGW_API_SCHEMA_VALIDATION_FAILED,
+                      fmt, ap);
   va_end(ap);
   return -1;
 }

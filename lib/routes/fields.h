@@ -47,7 +47,8 @@
 
 /* "a string", "an object", "null" ... for messages such as "x must be a string, not null". */
 const char *sg_json_type_phrase(const soulgw_json *v);
-/* Answers 422 SCHEMA.VALIDATION_FAILED with the formatted message; returns -1. */
+/* Answers 422 SCHEMA.VALIDATION_FAILED with the formatted message (on a route of the openai
+ * dialect 400 REQUEST.BAD, OpenAI's status for a bad body); returns -1. */
 int sg_invalid(soulgw_req *req, const char *fmt, ...) SG_PRINTF(2, 3);
 
 /* What a field holds, and the C type of the member that receives it. */

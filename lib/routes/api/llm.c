@@ -123,7 +123,7 @@ static void put_str(sg_buf *b, const char *key, const char *s) {
 static sg_llm_call llm_call(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
   sg_llm_call call = {ctx->llm, req->snap->conf->llm.providers, req->id,
-                      soulgw_req_header(req, "traceparent")};
+                      soulgw_req_header(req, "traceparent"), 0};
   return call;
 }
 

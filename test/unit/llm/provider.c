@@ -98,7 +98,7 @@ static void fake_embed(const sg_llm_call *call, const void *self, const char *fu
   done(ud, &r);
 }
 
-static const sg_llm_backend fake = {"fake", fake_complete, fake_embed};
+static const sg_llm_backend fake = {"fake", fake_complete, fake_embed, NULL};
 
 static void answered(void *ud, const sg_llm_result *r) {
   snprintf(ud, 128, "%s", r->failed ? r->message : r->text);
@@ -113,7 +113,7 @@ static void unit_llm_provider_table(void) {
   sg_provider_conf other = {.name = "other", .kind = "unknown"};
   sg_provider_conf conf = {.name = "cfg", .kind = "fake", .next = &other};
   sg_llm_env env = {.table = l};
-  sg_llm_call call = {&env, &conf, "rid-1", NULL};
+  sg_llm_call call = {&env, &conf, "rid-1", NULL, 0};
   sg_llm_ops ops = {answered, NULL};
   char out[128];
   sg_llm_params p = {.model = "cfg:some/model", .prompt = "hi"};

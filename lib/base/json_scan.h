@@ -1,0 +1,32 @@
+/*
+ * json_scan.h -- finding the top-level members of a JSON object in its text, without building
+ * a tree.
+ *
+ * The OpenAI relay (/v1/chat/completions to an "openai" provider) forwards the client's body
+ * with only its "model" rewritten, and the provider's answer with "model" set back.  Parsing
+ * and printing each body through cJSON would cost a tree of the whole body and reorder or
+ * re-escape what the relay must leave alone; this finds the bytes of a member's value in one
+ * pass, so that the relay splices them and copies the body once.
+ */
+#ifndef SG_JSON_SCAN_H
+#define SG_JSON_SCAN_H
+
+#include <stddef.h>
+
+/* The bytes of one member's value: text[start, end) when found. */
+typedef struct sg_json_span {
+  size_t start, end;
+  int found;
+} sg_json_span;
+
+/* Scans text[0..len) as one JSON object with optional white space around it, checking RFC
+ * 8259's grammar on every byte (strings and their escapes, numbers, the three literals,
+ * nesting at most 512 levels deep; not whether strings are valid UTF-8, nor duplicate keys),
+ * and for each of the n names in keys sets spans[i] to the value of the first top-level member
+ * of that name.  Member names are compared after their escapes are decoded ("mod\u0065l" is
+ * "model"); a name with \u0000 or a lone surrogate matches no key.  Returns 0, or -1 when the
+ * text is not a JSON object (the spans then mean nothing). */
+int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
+                         sg_json_span *spans);
+
+#endif

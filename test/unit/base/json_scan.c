@@ -1,0 +1,152 @@
+/*
+ * json_scan.c -- unit tests of lib/base/json_scan.c: the span it finds reads back as the value
+ * soulgw_json_parse() finds under the same key, names with escapes match, and what is not one
+ * JSON object is refused, however it breaks.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/json_scan.h"
+#include "base/sg.h"
+#include "tap.h"
+
+static const char *const KEYS[] = {"model", "usage", "stream"};
+
+/* The value of key in text, as cJSON prints it, or NULL. */
+static char *parsed(const char *text, const char *key) {
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(text, strlen(text), &j, NULL, 0) != 0) return NULL;
+  const soulgw_json *v = soulgw_json_get(j, key);
+  char *out = v ? soulgw_json_print(v) : NULL;
+  soulgw_json_free(j);
+  return out;
+}
+
+/* The span of key, parsed and printed by cJSON, or NULL. */
+static char *spanned(const char *text, const sg_json_span *s) {
+  if (!s->found) return NULL;
+  soulgw_json *j = NULL;
+  if (soulgw_json_parse(text + s->start, s->end - s->start, &j, NULL, 0) != 0) return NULL;
+  char *out = soulgw_json_print(j);
+  soulgw_json_free(j);
+  return out;
+}
+
+static void json_scan_finds_as_parser(void) {
+  static const char *const texts[] = {
+      "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+      "  {\n \"messages\" : [ ] , \"model\" : \"a:b\" ,\"stream\":true }  ",
+      "{\"x\":{\"model\":\"nested, not top\"},\"model\":\"top\"}",
+      "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5},\"model\":null}",
+      "{\"mod\\u0065l\":\"escaped name\",\"stre\\u0061m\":false}",
+      "{\"model\":\"quote \\\" and \\\\ and \\u00e9 \\ud83d\\ude00\"}",
+      "{\"model\":-12.5e+3,\"usage\":[1,{\"a\":[]},\"]}\"]}",
+      "{\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{}}}]}",
+      "{}",
+      "{\"\\u00e9\":1,\"model\":0}",
+  };
+  for (size_t t = 0; t < SG_ARRAY_LEN(texts); t++) {
+    sg_json_span sp[3];
+    int rc = sg_json_scan_members(texts[t], strlen(texts[t]), KEYS, 3, sp);
+    is_int(rc, 0, "text %zu is an object", t);
+    for (size_t k = 0; k < 3; k++) {
+      char *want = parsed(texts[t], KEYS[k]), *got = spanned(texts[t], &sp[k]);
+      ok((!want && !got) || (want && got && strcmp(want, got) == 0), "text %zu: %s as parsed", t,
+         KEYS[k]);
+      if (want && got && strcmp(want, got)) tap_diag("  got %s, want %s", got, want);
+      free(want);
+      free(got);
+    }
+  }
+  const char *t = "{\"model\":\"gpt\"}";
+  sg_json_span s;
+  sg_json_scan_members(t, strlen(t), KEYS, 1, &s);
+  is_int((long long)s.start, 9, "the span starts at the value's quote");
+  is_int((long long)s.end, 14, "and ends after its closing quote");
+}
+
+static void json_scan_refuses(void) {
+  static const char *const bad[] = {
+      "",
+      "   ",
+      "[]",
+      "\"model\"",
+      "42",
+      "{",
+      "{\"model\"}",
+      "{\"model\":}",
+      "{\"model\":1,}",
+      "{\"model\":1 \"x\":2}",
+      "{model:1}",
+      "{\"model\":'x'}",
+      "{\"model\":01}",
+      "{\"model\":1.}",
+      "{\"model\":-}",
+      "{\"model\":1e}",
+      "{\"model\":tru}",
+      "{\"model\":nul}",
+      "{\"model\":\"unterminated}",
+      "{\"model\":\"bad \\x escape\"}",
+      "{\"model\":\"bad \\u12G4\"}",
+      "{\"model\":\"raw \x01 control\"}",
+      "{\"model\":[1,2}",
+      "{\"model\":1}}",
+      "{\"model\":1} x",
+      "{} {}",
+  };
+  for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++) {
+    sg_json_span s;
+    ok(sg_json_scan_members(bad[i], strlen(bad[i]), KEYS, 1, &s) == -1, "refused: %s", bad[i]);
+  }
+  /* a truncated object, at every length */
+  const char *t = "{\"model\":\"m\",\"a\":[1,{\"b\":null}],\"c\":-0.5e-2}";
+  int all = 1;
+  for (size_t n = 0; n < strlen(t); n++) {
+    sg_json_span s;
+    if (sg_json_scan_members(t, n, KEYS, 1, &s) != -1) all = 0;
+  }
+  ok(all, "every proper prefix of an object is refused");
+  /* the parser the scanner is held against refuses bad \u escapes too (cJSON alone would read
+   * them as U+0000, cutting the string short) */
+  soulgw_json *j = NULL;
+  const char *hex = "{\"a\":\"\\u12G4\"}", *cut = "[\"\\u12\"]";
+  ok(soulgw_json_parse(hex, strlen(hex), &j, NULL, 0) != 0 && !j,
+     "soulgw_json_parse refuses \\u12G4");
+  ok(soulgw_json_parse(cut, strlen(cut), &j, NULL, 0) != 0, "and a \\u cut short");
+  /* lone surrogates and \u0000 in a name match nothing */
+  const char *lone = "{\"mode\\ud800l\":1,\"model\\u0000\":2}";
+  sg_json_span s;
+  is_int(sg_json_scan_members(lone, strlen(lone), KEYS, 1, &s), 0, "names with odd escapes scan");
+  ok(!s.found, "  and match no key");
+}
+
+static void json_scan_depth(void) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_puts(&b, "{\"a\":");
+  for (int i = 0; i < 511; i++) sg_buf_putc(&b, '[');
+  for (int i = 0; i < 511; i++) sg_buf_putc(&b, ']');
+  sg_buf_puts(&b, ",\"model\":1}");
+  sg_json_span s;
+  is_int(sg_json_scan_members(b.ptr, b.len, KEYS, 1, &s), 0, "512 levels are accepted");
+  ok(s.found, "  and the member after them found");
+  sg_buf_reset(&b);
+  sg_buf_puts(&b, "{\"a\":");
+  for (int i = 0; i < 512; i++) sg_buf_putc(&b, '[');
+  for (int i = 0; i < 512; i++) sg_buf_putc(&b, ']');
+  sg_buf_putc(&b, '}');
+  is_int(sg_json_scan_members(b.ptr, b.len, KEYS, 1, &s), -1, "513 are not");
+  sg_buf_free(&b);
+}
+
+static const tap_test tests[] = {
+    TEST(json_scan_finds_as_parser),
+    TEST(json_scan_refuses),
+    TEST(json_scan_depth),
+};
+
+int main(void) {
+  tap_run(tests, TAP_COUNT(tests));
+  return tap_done();
+}
