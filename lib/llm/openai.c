@@ -586,7 +586,8 @@ static void on_done(void *ud, const sg_up_result *res) {
     return;
   }
   if (c->stream && c->mode == MODE_SSE && (res->err == SG_UP_OTHER || res->err == SG_UP_TIMEOUT)) {
-    if (finished(c)) stream_end(c); /* the end marker came; only the close went wrong */
+    /* the end marker came; only the close went wrong */
+    if (finished(c)) c->relay ? relay_end(c, res) : stream_end(c);
     else if (res->err == SG_UP_OTHER)
       truncated(c, SOULGW_API_PROVIDER_UNAVAILABLE, "cut the stream off before it finished");
     else stream_silent(c);
@@ -923,14 +924,6 @@ static int relay_data(oa_call *c, const char *d, size_t n) {
   return 0;
 }
 
-/* Counts a stream the upstream cut short and says so in the log. */
-static void count_truncated(oa_call *c, const char *how) {
-  const char *v[1] = {c->provider};
-  sg_family_add(c->env->stream_truncated, v, 1);
-  sg_log(c->env->log, SOULGW_LOG_WARN, "provider stream truncated", SG_S("provider", c->provider),
-         SG_S("request_id", c->rid), SG_S("how", how));
-}
-
 /* A 2xx answer has ended: the whole answer, or the end of a stream. */
 static void relay_end(oa_call *c, const sg_up_result *res) {
   if (!c->stream) {
@@ -948,11 +941,8 @@ static void relay_end(oa_call *c, const sg_up_result *res) {
     else fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "%s", c->fail);
     return;
   }
-  if (!c->got_done && !c->finish[0]) {
-    count_truncated(c, "ended without [DONE] or a finish_reason");
-    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE,
-         "provider %s ended the stream before it finished (no [DONE] and no finish_reason)",
-         c->provider);
+  if (!finished(c)) {
+    truncated(c, SOULGW_API_PROVIDER_UNAVAILABLE, "closed the stream before it finished");
     return;
   }
   relay_succeed(c, NULL, 0, c->in_tok, c->out_tok);
@@ -963,8 +953,7 @@ static void relay_end(oa_call *c, const sg_up_result *res) {
 static int relay_refused(oa_call *c, const sg_up_result *res) {
   char msg[400];
   if (c->sent && (res->err == SG_UP_CONNECT || res->err == SG_UP_OTHER)) {
-    count_truncated(c, "the connection broke");
-    fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s broke off the stream", c->provider);
+    truncated(c, SOULGW_API_PROVIDER_UNAVAILABLE, "cut the stream off before it finished");
     return 1;
   }
   if (res->err != SG_UP_OK || res->status < 400 || res->status >= 500) return 0;

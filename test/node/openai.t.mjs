@@ -177,7 +177,7 @@ test('openai_chat_stream_cut_throws', async () => {
     })(), `${model}: the SDK's iteration throws`);
     ok(e instanceof E.APIError, `${model}: as an APIError`);
     is(pieces.join(''), 'one two ', `${model}: what came before the cut was relayed`);
-    like(e && e.message, /ended the stream before it finished|broke off the stream/, `${model}: the error says the stream was cut`);
+    like(e && e.message, /closed the stream before it finished|cut the stream off before it finished/, `${model}: the error says the stream was cut`);
   }
   const after = metricValue(await metrics(gw), 'soulgw_llm_stream_truncated_total{provider="up"}');
   is(after - before, 2, 'soulgw_llm_stream_truncated_total{provider="up"} counts both');
