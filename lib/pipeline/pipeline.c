@@ -241,10 +241,12 @@ static int tenant_ok(const char *t) {
 }
 
 /* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant (or x-tenant-id), the
- * principal's. */
+ * principal's.  The body of a foreign protocol (OpenAI's, JSON-RPC) is the client's own format,
+ * where a "tenant" member means nothing to soulgw: only soulgw's own bodies name a tenant. */
 static int tenant_stage(soulgw_req *req, const sg_principal *p, sg_verdict *v) {
   const char *t = soulgw_req_param(req, "tenant");
-  const soulgw_json *j = soulgw_json_get(req->json, "tenant");
+  int own_body = req->dialect == SG_DIALECT_SOULGW || req->dialect == SG_DIALECT_LEGACY;
+  const soulgw_json *j = own_body ? soulgw_json_get(req->json, "tenant") : NULL;
   if (!t && j && soulgw_json_typeof(j) != SOULGW_JSON_NULL) {
     t = soulgw_json_string(j);
     if (!t)

@@ -277,6 +277,11 @@ test('openai_errors_sdk_types', async () => {
     .chat.completions.create({ model: 'local:echo', messages: msg }), 'another tenant than the principal\'s');
   ok(e instanceof E.PermissionDeniedError, 'PermissionDeniedError: the tenant is the principal\'s');
 
+  // OpenAI's body is the client's format: a "tenant" member in it names no soulgw tenant
+  const tb = await request(gw, 'POST', '/v1/chat/completions',
+    { body: { model: 'local:echo', messages: msg, tenant: 'tenant-other' } });
+  is(tb.status, 200, 'a "tenant" member of the body is ignored, not a 403');
+
   for (const model of ['nope:gpt', 'local:nope', 'gpt-4o']) {
     e = await rejects(client.chat.completions.create({ model, messages: msg }), `unknown model ${model}`);
     ok(e instanceof E.NotFoundError, `${model}: NotFoundError (404)`);
