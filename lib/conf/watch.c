@@ -41,6 +41,7 @@ typedef struct fstate {
 
 typedef struct wfile {
   char *path, *dir, *base;
+  char *rdir, *rbase; /* where symlinks lead (realpath), when elsewhere, or NULL */
   fstate last;
 } wfile;
 
@@ -93,6 +94,8 @@ static void files_free(wfile *f, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(f[i].path);
     free(f[i].dir);
+    free(f[i].rdir);
+    free(f[i].rbase);
   }
   free(f);
 }
@@ -173,6 +176,29 @@ static int watch_dir(sg_watch *w, const char *dir, const char **why) {
 #endif
 }
 
+/* Finds where f leads through symlinks: 0 with rdir and rbase set when that is another
+ * directory or name, else -1. */
+static int resolve(wfile *f) {
+  free(f->rdir);
+  free(f->rbase);
+  f->rdir = f->rbase = NULL;
+  char *real = realpath(f->path, NULL);
+  if (!real) return -1;
+  char *slash = strrchr(real, '/');
+  *slash = '\0';
+  const char *dir = slash == real ? "/" : real;
+  if (strcmp(dir, f->dir) != 0 || strcmp(slash + 1, f->base) != 0) {
+    f->rdir = sg_strdup(dir);
+    f->rbase = sg_strdup(slash + 1);
+  }
+  free(real);
+  if (f->rdir && f->rbase) return 0;
+  free(f->rdir);
+  free(f->rbase);
+  f->rdir = f->rbase = NULL;
+  return -1;
+}
+
 /* Watches the directories of the current set; on any failure, falls back to periodic checks
  * (ifd -1) with a log line once per set. */
 static void watches_build(sg_watch *w) {
@@ -192,6 +218,12 @@ static void watches_build(sg_watch *w) {
 #endif
   for (size_t i = 0; ok && i < n; i++)
     if (watch_dir(w, w->files[i].dir, &why) != 0) ok = 0;
+  for (size_t i = 0; ok && i < n; i++) /* best effort: the periodic check covers a miss */
+    if (resolve(&w->files[i]) == 0 && watch_dir(w, w->files[i].rdir, &why) != 0) {
+      free(w->files[i].rdir);
+      free(w->files[i].rbase);
+      w->files[i].rdir = w->files[i].rbase = NULL;
+    }
   pthread_mutex_unlock(&w->lock);
   if (ok) return;
   watches_clear(w);
@@ -206,8 +238,11 @@ static int concerns(sg_watch *w, const char *dir, const char *name) {
   if (strncmp(name, "..", 2) == 0) return 1; /* Kubernetes' ..data and its siblings */
   int hit = 0;
   pthread_mutex_lock(&w->lock);
-  for (size_t i = 0; i < w->nfiles && !hit; i++)
-    hit = strcmp(w->files[i].dir, dir) == 0 && strcmp(w->files[i].base, name) == 0;
+  for (size_t i = 0; i < w->nfiles && !hit; i++) {
+    const wfile *f = &w->files[i];
+    hit = (strcmp(f->dir, dir) == 0 && strcmp(f->base, name) == 0) ||
+          (f->rdir && strcmp(f->rdir, dir) == 0 && strcmp(f->rbase, name) == 0);
+  }
   pthread_mutex_unlock(&w->lock);
   return hit;
 }
@@ -261,7 +296,7 @@ static void *run(void *arg) {
     pthread_mutex_unlock(&w->lock);
     if (stop) break;
     if (first || gen != built) {
-      w->said_poll = 0;
+      if (gen != built) w->said_poll = 0;
       watches_build(w);
       built = gen;
       first = 0;
@@ -288,7 +323,9 @@ static void *run(void *arg) {
     due = 0;
     periodic = now + (uint64_t)(w->ifd < 0 ? SG_WATCH_POLL_MS : SAFETY_MS) * 1000000u;
     compare(w, changed, sizeof changed);
-    if (changed[0]) w->fn(w->ud, changed);
+    if (!changed[0]) continue;
+    w->fn(w->ud, changed);
+    first = 1; /* a symlink may lead elsewhere now: watch where */
   }
   watches_clear(w);
   return NULL;
@@ -347,14 +384,19 @@ int sg_watch_set(sg_watch *w, const char *const *paths, size_t n) {
     }
     same = same && kept;
   }
+  if (same) { /* the thread's watches stand as they are */
+    pthread_mutex_unlock(&w->lock);
+    files_free(f, n);
+    return 0;
+  }
   wfile *old = w->files;
   size_t nold = w->nfiles;
   w->files = f;
   w->nfiles = n;
-  if (!same) w->gen++;
+  w->gen++;
   pthread_mutex_unlock(&w->lock);
   files_free(old, nold);
-  if (!same) wake(w);
+  wake(w);
   return 0;
 }
 

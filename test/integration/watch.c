@@ -143,12 +143,29 @@ static void integration_watch_k8s_symlink_swap(void) {
   is_int(status_with(&gw, T_K8S1), 401, "and the old version's gets 401");
 }
 
+/* token_file is a symlink into another directory, whose target is rewritten in place. */
+static void integration_watch_symlink_elsewhere(void) {
+  char p[400], target[400], toml[4096];
+  snprintf(p, sizeof p, "%s/elsewhere", sec);
+  mkdir(p, 0700);
+  snprintf(target, sizeof target, "%s/elsewhere/real", sec);
+  write_in_place(target, T_OLD);
+  path_in(p, sizeof p, "link");
+  if (symlink(target, p)) tap_diag("symlink: %s", strerror(errno));
+  make_toml(toml, sizeof toml, "link", "");
+  gw_write_config(&gw, toml);
+  ok(wait_status(&gw, T_OLD, 200), "token_file now a symlink into another directory");
+  write_in_place(target, T_NEW);
+  ok(wait_status(&gw, T_NEW, 200), "its target rewritten in place: the new token works");
+  is_int(status_with(&gw, T_OLD), 401, "and the old one gets 401");
+}
+
 static void integration_watch_bad_config_keeps_old(void) {
   int failed = gw_log_count(&gw, "reload failed; keeping the running configuration");
   gw_write_config(&gw, "[server]\nport = \"not a number\n");
   ok(gw_wait_log(&gw, "reload failed; keeping the running configuration", failed + 1, WAIT_MS),
      "a broken configuration file: the reload fails and says so");
-  is_int(status_with(&gw, T_REN), 200, "the running configuration stays: its token works");
+  is_int(status_with(&gw, T_NEW), 200, "the running configuration stays: its token works");
   is_int(status_with(&gw, T_K8S2), 200, "  both of them");
 }
 
@@ -159,7 +176,7 @@ static void integration_watch_follows_new_config(void) {
   make_toml(toml, sizeof toml, "moved", "");
   gw_write_config(&gw, toml);
   ok(wait_status(&gw, T_MOVED, 200), "a fixed configuration naming another token file loads");
-  is_int(status_with(&gw, T_REN), 401, "the old file's token is gone");
+  is_int(status_with(&gw, T_NEW), 401, "the old file's token is gone");
   write_in_place(p, T_MOVED2);
   ok(wait_status(&gw, T_MOVED2, 200), "the newly named file is watched: its rotation reloads");
   is_int(status_with(&gw, T_MOVED), 401, "and its old token gets 401");
@@ -210,6 +227,7 @@ static const tap_test tests[] = {
     TEST(integration_watch_in_place),
     TEST(integration_watch_rename),
     TEST(integration_watch_k8s_symlink_swap),
+    TEST(integration_watch_symlink_elsewhere),
     TEST(integration_watch_bad_config_keeps_old),
     TEST(integration_watch_follows_new_config),
     TEST(integration_watch_off),
