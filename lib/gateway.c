@@ -535,6 +535,7 @@ static int reload_locked(soulgw *gw) {
   char err[8192] = "";
   sg_conf *c = NULL;
   sg_snap *snap = NULL;
+  sg_watch_sync(gw->watch); /* what this reload reads needs no reload of the watch's */
   int rc = sg_conf_build(&gw->src, &c, err, sizeof err);
   if (rc == 0) rc = build_snap(gw, c, &snap, err, sizeof err);
   if (rc) {

@@ -400,6 +400,13 @@ int sg_watch_set(sg_watch *w, const char *const *paths, size_t n) {
   return 0;
 }
 
+void sg_watch_sync(sg_watch *w) {
+  if (!w) return;
+  pthread_mutex_lock(&w->lock);
+  for (size_t i = 0; i < w->nfiles; i++) file_state(w->files[i].path, &w->files[i].last);
+  pthread_mutex_unlock(&w->lock);
+}
+
 void sg_watch_stop(sg_watch *w) {
   if (!w) return;
   pthread_mutex_lock(&w->lock);

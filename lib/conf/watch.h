@@ -40,6 +40,11 @@ sg_watch *sg_watch_start(sg_watch_fn fn, void *ud, int poll, sg_log *log);
  * SOULGW_ENOMEM (the old set is kept).  Safe from any thread, the callback's included. */
 int sg_watch_set(sg_watch *w, const char *const *paths, size_t n);
 
+/* Takes the files' present states as the last ones seen, so that the changes made so far
+ * call nothing back: a reload that is about to read the files (SIGHUP's) calls it first, so
+ * that the watch does not reload them a second time.  Safe from any thread.  NULL is ignored. */
+void sg_watch_sync(sg_watch *w);
+
 /* Stops the thread (waiting for a callback that runs) and frees the watcher.  NULL is
  * ignored.  Not from the callback. */
 void sg_watch_stop(sg_watch *w);

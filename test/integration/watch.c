@@ -33,6 +33,9 @@
 
 #define WAIT_MS 20000
 
+/* the harness turns the watch off for every other test; the files decide here */
+static const char *const watch_env[] = {"GATEWAY__SERVER__WATCH_FILES", NULL};
+
 static gwproc gw;
 static char sec[256]; /* the secrets' directory */
 
@@ -189,7 +192,7 @@ static int start_other(gwproc *g, const char *file, const char *token, const cha
   write_in_place(p, token);
   make_toml(toml, sizeof toml, file, extra);
   memset(g, 0, sizeof *g);
-  return gw_start(g, harness_soulgw_bin(), toml, NULL, NULL);
+  return gw_start(g, harness_soulgw_bin(), toml, watch_env, NULL);
 }
 
 static void integration_watch_off(void) {
@@ -243,7 +246,7 @@ int main(void) {
   write_in_place(p, T_OLD);
   if (!ok(make_k8s() == 0, "a Kubernetes-style secret volume")) return tap_done();
   make_toml(toml, sizeof toml, "tok", "");
-  if (!ok(gw_start(&gw, harness_soulgw_bin(), toml, NULL, NULL) == 0, "the gateway starts"))
+  if (!ok(gw_start(&gw, harness_soulgw_bin(), toml, watch_env, NULL) == 0, "the gateway starts"))
     return tap_done();
   tap_run(tests, TAP_COUNT(tests));
   is_int(gw_stop(&gw), 0, "SIGTERM: exit status 0");
