@@ -24,7 +24,8 @@
 #define EX_UNAVAILABLE 69
 #define EX_CONFIG 78
 
-int soulgw_cli_sign(int argc, char **argv); /* sign.c */
+int soulgw_cli_sign(int argc, char **argv);    /* sign.c */
+int soulgw_cli_migrate(int argc, char **argv); /* migrate.c */
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -32,6 +33,7 @@ static void usage(FILE *f) {
           "              [--db PATH] [--allow-core-dumps] [--check] [--version] [--help]\n"
           "       soulgw sign --key-id ID --secret-env VAR [--body FILE] [--date DATE]\n"
           "                   [--no-nonce] METHOD PATH\n"
+          "       soulgw migrate --from sqlite:PATH --to postgres [--config FILE]\n"
           "\n"
           "  --config FILE     configuration (default $GATEWAY_CONFIG_FILE, else ./gateway.toml)\n"
           "  --address ADDR    listen address (server.address)\n"
@@ -81,6 +83,10 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "sign") == 0) {
     core_dumps_off(); /* it reads a secret too */
     return soulgw_cli_sign(argc - 1, argv + 1);
+  }
+  if (argc > 1 && strcmp(argv[1], "migrate") == 0) {
+    core_dumps_off(); /* it reads the database's URI, a secret */
+    return soulgw_cli_migrate(argc - 1, argv + 1);
   }
 
   /* Process-wide memory policy belongs to the program, not the library.  glibc returns freed

@@ -174,6 +174,32 @@ SOULGW_API int soulgw_config_get_int(const soulgw_config *cfg, const char *key, 
 SOULGW_API int soulgw_config_get_str(const soulgw_config *cfg, const char *key, const char **out);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Moving a database to PostgreSQL                                                             */
+
+/* The rows soulgw_storage_migrate() copied, by table. */
+typedef struct soulgw_migrate_counts {
+  long long sequences, registry_versions, active_versions, idempotency, collabs,
+      timeline_entries, records, edges, events;
+} soulgw_migrate_counts;
+
+/* Copies the SQLite database at sqlite_path into the PostgreSQL database of cfg's [storage]
+ * (backend "postgres" and its url), as `soulgw migrate` does: every tenant's registry versions
+ * and active versions, records, edges, idempotency records, collaborations and their
+ * timelines, observe events and sequences, with their ids, times and order, so that a gateway
+ * started on PostgreSQL answers as the SQLite one did and numbers its next records and events
+ * after the last ones copied.  The source is read in one transaction (stop the gateway that
+ * writes it first: later writes are not copied) after its schema is brought up to date, as a
+ * start would; the target's schema is created when missing.  Everything is written in one
+ * transaction: on any failure nothing is, so the call can simply be made again.  counts (may be
+ * NULL) gets the rows copied.  Returns 0; SOULGW_EINVAL when cfg holds no loaded configuration,
+ * its backend is not "postgres", or sqlite_path is not a SQLite database; SOULGW_ENOTFOUND when
+ * nothing is at sqlite_path; SOULGW_EEXIST when the target already holds rows (nothing
+ * written); SOULGW_ESTORE when a database cannot be opened, read or written; SOULGW_ENOMEM.
+ * Except for SOULGW_ENOMEM err gets the reason, NUL-terminated, never the connection URI. */
+SOULGW_API int soulgw_storage_migrate(const soulgw_config *cfg, const char *sqlite_path,
+                                      soulgw_migrate_counts *counts, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------------------------ */
 /* JSON values                                                                                 */
 
 /* A parsed or built JSON value.  Request bodies arrive as one; handlers may answer with one.

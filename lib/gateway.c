@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/crypto.h"
+#include "conf/watch.h"
 #include "gateway.h"
 #include "llm/openai.h"
 #include "routes/mcp/session.h"
@@ -147,6 +148,36 @@ static int reload_locked(soulgw *gw);
 static void count_providers(soulgw *gw, const sg_conf *c) {
   for (const sg_provider_conf *p = c->llm.providers; p; p = p->next)
     sg_family_add(gw->stream_truncated, (const char *[]){p->name}, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Rotation without a signal (server.watch_files) */
+
+/* The watcher's callback, on its thread: the same reload as SIGHUP's. */
+static void on_file_changed(void *ud, const char *path) {
+  soulgw *gw = ud;
+  sg_log(gw->log, SOULGW_LOG_INFO, "a watched file changed; reloading", SG_S("file", path));
+  soulgw_reload(gw);
+}
+
+/* Makes the watched files those c was built from (none when c->server.watch_files is false),
+ * starting the watcher the first time there is something to watch.  Called at start and after
+ * each successful reload, under reload_lock or before any reload can run. */
+static void watch_follow(soulgw *gw, const sg_conf *c, int at_start) {
+  size_t n = c->server.watch_files ? sg_conf_watched_files(c, NULL, 0) : 0;
+  if (!gw->watch && !n) return;
+  const char **paths = calloc(n ? n : 1, sizeof *paths);
+  if (paths) n = n ? sg_conf_watched_files(c, paths, n) : 0;
+  if (paths && !gw->watch)
+    gw->watch = sg_watch_start(on_file_changed, gw, strcmp(c->server.watch_method, "poll") == 0,
+                               gw->log);
+  if (!paths || !gw->watch || sg_watch_set(gw->watch, paths, n) != 0)
+    sg_log(gw->log, SOULGW_LOG_WARN,
+           "cannot watch the configuration's files; reload with SIGHUP or soulgw_reload()");
+  else if (n && at_start)
+    sg_log(gw->log, SOULGW_LOG_INFO, "watching the configuration's files for changes",
+           SG_I("files", n), SG_S("method", c->server.watch_method));
+  free(paths);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -405,6 +436,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
          SG_S("commit", soulgw_commit()), SG_S("config", c->file),
          SG_S("mode", o.external ? "external" : "threads"),
          SG_F("startup_ms", (double)(sg_now_ns() - t0) / 1e6));
+  watch_follow(gw, c, 1);
   return 0;
 }
 
@@ -457,6 +489,8 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   if (!gw || gw->state != GW_RUNNING) return SOULGW_ESTATE;
   int rc = 0;
   int external = sg_http_is_external(gw->http);
+  sg_watch_stop(gw->watch); /* first: no reload starts from here on */
+  gw->watch = NULL;
   if (timeout_ms < 0) {
     sg_snap *s = sg_inflight_acquire(&gw->inflight);
     timeout_ms = (int)s->conf->server.drain_timeout_s * 1000;
@@ -501,6 +535,7 @@ static int reload_locked(soulgw *gw) {
   char err[8192] = "";
   sg_conf *c = NULL;
   sg_snap *snap = NULL;
+  sg_watch_sync(gw->watch); /* what this reload reads needs no reload of the watch's */
   int rc = sg_conf_build(&gw->src, &c, err, sizeof err);
   if (rc == 0) rc = build_snap(gw, c, &snap, err, sizeof err);
   if (rc) {
@@ -522,7 +557,9 @@ static int reload_locked(soulgw *gw) {
       o->server.max_connections_per_ip != c->server.max_connections_per_ip ||
       strcmp(o->storage.path, c->storage.path) || o->storage.sync_full != c->storage.sync_full ||
       strcmp(o->storage.backend, c->storage.backend) || o->storage.pool != c->storage.pool ||
-      o->storage.statement_timeout_ms != c->storage.statement_timeout_ms)
+      o->storage.statement_timeout_ms != c->storage.statement_timeout_ms ||
+      o->storage.url.len != c->storage.url.len ||
+      (c->storage.url.len && memcmp(o->storage.url.value, c->storage.url.value, c->storage.url.len)))
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "
            "after a restart");
@@ -533,6 +570,7 @@ static int reload_locked(soulgw *gw) {
   count_providers(gw, c);
   sg_log(gw->log, SOULGW_LOG_INFO, "configuration reloaded", SG_S("config", c->file));
   log_conf(gw, c);
+  watch_follow(gw, c, 0);
   sg_conf_release(c);
   return 0;
 }

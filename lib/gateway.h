@@ -56,6 +56,7 @@ struct soulgw {
   sg_tools *tools;       /* host C tools, registered before or after start */
   sg_llm *llm;           /* host providers, registered before start */
   sg_upstream *upstream; /* outbound HTTP: HTTP tools, OpenAI-compatible providers */
+  struct sg_watch *watch; /* server.watch_files: reloads when a file changes, or NULL */
   sg_tool_env tool_env;  /* what tool runs see of all this (wire(), wire_running()) */
   sg_llm_env llm_env;    /* what provider calls see of it */
   sg_ctx ctx;            /* what route handlers see of it: their userdata */

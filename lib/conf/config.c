@@ -63,6 +63,8 @@ static const keydef server_keys[] = {
     {"max_connections_per_ip", T_INT, C(server.max_connections_per_ip), 0, 1000000, R_PLAIN},
     {"max_unauthenticated_body_bytes", T_INT, C(server.max_unauthenticated_body_bytes), 0,
      1LL << 40, R_PLAIN},
+    {"watch_files", T_BOOL, C(server.watch_files), 0, 0, R_PLAIN},
+    {"watch_method", T_STR, C(server.watch_method), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
 static const keydef storage_keys[] = {{"path", T_STR, C(storage.path), 0, 0, R_PLAIN},
                                       {"synchronous", T_SYNC, C(storage.sync_full), 0, 0, R_PLAIN},
@@ -880,6 +882,9 @@ static void validate(builder *b) {
       inet_pton(AF_INET6, c->server.address, &a6) != 1)
     problem(b, "server.address: \"%s\" is not an IPv4 or IPv6 address", c->server.address);
   if (!*c->storage.path) problem(b, "storage.path must not be empty");
+  if (strcmp(c->server.watch_method, "auto") != 0 && strcmp(c->server.watch_method, "poll") != 0)
+    problem(b, "server.watch_method: unknown method \"%s\" (expected \"auto\" or \"poll\")",
+            c->server.watch_method);
   validate_storage(b, &c->storage.url, c->storage.backend);
   if (*c->server.metrics_scope && !scope_ok(c->server.metrics_scope))
     problem(b, "server.metrics_scope: invalid scope \"%s\"", c->server.metrics_scope);
@@ -943,6 +948,8 @@ static void set_defaults(sg_conf *c) {
   c->server.min_body_rate_bytes_s = 1024;
   c->server.max_connections_per_ip = 256;
   c->server.max_unauthenticated_body_bytes = 16LL << 20;
+  c->server.watch_files = 1;
+  c->server.watch_method = "auto";
   c->storage.path = "var/soulgw.db";
   c->storage.sync_full = 1;
   c->storage.backend = "sqlite";

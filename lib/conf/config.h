@@ -68,6 +68,8 @@ typedef struct sg_conf {
     const char *metrics_scope;
     long long header_timeout_s, min_body_rate_bytes_s, max_connections_per_ip,
         max_unauthenticated_body_bytes;
+    int watch_files;          /* reload when the configuration or a secret file changes */
+    const char *watch_method; /* "auto" (inotify, else a periodic check) or "poll" */
   } server;
   struct {
     const char *path;

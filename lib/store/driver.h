@@ -54,6 +54,23 @@ enum {
 
 typedef struct sg_store_driver sg_store_driver;
 
+/* The tables a database is moved to another engine with (store/migrate.c), in the order they
+ * are copied; a driver's dump() gives each one's rows with the columns listed, in this order. */
+enum {
+  SG_TBL_SEQUENCES,   /* (tenant, name, value) */
+  SG_TBL_REGISTRY,    /* (tenant, version, manifests, created_at_ms), each tenant's oldest first */
+  SG_TBL_ACTIVE,      /* (tenant, version) */
+  SG_TBL_IDEMPOTENCY, /* (tenant, key, tool_id, input, status, response, created_at_ms) */
+  SG_TBL_COLLABS,     /* (tenant, collab_id, status, participants, context, resolution,
+                       *  created_at, updated_at, entries, timeline_bytes) */
+  SG_TBL_TIMELINE,    /* (tenant, collab_id, seq, entry), each collaboration's in order */
+  SG_TBL_RECORDS,     /* (tenant, record_id, repo, data, stored_at), in the order of storage */
+  SG_TBL_EDGES,       /* (tenant, src, dst, label, props, ts), in the order of storage */
+  SG_TBL_EVENTS,      /* (tenant, seq, topic, severity, event, trace_id, ingested_at), in the
+                       *  order of ingestion */
+  SG_TBL_COUNT
+};
+
 /* A row of a read, as the driver holds it (SQLite: its statement; libpq: a result and a row
  * number).  Each driver's row begins with this. */
 typedef struct sg_row {
@@ -210,6 +227,15 @@ struct sg_store_driver {
    * ingested_at). */
   int (*event_query)(sg_conn *c, const char *tenant, const char *topic, int64_t since,
                      const char *severity, int limit, sg_row_fn fn, void *ud);
+
+  /* ---- Moving a database to another engine (store/migrate.c); each may be NULL ---- */
+
+  /* The source's: every row of table (an SG_TBL_), every tenant's, as its comment says. */
+  int (*dump)(sg_conn *c, int table, sg_row_fn fn, void *ud);
+  /* The rows of every SG_TBL_ table together, into *n (0: an empty database). */
+  int (*rows)(sg_conn *c, int64_t *n);
+  /* The target's: sets a tenant's sequence `name` to value (the next seq_next gives value+1). */
+  int (*seq_set)(sg_conn *c, const char *tenant, const char *name, int64_t value);
 };
 
 /* Column i of a row as text, NULL for SQL NULL. */

@@ -828,6 +828,44 @@ static int pg_event_query(sg_conn *c, const char *tenant, const char *topic, int
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The target of a move from another engine (driver.h, store/migrate.c): statements that run
+ * once, so not prepared */
+
+static int pg_rows(sg_conn *base, int64_t *n) {
+  conn *c = CONN(base);
+  int rc = usable(c);
+  if (rc) return rc;
+  PGresult *r = PQexec(c->pg, "SELECT (SELECT count(*) FROM sequences) + (SELECT count(*) FROM"
+                              " registry_versions) + (SELECT count(*) FROM registry_active) +"
+                              " (SELECT count(*) FROM idempotency) + (SELECT count(*) FROM"
+                              " collabs) + (SELECT count(*) FROM collab_timeline) +"
+                              " (SELECT count(*) FROM records) + (SELECT count(*) FROM edges)"
+                              " + (SELECT count(*) FROM observe)");
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+    *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  else
+    rc = fail(c, r);
+  PQclear(r);
+  return rc;
+}
+
+static int pg_seq_set(sg_conn *base, const char *tenant, const char *name, int64_t value) {
+  conn *c = CONN(base);
+  char v[24];
+  snprintf(v, sizeof v, "%lld", (long long)value);
+  const char *vals[3] = {tenant, name, v};
+  int rc = usable(c);
+  if (rc) return rc;
+  PGresult *r = PQexecParams(c->pg, "INSERT INTO sequences(tenant, name, value)"
+                                    " VALUES($1::text, $2::text, $3::bigint) ON CONFLICT"
+                                    "(tenant, name) DO UPDATE SET value = excluded.value",
+                             3, NULL, vals, NULL, NULL, 0);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = fail(c, r);
+  PQclear(r);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 const sg_store_driver sg_store_pg = {
     .name = "postgres",
@@ -873,4 +911,6 @@ const sg_store_driver sg_store_pg = {
     .graph = pg_graph,
     .event_insert = pg_event_insert,
     .event_query = pg_event_query,
+    .rows = pg_rows,
+    .seq_set = pg_seq_set,
 };

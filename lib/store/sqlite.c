@@ -693,6 +693,56 @@ static int sq_event_query(sg_conn *c, const char *tenant, const char *topic, int
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Moving the database to another engine (driver.h, store/migrate.c) */
+
+static const char *const dump_sql[SG_TBL_COUNT] = {
+    [SG_TBL_SEQUENCES] = "SELECT tenant, name, value FROM sequences ORDER BY tenant, name",
+    [SG_TBL_REGISTRY] = "SELECT tenant, version, manifests, created_at_ms FROM registry_versions"
+                        " ORDER BY tenant, seq",
+    [SG_TBL_ACTIVE] = "SELECT tenant, version FROM registry_active ORDER BY tenant",
+    [SG_TBL_IDEMPOTENCY] = "SELECT tenant, key, tool_id, input, status, response, created_at_ms"
+                           " FROM idempotency ORDER BY tenant, key",
+    [SG_TBL_COLLABS] = "SELECT tenant, collab_id, status, participants, context, resolution,"
+                       " created_at, updated_at, entries, timeline_bytes FROM collabs"
+                       " ORDER BY tenant, collab_id",
+    [SG_TBL_TIMELINE] = "SELECT tenant, collab_id, seq, entry FROM collab_timeline"
+                        " ORDER BY tenant, collab_id, seq",
+    [SG_TBL_RECORDS] = "SELECT tenant, record_id, repo, data, stored_at FROM records ORDER BY id",
+    [SG_TBL_EDGES] = "SELECT tenant, src, dst, label, props, ts FROM edges ORDER BY id",
+    [SG_TBL_EVENTS] = "SELECT tenant, seq, topic, severity, event, trace_id, ingested_at"
+                      " FROM observe ORDER BY id",
+};
+
+/* Runs one statement prepared for the occasion and hands its rows to fn (read_rows()'s
+ * contract). */
+static int read_once(conn *c, const char *q, sg_row_fn fn, void *ud) {
+  row r = {{&sg_store_sqlite}, NULL};
+  int rc = sqlite3_prepare_v2(c->db, q, -1, &r.s, NULL);
+  if (rc != SQLITE_OK) return rc;
+  while ((rc = sqlite3_step(r.s)) == SQLITE_ROW)
+    if ((rc = fn(ud, &r.base)) != 0) break;
+  sqlite3_finalize(r.s);
+  return rc == SQLITE_DONE || rc == SG_DRV_STOP ? 0 : rc;
+}
+
+static int sq_dump(sg_conn *c, int table, sg_row_fn fn, void *ud) {
+  if (table < 0 || table >= SG_TBL_COUNT) return SG_DRV_FAILED;
+  return read_once(CONN(c), dump_sql[table], fn, ud);
+}
+
+static int sq_rows(sg_conn *c, int64_t *n) {
+  *n = -1;
+  int rc = read_once(CONN(c),
+                     "SELECT (SELECT count(*) FROM sequences) + (SELECT count(*) FROM"
+                     " registry_versions) + (SELECT count(*) FROM registry_active) +"
+                     " (SELECT count(*) FROM idempotency) + (SELECT count(*) FROM collabs) +"
+                     " (SELECT count(*) FROM collab_timeline) + (SELECT count(*) FROM records)"
+                     " + (SELECT count(*) FROM edges) + (SELECT count(*) FROM observe)",
+                     row_int, n);
+  return rc ? rc : *n < 0 ? SG_DRV_FAILED : 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 const sg_store_driver sg_store_sqlite = {
     .name = "sqlite",
@@ -737,4 +787,6 @@ const sg_store_driver sg_store_sqlite = {
     .edges_touching = sq_edges_touching,
     .event_insert = sq_event_insert,
     .event_query = sq_event_query,
+    .dump = sq_dump,
+    .rows = sq_rows,
 };

@@ -163,6 +163,9 @@ static char **child_env(const char *const *env) {
   for (size_t i = 0; i < n; i++) out[k++] = environ[i];
   out[k++] = unconst("GATEWAY_TOKEN_LOCAL=test-token");
   out[k++] = unconst("GATEWAY_HMAC_LOCAL=test-hmac");
+  /* tests rewrite configurations and send SIGHUP, counting reloads: no reloads of their own
+   * (test/integration/watch.c unsets this to test them) */
+  out[k++] = unconst("GATEWAY__SERVER__WATCH_FILES=false");
   /* "NAME=value" sets, a bare "NAME" unsets */
   for (size_t i = 0; i < m; i++) {
     const char *eq = strchr(env[i], '=');

@@ -34,7 +34,8 @@ const char *harness_soulgw_bin(void);
 const char *harness_testhost_bin(void);
 
 /* Starts bin with toml as its configuration (written to dir/gateway.toml).  env: extra
- * variables ("NAME=value" sets, a bare "NAME" unsets); extra_args: NULL-terminated extra command-line arguments.  Returns 0 when the
+ * variables ("NAME=value" sets, a bare "NAME" unsets; GATEWAY__SERVER__WATCH_FILES=false is
+ * set unless unset here, so that only SIGHUP reloads); extra_args: NULL-terminated extra command-line arguments.  Returns 0 when the
  * gateway answers /health, -1 otherwise (with a diagnostic). */
 int gw_start(gwproc *g, const char *bin, const char *toml, const char *const *env,
              const char *const *extra_args);
