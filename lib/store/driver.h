@@ -210,6 +210,12 @@ struct sg_store_driver {
    * ingested_at). */
   int (*event_query)(sg_conn *c, const char *tenant, const char *topic, int64_t since,
                      const char *severity, int limit, sg_row_fn fn, void *ud);
+
+  /* HMAC nonces (optional: NULL when the engine keeps none).  Claims key until expires_ms
+   * unless a claim that is live at now_ms holds it (SG_DRV_CONFLICT); purge: first delete the
+   * rows expired at now_ms. */
+  int (*nonce_claim)(sg_conn *c, const char *key, int64_t expires_ms, int64_t now_ms,
+                     int purge);
 };
 
 /* Column i of a row as text, NULL for SQL NULL. */
