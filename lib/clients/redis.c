@@ -184,10 +184,16 @@ static struct timeval tv_of(int ms) {
   return tv;
 }
 
-/* A reply to argv, or NULL when the connection failed (*why set; the context is unusable). */
+/* A reply to argv, or NULL when the connection failed (*why set, in a buffer of the thread's
+ * that outlives the context; the context is unusable). */
 static redisReply *command(redisContext *c, int argc, const char **argv, const char **why) {
+  static __thread char buf[128];
   redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
-  if (!rep) *why = c->err == REDIS_ERR_IO && errno == EAGAIN ? "timed out" : c->errstr;
+  if (!rep) {
+    snprintf(buf, sizeof buf, "%s",
+             c->err == REDIS_ERR_IO && errno == EAGAIN ? "timed out" : c->errstr);
+    *why = buf;
+  }
   return rep;
 }
 
@@ -228,18 +234,15 @@ static redisContext *open_ctx(sg_redis *r, const char **why) {
     return NULL;
   }
   if (c->err) {
-    static __thread char buf[128];
-    snprintf(buf, sizeof buf, "%s", c->errstr);
-    *why = buf;
+    static __thread char buf1[128];
+    snprintf(buf1, sizeof buf1, "%s", c->errstr);
+    *why = buf1;
     redisFree(c);
     return NULL;
   }
   redisSetTimeout(c, tv_of(r->timeout_ms));
   redisEnableKeepAlive(c);
-  if (handshake(r, c, why)) {
-    static __thread char buf2[128];
-    snprintf(buf2, sizeof buf2, "%s", *why);
-    *why = buf2;
+  if (handshake(r, c, why)) { /* *why is static or the thread's: it outlives c */
     redisFree(c);
     return NULL;
   }
