@@ -231,6 +231,14 @@ static void cluster_wire(soulgw *gw, const sg_conf *c) {
            "instances", SG_S("instance", gw->instance));
 }
 
+/* 1 when a reload changes [cluster], which is read at start only (the URIs compared, never
+ * logged). */
+static int cluster_changed(const sg_conf *o, const sg_conf *c) {
+  const sg_secret *a = &o->cluster.redis_url, *b = &c->cluster.redis_url;
+  return strcmp(o->cluster.instance, c->cluster.instance) != 0 || !a->value != !b->value ||
+         (a->value && (a->len != b->len || memcmp(a->value, b->value, a->len) != 0));
+}
+
 /* Before the store closes: nothing may claim nonces in it any more. */
 static void cluster_unwire(soulgw *gw) { sg_replay_set_backend(gw->replay, NULL, NULL); }
 
@@ -587,6 +595,8 @@ static int reload_locked(soulgw *gw) {
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "
            "after a restart");
+  if (cluster_changed(o, c))
+    sg_log(gw->log, SOULGW_LOG_WARN, "[cluster] changes take effect only after a restart");
   sg_snap_release(old);
   sg_log_configure(gw->log, c->log.level, c->log.json);
   sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);

@@ -84,6 +84,8 @@ const sg_rate_backend sg_rate_memory = {"memory", memory_take};
 
 /* KEYS[1] the bucket, ARGV rate (tokens/s) and burst; answers sg_bucket_take's wait. */
 static const char rate_script[] =
+    /* Redis 3.2 to 4 need this before a write that follows TIME; later ones ignore it */
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"

@@ -23,7 +23,7 @@
 #define RECALL "/api/graph/recall"
 #define BODY "{\"node_id\":\"cluster-n\"}"
 
-static gwproc ga, gb;
+static gwproc ga, gb, ge; /* ge: started while Redis is down */
 static char pg_url[256], redis_url[256];
 
 static void sleep_ms(int ms) {
@@ -210,6 +210,10 @@ static void integration_cluster_redis_down(void) {
      "soulgw_redis_errors_total counts the failures");
   free(b);
   ok(gw_log_has(&ga, "redis down"), "A logs Redis down");
+  if (ok(start(&ge, "gw-e", 1) == 0, "an instance starts while Redis is down")) {
+    ok(gw_log_has(&ge, "redis down"), "it says so");
+    ok(wait_health(&ge, "\"redis\":\"unreachable\"", 5000, &st), "its /health names redis");
+  }
 }
 
 static void integration_cluster_redis_back(void) {
@@ -218,6 +222,10 @@ static void integration_cluster_redis_back(void) {
   ok(gw_wait_log(&ga, "redis up", 2, 15000) && gw_wait_log(&gb, "redis up", 2, 15000),
      "both instances log Redis up again, without a restart");
   ok(wait_health(&ga, "{\"status\":\"ok\"}", 5000, &st), "A's /health is ok again");
+  if (ge.pid > 0) {
+    ok(gw_wait_log(&ge, "redis up", 1, 15000), "the instance started without Redis connects");
+    is_int(gw_stop(&ge), 0, "and stops cleanly");
+  }
   signed_req q;
   char body[1024];
   sign(&q, "cluster-nonce-0004");
