@@ -10,8 +10,8 @@
 #define SG_ROUTES_CTX_H
 
 #include "base/log.h"
-#include "clients/redis.h"
 #include "base/metrics.h"
+#include "clients/redis.h"
 #include "llm/provider.h"
 #include "pipeline/inflight.h"
 #include "pipeline/req.h"
