@@ -31,10 +31,12 @@ SAN     ?=
 
 # libcurl's headers are needed to build; the library itself is loaded by lib/clients/upstream.c on the
 # first outbound call (dlopen), so it is not linked.  libpq is called from lib/store/pg.c only;
-# the postgresql package is the server the tests start (test/helpers/pgserver.c).
-PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libpq
+# the postgresql package is the server the tests start (test/helpers/pgserver.c).  hiredis is
+# called from lib/clients/redis.c only; redis-server is the server the tests start
+# (test/helpers/redisserver.c).
+PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libpq hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lpq)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lpq -lhiredis)
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wwrite-strings -fno-common
@@ -115,7 +117,8 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 # Set-up: what a fresh Debian 12 with only gcc and make lacks.
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
-            libcurl4-openssl-dev mandoc curl perl sqlite3 python3 libpq-dev postgresql
+            libcurl4-openssl-dev mandoc curl perl sqlite3 python3 libpq-dev postgresql \
+            libhiredis-dev redis-server
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \

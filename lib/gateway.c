@@ -122,6 +122,7 @@ static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_
   sg_snap *prev = gw->inflight.snap; /* read under reload_lock, or before start */
   if (!(s->auth = sg_auth_new(conf, gw->replay, gw->auth_failures, prev ? prev->auth : NULL)))
     goto fail;
+  sg_auth_set_limiter(s->auth, gw->limiter);
   *out = s;
   return 0;
 fail:
@@ -212,7 +213,65 @@ static void wire_running(soulgw *gw) {
   gw->tool_env.upstream = gw->upstream;
   gw->llm_env.upstream = gw->upstream;
   gw->ctx.store = gw->store;
+  gw->ctx.redis = gw->redis;
+  gw->ctx.instance = gw->instance;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The cluster (SPEC-cluster.md): Redis, the replay cache's and the rate limits' backends */
+
+/* Before the first snapshot: the Redis client (when configured; a Redis that is down is not
+ * fatal) and the rate limiter.  0, or an error with err filled. */
+static int cluster_open(soulgw *gw, const sg_conf *c, char *err, size_t errlen) {
+  if (*c->cluster.instance) {
+    snprintf(gw->instance, sizeof gw->instance, "%s", c->cluster.instance);
+  } else {
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(gw->instance, sizeof gw->instance, "%s:%lld", host, c->server.port);
+  }
+  if (c->cluster.redis_url.value && !gw->redis) {
+    sg_redis_opts ro = {.url = c->cluster.redis_url.value, .pool = 4, .timeout_ms = 1000,
+                        .log = gw->log, .errors = gw->redis_errors};
+    if (sg_redis_new(&ro, &gw->redis, err, errlen)) return SOULGW_ECONFIG;
+  }
+  if (!gw->limiter &&
+      !(gw->limiter = sg_limiter_new(gw->redis ? &sg_rate_redis : &sg_rate_memory, gw->redis,
+                                     gw->log))) {
+    snprintf(err, errlen, "out of memory");
+    return SOULGW_ENOMEM;
+  }
+  return 0;
+}
+
+/* Once the store is open: where accepted HMAC signatures are kept (Redis, else the database's
+ * table, else memory), and a line that says what is shared. */
+static void cluster_wire(soulgw *gw, const sg_conf *c) {
+  if (gw->redis)
+    sg_replay_set_backend(gw->replay, &sg_replay_redis, gw->redis);
+  else if (sg_store_has_nonces(gw->store))
+    sg_replay_set_backend(gw->replay, &sg_replay_pg, gw->store);
+  sg_log(gw->log, SOULGW_LOG_INFO, "cluster", SG_S("instance", gw->instance),
+         SG_S("storage", c->storage.backend),
+         SG_S("redis", gw->redis ? sg_redis_address(gw->redis) : "none"),
+         SG_S("replay_cache", sg_replay_backend_name(gw->replay)),
+         SG_S("rate_limits", gw->redis ? "redis" : "memory"));
+  if (!gw->redis && strcmp(c->storage.backend, "sqlite") != 0)
+    sg_log(gw->log, SOULGW_LOG_WARN,
+           "rate limits are per instance (no [cluster] redis_url): the effective limit is rate x "
+           "instances", SG_S("instance", gw->instance));
+}
+
+/* 1 when a reload changes [cluster], which is read at start only (the URIs compared, never
+ * logged). */
+static int cluster_changed(const sg_conf *o, const sg_conf *c) {
+  const sg_secret *a = &o->cluster.redis_url, *b = &c->cluster.redis_url;
+  return strcmp(o->cluster.instance, c->cluster.instance) != 0 || !a->value != !b->value ||
+         (a->value && (a->len != b->len || memcmp(a->value, b->value, a->len) != 0));
+}
+
+/* Before the store closes: nothing may claim nonces in it any more. */
+static void cluster_unwire(soulgw *gw) { sg_replay_set_backend(gw->replay, NULL, NULL); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle */
@@ -276,6 +335,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
                                          "topic", 100, NULL);
+  gw->redis_errors = sg_metrics_family(gw->metrics, "soulgw_redis_errors_total",
+                                       "Redis commands and checks that failed ([cluster]).", "",
+                                       1, NULL);
+  if (gw->redis_errors) sg_family_add(gw->redis_errors, NULL, 0);
   gw->registry_load_failures = sg_metrics_family(
       gw->metrics, "soulgw_registry_load_failures_total",
       "Tenants whose active tool registry could not be loaded at start (each served its last "
@@ -290,7 +353,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   if (!(gw->mcp_sessions = sg_mcp_sessions_new())) goto fail;
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
       !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
-      !gw->registry_load_failures || !gw->tools || !gw->llm || !gw->registry ||
+      !gw->registry_load_failures || !gw->redis_errors || !gw->tools || !gw->llm || !gw->registry ||
       sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
@@ -304,6 +367,8 @@ void soulgw_free(soulgw *gw) {
   if (!gw) return;
   if (gw->state == GW_RUNNING) soulgw_stop(gw, 0);
   sg_inflight_destroy(&gw->inflight);
+  sg_limiter_free(gw->limiter); /* after the snapshots, whose auth states used it */
+  sg_redis_free(gw->redis);
   sg_registry_free(gw->registry);
   sg_mcp_sessions_free(gw->mcp_sessions);
   sg_tools_free(gw->tools);
@@ -370,6 +435,7 @@ int soulgw_route_add(soulgw *gw, const char *methods, const char *pattern, soulg
 
 /* Undoes a start that failed half-way; the gateway can be freed (not started again). */
 static void start_cleanup(soulgw *gw) {
+  cluster_unwire(gw);
   sg_upstream_free(gw->upstream);
   gw->upstream = NULL;
   sg_store_close(gw->store);
@@ -385,7 +451,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   uint64_t t0 = sg_now_ns();
   sg_conf *c = gw->initial;
   sg_snap *snap = NULL;
-  int rc = build_snap(gw, c, &snap, err, sizeof err);
+  int rc = cluster_open(gw, c, err, sizeof err);
+  if (!rc) rc = build_snap(gw, c, &snap, err, sizeof err);
   if (rc) {
     sg_gw_seterr(gw, "%s", err);
     return rc;
@@ -412,6 +479,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
     start_cleanup(gw);
     return rc;
   }
+  cluster_wire(gw, c);
   wire_running(gw);
   sg_http_opts o = {c->server.address,
                     (int)c->server.port,
@@ -514,6 +582,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   gw->http = NULL;
   sg_upstream_free(gw->upstream); /* after the HTTP side: nothing can start a call now */
   gw->upstream = NULL;
+  cluster_unwire(gw);
   sg_store_close(gw->store); /* finishes the queued writes */
   gw->store = NULL;
   wire_running(gw);
@@ -563,6 +632,8 @@ static int reload_locked(soulgw *gw) {
     sg_log(gw->log, SOULGW_LOG_WARN,
            "server address, port, threads, connection limits and storage take effect only "
            "after a restart");
+  if (cluster_changed(o, c))
+    sg_log(gw->log, SOULGW_LOG_WARN, "[cluster] changes take effect only after a restart");
   sg_snap_release(old);
   sg_log_configure(gw->log, c->log.level, c->log.json);
   sg_metrics_set_tenant_labels(gw->metrics, c->metrics.tenant_labels);

@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "tools/run.h"
 #include "clients/upstream.h"
+#include "clients/redis.h"
 
 /* A route registered by the host, kept to rebuild the router on reload. */
 typedef struct sg_host_route {
@@ -49,6 +50,10 @@ struct soulgw {
   sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_family *registry_load_failures; /* tenants served a fallback registry at start */
   sg_replay *replay;
+  sg_redis *redis;       /* [cluster] redis_url: from start to free (NULL: no Redis) */
+  sg_limiter *limiter;   /* rate limits: memory or Redis, from start to free */
+  sg_family *redis_errors; /* soulgw_redis_errors_total */
+  char instance[300];    /* [cluster] instance, or hostname:port */
   sg_http *http;
   sg_store *store;       /* opened at start */
   sg_registry *registry; /* loaded at start */

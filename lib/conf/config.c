@@ -76,6 +76,11 @@ static const keydef storage_keys[] = {{"path", T_STR, C(storage.path), 0, 0, R_P
                                       {"statement_timeout_ms", T_INT,
                                        C(storage.statement_timeout_ms), 1, 3600000, R_PLAIN},
                                       {NULL, 0, 0, 0, 0, 0}};
+static const keydef cluster_keys[] = {{"redis_url_env", T_STR, C(cluster.redis_url), 0, 0, R_ENV},
+                                      {"redis_url_file", T_STR, C(cluster.redis_url), 0, 0, R_FILE},
+                                      {"redis_url", T_STR, C(cluster.redis_url), 0, 0, R_LIT},
+                                      {"instance", T_STR, C(cluster.instance), 0, 0, R_PLAIN},
+                                      {NULL, 0, 0, 0, 0, 0}};
 static const keydef log_keys[] = {{"level", T_LEVEL, C(log.level), 0, 0, R_PLAIN},
                                   {"format", T_FORMAT, C(log.json), 0, 0, R_PLAIN},
                                   {"access", T_BOOL, C(log.access), 0, 0, R_PLAIN},
@@ -165,6 +170,7 @@ static const sectiondef sections[] = {
     {"metrics", 0, W_CONF, metrics_keys},
     {"collab", 0, W_CONF, collab_keys},
     {"mcp", 0, W_CONF, mcp_keys},
+    {"cluster", 0, W_CONF, cluster_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -454,7 +460,7 @@ static void *entity(builder *b, const sectiondef *sd, const char *name, int line
 
 /* "token" for token_env, token_file and token. */
 static const char *role_stem(const char *key) {
-  static const char *const stems[] = {"token", "secret", "api_key", "key", "url"};
+  static const char *const stems[] = {"token", "secret", "api_key", "key", "url", "redis_url"};
   for (size_t i = 0; i < SG_ARRAY_LEN(stems); i++)
     if (strncmp(key, stems[i], strlen(stems[i])) == 0 &&
         (key[strlen(stems[i])] == '\0' || key[strlen(stems[i])] == '_'))
@@ -756,6 +762,14 @@ static void validate_storage(builder *b, sg_secret *url, const char *backend) {
   if (pg) resolve_secret(b, url, "storage.url");
 }
 
+/* [cluster]: the Redis URI (a secret) is read when given; its form is checked, never quoted. */
+static void validate_cluster(builder *b, sg_secret *url) {
+  if (!url->env && !url->file && !url->literal) return;
+  resolve_secret(b, url, "cluster.redis_url");
+  if (url->value && strncmp(url->value, "redis://", 8) != 0)
+    problem(b, "cluster.redis_url: expected redis://[:password@]host[:port][/db]");
+}
+
 static int scope_ok(const char *s) {
   if (!*s) return 0;
   for (; *s; s++)
@@ -886,6 +900,7 @@ static void validate(builder *b) {
     problem(b, "server.watch_method: unknown method \"%s\" (expected \"auto\" or \"poll\")",
             c->server.watch_method);
   validate_storage(b, &c->storage.url, c->storage.backend);
+  validate_cluster(b, &c->cluster.redis_url);
   if (*c->server.metrics_scope && !scope_ok(c->server.metrics_scope))
     problem(b, "server.metrics_scope: invalid scope \"%s\"", c->server.metrics_scope);
   for (sg_cred_conf *e = c->auth.tokens; e; e = e->next) validate_cred(b, e, "auth.tokens", "token");
@@ -969,6 +984,7 @@ static void set_defaults(sg_conf *c) {
   c->mcp.session_idle_s = 3600;
   c->mcp.max_sessions = 10000;
   c->mcp.instructions = "";
+  c->cluster.instance = ""; /* "": hostname:port, filled in at start */
 }
 
 static void conf_free(sg_conf *c) {
@@ -978,6 +994,7 @@ static void conf_free(sg_conf *c) {
   if (c->auth.api_key) wipe_secret(&c->auth.api_key->secret);
   for (sg_provider_conf *p = c->llm.providers; p; p = p->next) wipe_secret(&p->api_key);
   wipe_secret(&c->storage.url);
+  wipe_secret(&c->cluster.redis_url);
   sg_netpolicy_release(c->tools.netpolicy);
   sg_arena_release(&c->arena);
   free(c);

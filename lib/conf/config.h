@@ -109,6 +109,10 @@ typedef struct sg_conf {
     sg_strv allowed_origins; /* Origin values a browser may send to /mcp, as written */
     const char *instructions; /* the initialize answer's instructions; "" for none */
   } mcp;
+  struct {
+    sg_secret redis_url;  /* redis://[:password@]host:port/db (a secret); no source: no Redis */
+    const char *instance; /* name in logs and /health; "" for hostname:port */
+  } cluster;
   sg_service_conf *services;
   sg_strv warnings; /* things worth a log line at start-up and reload (never secrets) */
 } sg_conf;

@@ -197,6 +197,14 @@ char *soulgw_config_describe(const soulgw_config *cfg) {
   else
     sg_buf_printf(&b, "storage:  %s (synchronous %s)\n", c->storage.path,
                   c->storage.sync_full ? "full" : "normal");
+  if (c->cluster.redis_url.value) /* the URI is a secret: its source only */
+    sg_buf_printf(&b, "cluster:  redis (url %s %s)%s%s\n",
+                  c->cluster.redis_url.env ? "from environment"
+                  : c->cluster.redis_url.file ? "from file" : "literal",
+                  c->cluster.redis_url.env    ? c->cluster.redis_url.env
+                  : c->cluster.redis_url.file ? c->cluster.redis_url.file
+                                              : "in the configuration",
+                  *c->cluster.instance ? ", instance " : "", c->cluster.instance);
   sg_buf_printf(&b, "log:      %s, %s, access %s\n", levels[c->log.level],
                 c->log.json ? "json" : "text", c->log.access ? "on" : "off");
   sg_buf_printf(&b, "auth:     %zu tokens, %zu hmac keys, api key %s, hmac skew %llds%s%s\n",

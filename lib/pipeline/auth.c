@@ -32,6 +32,7 @@ struct sg_auth {
   size_t table_size;
   cred *api_key;
   sg_replay *replay;
+  sg_limiter *limiter; /* NULL: each principal's bucket */
   sg_family *failures;
   int64_t skew;
   int require_body_hash, require_nonce;
@@ -123,6 +124,8 @@ void sg_auth_free(sg_auth *a) {
   free(a->by_digest);
   free(a);
 }
+
+void sg_auth_set_limiter(sg_auth *a, sg_limiter *l) { a->limiter = l; }
 
 void sg_auth_count(sg_auth *a, const char *reason) {
   const char *v[1] = {reason};
@@ -283,6 +286,11 @@ int sg_auth_record(sg_auth *a, const sg_hmac_pending *pend, const char *key_id, 
                                sg_wall_ms() / 1000, &retry);
   if (rc == SG_REPLAY_NEW) return 0;
   if (rc == SG_REPLAY_SEEN) return replayed(v);
+  if (rc == SG_REPLAY_UNAVAILABLE) /* fail closed: a replay cannot be told from a first use */
+    return fail(v, "replay_cache_unavailable",
+                "the replay cache (%s) cannot be reached, so an SB-HMAC signature cannot be "
+                "checked against replay; retry later",
+                sg_replay_backend_name(a->replay));
   if (rc == SG_REPLAY_EXPIRED)
     return fail(v, "date_skew", "x-sb-date is outside the allowed skew of %lld seconds",
                 (long long)a->skew);
@@ -326,9 +334,15 @@ int sg_auth_identify(sg_auth *a, const sg_creds *c, const sg_principal **out, sg
 }
 
 int sg_auth_rate(sg_auth *a, const sg_principal *p, sg_verdict *v) {
-  (void)a;
   if (!p->bucket) return 0;
-  long wait = sg_bucket_take(p->bucket, sg_now_ns());
+  long wait;
+  if (a->limiter) {
+    char key[512];
+    snprintf(key, sizeof key, "%s:%s", p->kind, p->id);
+    wait = sg_limiter_take(a->limiter, key, p->bucket, sg_now_ns());
+  } else {
+    wait = sg_bucket_take(p->bucket, sg_now_ns());
+  }
   if (!wait) return 0;
   sg_verdict_set(v, SOULGW_API_QUOTA_RATE_LIMITED, NULL,
                  "rate limit exceeded for %s; retry in %ld s", p->id, wait);

@@ -10,6 +10,7 @@
 #define SG_AUTH_H
 
 #include "conf/config.h"
+#include "base/log.h"
 #include "base/metrics.h"
 #include "base/sg.h"
 #include "pipeline/verdict.h"
@@ -72,11 +73,32 @@ int sg_replay_seen(sg_replay *r, const unsigned char sig[32], int64_t now);
  * cache is full of live ones, both with *retry_s (when not NULL) the seconds until the oldest
  * of them expires.  Nothing is forgotten early to make room. */
 enum { SG_REPLAY_NEW = 0, SG_REPLAY_SEEN = 1, SG_REPLAY_EXPIRED = -1, SG_REPLAY_SHARE_FULL = -2,
-       SG_REPLAY_FULL = -3 };
+       SG_REPLAY_FULL = -3, SG_REPLAY_UNAVAILABLE = -4 };
 int sg_replay_check_add(sg_replay *r, int share, const unsigned char sig[32], int64_t date,
                         int64_t now, int64_t *retry_s);
 size_t sg_replay_size(sg_replay *r);
 size_t sg_replay_share_size(sg_replay *r, int share);
+
+/* Where the cache keeps signatures so that every gateway of a cluster refuses a signature one
+ * of them accepted (SPEC-cluster 2), as a const method table: Redis (SET NX PX, keys
+ * "soulgw:nonce:<signature hex>") or PostgreSQL (the table replay_nonces).  Without one, the
+ * cache is this process's memory.  With one, sg_replay_check_add claims the signature there,
+ * until its date plus the window, and answers SG_REPLAY_NEW, SG_REPLAY_SEEN, SG_REPLAY_EXPIRED,
+ * or SG_REPLAY_UNAVAILABLE when the backend cannot answer (the caller fails closed); the
+ * memory shares are not used, and sg_replay_seen answers 0 (the claim decides, once the
+ * request is verified). */
+typedef struct sg_replay_backend {
+  const char *name; /* "redis", "postgres" */
+  /* Claims hex (64 hex digits) until expires_ms (epoch ms), ttl_ms from now:
+   * SG_REPLAY_NEW, SG_REPLAY_SEEN or SG_REPLAY_UNAVAILABLE. */
+  int (*claim)(void *ud, const char *hex, int64_t expires_ms, int64_t ttl_ms);
+} sg_replay_backend;
+extern const sg_replay_backend sg_replay_redis; /* ud: an sg_redis */
+extern const sg_replay_backend sg_replay_pg;    /* ud: an sg_store with nonces */
+/* Sets the backend (NULL: memory).  Only while no request runs. */
+void sg_replay_set_backend(sg_replay *r, const sg_replay_backend *be, void *ud);
+/* "memory", or the backend's name. */
+const char *sg_replay_backend_name(const sg_replay *r);
 
 /* A token bucket (ratelimit.c): rate tokens per second up to burst.  take returns 0 when a
  * token was taken, else the whole seconds to wait for one (at least 1). */
@@ -87,11 +109,35 @@ long sg_bucket_take(sg_bucket *b, uint64_t now_ns);
 /* Carries the level of an older bucket over (after a reload with the same limits). */
 void sg_bucket_copy_level(sg_bucket *dst, sg_bucket *src);
 
+/* Where rate limits are counted, as a const method table (DESIGN 2): memory (each principal's
+ * bucket in this process) or Redis (one bucket per principal for the whole cluster, under
+ * "soulgw:rl:<key>", taken by one atomic script with the same rate and burst semantics).
+ * take answers as sg_bucket_take, or -1 when the backend cannot answer. */
+typedef struct sg_rate_backend {
+  const char *name; /* "memory", "redis" */
+  long (*take)(void *ud, const char *key, sg_bucket *b, uint64_t now_ns);
+} sg_rate_backend;
+extern const sg_rate_backend sg_rate_memory;
+extern const sg_rate_backend sg_rate_redis; /* ud: an sg_redis */
+/* The limiter outlives auth states (like the replay cache): a backend, and the fallback to
+ * each principal's own bucket while the backend cannot answer (logged when it starts and when
+ * it ends).  be NULL: memory.  NULL when out of memory. */
+typedef struct sg_limiter sg_limiter;
+sg_limiter *sg_limiter_new(const sg_rate_backend *be, void *ud, sg_log *log);
+void sg_limiter_free(sg_limiter *l);
+/* Takes a token for key (the principal's) from the backend, or from b while it cannot
+ * answer: 0, or the whole seconds to wait (at least 1). */
+long sg_limiter_take(sg_limiter *l, const char *key, sg_bucket *b, uint64_t now_ns);
+/* 1 while the limiter has fallen back to per-process buckets. */
+int sg_limiter_degraded(sg_limiter *l);
+
 /* Builds the auth state of a snapshot (secrets are already resolved in conf).  NULL when out of
  * memory.  failures counts soulgw_auth_failures_total{reason}.  prev (may be NULL) is the state
  * being replaced: rate buckets of principals whose limits did not change keep their level. */
 sg_auth *sg_auth_new(const sg_conf *conf, sg_replay *replay, sg_family *failures,
                      sg_auth *prev);
+/* Counts rate limits through l (NULL: each principal's bucket), which outlives a. */
+void sg_auth_set_limiter(sg_auth *a, sg_limiter *l);
 /* Counts a refusal by its reason (a verdict's) in soulgw_auth_failures_total. */
 void sg_auth_count(sg_auth *a, const char *reason);
 void sg_auth_free(sg_auth *a);

@@ -17,10 +17,14 @@
  * directly as hash keys.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crypto.h"
+#include "clients/redis.h"
 #include "pipeline/auth.h"
+#include "store/store.h"
 
 /* Links are entry index + 1, so that 0 (what calloc gives) means "none": the tables are never
  * written before use, and memory nobody has touched stays out of the resident set (65,536
@@ -50,7 +54,11 @@ struct sg_replay {
   int windowed; /* the window was set once */
   share *shares;
   uint32_t nshares, shares_cap;
+  const sg_replay_backend *be; /* NULL: this memory */
+  void *be_ud;
 };
+
+static int claim(sg_replay *r, const unsigned char sig[32], int64_t date, int64_t now);
 
 #define NONE 0u
 #define AT(r, link) (&(r)->entries[(link) - 1])
@@ -188,6 +196,7 @@ static int64_t retry_after(const sg_replay *r, int64_t oldest, int64_t now) {
 }
 
 int sg_replay_seen(sg_replay *r, const unsigned char sig[32], int64_t now) {
+  if (r->be) return 0;
   pthread_mutex_lock(&r->lock);
   int rc = held(r, sig, now);
   pthread_mutex_unlock(&r->lock);
@@ -196,6 +205,7 @@ int sg_replay_seen(sg_replay *r, const unsigned char sig[32], int64_t now) {
 
 int sg_replay_check_add(sg_replay *r, int share_idx, const unsigned char sig[32], int64_t date,
                         int64_t now, int64_t *retry_s) {
+  if (r->be) return claim(r, sig, date, now);
   int rc = SG_REPLAY_NEW;
   pthread_mutex_lock(&r->lock);
   share *s = share_idx >= 0 && (uint32_t)share_idx < r->nshares ? &r->shares[share_idx] : NULL;
@@ -248,6 +258,50 @@ out:
   pthread_mutex_unlock(&r->lock);
   return rc;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Backends: the signature's claim, shared by every gateway (SPEC-cluster 2) */
+
+void sg_replay_set_backend(sg_replay *r, const sg_replay_backend *be, void *ud) {
+  pthread_mutex_lock(&r->lock);
+  r->be = be;
+  r->be_ud = ud;
+  pthread_mutex_unlock(&r->lock);
+}
+
+const char *sg_replay_backend_name(const sg_replay *r) { return r->be ? r->be->name : "memory"; }
+
+/* Claims sig in the backend until its date plus the window (in whole seconds, as the memory
+ * cache keeps it). */
+static int claim(sg_replay *r, const unsigned char sig[32], int64_t date, int64_t now) {
+  pthread_mutex_lock(&r->lock);
+  int64_t window = r->window;
+  pthread_mutex_unlock(&r->lock);
+  if (date + window < now) return SG_REPLAY_EXPIRED;
+  char hex[65];
+  sg_hex_encode(hex, sig, 32);
+  int64_t ttl_ms = (date + window - now + 1) * 1000;
+  return r->be->claim(r->be_ud, hex, (date + window + 1) * 1000, ttl_ms);
+}
+
+static int redis_claim(void *ud, const char *hex, int64_t expires_ms, int64_t ttl_ms) {
+  (void)expires_ms;
+  char key[96];
+  snprintf(key, sizeof key, "soulgw:nonce:%s", hex);
+  int rc = sg_redis_set_nx_px(ud, key, ttl_ms);
+  return rc == 1 ? SG_REPLAY_NEW : rc == 0 ? SG_REPLAY_SEEN : SG_REPLAY_UNAVAILABLE;
+}
+
+const sg_replay_backend sg_replay_redis = {"redis", redis_claim};
+
+static int pg_claim(void *ud, const char *hex, int64_t expires_ms, int64_t ttl_ms) {
+  (void)ttl_ms;
+  sg_st st = sg_store_nonce_claim(ud, hex, expires_ms, sg_wall_ms());
+  return st == SG_ST_OK ? SG_REPLAY_NEW : st == SG_ST_CONFLICT ? SG_REPLAY_SEEN
+                                                               : SG_REPLAY_UNAVAILABLE;
+}
+
+const sg_replay_backend sg_replay_pg = {"postgres", pg_claim};
 
 size_t sg_replay_size(sg_replay *r) {
   pthread_mutex_lock(&r->lock);

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "clients/redis.h"
 #include "llm/provider.h"
 #include "pipeline/inflight.h"
 #include "pipeline/req.h"
@@ -26,6 +27,8 @@ typedef struct sg_ctx {
   const sg_tool_env *tools;    /* running tools */
   const sg_llm_env *llm;       /* calling providers */
   sg_inflight *inflight;       /* the draining flag, for /health */
+  sg_redis *redis;             /* [cluster] Redis, for /health (NULL: none configured) */
+  const char *instance;        /* [cluster] instance, for /health */
   sg_family *observe_events;   /* soulgw_observe_events_total{topic} */
   struct sg_mcp_sessions *mcp_sessions; /* MCP sessions (mcp/session.h), for the gateway's life */
   char version_json[512];      /* the /version body, from the facts given to sg_ops_prepare() */

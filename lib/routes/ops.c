@@ -12,15 +12,37 @@
 #include "base/version.h"
 #include "routes/routes.h"
 
+/* Degraded: the components that are down, by name.  The store not writable is a 503 (this
+ * gateway cannot serve); Redis down alone is a 200 (SPEC-cluster 3: the gateway still serves,
+ * its rate limits per instance and its SB-HMAC requests refused; every instance shares that
+ * Redis, so taking them all out of rotation would turn it into an outage). */
+static int degraded(soulgw_req *req, const sg_ctx *ctx, int storage_down, int redis_down) {
+  char inst[256] = "", body[512];
+  size_t k = 0;
+  /* the instance is an operator's name, kept to what needs no JSON escape */
+  for (const char *p = redis_down && ctx->instance ? ctx->instance : ""; *p && k < sizeof inst - 1;
+       p++)
+    if ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\') inst[k++] = *p;
+  inst[k] = '\0';
+  snprintf(body, sizeof body, "{\"status\":\"degraded\"%s%s%s%s%s}",
+           storage_down ? ",\"storage\":\"not writable\"" : "",
+           redis_down ? ",\"redis\":\"unreachable\"" : "", k ? ",\"instance\":\"" : "", inst,
+           k ? "\"" : "");
+  char *copy = sg_strdup(body);
+  if (!copy) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  return sg_req_answer_typed(req, storage_down ? 503 : 200, copy, strlen(copy),
+                             "application/json");
+}
+
 static int health(soulgw_req *req, void *ud) {
   static const char ok[] = "{\"status\":\"ok\"}";
   static const char draining[] = "{\"status\":\"draining\"}";
-  static const char degraded[] = "{\"status\":\"degraded\",\"storage\":\"not writable\"}";
   const sg_ctx *ctx = ud;
   if (sg_inflight_draining(ctx->inflight))
     return sg_req_static(req, 503, draining, sizeof draining - 1);
-  if (ctx->store && !sg_store_writable(ctx->store))
-    return sg_req_static(req, 503, degraded, sizeof degraded - 1);
+  int storage_down = ctx->store && !sg_store_writable(ctx->store);
+  int redis_down = ctx->redis && !sg_redis_up(ctx->redis);
+  if (storage_down || redis_down) return degraded(req, ctx, storage_down, redis_down);
   return sg_req_static(req, 200, ok, sizeof ok - 1);
 }
 

@@ -236,6 +236,12 @@ struct sg_store_driver {
   int (*rows)(sg_conn *c, int64_t *n);
   /* The target's: sets a tenant's sequence `name` to value (the next seq_next gives value+1). */
   int (*seq_set)(sg_conn *c, const char *tenant, const char *name, int64_t value);
+
+  /* HMAC nonces (optional: NULL when the engine keeps none).  Claims key until expires_ms
+   * unless a claim that is live at now_ms holds it (SG_DRV_CONFLICT); purge: first delete the
+   * rows expired at now_ms. */
+  int (*nonce_claim)(sg_conn *c, const char *key, int64_t expires_ms, int64_t now_ms,
+                     int purge);
 };
 
 /* Column i of a row as text, NULL for SQL NULL. */

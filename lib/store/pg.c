@@ -78,6 +78,9 @@ static const char *const migrations[] = {
     " event text NOT NULL, trace_id text, ingested_at bigint NOT NULL);"
     "CREATE INDEX observe_tenant ON observe(tenant, id);"
     "CREATE INDEX observe_topic ON observe(tenant, topic, id);",
+    /* 2: HMAC nonces (signatures) accepted by any gateway, until they expire */
+    "CREATE TABLE replay_nonces(key text PRIMARY KEY, expires_at bigint NOT NULL);"
+    "CREATE INDEX replay_nonces_expiry ON replay_nonces(expires_at);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -94,10 +97,16 @@ enum {
   Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_IN,
   Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
+  Q_NONCE_CLAIM, Q_NONCE_PURGE,
   Q_COUNT
 };
 
 static const char *const sql[Q_COUNT] = {
+    /* a row that expired and was not purged yet is claimed again */
+    [Q_NONCE_CLAIM] = "INSERT INTO replay_nonces(key, expires_at) VALUES($1::text, $2::bigint)"
+                      " ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at"
+                      " WHERE replay_nonces.expires_at <= $3::bigint",
+    [Q_NONCE_PURGE] = "DELETE FROM replay_nonces WHERE expires_at <= $1::bigint",
     [Q_PROBE] = "INSERT INTO meta(key, value) VALUES('probe', $1::text)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES($1::text, $2::text, 1)"
@@ -827,6 +836,15 @@ static int pg_event_query(sg_conn *c, const char *tenant, const char *topic, int
                    fn, ud);
 }
 
+static int pg_nonce_claim(sg_conn *c, const char *key, int64_t expires_ms, int64_t now_ms,
+                          int purge) {
+  int64_t n = 0;
+  int rc = purge ? exec_q(CONN(c), Q_NONCE_PURGE, ARGS(A_INT(now_ms)), NULL) : 0;
+  if (!rc)
+    rc = exec_q(CONN(c), Q_NONCE_CLAIM, ARGS(A_TXT(key), A_INT(expires_ms), A_INT(now_ms)), &n);
+  return rc ? rc : n > 0 ? 0 : SG_DRV_CONFLICT;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The target of a move from another engine (driver.h, store/migrate.c): statements that run
  * once, so not prepared */
@@ -913,4 +931,5 @@ const sg_store_driver sg_store_pg = {
     .event_query = pg_event_query,
     .rows = pg_rows,
     .seq_set = pg_seq_set,
+    .nonce_claim = pg_nonce_claim,
 };

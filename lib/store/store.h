@@ -234,4 +234,18 @@ void sg_store_observe_emit(sg_store *st, const char *tenant, const char *topic,
 sg_st sg_store_observe_query(sg_store *st, const char *tenant, const char *topic, int64_t since,
                              const char *severity, int limit, soulgw_json **out);
 
+/* ------------------------------------------------------------------------------------------ */
+/* HMAC nonces shared by the gateways of one database (SPEC-cluster 2: the table
+ * replay_nonces).  Not per tenant: a key is an accepted signature, unique whoever signed it. */
+
+/* 1 when the engine keeps nonces (PostgreSQL), 0 when it does not (SQLite: one gateway, whose
+ * memory is the replay cache). */
+int sg_store_has_nonces(const sg_store *st);
+/* Claims key until expires_ms (epoch ms), through the writer (so that the claim is committed
+ * before it is answered, and seen by every gateway then); rows expired at now_ms are deleted
+ * now and then (at most once a minute).  Synchronous.  SG_ST_OK when claimed, SG_ST_CONFLICT
+ * when a live claim holds the key, SG_ST_UNAVAILABLE when the database cannot answer or the
+ * engine keeps no nonces. */
+sg_st sg_store_nonce_claim(sg_store *st, const char *key, int64_t expires_ms, int64_t now_ms);
+
 #endif

@@ -513,3 +513,31 @@ void sg_store_observe_emit(sg_store *st, const char *tenant, const char *topic,
   sg_store_submit(st, w, oom, done, ud);
 }
 
+
+/* ------------------------------------------------------------------------------------------ */
+/* HMAC nonces */
+
+int sg_store_has_nonces(const sg_store *st) { return st && st->drv->nonce_claim != NULL; }
+
+static sg_st op_nonce(sg_store *st, sg_conn *c, wop *w) {
+  /* the writer runs one write at a time: a plain static is enough for "once a minute" */
+  static int64_t purged_at;
+  int purge = w->now - purged_at >= 60000;
+  if (purge) purged_at = w->now;
+  int rc = c->drv->nonce_claim(c, w->s1, w->n, w->now, purge);
+  if (rc == SG_DRV_CONFLICT) FAIL(w, SG_ST_CONFLICT, "nonce already used");
+  if (rc) return sg_store_write_failed(st, w, "nonce claim", rc, c);
+  return SG_ST_OK;
+}
+
+sg_st sg_store_nonce_claim(sg_store *st, const char *key, int64_t expires_ms, int64_t now_ms) {
+  if (!sg_store_has_nonces(st)) return SG_ST_UNAVAILABLE;
+  int oom = 0;
+  wop *w = sg_wop_new(NULL, NULL, op_nonce, "");
+  if (w) {
+    w->s1 = sg_wop_strdup(w, key, &oom);
+    w->n = expires_ms;
+    w->now = now_ms;
+  }
+  return sg_store_submit_wait(st, w, oom);
+}

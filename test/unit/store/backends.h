@@ -141,7 +141,7 @@ static const store_backend store_backends[] = {
     {
         .name = "postgres",
         .start = pgserver_start,
-        .schema = 1,
+        .schema = 2,
         .address = pg_address,
         .unreachable = "postgresql://soulgw:" PGSERVER_PASSWORD "@127.0.0.1:1/none",
         .exec = pgserver_exec,
