@@ -44,6 +44,8 @@ struct sg_store {
   const sg_store_driver *drv;
   sg_drv *db;
   sg_family *errors;
+  sg_family *errors_by_kind; /* {kind} */
+  sg_family *pool;           /* {state}: connections idle and busy, a gauge */
   sg_family *rows_read; /* {op} */
   sg_log *log;
   sg_conn *writer;
@@ -58,6 +60,9 @@ struct sg_store {
   sg_conn *free_readers, *all_readers;
   int nreaders, max_readers; /* reader connections open, and their bound (0: none) */
   atomic_int writable;
+  atomic_int down; /* a connection failed: unavailable until a statement succeeds (logged once) */
+  int nfree;       /* readers in free_readers */
+  int writer_busy; /* a batch runs (under qlock) */
   int schema_version;
 };
 
@@ -87,6 +92,13 @@ sg_st sg_store_write_failed(sg_store *st, wop *w, const char *what, int err, sg_
  * so.  SG_ST_UNREADABLE. */
 sg_st sg_store_unreadable(sg_store *st, const char *tenant, const char *id, char *msg,
                           size_t len);
+
+/* For a driver with record_append_many: runs the appends queued from first on (as many as
+ * follow each other, up to a bound) in one go, each answered alone as op_repo_append would;
+ * *last gets the last of them.  0, or an error that fails the batch (counted). */
+int sg_store_append_run(sg_store *st, sg_conn *c, wop *first, wop **last);
+/* 1 when w is a repo append. */
+int sg_store_is_append(const wop *w);
 
 /* A write to queue for tenant (copied), or NULL when out of memory. */
 wop *sg_wop_new(sg_store_done done, void *ud, wop_fn run, const char *tenant);
