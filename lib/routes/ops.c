@@ -15,7 +15,9 @@
 static int health(soulgw_req *req, void *ud) {
   static const char ok[] = "{\"status\":\"ok\"}";
   static const char draining[] = "{\"status\":\"draining\"}";
-  static const char degraded[] = "{\"status\":\"degraded\",\"storage\":\"not writable\"}";
+  /* names the component that is down */
+  static const char degraded[] =
+      "{\"status\":\"degraded\",\"components\":[\"storage\"],\"storage\":\"unavailable\"}";
   const sg_ctx *ctx = ud;
   if (sg_inflight_draining(ctx->inflight))
     return sg_req_static(req, 503, draining, sizeof draining - 1);
