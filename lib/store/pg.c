@@ -22,12 +22,28 @@
  * after the other) and a collaboration's row (SELECT ... FOR UPDATE, so that concurrent calls
  * append their entries one after the other).  Readers take no locks.
  *
+ * Round trips.  The writer's BEGIN and a write's SAVEPOINT are queued and go out with the
+ * write's first statement in one libpq pipeline (one round trip), and an append is one
+ * statement (Q_REC_APPEND).  The appends of a batch go further (record_append_many): under one
+ * savepoint, each tenant's record numbers are taken in one statement (Q_SEQ_BUMP) and its
+ * appends stored in one more (Q_REC_APPEND_BULK), all in one pipeline.  When one of them fails
+ * the whole run is rolled back to that savepoint and sent again one savepoint per append, so
+ * that the failure is answered to its append alone and the others' numbers do not move.
+ *
+ * Registry changes.  Setting a tenant's active version notifies the channel soulgw_registry
+ * with the tenant (pg_notify in the same statement: delivered at COMMIT, never for a write
+ * that is undone).  watch() keeps a connection of its own that LISTENs, on a thread, and
+ * hands each tenant to the store's callback; after that connection drops and comes back it
+ * says every tenant may have changed.
+ *
  * Graph recall is one recursive query (Q_GRAPH) that walks the way shape.c's walk does, depth
  * by depth, with the same limits and order.
  *
  * A connection the server dropped is opened again on its next use, at most once per backoff
- * (doubling from 100 ms to 5 s); until then its operations fail (503 STORAGE.UNAVAILABLE).
- * The writer's idle probe reconnects it, so the store recovers without a restart.
+ * (doubling from 100 ms to 5 s, cut short when another connection got through); until then
+ * its operations fail (503 STORAGE.UNAVAILABLE).  The writer's idle probe reconnects it, so
+ * the store recovers without a restart.  A statement that finds its idle connection dropped
+ * (the server restarted since) runs once more on a new one when nothing is lost by it.
  *
  * The connection URI is a secret: it is never logged, and libpq's messages about it go out with
  * its password taken out.
@@ -97,7 +113,7 @@ enum {
   Q_REG_TENANTS,
   Q_IDEM_GET, Q_IDEM_INSERT,
   Q_COLLAB_GET, Q_COLLAB_GET_LOCK, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
-  Q_REC_INSERT, Q_REC_APPEND, Q_SEQ_BUMP, Q_REC_APPEND_RUN, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
+  Q_REC_INSERT, Q_REC_APPEND, Q_SEQ_BUMP, Q_REC_APPEND_BULK, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_IN,
   Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
   Q_COUNT
@@ -185,20 +201,28 @@ static const char *const sql[Q_COUNT] = {
     /* The record numbers of a run of appends at once: $2 of them for tenant $1. */
     [Q_SEQ_BUMP] = "INSERT INTO sequences(tenant, name, value) VALUES($1::text, 'record', $2::bigint)"
                    " ON CONFLICT(tenant, name) DO UPDATE SET value = sequences.value + $2::bigint",
-    /* Q_REC_APPEND in a run whose numbers Q_SEQ_BUMP took: a generated id's number is the
-     * sequence's value less $10. */
-    [Q_REC_APPEND_RUN] =
-        "WITH r AS (INSERT INTO records(tenant, record_id, repo, data, stored_at)"
-        "  SELECT $1::text, coalesce($2::text, $3::text || '::' || ((SELECT value FROM sequences"
-        "   WHERE tenant = $1::text AND name = 'record') - $10::bigint)),"
-        "   $3::text, $4::text, $5::bigint"
+    /* A tenant's appends of a batch in one statement, whose generated numbers Q_SEQ_BUMP took:
+     * $1 tenant; append o (from 1) is $2[o] the record_id (NULL: "<repo>::<n>", n the
+     * sequence's value less $5[o]), $3[o] repo, $4[o] data, $6[o] the time; edge k is
+     * $7[k] the append it belongs to, $8[k] from (NULL: the record), $9[k] to, $10[k] label,
+     * $11[k] props.  Records are inserted in order: of appends of one id, the first is stored
+     * if the id was free.  Answers (o, record_id, stored) for every append, in order. */
+    [Q_REC_APPEND_BULK] =
+        "WITH b AS (SELECT x.o, x.repo, x.data, x.ts, coalesce(x.rid, x.repo || '::' ||"
+        "   ((SELECT value FROM sequences WHERE tenant = $1::text AND name = 'record') - x.back))"
+        "   AS cid FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])"
+        "   WITH ORDINALITY AS x(rid, repo, data, back, ts, o)),"
+        " r AS (INSERT INTO records(tenant, record_id, repo, data, stored_at)"
+        "  SELECT $1::text, b.cid, b.repo, b.data, b.ts FROM b ORDER BY b.o"
         "  ON CONFLICT(tenant, record_id) DO NOTHING RETURNING record_id),"
+        " w AS (SELECT b.o, b.cid, b.ts FROM b JOIN r ON r.record_id = b.cid"
+        "  WHERE b.o = (SELECT min(b2.o) FROM b b2 WHERE b2.cid = b.cid)),"
         " e AS (INSERT INTO edges(tenant, src, dst, label, props, ts)"
-        "  SELECT $1::text, coalesce(x.f, r.record_id), x.t, x.l, x.p, $5::bigint"
-        "  FROM r, unnest($6::text[], $7::text[], $8::text[], $9::text[])"
-        "   WITH ORDINALITY AS x(f, t, l, p, o) ORDER BY x.o"
+        "  SELECT $1::text, coalesce(y.f, w.cid), y.t, y.l, y.p, w.ts"
+        "  FROM unnest($7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])"
+        "   WITH ORDINALITY AS y(owner, f, t, l, p, k) JOIN w ON w.o = y.owner ORDER BY y.k"
         "  ON CONFLICT(tenant, src, label, dst) DO NOTHING)"
-        " SELECT (SELECT record_id FROM r)",
+        " SELECT b.o, b.cid, (w.o IS NOT NULL)::int FROM b LEFT JOIN w ON w.o = b.o ORDER BY b.o",
     [Q_REC_GET] = "SELECT repo, data, stored_at FROM records"
                   " WHERE tenant = $1::text AND record_id = $2::text",
     [Q_REC_POS] = "SELECT id FROM records WHERE tenant = $1::text AND record_id = $2::text"
@@ -514,9 +538,17 @@ static int pg_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t er
 /* ------------------------------------------------------------------------------------------ */
 /* The watch of registry changes */
 
+/* libpq's notices (a FATAL the server sends an idle connection as it drops it) go to stderr
+ * unless taken: the watch's lost connection is handled, not printed. */
+static void quiet(void *ud, const char *message) {
+  (void)ud;
+  (void)message;
+}
+
 /* A connection that LISTENs on the channel, or NULL. */
 static PGconn *watch_connect(const sg_drv *d) {
   PGconn *pg = open_pg(d);
+  if (pg) PQsetNoticeProcessor(pg, quiet, NULL);
   PGresult *r = pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " WATCH_CHANNEL) : NULL;
   int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
   PQclear(r);
@@ -1105,10 +1137,9 @@ static int pg_record_append(sg_conn *base, const char *tenant, const char *repo,
   return rc;
 }
 
-/* Sends append a into the pipeline: in a savepoint of its own (SAVEPOINT w, Q_REC_APPEND), or
- * in a run whose numbers are taken (back >= 0: Q_REC_APPEND_RUN).  1, or 0 when it could not
- * (out of memory, the connection). */
-static int append_send(conn *c, const sg_append *a, int savepoint, int64_t back) {
+/* Sends append a into the pipeline in a savepoint of its own (SAVEPOINT w, Q_REC_APPEND): 1,
+ * or 0 when it could not (out of memory, the connection). */
+static int append_send(conn *c, const sg_append *a) {
   sg_buf arr[4];
   const char **col = calloc(a->nedges ? a->nedges : 1, sizeof *col);
   int ok = col != NULL;
@@ -1126,15 +1157,84 @@ static int append_send(conn *c, const sg_append *a, int savepoint, int64_t back)
     const char *vals[MAX_ARGS];
     bind(ARGS(A_TXT(a->tenant), A_TXT(a->record_id), A_TXT(a->repo), A_TXT(a->data),
               A_INT(a->stored_at), A_TXT(arr[0].ptr), A_TXT(arr[1].ptr), A_TXT(arr[2].ptr),
-              A_TXT(arr[3].ptr), A_INT(back)),
+              A_TXT(arr[3].ptr)),
          vals, ints);
     char name[16];
-    snprintf(name, sizeof name, "q%d", back >= 0 ? Q_REC_APPEND_RUN : Q_REC_APPEND);
-    ok = (!savepoint || PQsendQueryParams(c->pg, "SAVEPOINT w", 0, NULL, NULL, NULL, NULL, 0)) &&
-         PQsendQueryPrepared(c->pg, name, back >= 0 ? 10 : 9, vals, NULL, NULL, 0);
+    snprintf(name, sizeof name, "q%d", Q_REC_APPEND);
+    ok = PQsendQueryParams(c->pg, "SAVEPOINT w", 0, NULL, NULL, NULL, NULL, 0) &&
+         PQsendQueryPrepared(c->pg, name, 9, vals, NULL, NULL, 0);
   }
   for (int k = 0; k < 4; k++) sg_buf_free(&arr[k]);
   free(col);
+  return ok;
+}
+
+/* The columns of one tenant's appends for Q_REC_APPEND_BULK, as array literals. */
+enum { B_RID, B_REPO, B_DATA, B_BACK, B_TS, B_OWNER, B_FROM, B_TO, B_LABEL, B_PROPS, B_COLS };
+
+/* Sends the appends of a whose tenant is a[first].tenant (marking them in mine[], in order,
+ * *count of them): their record numbers (Q_SEQ_BUMP, when any is generated; *bumped says) and
+ * Q_REC_APPEND_BULK.  1, or 0 when it could not (out of memory, the connection). */
+static int bulk_send(conn *c, const sg_append *a, size_t n, size_t first, size_t *mine,
+                     size_t *count, int *bumped) {
+  const char *tenant = a[first].tenant;
+  size_t m = 0, gen = 0, nedges = 0;
+  for (size_t i = first; i < n; i++)
+    if (!strcmp(a[i].tenant, tenant)) {
+      mine[m++] = i;
+      gen += !a[i].record_id;
+      nedges += a[i].nedges;
+    }
+  *count = m;
+  *bumped = gen > 0;
+  const char **col = calloc((m > nedges ? m : nedges) + 1, sizeof *col);
+  char(*num)[24] = calloc((m > nedges ? m : nedges) + 1, sizeof *num);
+  sg_buf arr[B_COLS];
+  int ok = col && num;
+  for (int k = 0; k < B_COLS; k++) {
+    sg_buf_init(&arr[k], 0);
+    size_t len = k < B_OWNER ? m : nedges, j = 0;
+    for (size_t x = 0; ok && x < m; x++) {
+      const sg_append *p = &a[mine[x]];
+      if (k < B_OWNER) {
+        if (k == B_BACK || k == B_TS) {
+          /* back: the generated ids of the tenant after this one */
+          size_t after = 0;
+          for (size_t y = x + 1; k == B_BACK && y < m; y++) after += !a[mine[y]].record_id;
+          snprintf(num[x], sizeof num[x], "%lld",
+                   (long long)(k == B_BACK ? (int64_t)after : p->stored_at));
+          col[x] = num[x];
+        } else {
+          col[x] = k == B_RID ? p->record_id : k == B_REPO ? p->repo : p->data;
+        }
+        continue;
+      }
+      for (size_t e = 0; e < p->nedges; e++, j++) {
+        const sg_edge_text *t = &p->edges[e];
+        if (k == B_OWNER) snprintf(num[j], sizeof num[j], "%zu", x + 1);
+        col[j] = k == B_OWNER ? num[j] : k == B_FROM ? t->from : k == B_TO ? t->to
+                 : k == B_LABEL ? t->label : t->props;
+      }
+    }
+    if (ok) text_array(&arr[k], col, len);
+    if (sg_buf_failed(&arr[k])) ok = 0;
+  }
+  if (ok && gen) {
+    char k[24], name[16];
+    snprintf(k, sizeof k, "%zu", gen);
+    snprintf(name, sizeof name, "q%d", Q_SEQ_BUMP);
+    ok = PQsendQueryPrepared(c->pg, name, 2, (const char *[]){tenant, k}, NULL, NULL, 0);
+  }
+  if (ok) {
+    const char *vals[B_COLS + 1] = {tenant};
+    for (int k = 0; k < B_COLS; k++) vals[k + 1] = arr[k].ptr;
+    char name[16];
+    snprintf(name, sizeof name, "q%d", Q_REC_APPEND_BULK);
+    ok = PQsendQueryPrepared(c->pg, name, B_COLS + 1, vals, NULL, NULL, 0);
+  }
+  for (int k = 0; k < B_COLS; k++) sg_buf_free(&arr[k]);
+  free(col);
+  free(num);
   return ok;
 }
 
@@ -1165,56 +1265,66 @@ static int send_pending(conn *c, const char *cmd) {
  * caller goes the way of one savepoint each); else the error that broke the connection or the
  * transaction. */
 static int append_together(conn *c, sg_append *a, size_t n) {
-  int np = c->npending, rc = 0, failed = 0, bumps = 0;
-  int64_t *back = calloc(n, sizeof *back);
-  if (!back) return SG_DRV_NOMEM;
-  if (!PQenterPipelineMode(c->pg)) {
-    free(back);
-    return fail(c, NULL);
+  int np = c->npending, rc = 0, failed = 0, ok;
+  size_t *mine = calloc(n, sizeof *mine), *group = calloc(n + 1, sizeof *group);
+  size_t *count = calloc(n + 1, sizeof *count), ngroups = 0;
+  int *bumped = calloc(n + 1, sizeof *bumped);
+  char *sent = calloc(n, 1);
+  if (!mine || !group || !count || !bumped || !sent || !PQenterPipelineMode(c->pg)) {
+    rc = mine && group && count && bumped && sent ? fail(c, NULL) : SG_DRV_NOMEM;
+    goto out;
   }
-  int ok = send_pending(c, "SAVEPOINT r");
-  /* each tenant's numbers in one statement: back[i] counts the generated ids after a[i]'s */
-  for (size_t i = n; i-- > 0;) {
-    if (a[i].record_id || back[i] < 0) continue;
-    int64_t k = 0;
-    for (size_t j = i + 1; j-- > 0;)
-      if (!a[j].record_id && !strcmp(a[j].tenant, a[i].tenant)) back[j] = -(++k) ;
-    char num[24];
-    snprintf(num, sizeof num, "%lld", (long long)k);
-    const char *vals[] = {a[i].tenant, num};
-    char name[16];
-    snprintf(name, sizeof name, "q%d", Q_SEQ_BUMP);
-    ok = ok && PQsendQueryPrepared(c->pg, name, 2, vals, NULL, NULL, 0);
-    bumps++;
+  /* one statement per tenant: mine[] lists the appends by tenant, group[g] where g begins */
+  ok = send_pending(c, "SAVEPOINT r");
+  for (size_t i = 0, at = 0; i < n && ok; i++) {
+    if (sent[i]) continue;
+    group[ngroups] = at;
+    ok = bulk_send(c, a, n, i, mine + at, &count[ngroups], &bumped[ngroups]);
+    for (size_t x = 0; x < count[ngroups]; x++) sent[mine[at + x]] = 1;
+    at += count[ngroups++];
   }
-  for (size_t i = 0; i < n && ok; i++) ok = append_send(c, &a[i], 0, a[i].record_id ? 0 : -back[i] - 1);
-  free(back);
   if (!ok || !PQpipelineSync(c->pg)) {
     rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
     if (ok) PQexitPipelineMode(c->pg);
     else pipeline_abandon(c->pg);
-    return rc;
+    goto out;
   }
-  for (int i = 0; i <= np + bumps && !rc; i++) { /* BEGIN, SAVEPOINT r, the numbers */
+  for (int i = 0; i <= np && !rc; i++) { /* BEGIN, SAVEPOINT r */
     PGresult *r = next_result(c->pg);
     if (!r || !ok_result(r)) rc = fail(c, r);
     PQclear(r);
   }
-  for (size_t i = 0; i < n && !rc && !failed; i++) {
+  for (size_t g = 0; g < ngroups && !rc && !failed; g++) {
     PGresult *r = next_result(c->pg);
+    if (r && ok_result(r) && bumped[g]) { /* the numbers, then the appends */
+      PQclear(r);
+      r = next_result(c->pg);
+    }
     if (!r) rc = fail(c, NULL);
-    else if (!ok_result(r)) failed = 1;
-    else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) a[i].rc = SG_DRV_CONFLICT;
-    else snprintf(a[i].id, sizeof a[i].id, "%s", PQgetvalue(r, 0, 0));
+    else if (!ok_result(r) || PQntuples(r) != (int)count[g]) failed = 1;
+    for (size_t x = 0; !rc && !failed && x < count[g]; x++) {
+      sg_append *p = &a[mine[group[g] + x]];
+      if (pg_integer(&(row){{&sg_store_pg}, r, (int)x}.base, 2)) /* stored */
+        snprintf(p->id, sizeof p->id, "%s", PQgetvalue(r, (int)x, 1));
+      else p->rc = SG_DRV_CONFLICT;
+    }
     PQclear(r);
   }
   pipeline_end(c->pg);
-  if (rc || !failed) return rc;
+  if (rc || !failed) goto out;
   for (size_t i = 0; i < n; i++) {
     a[i].rc = 0;
     a[i].id[0] = '\0';
   }
-  return (rc = simple(c, "ROLLBACK TO SAVEPOINT r", NULL)) ? rc : SG_DRV_STOP;
+  rc = simple(c, "ROLLBACK TO SAVEPOINT r", NULL);
+  if (!rc) rc = SG_DRV_STOP;
+out:
+  free(mine);
+  free(group);
+  free(count);
+  free(bumped);
+  free(sent);
+  return rc;
 }
 
 /* One pipeline of appends a[0..n), a savepoint each, after the pending BEGIN, if any: their
@@ -1225,7 +1335,7 @@ static int append_pipeline(conn *c, sg_append *a, size_t n, size_t *done) {
   *done = 0;
   if (!PQenterPipelineMode(c->pg)) return fail(c, NULL);
   int ok = send_pending(c, NULL);
-  for (size_t i = 0; i < n && ok; i++) ok = append_send(c, &a[i], 1, -1);
+  for (size_t i = 0; i < n && ok; i++) ok = append_send(c, &a[i]);
   if (!ok || !PQpipelineSync(c->pg)) {
     rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
     if (ok) PQexitPipelineMode(c->pg);
@@ -1260,7 +1370,7 @@ static int pg_record_append_many(sg_conn *base, sg_append *a, size_t n) {
   int rc = usable(c);
   if (!rc) rc = prepare(c, Q_REC_APPEND);
   if (!rc) rc = prepare(c, Q_SEQ_BUMP);
-  if (!rc) rc = prepare(c, Q_REC_APPEND_RUN);
+  if (!rc) rc = prepare(c, Q_REC_APPEND_BULK);
   for (size_t i = 0; i < n; i++) {
     a[i].rc = 0;
     a[i].id[0] = '\0';
@@ -1275,7 +1385,7 @@ static int pg_record_append_many(sg_conn *base, sg_append *a, size_t n) {
     }
     c->retry_at_ms = 0;
     if (!(rc = usable(c)) && !(rc = prepare(c, Q_REC_APPEND)) && !(rc = prepare(c, Q_SEQ_BUMP)) &&
-        !(rc = prepare(c, Q_REC_APPEND_RUN))) {
+        !(rc = prepare(c, Q_REC_APPEND_BULK))) {
       c->npending = 0;
       queue(c, "BEGIN");
       rc = append_together(c, a, n);

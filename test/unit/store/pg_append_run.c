@@ -2,7 +2,8 @@
  * pg_append_run.c -- the PostgreSQL writer's appends in one round trip (record_append_many):
  * appends queued together commit together, and still answer one by one.  An append that fails
  * (a trigger refuses its repo) is answered 503 alone while the others of its batch commit; an
- * id that is taken is answered 409 alone; generated ids skip an id already taken and keep no
+ * id that is taken is answered 409 alone (of two appends of one id in a batch, the first is
+ * stored, with its edges alone); generated ids skip an id already taken and keep no
  * gap when a neighbour failed (the numbers of the undone attempt are given back); and a
  * registry change committed on one store reaches the watch of another store on the same
  * database, and the watch reconnects (telling every tenant may have changed) after its
@@ -129,6 +130,36 @@ static void unit_store_pg_append_run_skips_taken_ids(void) {
   sg_store_close(st);
 }
 
+static void unit_store_pg_append_run_same_id(void) {
+  sg_store *st = open_pg();
+  if (!st) return;
+  soulgw_json *data = J("{\"k\":1}");
+  const char *ids[4] = {"d-1", "d-1", NULL, "d-2"}, *to[4] = {"hub-a", "hub-b", "hub-c", "hub-d"};
+  result r[4];
+  for (int i = 0; i < 4; i++) { /* queued at once: one batch, as far as the writer can tell */
+    sg_edge_in e = {NULL, to[i], NULL, NULL};
+    init_result(&r[i]);
+    sg_store_repo_append(st, "t-same", "d", ids[i], data, &e, 1, 1000, on_done, &r[i]);
+  }
+  for (int i = 0; i < 4; i++) wait_result(&r[i]);
+  is_int(r[0].st, SG_ST_OK, "the first append of d-1 is stored");
+  is_int(r[1].st, SG_ST_CONFLICT, "the second is a conflict");
+  is_str(id_of(&r[2]), "d::1", "a generated id beside them");
+  is_int(r[3].st, SG_ST_OK, "and d-2");
+  is_int((long long)pgserver_query_int(addr, "SELECT count(*) FROM edges WHERE tenant = 't-same'"
+                                             " AND src = 'd-1' AND dst = 'hub-a'"),
+         1, "the stored one's edge");
+  is_int((long long)pgserver_query_int(addr, "SELECT count(*) FROM edges WHERE tenant = 't-same'"
+                                             " AND dst = 'hub-b'"),
+         0, "and none of the refused one's");
+  is_int((long long)pgserver_query_int(addr, "SELECT count(*) FROM edges WHERE tenant = 't-same'"
+                                             " AND src = 'd::1' AND dst = 'hub-c'"),
+         1, "the generated one's edge leaves it");
+  for (int i = 0; i < 4; i++) free_result(&r[i]);
+  soulgw_json_free(data);
+  sg_store_close(st);
+}
+
 /* A watch's calls, counted. */
 typedef struct seen {
   atomic_int tenant, all;
@@ -174,6 +205,7 @@ out:
 static const tap_test tests[] = {
     TEST(unit_store_pg_append_run_answers_each),
     TEST(unit_store_pg_append_run_skips_taken_ids),
+    TEST(unit_store_pg_append_run_same_id),
     TEST(unit_store_pg_watch),
 };
 
