@@ -6,7 +6,8 @@
  * under load gives 503s, a degraded /health naming storage and one log line each way, and
  * service back without restarting soulgw; and an instance SIGKILLed during concurrent appends
  * loses nothing it acknowledged while the other keeps serving.  Nothing is timed: every wait
- * polls for the behaviour with a generous bound.
+ * polls for the behaviour with a generous bound.  And soulgw --check says whether the server
+ * answers, without the URI.
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -69,7 +70,7 @@ static long post_until(gwproc *g, const char *path, const char *body, long want,
   return st;
 }
 
-/* The value of the unlabelled metric name on g, or -1. */
+/* The value of the metric series name (with its labels) on g, or -1. */
 static long long metric(gwproc *g, const char *name) {
   char *text = NULL, want[128];
   long long v = -1;
@@ -247,6 +248,10 @@ static void integration_pg_cluster_outage_under_load(void) {
     sleep_ms(20);
   ok(acked(a, 4) >= before + 20, "appends are acknowledged again");
   is_int(appenders_check(a, t, 4, &stop, &ga), 0, "every acknowledged append is there");
+  ok(metric(&ga, "soulgw_storage_errors_total{kind=\"connect\"}") > 0,
+     "the failures are counted as kind connect");
+  ok(metric(&ga, "soulgw_storage_pool_connections{state=\"idle\"}") >= 1,
+     "the pool's idle connections are shown");
   is_int(gw_log_count(&ga, "storage unavailable"), 1, "one line when storage went away");
   is_int(gw_log_count(&ga, "storage restored"), 1, "one line when it came back");
   ok(!gw_log_has(&ga, PGSERVER_PASSWORD), "never the URI's password");
@@ -272,7 +277,41 @@ static void integration_pg_cluster_sigkill_loses_nothing(void) {
          "B still serves");
 }
 
+/* soulgw --check with the cluster's configuration and pg_url: its status and output. */
+static int check_with(const char *pg_url, char **out) {
+  char path[300], var[300];
+  snprintf(path, sizeof path, "%s/check.toml", gb.dir);
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(toml, f);
+    fclose(f);
+  }
+  snprintf(var, sizeof var, "GATEWAY_PG_URL=%s", pg_url);
+  return run_cmd((const char *[]){harness_soulgw_bin(), "--config", path, "--check", NULL},
+                 (const char *[]){var, "GATEWAY_TOKEN_LOCAL=test-token",
+                                  "GATEWAY_HMAC_LOCAL=test-hmac-secret-0123456789", NULL},
+                 out);
+}
+
+static void integration_pg_cluster_check(void) {
+  char *out = NULL, bad[256];
+  is_int(check_with(url, &out), 0, "--check: the server answers, exit 0");
+  has_str(out, "storage: postgres (reachable)", "storage: postgres (reachable)");
+  ok(out && !strstr(out, PGSERVER_PASSWORD), "never the URI");
+  free(out);
+  out = NULL;
+  snprintf(bad, sizeof bad, "postgresql://soulgw:%s@127.0.0.1:%d/gw_cluster", "wrong-Secret-9",
+           pgserver_port());
+  is_int(check_with(bad, &out), 69, "--check with a wrong password: exit 69");
+  has_str(out, "storage: postgres (unreachable: ", "storage: postgres (unreachable: reason)");
+  has_str(out, "password authentication failed", "the server's reason");
+  ok(out && !strstr(out, "wrong-Secret-9") && !strstr(out, "postgresql://"),
+     "neither the password nor the URI");
+  free(out);
+}
+
 static const tap_test tests[] = {
+    TEST(integration_pg_cluster_check),
     TEST(integration_pg_cluster_shared_state),
     TEST(integration_pg_cluster_registry_propagates),
     TEST(integration_pg_cluster_watch_reconnects),
