@@ -20,8 +20,14 @@ typedef struct wop wop;
  * SG_ST_OK (w->msg otherwise). */
 typedef sg_st (*wop_fn)(sg_store *st, sg_conn *c, wop *w);
 
+/* Runs the writes queued from first on that share its run_many (as many as follow each other,
+ * up to a bound) in one go, each answered alone as its run would; *last gets the last of them.
+ * 0, or an error that fails the batch (counted). */
+typedef int (*wop_many_fn)(sg_store *st, sg_conn *c, wop *first, wop **last);
+
 struct wop {
   wop_fn run;
+  wop_many_fn run_many; /* or NULL: the writer uses it when the driver can (appends) */
   sg_store_done done;
   void *ud;
   sg_store_check check; /* registry publish and activate: the caller's last word (or NULL) */
@@ -62,7 +68,7 @@ struct sg_store {
   atomic_int writable;
   atomic_int down; /* a connection failed: unavailable until a statement succeeds (logged once) */
   int nfree;       /* readers in free_readers */
-  int writer_busy; /* a batch runs (under qlock) */
+  int writer_busy; /* a batch runs (under rlock, with nfree) */
   int schema_version;
 };
 
@@ -92,13 +98,6 @@ sg_st sg_store_write_failed(sg_store *st, wop *w, const char *what, int err, sg_
  * so.  SG_ST_UNREADABLE. */
 sg_st sg_store_unreadable(sg_store *st, const char *tenant, const char *id, char *msg,
                           size_t len);
-
-/* For a driver with record_append_many: runs the appends queued from first on (as many as
- * follow each other, up to a bound) in one go, each answered alone as op_repo_append would;
- * *last gets the last of them.  0, or an error that fails the batch (counted). */
-int sg_store_append_run(sg_store *st, sg_conn *c, wop *first, wop **last);
-/* 1 when w is a repo append. */
-int sg_store_is_append(const wop *w);
 
 /* A write to queue for tenant (copied), or NULL when out of memory. */
 wop *sg_wop_new(sg_store_done done, void *ud, wop_fn run, const char *tenant);

@@ -193,8 +193,8 @@ static void run_batch(sg_store *st, wop *batch) {
   int rc = d->begin(c);
   if (rc) failed = "begin";
   for (wop *w = batch; w && !failed; w = w->next) {
-    if (d->record_append_many && sg_store_is_append(w)) {
-      if ((rc = sg_store_append_run(st, c, w, &w))) failed = "";
+    if (d->record_append_many && w->run_many) { /* appends, in one go */
+      if ((rc = w->run_many(st, c, w, &w))) failed = "";
       continue;
     }
     if ((rc = d->savepoint(c))) {

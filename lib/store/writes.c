@@ -506,12 +506,11 @@ static int append_outcome(sg_store *st, sg_conn *c, wop *w, const sg_append *a) 
   return 0;
 }
 
-int sg_store_is_append(const wop *w) { return w->run == op_repo_append; }
-
-int sg_store_append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
+/* The run_many of appends (front.h), for a driver with record_append_many. */
+static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
   size_t n = 0;
   *last = first;
-  for (wop *w = first; w && w->run == op_repo_append && n < APPEND_RUN_MAX; w = w->next) {
+  for (wop *w = first; w && w->run_many == append_run && n < APPEND_RUN_MAX; w = w->next) {
     *last = w;
     n++;
   }
@@ -541,6 +540,7 @@ void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
   int oom = 0;
   wop *w = sg_wop_new(done, ud, op_repo_append, tenant);
   if (w) {
+    w->run_many = append_run;
     w->s1 = sg_wop_strdup(w, repo, &oom);
     w->s2 = sg_wop_strdup(w, record_id, &oom);
     w->s3 = sg_wop_text(w, data, &oom);
