@@ -235,7 +235,7 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
 
 # make pg-perf: durable appends on a real PostgreSQL, the store against the naive floor
-# (test/perf/pg_appends.c; THREADS=8 SECONDS=5), on a release build.
+# (test/perf/pg_appends.c; CONNS=4 THREADS=64 SECONDS=5), on a release build.
 pg-perf: $(B)/t/pg_appends
 	@$(B)/t/pg_appends
 

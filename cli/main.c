@@ -159,11 +159,14 @@ int main(int argc, char **argv) {
     char *summary = soulgw_config_describe(cfg);
     if (summary) fputs(summary, stdout);
     int vrc = summary ? soulgw_config_verify(cfg, why, sizeof why) : SOULGW_ENOMEM;
-    if (vrc == 0) printf("configuration ok\n");
+    if (vrc == 0) printf("%s%sconfiguration ok\n", why, *why ? "\n" : "");
     else if (summary) fprintf(stderr, "soulgw: %s\n", vrc == SOULGW_ENOMEM ? "out of memory" : why);
     free(summary);
     soulgw_config_free(cfg);
-    return vrc == 0 ? EX_OK : vrc == SOULGW_ECONFIG ? EX_CONFIG : EX_FAIL;
+    return vrc == 0                  ? EX_OK
+           : vrc == SOULGW_ECONFIG ? EX_CONFIG
+           : vrc == SOULGW_ESTORE  ? EX_UNAVAILABLE
+                                   : EX_FAIL;
   }
 
   /* Signals are taken synchronously by this thread; the gateway's threads inherit the mask. */

@@ -161,10 +161,14 @@ SOULGW_API const char *soulgw_config_file(const soulgw_config *cfg);
 SOULGW_API char *soulgw_config_describe(const soulgw_config *cfg);
 
 /* Checks what soulgw_start() will read beyond the configuration itself, without starting
- * anything or opening the database: today the [tools] manifests_file (readable, JSON, every
- * ToolManifestEntry valid).  Returns 0, or SOULGW_ECONFIG with the reason (naming the file and
- * the failing field) in err, NUL-terminated; SOULGW_EINVAL when cfg holds no loaded
- * configuration; SOULGW_ENOMEM.  `soulgw --check` calls it after soulgw_config_describe(). */
+ * anything or opening the database: the [tools] manifests_file (readable, JSON, every
+ * ToolManifestEntry valid) and, with [storage] backend = "postgres", that the server answers
+ * (one connection, closed at once).  Returns 0, or SOULGW_ECONFIG with the reason (naming the
+ * file and the failing field) in err, NUL-terminated; SOULGW_ESTORE with err "storage:
+ * postgres (unreachable: REASON)", the reason without secrets; SOULGW_EINVAL when cfg holds no
+ * loaded configuration; SOULGW_ENOMEM.  On success with postgres, err holds "storage: postgres
+ * (reachable)" (else "").  `soulgw --check` calls it after soulgw_config_describe() and prints
+ * err. */
 SOULGW_API int soulgw_config_verify(const soulgw_config *cfg, char *err, size_t errlen);
 
 /* One integer or string setting of the loaded configuration, by "section.key" ("server.port",

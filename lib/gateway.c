@@ -276,12 +276,27 @@ static void cluster_unwire(soulgw *gw) { sg_replay_set_backend(gw->replay, NULL,
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle */
 
+/* The storage line of `soulgw --check` for a database server, into out: 0 when it answers,
+ * else SOULGW_ESTORE. */
+static int verify_storage(const sg_conf *conf, char *out, size_t len) {
+  char why[512] = "";
+  sg_store_opts so = {.backend = conf->storage.backend, .url = conf->storage.url.value,
+                      .path = conf->storage.path};
+  int rc = sg_store_reachable(&so, why, sizeof why);
+  snprintf(out, len, "storage: %s (%s%s%s)", conf->storage.backend,
+           rc ? "unreachable" : "reachable", rc ? ": " : "", rc ? why : "");
+  return rc;
+}
+
 int soulgw_config_verify(const soulgw_config *cfg, char *err, size_t errlen) {
   const sg_conf *conf = cfg ? sg_config_snapshot(cfg) : NULL;
   if (err && errlen) err[0] = '\0';
   if (!conf || !err || !errlen) return SOULGW_EINVAL;
-  if (!*conf->tools.manifests_file) return 0;
-  return sg_registry_check_file(conf->tools.manifests_file, NULL, err, errlen);
+  int rc = *conf->tools.manifests_file
+               ? sg_registry_check_file(conf->tools.manifests_file, NULL, err, errlen)
+               : 0;
+  if (rc || strcmp(conf->storage.backend, "postgres") != 0) return rc;
+  return verify_storage(conf, err, errlen);
 }
 
 soulgw *soulgw_new(const soulgw_config *cfg) {
@@ -311,6 +326,18 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
                                          "Configuration reloads, by result.", "result", 4, NULL);
   gw->store_errors = sg_metrics_family(gw->metrics, "soulgw_store_errors_total",
                                        "Storage operations that failed.", "", 1, NULL);
+  gw->storage_errors = sg_metrics_family(
+      gw->metrics, "soulgw_storage_errors_total",
+      "Storage errors by kind: connect (the database cannot be reached), timeout (a statement "
+      "past storage.statement_timeout_ms, or a lock), conflict, other.", "kind", 8, NULL);
+  gw->storage_pool = sg_metrics_gauge(gw->metrics, "soulgw_storage_pool_connections",
+                                      "Database connections of the store (the writer and the "
+                                      "readers), by state: idle or busy.", "state", 2);
+  if (!gw->storage_errors || !gw->storage_pool) goto fail;
+  for (size_t i = 0; i < 4; i++)
+    sg_family_add(gw->storage_errors,
+                  (const char *[]){(const char *[]){"connect", "timeout", "conflict", "other"}[i]},
+                  0);
   gw->store_rows_read = sg_metrics_family(gw->metrics, "soulgw_store_rows_read_total",
                                           "Database rows read, by operation (graph_recall).",
                                           "op", 8, NULL);
@@ -343,6 +370,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
       gw->metrics, "soulgw_registry_load_failures_total",
       "Tenants whose active tool registry could not be loaded at start (each served its last "
       "good version, or none).", "", 1, NULL);
+  gw->registry_notifications = sg_metrics_family(
+      gw->metrics, "soulgw_registry_notifications_total",
+      "Registry changes notified by the database (PostgreSQL LISTEN/NOTIFY), from any "
+      "gateway; each reloads its tenant's registry.", "", 1, NULL);
   /* the outcomes an operator alerts on exist from the start, at 0 */
   sg_family_add(gw->config_reloads, (const char *[]){"ok"}, 0);
   sg_family_add(gw->config_reloads, (const char *[]){"error"}, 0);
@@ -353,7 +384,8 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   if (!(gw->mcp_sessions = sg_mcp_sessions_new())) goto fail;
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
       !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
-      !gw->registry_load_failures || !gw->redis_errors || !gw->tools || !gw->llm || !gw->registry ||
+      !gw->registry_load_failures || !gw->redis_errors || !gw->registry_notifications ||
+      !gw->tools || !gw->llm || !gw->registry ||
       sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
@@ -433,6 +465,20 @@ int soulgw_route_add(soulgw *gw, const char *methods, const char *pattern, soulg
   return 0;
 }
 
+/* A registry change in the store, from any gateway (on the store's watch thread): the
+ * tenant's registry reloaded, or every tenant's (tenant NULL: the watch missed changes). */
+static void registry_changed(void *ud, const char *tenant) {
+  soulgw *gw = ud;
+  if (tenant) {
+    sg_family_add(gw->registry_notifications, NULL, 1);
+    sg_registry_reload(gw->registry, gw->store, tenant, gw->log);
+    return;
+  }
+  sg_log(gw->log, SOULGW_LOG_INFO, "reloading every tool registry: registry changes may have "
+         "been missed while the storage watch was down");
+  sg_registry_reload_all(gw->registry, gw->store, gw->log);
+}
+
 /* Undoes a start that failed half-way; the gateway can be freed (not started again). */
 static void start_cleanup(soulgw *gw) {
   cluster_unwire(gw);
@@ -462,11 +508,13 @@ int soulgw_start(soulgw *gw, unsigned mode) {
   gw->started_ms = sg_wall_ms();
   sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
                       .errors = gw->store_errors, .log = gw->log, .rows_read = gw->store_rows_read,
+                      .errors_by_kind = gw->storage_errors, .pool_gauge = gw->storage_pool,
                       .backend = c->storage.backend, .url = c->storage.url.value,
                       /* SQLite's readers are cheap: bounded on PostgreSQL only */
                       .pool = strcmp(c->storage.backend, "postgres") ? 0 : (int)c->storage.pool,
                       .statement_timeout_ms = (int)c->storage.statement_timeout_ms};
   if ((rc = sg_store_open(&so, &gw->store, err, sizeof err)) != 0 ||
+      (rc = sg_store_watch_registry(gw->store, registry_changed, gw)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
                              gw->registry_load_failures, err, sizeof err)) != 0 ||
       !(gw->upstream = sg_upstream_new(gw->log))) {

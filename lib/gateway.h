@@ -49,6 +49,9 @@ struct soulgw {
   sg_family *stream_truncated;   /* {provider} */
   sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_family *registry_load_failures; /* tenants served a fallback registry at start */
+  sg_family *registry_notifications; /* registry changes LISTEN/NOTIFY delivered */
+  sg_family *storage_errors;     /* {kind} */
+  sg_family *storage_pool;       /* {state}, gauge */
   sg_replay *replay;
   sg_redis *redis;       /* [cluster] redis_url: from start to free (NULL: no Redis) */
   sg_limiter *limiter;   /* rate limits: memory or Redis, from start to free */

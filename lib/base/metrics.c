@@ -48,6 +48,7 @@ struct sg_family {
   size_t nlabels, max_series;
   double *bounds; /* histogram upper bounds, NULL for a counter */
   size_t nbounds;
+  int gauge;      /* a gauge (sg_metrics_gauge): set, not added to */
   series *slots; /* capacity max_series + 1: the last is "other" */
   atomic_size_t nslots;
   pthread_mutex_t lock; /* held to append */
@@ -282,6 +283,18 @@ void sg_family_add(sg_family *f, const char *const *values, uint64_t v) {
   if (s) atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
 }
 
+sg_family *sg_metrics_gauge(sg_metrics *m, const char *name, const char *help,
+                            const char *labels, size_t max_series) {
+  sg_family *f = sg_metrics_family(m, name, help, labels, max_series, NULL);
+  if (f) f->gauge = 1;
+  return f;
+}
+
+void sg_family_set(sg_family *f, const char *const *values, int64_t v) {
+  series *s = f ? find_series(f, values, 1) : NULL;
+  if (s) atomic_store_explicit(&s->value, (uint64_t)v, memory_order_relaxed);
+}
+
 void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns) {
   series *s = f && f->bounds ? find_series(f, values, 1) : NULL;
   if (!s) return;
@@ -344,13 +357,14 @@ static void series_labels(sg_buf *b, const sg_family *f, const series *s, const 
 
 static void render_family(sg_buf *b, sg_family *f) {
   size_t n = atomic_load_explicit(&f->nslots, memory_order_acquire);
-  header(b, f->name, f->bounds ? "histogram" : "counter", f->help);
+  header(b, f->name, f->bounds ? "histogram" : f->gauge ? "gauge" : "counter", f->help);
   for (size_t i = 0; i < n; i++) {
     series *s = &f->slots[i];
     if (!f->bounds) {
       sg_buf_puts(b, f->name);
       series_labels(b, f, s, NULL, NULL);
-      sg_buf_printf(b, " %llu\n", (unsigned long long)atomic_load(&s->value));
+      if (f->gauge) sg_buf_printf(b, " %lld\n", (long long)(int64_t)atomic_load(&s->value));
+      else sg_buf_printf(b, " %llu\n", (unsigned long long)atomic_load(&s->value));
       continue;
     }
     uint64_t cum = 0;

@@ -35,6 +35,11 @@ sg_family *sg_metrics_family(sg_metrics *m, const char *name, const char *help,
                              const char *labels, size_t max_series, const double *buckets);
 /* Adds v to the series named by values (one per label). */
 void sg_family_add(sg_family *f, const char *const *values, uint64_t v);
+/* A labelled gauge: a family whose series are set (sg_family_set), not added to. */
+sg_family *sg_metrics_gauge(sg_metrics *m, const char *name, const char *help,
+                            const char *labels, size_t max_series);
+/* Sets the series named by values of a gauge to v. */
+void sg_family_set(sg_family *f, const char *const *values, int64_t v);
 /* Observes a duration in a histogram family. */
 void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns);
 /* The current value of a counter series (0 when absent); for tests and JSON. */

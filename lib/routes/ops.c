@@ -12,20 +12,23 @@
 #include "base/version.h"
 #include "routes/routes.h"
 
-/* Degraded: the components that are down, by name.  The store not writable is a 503 (this
- * gateway cannot serve); Redis down alone is a 200 (SPEC-cluster 3: the gateway still serves,
- * its rate limits per instance and its SB-HMAC requests refused; every instance shares that
- * Redis, so taking them all out of rotation would turn it into an outage). */
+/* Degraded: the components that are down, listed in "components" and each named with its
+ * state.  The store not writable (or, on PostgreSQL, not reachable) is a 503: this gateway
+ * cannot serve.  Redis down alone is a 200 (SPEC-cluster 3: the gateway still serves, its rate
+ * limits per instance and its SB-HMAC requests refused; every instance shares that Redis, so
+ * taking them all out of rotation would turn it into an outage). */
 static int degraded(soulgw_req *req, const sg_ctx *ctx, int storage_down, int redis_down) {
-  char inst[256] = "", body[512];
+  char inst[256] = "", body[640];
   size_t k = 0;
   /* the instance is an operator's name, kept to what needs no JSON escape */
   for (const char *p = redis_down && ctx->instance ? ctx->instance : ""; *p && k < sizeof inst - 1;
        p++)
     if ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\') inst[k++] = *p;
   inst[k] = '\0';
-  snprintf(body, sizeof body, "{\"status\":\"degraded\"%s%s%s%s%s}",
-           storage_down ? ",\"storage\":\"not writable\"" : "",
+  snprintf(body, sizeof body, "{\"status\":\"degraded\",\"components\":[%s%s%s]%s%s%s%s%s}",
+           storage_down ? "\"storage\"" : "", storage_down && redis_down ? "," : "",
+           redis_down ? "\"redis\"" : "",
+           storage_down ? ",\"storage\":\"unavailable\"" : "",
            redis_down ? ",\"redis\":\"unreachable\"" : "", k ? ",\"instance\":\"" : "", inst,
            k ? "\"" : "");
   char *copy = sg_strdup(body);

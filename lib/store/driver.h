@@ -87,6 +87,24 @@ typedef struct sg_conn {
   struct sg_conn *next_free, *next_all;
 } sg_conn;
 
+/* An edge of a record_append: from (NULL: the record), to, label, props (JSON text or NULL). */
+typedef struct sg_edge_text {
+  const char *from, *to, *label, *props;
+} sg_edge_text;
+
+/* An append of record_append_many(): its arguments and its outcome. */
+typedef struct sg_append {
+  const char *tenant, *repo, *record_id, *data; /* record_id NULL: generated */
+  int64_t stored_at;
+  size_t nedges;
+  const sg_edge_text *edges;
+  int rc;       /* out: 0, SG_DRV_CONFLICT or the error (the append undone) */
+  char id[512]; /* out: the record_id stored */
+} sg_append;
+
+/* Receives a registry change (driver.watch). */
+typedef sg_store_change_fn sg_watch_fn;
+
 /* A driver's state for one store (its database's address and options), opaque to the front. */
 typedef struct sg_drv sg_drv;
 
@@ -104,6 +122,10 @@ struct sg_store_driver {
 
   /* ---- The database and its connections ---- */
 
+  /* Optional (NULL: nothing to check): whether the database of o can be reached, without
+   * opening the store (`soulgw --check`).  0, or an error with why filled, without secrets. */
+  int (*reach)(const sg_store_opts *o, char *why, size_t len);
+
   /* Prepares the store's database from o (creating what must exist before a connection can
    * open it).  0, or -1 with err filled. */
   int (*open)(const sg_store_opts *o, sg_drv **out, char *err, size_t errlen);
@@ -114,6 +136,14 @@ struct sg_store_driver {
   int (*connect)(sg_drv *d, int reader, sg_conn **out, char *err, size_t errlen);
   /* Closes a connection.  NULL is ignored. */
   void (*disconnect)(sg_conn *c);
+  /* Optional (NULL: one gateway per database, nothing to watch): watches the database for
+   * registry changes committed by any gateway (this one too), from a connection and a thread
+   * of its own, listening before it returns.  Calls fn(ud, tenant) on that thread for each
+   * tenant whose active registry changed, and fn(ud, NULL) when changes may have been missed
+   * (the watch was not listening for a while, and listens again).  0 or an error. */
+  int (*watch)(sg_drv *d, sg_watch_fn fn, void *ud);
+  /* Stops the watch, once fn has returned.  Nothing when none runs. */
+  void (*unwatch)(sg_drv *d);
   /* Brings the schema up to date on the writer connection; *version gets the schema version.
    * 0, or -1 with err filled. */
   int (*migrate)(sg_drv *d, sg_conn *c, int *version, char *err, size_t errlen);
@@ -129,6 +159,10 @@ struct sg_store_driver {
 
   /* The message and the code to log for err, met on c (NULL: on no connection). */
   void (*describe)(sg_conn *c, int err, const char **msg, int *code);
+  /* Optional (NULL: "connect" for SG_DRV_CANTOPEN, else "other"): the kind of err for
+   * soulgw_storage_errors_total{kind}: "connect" (the server cannot be reached: the store is
+   * unavailable until a statement succeeds again), "timeout", "conflict" or "other". */
+  const char *(*kind)(int err);
   /* 1 when err, met by a write, is the database's failure (the transaction is lost, the disk
    * failed or is full...) rather than that write's alone: the front then fails the batch. */
   int (*fatal)(sg_conn *c, int err);
@@ -192,6 +226,19 @@ struct sg_store_driver {
   /* SG_DRV_CONFLICT when the tenant has the record_id. */
   int (*record_insert)(sg_conn *c, const char *tenant, const char *record_id, const char *repo,
                        const char *data, int64_t stored_at);
+  /* Optional (NULL: the front runs seq_next, record_insert and edge_insert): a record and its
+   * n edges in one statement.  record_id NULL: "<repo>::<n>", n from the tenant's "record"
+   * sequence.  0 with the record_id stored in id (idlen bytes), or SG_DRV_CONFLICT when the
+   * tenant has it (nothing stored; a generated one's number is spent, as with seq_next). */
+  int (*record_append)(sg_conn *c, const char *tenant, const char *repo, const char *record_id,
+                       const char *data, int64_t stored_at, size_t n, const sg_edge_text *edges,
+                       char *id, size_t idlen);
+  /* Optional (NULL: record_append one by one): the n appends of a batch in as few round trips
+   * as the engine allows, each in a savepoint of its own that the driver opens, and rolls back
+   * when the append fails (a[i].rc the error; the others go on).  a[i].rc 0 with a[i].id, or
+   * SG_DRV_CONFLICT (nothing stored, the savepoint kept).  Returns 0, or an error that broke
+   * the transaction (the batch fails). */
+  int (*record_append_many)(sg_conn *c, sg_append *a, size_t n);
   /* Rows: (repo, data, stored_at). */
   int (*record_get)(sg_conn *c, const char *tenant, const char *record_id, sg_row_fn fn,
                     void *ud);

@@ -20,8 +20,14 @@ typedef struct wop wop;
  * SG_ST_OK (w->msg otherwise). */
 typedef sg_st (*wop_fn)(sg_store *st, sg_conn *c, wop *w);
 
+/* Runs the writes queued from first on that share its run_many (as many as follow each other,
+ * up to a bound) in one go, each answered alone as its run would; *last gets the last of them.
+ * 0, or an error that fails the batch (counted). */
+typedef int (*wop_many_fn)(sg_store *st, sg_conn *c, wop *first, wop **last);
+
 struct wop {
   wop_fn run;
+  wop_many_fn run_many; /* or NULL: the writer uses it when the driver can (appends) */
   sg_store_done done;
   void *ud;
   sg_store_check check; /* registry publish and activate: the caller's last word (or NULL) */
@@ -44,6 +50,8 @@ struct sg_store {
   const sg_store_driver *drv;
   sg_drv *db;
   sg_family *errors;
+  sg_family *errors_by_kind; /* {kind} */
+  sg_family *pool;           /* {state}: connections idle and busy, a gauge */
   sg_family *rows_read; /* {op} */
   sg_log *log;
   sg_conn *writer;
@@ -58,6 +66,9 @@ struct sg_store {
   sg_conn *free_readers, *all_readers;
   int nreaders, max_readers; /* reader connections open, and their bound (0: none) */
   atomic_int writable;
+  atomic_int down; /* a connection failed: unavailable until a statement succeeds (logged once) */
+  int nfree;       /* readers in free_readers */
+  int writer_busy; /* a batch runs (under rlock, with nfree) */
   int schema_version;
 };
 

@@ -22,17 +22,36 @@
  * after the other) and a collaboration's row (SELECT ... FOR UPDATE, so that concurrent calls
  * append their entries one after the other).  Readers take no locks.
  *
+ * Round trips.  The writer's BEGIN and a write's SAVEPOINT are queued and go out with the
+ * write's first statement in one libpq pipeline (one round trip), and an append is one
+ * statement (Q_REC_APPEND).  The appends of a batch go further (record_append_many): under one
+ * savepoint, each tenant's record numbers are taken in one statement (Q_SEQ_BUMP) and its
+ * appends stored in one more (Q_REC_APPEND_BULK), all in one pipeline.  When one of them fails
+ * the whole run is rolled back to that savepoint and sent again one savepoint per append, so
+ * that the failure is answered to its append alone and the others' numbers do not move.
+ *
+ * Registry changes.  Setting a tenant's active version notifies the channel soulgw_registry
+ * with the tenant (pg_notify in the same statement: delivered at COMMIT, never for a write
+ * that is undone).  watch() keeps a connection of its own that LISTENs, on a thread, and
+ * hands each tenant to the store's callback; after that connection drops and comes back it
+ * says every tenant may have changed.
+ *
  * Graph recall is one recursive query (Q_GRAPH) that walks the way shape.c's walk does, depth
  * by depth, with the same limits and order.
  *
  * A connection the server dropped is opened again on its next use, at most once per backoff
- * (doubling from 100 ms to 5 s); until then its operations fail (503 STORAGE.UNAVAILABLE).
- * The writer's idle probe reconnects it, so the store recovers without a restart.
+ * (doubling from 100 ms to 5 s, cut short when another connection got through); until then
+ * its operations fail (503 STORAGE.UNAVAILABLE).  The writer's idle probe reconnects it, so
+ * the store recovers without a restart.  A statement that finds its idle connection dropped
+ * (the server restarted since) runs once more on a new one when nothing is lost by it.
  *
  * The connection URI is a secret: it is never logged, and libpq's messages about it go out with
  * its password taken out.
  */
 #include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +103,9 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* The channel of registry changes: a publish or an activation notifies its tenant. */
+#define WATCH_CHANNEL "soulgw_registry"
+
 /* The advisory lock that serialises migrations ("soulgw" in ASCII). */
 #define MIGRATE_LOCK "115111117108103119"
 
@@ -94,7 +116,7 @@ enum {
   Q_REG_TENANTS,
   Q_IDEM_GET, Q_IDEM_INSERT,
   Q_COLLAB_GET, Q_COLLAB_GET_LOCK, Q_COLLAB_PUT, Q_TL_INSERT, Q_TL_RANGE,
-  Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
+  Q_REC_INSERT, Q_REC_APPEND, Q_SEQ_BUMP, Q_REC_APPEND_BULK, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_IN,
   Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
   Q_NONCE_CLAIM, Q_NONCE_PURGE,
@@ -125,8 +147,11 @@ static const char *const sql[Q_COUNT] = {
                           " AND version = $2::text)"
                           " FROM (SELECT pg_advisory_xact_lock(hashtextextended("
                           "'soulgw/registry/' || $1::text, 0))) l",
-    [Q_REG_SET_ACTIVE] = "INSERT INTO registry_active(tenant, version) VALUES($1::text, $2::text)"
-                         " ON CONFLICT(tenant) DO UPDATE SET version = excluded.version",
+    /* and tells every gateway, at COMMIT (nothing when the write is undone) */
+    [Q_REG_SET_ACTIVE] = "WITH a AS (INSERT INTO registry_active(tenant, version)"
+                         " VALUES($1::text, $2::text)"
+                         " ON CONFLICT(tenant) DO UPDATE SET version = excluded.version"
+                         " RETURNING tenant) SELECT pg_notify('" WATCH_CHANNEL "', tenant) FROM a",
     [Q_REG_ACTIVE] = "SELECT v.version, v.manifests, v.created_at_ms FROM registry_active a"
                      " JOIN registry_versions v ON v.tenant = a.tenant AND v.version = a.version"
                      " WHERE a.tenant = $1::text",
@@ -164,6 +189,49 @@ static const char *const sql[Q_COUNT] = {
     [Q_REC_INSERT] = "INSERT INTO records(tenant, record_id, repo, data, stored_at)"
                      " VALUES($1::text, $2::text, $3::text, $4::text, $5::bigint)"
                      " ON CONFLICT(tenant, record_id) DO NOTHING",
+    /* A record and its edges in one statement (one round trip): $1 tenant, $2 the record_id
+     * (NULL: "<repo>::<n>", n from the tenant's record sequence), $3 repo, $4 data, $5 the
+     * time, $6-$9 the edges' from (NULL: the record), to, label and props as text[].  Answers
+     * the record_id stored, or NULL when it was taken (nothing stored, a number spent). */
+    [Q_REC_APPEND] =
+        "WITH n AS (INSERT INTO sequences(tenant, name, value)"
+        "  SELECT $1::text, 'record', 1 WHERE $2::text IS NULL"
+        "  ON CONFLICT(tenant, name) DO UPDATE SET value = sequences.value + 1 RETURNING value),"
+        " r AS (INSERT INTO records(tenant, record_id, repo, data, stored_at)"
+        "  SELECT $1::text, coalesce($2::text, $3::text || '::' || (SELECT value FROM n)),"
+        "   $3::text, $4::text, $5::bigint"
+        "  ON CONFLICT(tenant, record_id) DO NOTHING RETURNING record_id),"
+        " e AS (INSERT INTO edges(tenant, src, dst, label, props, ts)"
+        "  SELECT $1::text, coalesce(x.f, r.record_id), x.t, x.l, x.p, $5::bigint"
+        "  FROM r, unnest($6::text[], $7::text[], $8::text[], $9::text[])"
+        "   WITH ORDINALITY AS x(f, t, l, p, o) ORDER BY x.o"
+        "  ON CONFLICT(tenant, src, label, dst) DO NOTHING)"
+        " SELECT (SELECT record_id FROM r)",
+    /* The record numbers of a run of appends at once: $2 of them for tenant $1. */
+    [Q_SEQ_BUMP] = "INSERT INTO sequences(tenant, name, value) VALUES($1::text, 'record', $2::bigint)"
+                   " ON CONFLICT(tenant, name) DO UPDATE SET value = sequences.value + $2::bigint",
+    /* A tenant's appends of a batch in one statement, whose generated numbers Q_SEQ_BUMP took:
+     * $1 tenant; append o (from 1) is $2[o] the record_id (NULL: "<repo>::<n>", n the
+     * sequence's value less $5[o]), $3[o] repo, $4[o] data, $6[o] the time; edge k is
+     * $7[k] the append it belongs to, $8[k] from (NULL: the record), $9[k] to, $10[k] label,
+     * $11[k] props.  Records are inserted in order: of appends of one id, the first is stored
+     * if the id was free.  Answers (o, record_id, stored) for every append, in order. */
+    [Q_REC_APPEND_BULK] =
+        "WITH b AS (SELECT x.o, x.repo, x.data, x.ts, coalesce(x.rid, x.repo || '::' ||"
+        "   ((SELECT value FROM sequences WHERE tenant = $1::text AND name = 'record') - x.back))"
+        "   AS cid FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])"
+        "   WITH ORDINALITY AS x(rid, repo, data, back, ts, o)),"
+        " r AS (INSERT INTO records(tenant, record_id, repo, data, stored_at)"
+        "  SELECT $1::text, b.cid, b.repo, b.data, b.ts FROM b ORDER BY b.o"
+        "  ON CONFLICT(tenant, record_id) DO NOTHING RETURNING record_id),"
+        " w AS (SELECT b.o, b.cid, b.ts FROM b JOIN r ON r.record_id = b.cid"
+        "  WHERE b.o = (SELECT min(b2.o) FROM b b2 WHERE b2.cid = b.cid)),"
+        " e AS (INSERT INTO edges(tenant, src, dst, label, props, ts)"
+        "  SELECT $1::text, coalesce(y.f, w.cid), y.t, y.l, y.p, w.ts"
+        "  FROM unnest($7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[])"
+        "   WITH ORDINALITY AS y(owner, f, t, l, p, k) JOIN w ON w.o = y.owner ORDER BY y.k"
+        "  ON CONFLICT(tenant, src, label, dst) DO NOTHING)"
+        " SELECT b.o, b.cid, (w.o IS NOT NULL)::int FROM b LEFT JOIN w ON w.o = b.o ORDER BY b.o",
     [Q_REC_GET] = "SELECT repo, data, stored_at FROM records"
                   " WHERE tenant = $1::text AND record_id = $2::text",
     [Q_REC_POS] = "SELECT id FROM records WHERE tenant = $1::text AND record_id = $2::text"
@@ -253,11 +321,24 @@ static void state_of(int code, char *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* Connections */
 
+/* The watch of registry changes: a connection of its own that LISTENs, on a thread. */
+typedef struct watch {
+  pthread_t thread;
+  int started;
+  atomic_int stop;
+  sg_watch_fn fn;
+  void *ud;
+  PGconn *pg;
+  int missed; /* notifications may have been missed: tell fn(NULL) once listening again */
+} watch;
+
 struct sg_drv {
   char *url;      /* the connection URI: a secret */
   char *password; /* its password, taken out of messages (NULL: none) */
   int statement_timeout_ms;
   sg_log *log;
+  watch w;
+  atomic_int epoch; /* connections opened again: one backing off may try at once */
 };
 
 typedef struct conn {
@@ -268,7 +349,12 @@ typedef struct conn {
   unsigned char prepared[Q_COUNT];
   char msg[256]; /* the last error's message, without secrets */
   int64_t retry_at_ms, backoff_ms; /* reconnection, once the server dropped us */
+  int epoch;                       /* sg_drv.epoch when it last failed to connect */
   sg_buf ids;                      /* a frontier, as a text[] literal */
+  /* The writer's BEGIN and a write's SAVEPOINT, not sent yet: they go out with the next
+   * statement, in one pipeline (one round trip), or not at all when nothing follows. */
+  const char *pending[2];
+  int npending;
 } conn;
 
 #define CONN(c) ((conn *)(c))
@@ -299,10 +385,77 @@ static int fail(conn *c, PGresult *r) {
   return code_of(state);
 }
 
+/* Reads the results of a pipeline's commands up to its sync, and leaves pipeline mode.  A NULL
+ * ends each command's results; two in a row, a connection that broke. */
+static void pipeline_end(PGconn *pg) {
+  for (int nulls = 0; nulls < 2;) {
+    PGresult *r = PQgetResult(pg);
+    nulls = r ? 0 : nulls + 1;
+    int sync = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  PQexitPipelineMode(pg);
+}
+
+/* Leaves a pipeline whose commands could not all be queued (out of memory): what was queued
+ * runs, its results are dropped, and the caller fails (its transaction is rolled back). */
+static void pipeline_abandon(PGconn *pg) {
+  if (PQstatus(pg) == CONNECTION_OK && PQpipelineSync(pg)) pipeline_end(pg);
+  else PQexitPipelineMode(pg);
+}
+
+/* The result of the last of n commands sent in pipeline mode, or of the first that failed (the
+ * others are cleared); NULL when the connection broke. */
+static PGresult *pipeline_results(PGconn *pg, int n) {
+  PGresult *keep = NULL;
+  for (int i = 0; i < n; i++) {
+    PGresult *r = PQgetResult(pg), *extra;
+    if (!r) break; /* the connection broke */
+    while ((extra = PQgetResult(pg))) PQclear(extra);
+    ExecStatusType k = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
+    if (k != PGRES_COMMAND_OK && k != PGRES_TUPLES_OK) { /* the first failure stays */
+      PQclear(r);
+      continue;
+    }
+    PQclear(keep);
+    keep = r;
+  }
+  pipeline_end(pg);
+  return keep;
+}
+
+/* Runs a statement (prepared statement name bound to vals, or command) after c's pending
+ * commands, in one pipeline and one round trip when there are any.  Its result, the first
+ * failed one's, or NULL. */
+static PGresult *exec_after_pending(conn *c, const char *name, const char *command, int n,
+                                    const char *const *vals) {
+  int np = c->npending;
+  c->npending = 0;
+  if (!np)
+    return name ? PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0) : PQexec(c->pg, command);
+  if (!PQenterPipelineMode(c->pg)) return NULL;
+  int ok = 1;
+  for (int i = 0; i < np && ok; i++)
+    ok = PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+  if (ok)
+    ok = name ? PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)
+              : PQsendQueryParams(c->pg, command, 0, NULL, NULL, NULL, NULL, 0);
+  if (!ok) {
+    pipeline_abandon(c->pg);
+    return NULL;
+  }
+  if (!PQpipelineSync(c->pg)) {
+    PQexitPipelineMode(c->pg);
+    return NULL;
+  }
+  return pipeline_results(c->pg, np + 1);
+}
+
 /* Runs one command without parameters on c (session settings, transaction control): 0 or the
  * error.  want: the command tag it must answer ("COMMIT"), or NULL. */
 static int simple(conn *c, const char *command, const char *want) {
-  PGresult *r = PQexec(c->pg, command);
+  PGresult *r = exec_after_pending(c, NULL, command, 0, NULL);
   int rc = 0;
   if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
     rc = fail(c, r);
@@ -329,23 +482,23 @@ static int session(conn *c) {
 static int usable(conn *c) {
   if (PQstatus(c->pg) == CONNECTION_OK) return 0;
   int64_t now = mono_ms();
-  if (now < c->retry_at_ms) {
+  /* backing off, unless another connection got through since this one failed */
+  if (now < c->retry_at_ms && c->epoch == atomic_load(&c->d->epoch)) {
     snprintf(c->msg, sizeof c->msg, "not connected to PostgreSQL (retrying)");
     return code_of("08006");
   }
   PQreset(c->pg);
   int rc = PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
   if (rc) {
+    c->epoch = atomic_load(&c->d->epoch);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (c->backoff_ms > BACKOFF_MAX_MS) c->backoff_ms = BACKOFF_MAX_MS;
     c->retry_at_ms = now + c->backoff_ms;
     return rc;
   }
-  c->backoff_ms = 0;
+  c->backoff_ms = 0; /* the store logs the end of the outage, once */
   c->retry_at_ms = 0;
-  if (c->d->log)
-    sg_log(c->d->log, SOULGW_LOG_INFO, "storage connection restored",
-           SG_S("backend", "postgres"), SG_S("connection", c->reader ? "reader" : "writer"));
+  atomic_fetch_add(&c->d->epoch, 1);
   return 0;
 }
 
@@ -391,8 +544,104 @@ static int pg_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t er
   return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The watch of registry changes */
+
+/* libpq's notices (a FATAL the server sends an idle connection as it drops it) go to stderr
+ * unless taken: the watch's lost connection is handled, not printed. */
+static void quiet(void *ud, const char *message) {
+  (void)ud;
+  (void)message;
+}
+
+/* A connection that LISTENs on the channel, or NULL. */
+static PGconn *watch_connect(const sg_drv *d) {
+  PGconn *pg = open_pg(d);
+  if (pg) PQsetNoticeProcessor(pg, quiet, NULL);
+  PGresult *r = pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " WATCH_CHANNEL) : NULL;
+  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok) {
+    PQfinish(pg);
+    return NULL;
+  }
+  return pg;
+}
+
+/* Waits ms, or less when the watch stops. */
+static void watch_sleep(watch *w, int64_t ms) {
+  for (int64_t end = mono_ms() + ms; !atomic_load(&w->stop) && mono_ms() < end;)
+    poll(NULL, 0, 50);
+}
+
+/* Hands the notifications the connection holds to fn: 0, or -1 when the connection is lost. */
+static int watch_read(watch *w) {
+  struct pollfd p = {PQsocket(w->pg), POLLIN, 0};
+  if (p.fd < 0) return -1;
+  if (poll(&p, 1, 200) <= 0 && !PQisBusy(w->pg)) return 0;
+  if (!PQconsumeInput(w->pg) || PQstatus(w->pg) != CONNECTION_OK) return -1;
+  for (PGnotify *n; (n = PQnotifies(w->pg)); PQfreemem(n))
+    if (n->extra && n->extra[0]) w->fn(w->ud, n->extra);
+  return 0;
+}
+
+/* The watch's thread: listens, and after a drop connects again (backoff 100 ms to 5 s) and
+ * tells fn that every tenant may have changed. */
+static void *watch_main(void *self) {
+  sg_drv *d = self;
+  watch *w = &d->w;
+  int64_t backoff = 0;
+  while (!atomic_load(&w->stop)) {
+    if (!w->pg) {
+      watch_sleep(w, backoff);
+      if (atomic_load(&w->stop)) break;
+      if (!(w->pg = watch_connect(d))) {
+        backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+        if (backoff > BACKOFF_MAX_MS) backoff = BACKOFF_MAX_MS;
+        continue;
+      }
+      backoff = 0;
+      if (w->missed) w->fn(w->ud, NULL);
+      w->missed = 0;
+    }
+    if (watch_read(w) != 0) {
+      PQfinish(w->pg);
+      w->pg = NULL;
+      w->missed = 1;
+    }
+  }
+  return NULL;
+}
+
+static int pg_watch(sg_drv *d, sg_watch_fn fn, void *ud) {
+  watch *w = &d->w;
+  if (w->started) return SG_DRV_FAILED;
+  w->fn = fn;
+  w->ud = ud;
+  atomic_init(&w->stop, 0);
+  w->pg = watch_connect(d); /* listening before the caller loads: nothing missed */
+  w->missed = w->pg == NULL;
+  if (pthread_create(&w->thread, NULL, watch_main, d) != 0) {
+    PQfinish(w->pg);
+    w->pg = NULL;
+    return SG_DRV_FAILED;
+  }
+  w->started = 1;
+  return 0;
+}
+
+static void pg_unwatch(sg_drv *d) {
+  if (!d || !d->w.started) return;
+  atomic_store(&d->w.stop, 1);
+  pthread_join(d->w.thread, NULL);
+  PQfinish(d->w.pg);
+  d->w.pg = NULL;
+  d->w.started = 0;
+}
+
 static void pg_close(sg_drv *d) {
   if (!d) return;
+  pg_unwatch(d);
   if (d->url) sg_wipe(d->url, strlen(d->url));
   if (d->password) sg_wipe(d->password, strlen(d->password));
   free(d->url);
@@ -435,6 +684,22 @@ static int pg_open(const sg_store_opts *o, sg_drv **out, char *err, size_t errle
   }
   *out = d;
   return 0;
+}
+
+static int pg_reach(const sg_store_opts *o, char *why, size_t len) {
+  sg_drv *d = NULL;
+  if (pg_open(o, &d, why, len) != 0) return -1;
+  PGconn *pg = open_pg(d);
+  PGresult *r = pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "SELECT 1") : NULL;
+  int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+  if (rc) {
+    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    clean(d, m ? m : pg ? PQerrorMessage(pg) : "out of memory", why, len);
+  }
+  PQclear(r);
+  PQfinish(pg);
+  pg_close(d);
+  return rc;
 }
 
 static int pg_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t errlen) {
@@ -507,23 +772,20 @@ typedef struct arg {
 
 /* Runs statement q bound to a (n values, $1 to $n) on c, preparing it on first use.  Returns
  * the result, whose status is ok (rows or none), or NULL with *err set (recorded on c). */
-static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
-  char ints[MAX_ARGS][24];
-  const char *vals[MAX_ARGS];
-  PGresult *r;
-  if ((*err = usable(c))) return NULL;
-  if (!c->prepared[q]) {
-    char name[16];
-    snprintf(name, sizeof name, "q%d", q);
-    r = PQprepare(c->pg, name, sql[q], 0, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-      *err = fail(c, r);
-      PQclear(r);
-      return NULL;
-    }
-    PQclear(r);
-    c->prepared[q] = 1;
-  }
+/* Prepares statement q on c unless it is: 0 or the error. */
+static int prepare(conn *c, int q) {
+  if (c->prepared[q]) return 0;
+  char name[16];
+  snprintf(name, sizeof name, "q%d", q);
+  PGresult *r = PQprepare(c->pg, name, sql[q], 0, NULL);
+  int err = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
+  PQclear(r);
+  c->prepared[q] = !err;
+  return err;
+}
+
+/* The n values of a, as libpq takes them (integers written into ints). */
+static void bind(const arg *a, int n, const char **vals, char (*ints)[24]) {
   for (int k = 0; k < n && k < MAX_ARGS; k++) {
     if (a[k].type == 'i') {
       snprintf(ints[k], sizeof ints[k], "%lld", (long long)a[k].i);
@@ -532,9 +794,17 @@ static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
       vals[k] = a[k].s;
     }
   }
+}
+
+static PGresult *run_once(conn *c, int q, const arg *a, int n, int *err) {
+  char ints[MAX_ARGS][24];
+  const char *vals[MAX_ARGS];
+  PGresult *r;
+  if ((*err = usable(c)) || (*err = prepare(c, q))) return NULL;
+  bind(a, n, vals, ints);
   char name[16];
   snprintf(name, sizeof name, "q%d", q);
-  r = PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
+  r = exec_after_pending(c, name, NULL, n, vals);
   ExecStatusType s = PQresultStatus(r);
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     *err = fail(c, r);
@@ -543,6 +813,26 @@ static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
   }
   *err = 0;
   return r;
+}
+
+/* 1 when nothing is lost by running again on a new connection what c's server dropped: a
+ * reader's statement, or the writer's first of a transaction (its BEGIN still pending). */
+static int retryable(const conn *c) {
+  return c->reader || (c->npending && !strcmp(c->pending[0], "BEGIN"));
+}
+
+/* A connection dropped while idle (the server restarted since its last use) is found dead by
+ * its next statement: that statement runs once more on a new connection when nothing is lost
+ * by it (retryable()), so that a recovered server is not reported unavailable again. */
+static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
+  const char *pending[2] = {c->pending[0], c->pending[1]};
+  int np = c->npending, again = retryable(c);
+  PGresult *r = run_once(c, q, a, n, err);
+  if (r || !again || PQstatus(c->pg) == CONNECTION_OK) return r;
+  c->npending = np;
+  memcpy(c->pending, pending, sizeof pending);
+  c->retry_at_ms = 0;
+  return run_once(c, q, a, n, err);
 }
 
 /* Runs statement q bound to a: 0 or the error; *changed (when not NULL) the rows it wrote. */
@@ -614,6 +904,7 @@ static void pg_describe(sg_conn *c, int err, const char **msg, int *code) {
 static int pg_fatal(sg_conn *base, int err) {
   conn *c = CONN(base);
   if (PQstatus(c->pg) != CONNECTION_OK) return 1;
+  if (c->npending) return 0; /* the write sent nothing: its failure is its own */
   PGTransactionStatusType t = PQtransactionStatus(c->pg);
   if (t == PQTRANS_IDLE || t == PQTRANS_UNKNOWN) return 1; /* the transaction is gone */
   if (err <= 0) return 0;
@@ -625,12 +916,44 @@ static int pg_fatal(sg_conn *base, int err) {
          !strncmp(s, "58", 2) || !strncmp(s, "XX", 2);
 }
 
+/* BEGIN and SAVEPOINT are queued (conn.pending), and sent with the write's first statement. */
+static void queue(conn *c, const char *command) {
+  if (c->npending < 2) c->pending[c->npending++] = command;
+}
+
+/* Connections (08), a server shutting down or starting (57P0x) and no connection at all are
+ * "connect": the server cannot be reached. */
+static const char *pg_kind(int err) {
+  if (err == SG_DRV_CANTOPEN) return "connect";
+  if (err == SG_DRV_CONFLICT) return "conflict";
+  if (err <= 0) return "other";
+  char s[6];
+  state_of(err, s);
+  if (!strncmp(s, "08", 2) || !strncmp(s, "57P0", 4)) return "connect";
+  if (!strcmp(s, "57014") || !strcmp(s, "55P03")) return "timeout"; /* statement, lock */
+  if (!strcmp(s, "40001") || !strcmp(s, "40P01") || !strncmp(s, "23", 2)) return "conflict";
+  return "other";
+}
+
 static int pg_begin(sg_conn *c) {
   int rc = usable(CONN(c));
-  return rc ? rc : simple(CONN(c), "BEGIN", NULL);
+  CONN(c)->npending = 0;
+  if (!rc) queue(CONN(c), "BEGIN");
+  return rc;
 }
-static int pg_commit(sg_conn *c) { return simple(CONN(c), "COMMIT", "COMMIT"); }
-static int pg_savepoint(sg_conn *c) { return simple(CONN(c), "SAVEPOINT w", NULL); }
+/* A transaction whose BEGIN was never sent wrote nothing: nothing to commit. */
+static int pg_commit(sg_conn *c) {
+  if (CONN(c)->npending && !strcmp(CONN(c)->pending[0], "BEGIN")) {
+    CONN(c)->npending = 0;
+    return 0;
+  }
+  CONN(c)->npending = 0; /* a savepoint nothing followed */
+  return simple(CONN(c), "COMMIT", "COMMIT");
+}
+static int pg_savepoint(sg_conn *c) {
+  queue(CONN(c), "SAVEPOINT w");
+  return 0;
+}
 /* Nothing: PostgreSQL lets a savepoint's name be used again, ROLLBACK TO goes back to the
  * newest of that name, and released or not a savepoint's writes belong to the transaction;
  * so a write's savepoint is left in place and the round trip saved (one of five). */
@@ -638,10 +961,19 @@ static int pg_release(sg_conn *c) {
   (void)c;
   return 0;
 }
-static int pg_rollback_to(sg_conn *c) { return simple(CONN(c), "ROLLBACK TO SAVEPOINT w", NULL); }
+/* A savepoint not sent yet means the write sent nothing: nothing to undo. */
+static int pg_rollback_to(sg_conn *c) {
+  conn *x = CONN(c);
+  if (x->npending && !strcmp(x->pending[x->npending - 1], "SAVEPOINT w")) {
+    x->npending--;
+    return 0;
+  }
+  return simple(x, "ROLLBACK TO SAVEPOINT w", NULL);
+}
 
 static int pg_rollback(sg_conn *c) {
   PGconn *pg = CONN(c)->pg;
+  CONN(c)->npending = 0;
   if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) == PQTRANS_IDLE) return 0;
   return simple(CONN(c), "ROLLBACK", NULL);
 }
@@ -755,6 +1087,328 @@ static int pg_record_insert(sg_conn *c, const char *tenant, const char *record_i
                                               A_TXT(data), A_INT(stored_at)),
                   &n);
   return rc ? rc : n == 0 ? SG_DRV_CONFLICT : 0;
+}
+
+/* Appends the n values v to a text[] literal in b (NULL elements as NULL). */
+static void text_array(sg_buf *b, const char *const *v, size_t n) {
+  sg_buf_putc(b, '{');
+  for (size_t i = 0; i < n; i++) {
+    if (i) sg_buf_putc(b, ',');
+    if (!v[i]) {
+      sg_buf_puts(b, "NULL");
+      continue;
+    }
+    sg_buf_putc(b, '"');
+    for (const char *p = v[i]; *p; p++) {
+      if (*p == '"' || *p == '\\') sg_buf_putc(b, '\\');
+      sg_buf_putc(b, *p);
+    }
+    sg_buf_putc(b, '"');
+  }
+  sg_buf_putc(b, '}');
+}
+
+/* The record_id a Q_REC_APPEND answered into ud (an sg_buf); none when it was taken. */
+static int row_id(void *ud, const sg_row *r) {
+  const char *id = sg_row_text(r, 0);
+  if (id) sg_buf_puts(ud, id);
+  return SG_DRV_STOP;
+}
+
+static int pg_record_append(sg_conn *base, const char *tenant, const char *repo,
+                            const char *record_id, const char *data, int64_t stored_at,
+                            size_t nedges, const sg_edge_text *edges, char *id, size_t idlen) {
+  conn *c = CONN(base);
+  sg_buf a[4], got;
+  const char **col = calloc(nedges ? nedges : 1, sizeof *col);
+  for (int k = 0; k < 4; k++) {
+    sg_buf_init(&a[k], 0);
+    for (size_t i = 0; col && i < nedges; i++)
+      col[i] = k == 0 ? edges[i].from : k == 1 ? edges[i].to : k == 2 ? edges[i].label
+                                                             : edges[i].props;
+    text_array(&a[k], col, col ? nedges : 0);
+  }
+  sg_buf_init(&got, 0);
+  int rc = !col || sg_buf_failed(&a[0]) || sg_buf_failed(&a[1]) || sg_buf_failed(&a[2]) ||
+                   sg_buf_failed(&a[3])
+               ? SG_DRV_NOMEM
+               : read_rows(c, Q_REC_APPEND,
+                           ARGS(A_TXT(tenant), A_TXT(record_id), A_TXT(repo), A_TXT(data),
+                                A_INT(stored_at), A_TXT(a[0].ptr), A_TXT(a[1].ptr),
+                                A_TXT(a[2].ptr), A_TXT(a[3].ptr)),
+                           row_id, &got);
+  if (!rc && sg_buf_failed(&got)) rc = SG_DRV_NOMEM;
+  if (!rc && !got.len) rc = SG_DRV_CONFLICT;
+  if (!rc) snprintf(id, idlen, "%s", got.ptr);
+  for (int k = 0; k < 4; k++) sg_buf_free(&a[k]);
+  sg_buf_free(&got);
+  free(col);
+  return rc;
+}
+
+/* Sends append a into the pipeline in a savepoint of its own (SAVEPOINT w, Q_REC_APPEND): 1,
+ * or 0 when it could not (out of memory, the connection). */
+static int append_send(conn *c, const sg_append *a) {
+  sg_buf arr[4];
+  const char **col = calloc(a->nedges ? a->nedges : 1, sizeof *col);
+  int ok = col != NULL;
+  for (int k = 0; k < 4; k++) {
+    sg_buf_init(&arr[k], 0);
+    for (size_t i = 0; col && i < a->nedges; i++) {
+      const sg_edge_text *e = &a->edges[i];
+      col[i] = k == 0 ? e->from : k == 1 ? e->to : k == 2 ? e->label : e->props;
+    }
+    text_array(&arr[k], col, col ? a->nedges : 0);
+    if (sg_buf_failed(&arr[k])) ok = 0;
+  }
+  if (ok) {
+    char ints[MAX_ARGS][24];
+    const char *vals[MAX_ARGS];
+    bind(ARGS(A_TXT(a->tenant), A_TXT(a->record_id), A_TXT(a->repo), A_TXT(a->data),
+              A_INT(a->stored_at), A_TXT(arr[0].ptr), A_TXT(arr[1].ptr), A_TXT(arr[2].ptr),
+              A_TXT(arr[3].ptr)),
+         vals, ints);
+    char name[16];
+    snprintf(name, sizeof name, "q%d", Q_REC_APPEND);
+    ok = PQsendQueryParams(c->pg, "SAVEPOINT w", 0, NULL, NULL, NULL, NULL, 0) &&
+         PQsendQueryPrepared(c->pg, name, 9, vals, NULL, NULL, 0);
+  }
+  for (int k = 0; k < 4; k++) sg_buf_free(&arr[k]);
+  free(col);
+  return ok;
+}
+
+/* The columns of one tenant's appends for Q_REC_APPEND_BULK, as array literals. */
+enum { B_RID, B_REPO, B_DATA, B_BACK, B_TS, B_OWNER, B_FROM, B_TO, B_LABEL, B_PROPS, B_COLS };
+
+/* Sends the appends of a whose tenant is a[first].tenant (marking them in mine[], in order,
+ * *count of them): their record numbers (Q_SEQ_BUMP, when any is generated; *bumped says) and
+ * Q_REC_APPEND_BULK.  1, or 0 when it could not (out of memory, the connection). */
+static int bulk_send(conn *c, const sg_append *a, size_t n, size_t first, size_t *mine,
+                     size_t *count, int *bumped) {
+  const char *tenant = a[first].tenant;
+  size_t m = 0, gen = 0, nedges = 0;
+  for (size_t i = first; i < n; i++)
+    if (!strcmp(a[i].tenant, tenant)) {
+      mine[m++] = i;
+      gen += !a[i].record_id;
+      nedges += a[i].nedges;
+    }
+  *count = m;
+  *bumped = gen > 0;
+  const char **col = calloc((m > nedges ? m : nedges) + 1, sizeof *col);
+  char(*num)[24] = calloc((m > nedges ? m : nedges) + 1, sizeof *num);
+  sg_buf arr[B_COLS];
+  int ok = col && num;
+  for (int k = 0; k < B_COLS; k++) {
+    sg_buf_init(&arr[k], 0);
+    size_t len = k < B_OWNER ? m : nedges, j = 0;
+    for (size_t x = 0; ok && x < m; x++) {
+      const sg_append *p = &a[mine[x]];
+      if (k < B_OWNER) {
+        if (k == B_BACK || k == B_TS) {
+          /* back: the generated ids of the tenant after this one */
+          size_t after = 0;
+          for (size_t y = x + 1; k == B_BACK && y < m; y++) after += !a[mine[y]].record_id;
+          snprintf(num[x], sizeof num[x], "%lld",
+                   (long long)(k == B_BACK ? (int64_t)after : p->stored_at));
+          col[x] = num[x];
+        } else {
+          col[x] = k == B_RID ? p->record_id : k == B_REPO ? p->repo : p->data;
+        }
+        continue;
+      }
+      for (size_t e = 0; e < p->nedges; e++, j++) {
+        const sg_edge_text *t = &p->edges[e];
+        if (k == B_OWNER) snprintf(num[j], sizeof num[j], "%zu", x + 1);
+        col[j] = k == B_OWNER ? num[j] : k == B_FROM ? t->from : k == B_TO ? t->to
+                 : k == B_LABEL ? t->label : t->props;
+      }
+    }
+    if (ok) text_array(&arr[k], col, len);
+    if (sg_buf_failed(&arr[k])) ok = 0;
+  }
+  if (ok && gen) {
+    char k[24], name[16];
+    snprintf(k, sizeof k, "%zu", gen);
+    snprintf(name, sizeof name, "q%d", Q_SEQ_BUMP);
+    ok = PQsendQueryPrepared(c->pg, name, 2, (const char *[]){tenant, k}, NULL, NULL, 0);
+  }
+  if (ok) {
+    const char *vals[B_COLS + 1] = {tenant};
+    for (int k = 0; k < B_COLS; k++) vals[k + 1] = arr[k].ptr;
+    char name[16];
+    snprintf(name, sizeof name, "q%d", Q_REC_APPEND_BULK);
+    ok = PQsendQueryPrepared(c->pg, name, B_COLS + 1, vals, NULL, NULL, 0);
+  }
+  for (int k = 0; k < B_COLS; k++) sg_buf_free(&arr[k]);
+  free(col);
+  free(num);
+  return ok;
+}
+
+/* The next result of a pipeline, with the NULL that ends a command's results read. */
+static PGresult *next_result(PGconn *pg) {
+  PGresult *r = PQgetResult(pg), *x;
+  if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+    while ((x = PQgetResult(pg))) PQclear(x);
+  return r;
+}
+
+static int ok_result(const PGresult *r) {
+  return PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+}
+
+/* Sends c's pending commands into the pipeline, then cmd (NULL: none): 1, or 0 when it could
+ * not. */
+static int send_pending(conn *c, const char *cmd) {
+  int np = c->npending, ok = 1;
+  c->npending = 0;
+  for (int i = 0; i < np && ok; i++)
+    ok = PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+  return ok && (!cmd || PQsendQueryParams(c->pg, cmd, 0, NULL, NULL, NULL, NULL, 0));
+}
+
+/* The fast way: every append of a[0..n) under one savepoint (r), in one pipeline.  0 with
+ * every outcome in a when none failed; SG_DRV_STOP when one failed (all undone, back to r: the
+ * caller goes the way of one savepoint each); else the error that broke the connection or the
+ * transaction. */
+static int append_together(conn *c, sg_append *a, size_t n) {
+  int np = c->npending, rc = 0, failed = 0, ok;
+  size_t *mine = calloc(n, sizeof *mine), *group = calloc(n + 1, sizeof *group);
+  size_t *count = calloc(n + 1, sizeof *count), ngroups = 0;
+  int *bumped = calloc(n + 1, sizeof *bumped);
+  char *sent = calloc(n, 1);
+  if (!mine || !group || !count || !bumped || !sent || !PQenterPipelineMode(c->pg)) {
+    rc = mine && group && count && bumped && sent ? fail(c, NULL) : SG_DRV_NOMEM;
+    goto out;
+  }
+  /* one statement per tenant: mine[] lists the appends by tenant, group[g] where g begins */
+  ok = send_pending(c, "SAVEPOINT r");
+  for (size_t i = 0, at = 0; i < n && ok; i++) {
+    if (sent[i]) continue;
+    group[ngroups] = at;
+    ok = bulk_send(c, a, n, i, mine + at, &count[ngroups], &bumped[ngroups]);
+    for (size_t x = 0; x < count[ngroups]; x++) sent[mine[at + x]] = 1;
+    at += count[ngroups++];
+  }
+  if (!ok || !PQpipelineSync(c->pg)) {
+    rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
+    if (ok) PQexitPipelineMode(c->pg);
+    else pipeline_abandon(c->pg);
+    goto out;
+  }
+  for (int i = 0; i <= np && !rc; i++) { /* BEGIN, SAVEPOINT r */
+    PGresult *r = next_result(c->pg);
+    if (!r || !ok_result(r)) rc = fail(c, r);
+    PQclear(r);
+  }
+  for (size_t g = 0; g < ngroups && !rc && !failed; g++) {
+    PGresult *r = next_result(c->pg);
+    if (r && ok_result(r) && bumped[g]) { /* the numbers, then the appends */
+      PQclear(r);
+      r = next_result(c->pg);
+    }
+    if (!r) rc = fail(c, NULL);
+    else if (!ok_result(r) || PQntuples(r) != (int)count[g]) failed = 1;
+    for (size_t x = 0; !rc && !failed && x < count[g]; x++) {
+      sg_append *p = &a[mine[group[g] + x]];
+      if (pg_integer(&(row){{&sg_store_pg}, r, (int)x}.base, 2)) /* stored */
+        snprintf(p->id, sizeof p->id, "%s", PQgetvalue(r, (int)x, 1));
+      else p->rc = SG_DRV_CONFLICT;
+    }
+    PQclear(r);
+  }
+  pipeline_end(c->pg);
+  if (rc || !failed) goto out;
+  for (size_t i = 0; i < n; i++) {
+    a[i].rc = 0;
+    a[i].id[0] = '\0';
+  }
+  rc = simple(c, "ROLLBACK TO SAVEPOINT r", NULL);
+  if (!rc) rc = SG_DRV_STOP;
+out:
+  free(mine);
+  free(group);
+  free(count);
+  free(bumped);
+  free(sent);
+  return rc;
+}
+
+/* One pipeline of appends a[0..n), a savepoint each, after the pending BEGIN, if any: their
+ * outcomes until the first that failed (*done: how many have one).  0, or the error that broke
+ * the connection or the transaction. */
+static int append_pipeline(conn *c, sg_append *a, size_t n, size_t *done) {
+  int np = c->npending, rc = 0;
+  *done = 0;
+  if (!PQenterPipelineMode(c->pg)) return fail(c, NULL);
+  int ok = send_pending(c, NULL);
+  for (size_t i = 0; i < n && ok; i++) ok = append_send(c, &a[i]);
+  if (!ok || !PQpipelineSync(c->pg)) {
+    rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
+    if (ok) PQexitPipelineMode(c->pg);
+    else pipeline_abandon(c->pg);
+    return rc;
+  }
+  for (int i = 0; i < np && !rc; i++) { /* BEGIN */
+    PGresult *r = next_result(c->pg);
+    if (!ok_result(r)) rc = fail(c, r);
+    PQclear(r);
+  }
+  for (size_t i = 0; i < n && !rc; i++) {
+    PGresult *sp = next_result(c->pg), *r = sp && ok_result(sp) ? next_result(c->pg) : NULL;
+    if (!sp || !ok_result(sp)) rc = fail(c, sp); /* a transaction that cannot take one */
+    else if (!r || !ok_result(r)) a[i].rc = r ? fail(c, r) : (rc = fail(c, NULL));
+    else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) a[i].rc = SG_DRV_CONFLICT;
+    else snprintf(a[i].id, sizeof a[i].id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(sp);
+    PQclear(r);
+    if (!rc) *done = i + 1;
+    if (rc || (a[i].rc && a[i].rc != SG_DRV_CONFLICT)) break; /* the rest were skipped */
+  }
+  pipeline_end(c->pg);
+  return rc;
+}
+
+/* The writer's appends of a batch in one round trip, under one savepoint.  When one fails, all
+ * are undone and go again, each in its own savepoint: a failed one is rolled back to its
+ * savepoint (the ones after it were skipped, and go out again). */
+static int pg_record_append_many(sg_conn *base, sg_append *a, size_t n) {
+  conn *c = CONN(base);
+  int rc = usable(c);
+  if (!rc) rc = prepare(c, Q_REC_APPEND);
+  if (!rc) rc = prepare(c, Q_SEQ_BUMP);
+  if (!rc) rc = prepare(c, Q_REC_APPEND_BULK);
+  for (size_t i = 0; i < n; i++) {
+    a[i].rc = 0;
+    a[i].id[0] = '\0';
+  }
+  int again = retryable(c);
+  if (!rc) rc = append_together(c, a, n);
+  if (rc && rc != SG_DRV_STOP && again && PQstatus(c->pg) != CONNECTION_OK) {
+    /* dropped while idle: once more on a new connection, the transaction not begun */
+    for (size_t i = 0; i < n; i++) {
+      a[i].rc = 0;
+      a[i].id[0] = '\0';
+    }
+    c->retry_at_ms = 0;
+    if (!(rc = usable(c)) && !(rc = prepare(c, Q_REC_APPEND)) && !(rc = prepare(c, Q_SEQ_BUMP)) &&
+        !(rc = prepare(c, Q_REC_APPEND_BULK))) {
+      c->npending = 0;
+      queue(c, "BEGIN");
+      rc = append_together(c, a, n);
+    }
+  }
+  if (rc != SG_DRV_STOP) return rc;
+  rc = 0;
+  for (size_t at = 0, done; !rc && at < n; at += done) {
+    if ((rc = append_pipeline(c, a + at, n - at, &done))) break;
+    if (done && a[at + done - 1].rc && a[at + done - 1].rc != SG_DRV_CONFLICT)
+      rc = simple(c, "ROLLBACK TO SAVEPOINT w", NULL);
+    if (!done) rc = rc ? rc : SG_DRV_FAILED;
+  }
+  return rc;
 }
 
 static int pg_record_get(sg_conn *c, const char *tenant, const char *record_id, sg_row_fn fn,
@@ -890,12 +1544,16 @@ const sg_store_driver sg_store_pg = {
     .version = pg_version,
     .open = pg_open,
     .close = pg_close,
+    .reach = pg_reach,
+    .watch = pg_watch,
+    .unwatch = pg_unwatch,
     .connect = pg_connect,
     .disconnect = pg_disconnect,
     .migrate = pg_migrate,
     .text = pg_text,
     .integer = pg_integer,
     .describe = pg_describe,
+    .kind = pg_kind,
     .fatal = pg_fatal,
     .begin = pg_begin,
     .commit = pg_commit,
@@ -921,6 +1579,8 @@ const sg_store_driver sg_store_pg = {
     .timeline_append = pg_timeline_append,
     .timeline_range = pg_timeline_range,
     .record_insert = pg_record_insert,
+    .record_append = pg_record_append,
+    .record_append_many = pg_record_append_many,
     .record_get = pg_record_get,
     .record_pos = pg_record_pos,
     .record_list = pg_record_list,

@@ -478,6 +478,16 @@ static void sq_describe(sg_conn *c, int err, const char **msg, int *code) {
   *msg = c ? sqlite3_errmsg(CONN(c)->db) : sqlite3_errstr(*code);
 }
 
+static const char *sq_kind(int err) {
+  switch (native(err) & 0xff) {
+    case SQLITE_CANTOPEN: return "connect";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return "timeout";
+    case SQLITE_CONSTRAINT: return "conflict";
+    default: return err == SG_DRV_CONFLICT ? "conflict" : "other";
+  }
+}
+
 static int sq_fatal(sg_conn *c, int err) {
   if (sqlite3_get_autocommit(CONN(c)->db)) return 1; /* SQLite has rolled the transaction back */
   switch (native(err) & 0xff) {
@@ -755,6 +765,7 @@ const sg_store_driver sg_store_sqlite = {
     .text = sq_text,
     .integer = sq_integer,
     .describe = sq_describe,
+    .kind = sq_kind,
     .fatal = sq_fatal,
     .begin = sq_begin,
     .commit = sq_commit,

@@ -36,14 +36,49 @@ static const sg_store_driver *const drivers[] = {&sg_store_sqlite, &sg_store_pg}
 /* ------------------------------------------------------------------------------------------ */
 /* Errors */
 
+static const char *error_kind(const sg_store *st, int err) {
+  if (st->drv->kind) return st->drv->kind(err);
+  return err == SG_DRV_CANTOPEN ? "connect" : "other";
+}
+
 void sg_store_count_error(sg_store *st, const char *what, int err, sg_conn *c) {
+  const char *kind = error_kind(st, err);
   sg_family_add(st->errors, NULL, 1);
-  if (!st->log) return;
+  sg_family_add(st->errors_by_kind, (const char *[]){kind}, 1);
+  int lost = strcmp(kind, "connect") == 0;
+  /* an outage is one line when it begins and one when it ends, not one per failed request */
+  if ((lost && atomic_exchange(&st->down, 1)) || !st->log) return;
   const char *msg = "";
   int code = 0;
   st->drv->describe(c, err, &msg, &code);
-  sg_log(st->log, SOULGW_LOG_ERROR, "storage error", SG_S("operation", what),
-         SG_S(st->drv->name, msg), SG_I("code", code));
+  sg_log(st->log, SOULGW_LOG_ERROR, lost ? "storage unavailable" : "storage error",
+         SG_S("backend", st->drv->name), SG_S("operation", what), SG_S(st->drv->name, msg),
+         SG_I("code", code));
+}
+
+/* A statement succeeded: an outage, if any, is over. */
+static void store_up(sg_store *st) {
+  if (atomic_exchange(&st->down, 0) && st->log)
+    sg_log(st->log, SOULGW_LOG_INFO, "storage restored", SG_S("backend", st->drv->name));
+}
+
+/* The pool gauge: reader connections free, and the others and the writer busy. */
+static void pool_count(sg_store *st) {
+  if (!st->pool) return;
+  pthread_mutex_lock(&st->rlock);
+  int64_t idle = st->nfree + (st->writer_busy ? 0 : 1);
+  int64_t busy = st->nreaders - st->nfree + (st->writer_busy ? 1 : 0);
+  sg_family_set(st->pool, (const char *[]){"idle"}, idle);
+  sg_family_set(st->pool, (const char *[]){"busy"}, busy);
+  pthread_mutex_unlock(&st->rlock);
+}
+
+/* The writer begins (1) or ends (0) a batch. */
+static void writer_state(sg_store *st, int busy) {
+  pthread_mutex_lock(&st->rlock);
+  st->writer_busy = busy;
+  pthread_mutex_unlock(&st->rlock);
+  pool_count(st);
 }
 
 sg_st sg_store_read_failed(sg_store *st, const char *what, int err, sg_conn *c) {
@@ -76,9 +111,14 @@ sg_conn *sg_store_reader(sg_store *st) {
   pthread_mutex_lock(&st->rlock);
   while (!st->free_readers && st->max_readers && st->nreaders >= st->max_readers)
     pthread_cond_wait(&st->rcond, &st->rlock);
-  if ((c = st->free_readers)) st->free_readers = c->next_free;
-  else st->nreaders++; /* this thread opens one */
+  if ((c = st->free_readers)) {
+    st->free_readers = c->next_free;
+    st->nfree--;
+  } else {
+    st->nreaders++; /* this thread opens one */
+  }
   pthread_mutex_unlock(&st->rlock);
+  pool_count(st);
   if (c) return c;
   char err[256];
   if (st->drv->connect(st->db, 1, &c, err, sizeof err) != 0) {
@@ -87,6 +127,7 @@ sg_conn *sg_store_reader(sg_store *st) {
     st->nreaders--;
     pthread_cond_signal(&st->rcond);
     pthread_mutex_unlock(&st->rlock);
+    pool_count(st);
     return NULL;
   }
   pthread_mutex_lock(&st->rlock);
@@ -101,8 +142,10 @@ void sg_store_reader_put(sg_store *st, sg_conn *c) {
   pthread_mutex_lock(&st->rlock);
   c->next_free = st->free_readers;
   st->free_readers = c;
+  st->nfree++;
   pthread_cond_signal(&st->rcond);
   pthread_mutex_unlock(&st->rlock);
+  pool_count(st);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -150,6 +193,10 @@ static void run_batch(sg_store *st, wop *batch) {
   int rc = d->begin(c);
   if (rc) failed = "begin";
   for (wop *w = batch; w && !failed; w = w->next) {
+    if (d->record_append_many && w->run_many) { /* appends, in one go */
+      if ((rc = w->run_many(st, c, w, &w))) failed = "";
+      continue;
+    }
     if ((rc = d->savepoint(c))) {
       failed = "savepoint";
       break;
@@ -174,6 +221,7 @@ static void run_batch(sg_store *st, wop *batch) {
     return;
   }
   atomic_store(&st->writable, 1);
+  store_up(st);
   finish_batch(batch);
 }
 
@@ -183,6 +231,7 @@ static void probe(sg_store *st) {
   if (rc == SG_DRV_SKIP) return;
   if (rc && atomic_load(&st->writable)) sg_store_count_error(st, "probe", rc, st->writer);
   atomic_store(&st->writable, rc == 0);
+  if (!rc) store_up(st);
 }
 
 static void *writer_main(void *self) {
@@ -199,8 +248,11 @@ static void *writer_main(void *self) {
     st->qhead = st->qtail = NULL;
     int stopping = st->stopping;
     pthread_mutex_unlock(&st->qlock);
-    if (batch) run_batch(st, batch);
-    else if (stopping) break;
+    if (batch) {
+      writer_state(st, 1);
+      run_batch(st, batch);
+      writer_state(st, 0);
+    } else if (stopping) break;
     else probe(st);
   }
   return NULL;
@@ -331,9 +383,12 @@ int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errl
   pthread_cond_init(&st->rcond, NULL);
   st->max_readers = o->pool > 1 ? o->pool - 1 : o->pool == 1 ? 1 : 0;
   st->errors = o->errors;
+  st->errors_by_kind = o->errors_by_kind;
+  st->pool = o->pool_gauge;
   st->rows_read = o->rows_read;
   st->log = o->log;
   atomic_init(&st->writable, 1);
+  atomic_init(&st->down, 0);
   if (!(st->drv = driver_named(o->backend))) {
     snprintf(err, errlen, "unknown storage backend \"%.64s\"", o->backend);
     goto fail;
@@ -354,8 +409,14 @@ fail:
   return SOULGW_ESTORE;
 }
 
+int sg_store_watch_registry(sg_store *st, sg_store_change_fn fn, void *ud) {
+  if (!st->drv->watch) return 0;
+  return st->drv->watch(st->db, fn, ud) ? SOULGW_ESTORE : 0;
+}
+
 void sg_store_close(sg_store *st) {
   if (!st) return;
+  if (st->drv && st->drv->unwatch) st->drv->unwatch(st->db); /* no callback from here on */
   if (st->thread_started) {
     pthread_mutex_lock(&st->qlock);
     st->stopping = 1;
@@ -379,7 +440,17 @@ void sg_store_close(sg_store *st) {
 }
 
 int sg_store_writable(sg_store *st) {
-  return atomic_load_explicit(&st->writable, memory_order_relaxed);
+  return atomic_load_explicit(&st->writable, memory_order_relaxed) &&
+         !atomic_load_explicit(&st->down, memory_order_relaxed);
+}
+
+int sg_store_reachable(const sg_store_opts *o, char *why, size_t len) {
+  const sg_store_driver *d = driver_named(o->backend);
+  if (!d) {
+    snprintf(why, len, "unknown storage backend \"%.64s\"", o->backend);
+    return SOULGW_ESTORE;
+  }
+  return d->reach && d->reach(o, why, len) ? SOULGW_ESTORE : 0;
 }
 const char *sg_store_engine_version(void) { return drivers[0]->version(); }
 int sg_store_schema_version(sg_store *st) { return st->schema_version; }

@@ -60,6 +60,8 @@ typedef struct sg_store_opts {
   const char *path;    /* file, or ":memory:" */
   int sync_full;       /* PRAGMA synchronous = FULL (else NORMAL) */
   sg_family *errors;   /* soulgw_store_errors_total */
+  sg_family *errors_by_kind; /* soulgw_storage_errors_total{kind} (may be NULL) */
+  sg_family *pool_gauge; /* soulgw_storage_pool_connections{state}, a gauge (may be NULL) */
   sg_log *log;         /* for storage errors (never the data) */
   sg_family *rows_read; /* soulgw_store_rows_read_total{op}: rows a graph recall read */
   const char *backend; /* the driver: "sqlite" or "postgres" (NULL: the default, "sqlite") */
@@ -75,8 +77,24 @@ typedef struct sg_store_opts {
 int sg_store_open(const sg_store_opts *o, sg_store **out, char *err, size_t errlen);
 /* Finishes queued writes, stops the writer and closes.  NULL is ignored. */
 void sg_store_close(sg_store *st);
-/* 1 when the last write (or the periodic probe) succeeded. */
+
+/* A change of a tenant's active tool registry, committed by any gateway on the same database
+ * (this one too); tenant NULL: changes may have been missed, any tenant may have changed. */
+typedef void (*sg_store_change_fn)(void *ud, const char *tenant);
+/* Calls fn(ud, ...) for every registry change (above), on a thread of the store's, from the
+ * time it returns until sg_store_close() (which waits for fn to return).  With a backend that
+ * one gateway owns alone (SQLite) there is nothing to watch: 0, and fn is never called.  On
+ * PostgreSQL through LISTEN/NOTIFY: a publish or an activation notifies at COMMIT; when the
+ * watch's connection drops it connects again (with backoff) and calls fn(ud, NULL).  0, or
+ * SOULGW_ESTORE (called twice, or no thread). */
+int sg_store_watch_registry(sg_store *st, sg_store_change_fn fn, void *ud);
+/* 1 when the last write (or the periodic probe) succeeded and no connection has failed since
+ * (a failed connection makes the store unavailable, logged once, until a write or the probe
+ * succeeds again, logged once). */
 int sg_store_writable(sg_store *st);
+/* Whether the database o names can be reached, without opening a store, for `soulgw --check`:
+ * 0 (SQLite: always), or SOULGW_ESTORE with why filled (never a secret). */
+int sg_store_reachable(const sg_store_opts *o, char *why, size_t len);
 /* The default storage engine's version (SQLite's), for /version. */
 const char *sg_store_engine_version(void);
 /* Schema version after migrations. */

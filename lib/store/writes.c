@@ -426,7 +426,29 @@ static size_t distinct_edges(const sg_edge_in *e, size_t n, const char *record_i
   return count;
 }
 
+/* op_repo_append in one statement, for a driver that has record_append. */
+static sg_st repo_append_one(sg_store *st, sg_conn *c, wop *w) {
+  sg_edge_text *e = sg_arena_alloc(&w->arena, (w->nedges ? w->nedges : 1) * sizeof *e);
+  if (!e) return sg_store_write_failed(st, w, "record insert", SG_DRV_NOMEM, c);
+  for (size_t i = 0; i < w->nedges; i++)
+    e[i] = (sg_edge_text){w->edges[i].from, w->edges[i].to,
+                          w->edges[i].label ? w->edges[i].label : "related", w->props[i]};
+  char id[512];
+  int rc = SG_DRV_FAILED;
+  for (int tries = 0; tries < 1000; tries++) {
+    rc = c->drv->record_append(c, w->tenant, w->s1, w->s2, w->s3, w->now, w->nedges, e, id,
+                               sizeof id);
+    if (!(rc == SG_DRV_CONFLICT && !w->s2)) break; /* a generated id already taken: next one */
+  }
+  if (rc == SG_DRV_CONFLICT)
+    FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", w->s2 ? w->s2 : "(generated)");
+  if (rc) return sg_store_write_failed(st, w, "record insert", rc, c);
+  w->result = sg_shape_appended(w->tenant, w->s1, id, w->now, w->n);
+  return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
+}
+
 static sg_st op_repo_append(sg_store *st, sg_conn *c, wop *w) {
+  if (c->drv->record_append) return repo_append_one(st, c, w);
   const char *data = w->s3; /* serialised by the caller */
   const char *record_id = w->s2;
   char genid[512];
@@ -455,12 +477,70 @@ static sg_st op_repo_append(sg_store *st, sg_conn *c, wop *w) {
   return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
+#define APPEND_RUN_MAX 256
+
+/* The outcome of append w that record_append_many() gave in a (its savepoint open, unless it
+ * failed).  0, or an error that fails the batch. */
+static int append_outcome(sg_store *st, sg_conn *c, wop *w, const sg_append *a) {
+  const sg_store_driver *d = c->drv;
+  if (a->rc == SG_DRV_CONFLICT && !w->s2) { /* a generated id already taken: on its own */
+    int rc = d->savepoint(c);
+    if (rc) return rc;
+    w->st = repo_append_one(st, c, w);
+    if (w->st == SG_ST_OK) return d->release(c);
+    soulgw_json_free(w->result);
+    w->result = NULL;
+    if (w->st == SG_ST_UNAVAILABLE && d->fatal(c, w->rc)) return w->rc ? w->rc : SG_DRV_FAILED;
+    return d->rollback_to(c) ? SG_DRV_FAILED : d->release(c);
+  }
+  if (a->rc == SG_DRV_CONFLICT) {
+    snprintf(w->msg, sizeof w->msg, "record_id %.100s already exists", w->s2);
+    w->st = SG_ST_CONFLICT;
+  } else if (a->rc) {
+    w->st = sg_store_write_failed(st, w, "record insert", a->rc, c);
+    if (d->fatal(c, a->rc)) return a->rc;
+  } else {
+    w->result = sg_shape_appended(w->tenant, w->s1, a->id, w->now, w->n);
+    w->st = w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
+  }
+  return 0;
+}
+
+/* The run_many of appends (front.h), for a driver with record_append_many. */
+static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
+  size_t n = 0;
+  *last = first;
+  for (wop *w = first; w && w->run_many == append_run && n < APPEND_RUN_MAX; w = w->next) {
+    *last = w;
+    n++;
+  }
+  sg_append *a = calloc(n, sizeof *a);
+  if (!a) return SG_DRV_NOMEM;
+  int rc = 0;
+  size_t i = 0;
+  for (wop *w = first; i < n && !rc; w = w->next, i++) {
+    sg_edge_text *e = sg_arena_alloc(&w->arena, (w->nedges ? w->nedges : 1) * sizeof *e);
+    if (!e) rc = SG_DRV_NOMEM;
+    for (size_t k = 0; e && k < w->nedges; k++)
+      e[k] = (sg_edge_text){w->edges[k].from, w->edges[k].to,
+                            w->edges[k].label ? w->edges[k].label : "related", w->props[k]};
+    a[i] = (sg_append){w->tenant, w->s1, w->s2, w->s3, w->now, w->nedges, e, 0, ""};
+  }
+  if (!rc && (rc = c->drv->record_append_many(c, a, n)))
+    sg_store_count_error(st, "record insert", rc, c);
+  i = 0;
+  for (wop *w = first; i < n && !rc; w = w->next, i++) rc = append_outcome(st, c, w, &a[i]);
+  free(a);
+  return rc;
+}
+
 void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
                           const char *record_id, const soulgw_json *data, const sg_edge_in *edges,
                           size_t nedges, int64_t now_ms, sg_store_done done, void *ud) {
   int oom = 0;
   wop *w = sg_wop_new(done, ud, op_repo_append, tenant);
   if (w) {
+    w->run_many = append_run;
     w->s1 = sg_wop_strdup(w, repo, &oom);
     w->s2 = sg_wop_strdup(w, record_id, &oom);
     w->s3 = sg_wop_text(w, data, &oom);

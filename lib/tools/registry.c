@@ -392,6 +392,53 @@ out:
   return rc;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Reloading, when another gateway changed the store */
+
+int sg_registry_reload(sg_registry *r, sg_store *st, const char *tenant, sg_log *log) {
+  soulgw_json *version = NULL;
+  sg_st s = sg_store_registry_active(st, tenant, &version);
+  if (s == SG_ST_NOTFOUND) return 0;
+  if (s != SG_ST_OK) {
+    sg_log(log, SOULGW_LOG_WARN,
+           "cannot reload the tool registry of a tenant from the store; serving the one in "
+           "memory", SG_S("tenant", tenant));
+    return SOULGW_ESTORE;
+  }
+  const char *name = soulgw_json_string(soulgw_json_get(version, "version"));
+  sg_toolset *cur = sg_registry_tenant(r, tenant), *set = NULL;
+  /* versions never change once stored: the one in memory already is this one */
+  int same = cur && name && !strcmp(sg_toolset_version(cur), name);
+  sg_toolset_release(cur);
+  char why[512];
+  int rc = same ? 0 : build_stored(tenant, version, log, &set, why, sizeof why);
+  if (!same && !rc) rc = sg_registry_put(r, tenant, set); /* the swap an activation makes */
+  else if (rc)
+    sg_log(log, SOULGW_LOG_ERROR,
+           "the active tool registry of a tenant is invalid; serving the one in memory",
+           SG_S("tenant", tenant), SG_S("version", name ? name : "?"),
+           SG_S("error", rc == SOULGW_ENOMEM ? "out of memory" : why));
+  soulgw_json_free(version);
+  return rc;
+}
+
+int sg_registry_reload_all(sg_registry *r, sg_store *st, sg_log *log) {
+  soulgw_json *tenants = NULL;
+  if (sg_store_registry_tenants(st, &tenants) != SG_ST_OK) {
+    sg_log(log, SOULGW_LOG_WARN,
+           "cannot list the tool registries in the store; serving the ones in memory");
+    return SOULGW_ESTORE;
+  }
+  int rc = 0;
+  for (const soulgw_json *t = soulgw_json_first(tenants); t; t = soulgw_json_next(t)) {
+    const char *tenant = soulgw_json_string(t);
+    int trc = tenant ? sg_registry_reload(r, st, tenant, log) : 0;
+    if (!rc) rc = trc;
+  }
+  soulgw_json_free(tenants);
+  return rc;
+}
+
 int sg_registry_check_file(const char *manifests_file, size_t *count, char *err, size_t errlen) {
   soulgw_json *all = NULL;
   int rc = read_manifests(manifests_file, &all, err, errlen);

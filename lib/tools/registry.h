@@ -98,6 +98,16 @@ int sg_registry_put(sg_registry *r, const char *tenant, sg_toolset *set);
 int sg_registry_install(sg_registry *r, const char *tenant, const soulgw_json *version,
                         char *err, size_t errlen);
 
+/* Makes the tenant's active version in the store its active registry in memory, when another
+ * gateway changed it (sg_store_watch_registry()): built as at start and swapped in with
+ * sg_registry_put(), as an activation on this gateway is; nothing when the one in memory is
+ * that version already.  When it cannot be read or built, the one in memory stays (logged).
+ * Returns 0, SOULGW_ESTORE, SOULGW_EINVAL, SOULGW_ENOMEM. */
+int sg_registry_reload(sg_registry *r, sg_store *st, const char *tenant, sg_log *log);
+/* sg_registry_reload() for every tenant with an active version in the store: 0, or the first
+ * error (the others are reloaded all the same). */
+int sg_registry_reload_all(sg_registry *r, sg_store *st, sg_log *log);
+
 /* The manifest of tool_id in the tenant's active registry, or NULL.  When found, *ref holds a
  * reference to the toolset that owns it, to release with sg_toolset_release() once the
  * manifest is no longer used.  Thread-safe; never reads the store. */

@@ -3,8 +3,9 @@
  * group-committed appends against the naive floor, one INSERT of a record and one of its edge
  * per transaction, over the same number of connections, on a real server with fsync on
  * (pgserver_durable()).  Prints appends/s and p99 latency of each, for one store and for two
- * stores (two gateways) on the same database.  Not part of make check: `make pg-perf`
- * (THREADS=8 SECONDS=5).
+ * stores (two gateways) on the same database.  The floor runs one client per connection
+ * (CONNS, the store's pool); the store serves THREADS clients at once through the same pool,
+ * as a gateway does.  Not part of make check: `make pg-perf` (CONNS=4 THREADS=64 SECONDS=5).
  */
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -88,8 +89,9 @@ static void *store_main(void *p) {
   return NULL;
 }
 
-/* Runs threads workers of fn for seconds over stores (nstores of them, NULL for the floor). */
-static void run(const char *what, void *(*fn)(void *), const char *url, sg_store **stores,
+/* Runs threads workers of fn for seconds over stores (nstores of them, NULL for the floor):
+ * appends/s. */
+static double run(const char *what, void *(*fn)(void *), const char *url, sg_store **stores,
                 int nstores, int threads, double seconds) {
   worker *w = calloc((size_t)threads, sizeof *w);
   pthread_t *th = calloc((size_t)threads, sizeof *th);
@@ -118,10 +120,13 @@ static void run(const char *what, void *(*fn)(void *), const char *url, sg_store
   free(all);
   free(w);
   free(th);
+  return (double)total / seconds;
 }
 
 int main(void) {
-  int threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 8;
+  /* the floor over the store's connections (pool), the store serving many clients at once */
+  int conns = getenv("CONNS") ? atoi(getenv("CONNS")) : 4;
+  int threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 64;
   double seconds = getenv("SECONDS") ? atof(getenv("SECONDS")) : 5;
   pgserver_durable();
   if (pgserver_start() != 0 || pgserver_createdb("bench") != 0) {
@@ -135,17 +140,19 @@ int main(void) {
                      "CREATE TABLE floor_e(id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
                      " tenant text, src text, dst text, label text, ts bigint);"
                      "CREATE INDEX floor_e_src ON floor_e(tenant, src, label);");
-  run("floor: INSERT per transaction", floor_main, url, NULL, 0, threads, seconds);
+  double floor = run("floor: INSERT per transaction", floor_main, url, NULL, 0, conns, seconds);
   sg_store *st[2] = {NULL, NULL};
   for (int i = 0; i < 2; i++) {
-    sg_store_opts o = {.path = url, .backend = "postgres", .url = url, .pool = 4};
+    sg_store_opts o = {.path = url, .backend = "postgres", .url = url, .pool = conns};
     if (sg_store_open(&o, &st[i], err, sizeof err)) {
       fprintf(stderr, "open: %s\n", err);
       return 1;
     }
   }
-  run("store: group commit, one instance", store_main, url, st, 1, threads, seconds);
-  run("store: group commit, two instances", store_main, url, st, 2, threads, seconds);
+  double one = run("store: group commit, one instance", store_main, url, st, 1, threads, seconds);
+  double two = run("store: group commit, two instances", store_main, url, st, 2, threads, seconds);
+  printf("store / floor: one instance %.1fx, two instances %.1fx (pool %d)\n", one / floor,
+         two / floor, conns);
   sg_store_close(st[0]);
   sg_store_close(st[1]);
   return 0;
