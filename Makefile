@@ -30,13 +30,15 @@ WERROR  ?=
 SAN     ?=
 
 # libcurl's headers are needed to build; the library itself is loaded by lib/clients/upstream.c on the
-# first outbound call (dlopen), so it is not linked.  libpq is called from lib/store/pg.c only;
-# the postgresql package is the server the tests start (test/helpers/pgserver.c).  hiredis is
-# called from lib/clients/redis.c only; redis-server is the server the tests start
-# (test/helpers/redisserver.c).
-PKGS := libmicrohttpd libcjson libsodium inih sqlite3 libpq hiredis
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3 -lpq -lhiredis)
+# first outbound call (dlopen), so it is not linked.  The same for libpq, loaded by lib/store/pg.c
+# when a PostgreSQL store is opened, and hiredis, loaded by lib/clients/redis.c when [cluster]
+# Redis is configured (DL_PKGS: headers only).  The postgresql and redis-server packages are the
+# servers the tests start (test/helpers/pgserver.c, redisserver.c); libpq5 and libhiredis0.14
+# come with them and with the -dev packages.
+PKGS := libmicrohttpd libcjson libsodium inih sqlite3
+DL_PKGS := libcurl libpq hiredis
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcjson -lsodium -linih -lsqlite3)
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wpointer-arith -Wcast-qual -Wwrite-strings -fno-common
@@ -44,7 +46,8 @@ ALL_CFLAGS  = $(WARN) $(WERROR) $(OPT) $(SAN) -D_GNU_SOURCE -fPIC -fvisibility=h
               -Iinclude -Ilib -I$(B) $(EXTRA_INC) $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
-TEST_LIBS   = $(LIBS) -lcurl
+# test helpers (pgserver.c, redisserver.c) and test/perf/pg_appends.c call libpq and hiredis
+TEST_LIBS   = $(LIBS) -lcurl $(shell pkg-config --libs libpq hiredis 2>/dev/null || echo -lpq -lhiredis)
 
 LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c lib/*/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -10,6 +10,7 @@
  * at once; the monitor thread, with a context of its own, PINGs every second while up (so that
  * /health sees Redis go away with no traffic) and reconnects with backoff while down.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <hiredis.h>
 #include <pthread.h>
@@ -28,6 +29,52 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define PING_EVERY_MS 1000
+
+/* hiredis is loaded when the first connection is opened rather than linked, so that a gateway
+ * without [cluster] Redis, and an embedder of libsoulgw, need not have it.  The table holds
+ * every hiredis function this file calls, each member named and typed as the function;
+ * SOULGW_LIBHIREDIS names another file to load (tests use it to make hiredis unloadable). */
+#define HI_FUNCS(X)                                                                           \
+  X(freeReplyObject) X(redisCommandArgv) X(redisConnectWithTimeout) X(redisEnableKeepAlive)   \
+  X(redisFree) X(redisSetTimeout)
+
+static struct {
+  void *so;
+#define X(f) __typeof__(f) *f;
+  HI_FUNCS(X)
+#undef X
+} hi;
+
+static pthread_once_t hi_once = PTHREAD_ONCE_INIT;
+static char hi_error[256]; /* why hiredis could not be loaded; "" once it is */
+
+static void hi_load_once(void) {
+  const char *name = getenv("SOULGW_LIBHIREDIS");
+  hi.so = dlopen(name && *name ? name : "libhiredis.so.0.14", RTLD_NOW | RTLD_LOCAL);
+  const char *why = hi.so ? NULL : dlerror();
+  /* POSIX: a function pointer read through a void * (dlsym's type) via memcpy */
+#define X(f)                                                                                  \
+  if (!why) {                                                                                 \
+    void *p_ = dlsym(hi.so, #f);                                                              \
+    if (p_) memcpy(&hi.f, &p_, sizeof p_);                                                    \
+    else why = dlerror();                                                                     \
+  }
+  HI_FUNCS(X)
+#undef X
+  if (why)
+    snprintf(hi_error, sizeof hi_error, "Redis needs hiredis (Debian: libhiredis0.14): %s", why);
+}
+
+/* freeReplyObject, which may meet a NULL reply before hiredis was loaded (Redis down). */
+static void free_reply(redisReply *rep) {
+  if (rep) hi.freeReplyObject(rep);
+}
+
+/* Loads hiredis once: NULL, or why it cannot be loaded. */
+static const char *hi_load(void) {
+  pthread_once(&hi_once, hi_load_once);
+  return hi_error[0] ? hi_error : NULL;
+}
 
 typedef struct slot {
   redisContext *ctx;
@@ -188,7 +235,7 @@ static struct timeval tv_of(int ms) {
  * that outlives the context; the context is unusable). */
 static redisReply *command(redisContext *c, int argc, const char **argv, const char **why) {
   static __thread char buf[128];
-  redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+  redisReply *rep = hi.redisCommandArgv(c, argc, argv, NULL);
   if (!rep) {
     snprintf(buf, sizeof buf, "%s",
              c->err == REDIS_ERR_IO && errno == EAGAIN ? "timed out" : c->errstr);
@@ -213,14 +260,14 @@ static int handshake(sg_redis *r, redisContext *c, const char **why) {
     redisReply *rep = command(c, r->user ? 3 : 2, auth, why);
     int bad = !rep || rep->type == REDIS_REPLY_ERROR;
     if (rep && bad) *why = "authentication refused";
-    freeReplyObject(rep);
+    free_reply(rep);
     if (bad) return -1;
   }
   if (r->db) {
     redisReply *rep = command(c, 2, sel, why);
     int bad = !rep || rep->type == REDIS_REPLY_ERROR;
     if (rep && bad) *why = "SELECT refused";
-    freeReplyObject(rep);
+    free_reply(rep);
     if (bad) return -1;
   }
   return 0;
@@ -228,7 +275,8 @@ static int handshake(sg_redis *r, redisContext *c, const char **why) {
 
 /* A connected context, or NULL with *why. */
 static redisContext *open_ctx(sg_redis *r, const char **why) {
-  redisContext *c = redisConnectWithTimeout(r->host, r->port, tv_of(r->timeout_ms));
+  if ((*why = hi_load())) return NULL;
+  redisContext *c = hi.redisConnectWithTimeout(r->host, r->port, tv_of(r->timeout_ms));
   if (!c) {
     *why = "out of memory";
     return NULL;
@@ -237,13 +285,13 @@ static redisContext *open_ctx(sg_redis *r, const char **why) {
     static __thread char buf1[128];
     snprintf(buf1, sizeof buf1, "%s", c->errstr);
     *why = buf1;
-    redisFree(c);
+    hi.redisFree(c);
     return NULL;
   }
-  redisSetTimeout(c, tv_of(r->timeout_ms));
-  redisEnableKeepAlive(c);
+  hi.redisSetTimeout(c, tv_of(r->timeout_ms));
+  hi.redisEnableKeepAlive(c);
   if (handshake(r, c, why)) { /* *why is static or the thread's: it outlives c */
-    redisFree(c);
+    hi.redisFree(c);
     return NULL;
   }
   return c;
@@ -259,7 +307,7 @@ static slot *take(sg_redis *r) {
   unsigned gen = r->gen;
   pthread_mutex_unlock(&r->lock);
   if (s->ctx && s->gen != gen) {
-    redisFree(s->ctx);
+    hi.redisFree(s->ctx);
     s->ctx = NULL;
   }
   if (!s->ctx) {
@@ -276,7 +324,7 @@ static slot *take(sg_redis *r) {
 /* Gives s back; broken: its context failed and is closed. */
 static void give(sg_redis *r, slot *s, int broken) {
   if (broken && s->ctx) {
-    redisFree(s->ctx);
+    hi.redisFree(s->ctx);
     s->ctx = NULL;
   }
   pthread_mutex_lock(&r->lock);
@@ -334,7 +382,7 @@ static int load_script(sg_redis *r, int id, char sha[41]) {
     if (r->log) sg_log(r->log, SOULGW_LOG_ERROR, "redis refused a script", SG_S("redis", r->address),
                        SG_S("error", rep->str ? rep->str : "not a SHA1"));
   }
-  freeReplyObject(rep);
+  free_reply(rep);
   return ok ? 0 : -1;
 }
 
@@ -353,7 +401,7 @@ int sg_redis_eval_int(sg_redis *r, int id, int nkeys, const char *const *keys, i
   for (int i = 0; i < nargs; i++) argv[3 + nkeys + i] = args[i];
   redisReply *rep = run(r, 3 + nkeys + nargs, argv);
   if (rep && is_error(rep, "NOSCRIPT")) { /* Redis restarted and forgot it */
-    freeReplyObject(rep);
+    free_reply(rep);
     rep = load_script(r, id, sha) ? NULL : run(r, 3 + nkeys + nargs, argv);
   }
   int ok = rep && rep->type == REDIS_REPLY_INTEGER;
@@ -365,7 +413,7 @@ int sg_redis_eval_int(sg_redis *r, int id, int nkeys, const char *const *keys, i
                        SG_S("error", rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
                                                                               : "not an integer"));
   }
-  freeReplyObject(rep);
+  free_reply(rep);
   return ok ? 0 : -1;
 }
 
@@ -379,7 +427,7 @@ int sg_redis_set_nx_px(sg_redis *r, const char *key, long long px) {
   if (rep && rep->type == REDIS_REPLY_STATUS) rc = 1; /* OK */
   else if (rep && rep->type == REDIS_REPLY_NIL) rc = 0;
   else if (rep) count_error(r);
-  freeReplyObject(rep);
+  free_reply(rep);
   return rc;
 }
 
@@ -410,9 +458,9 @@ static int check(sg_redis *r, redisContext **c, const char **why) {
   redisReply *rep = command(*c, 1, argv, why);
   int ok = rep && rep->type == REDIS_REPLY_STATUS;
   if (rep && !ok) *why = rep->str ? "PING refused" : "PING answered oddly";
-  freeReplyObject(rep);
+  free_reply(rep);
   if (!ok) {
-    redisFree(*c);
+    hi.redisFree(*c);
     *c = NULL;
   }
   return ok ? 0 : -1;
@@ -435,7 +483,7 @@ static void *monitor(void *ud) {
       if (backoff > BACKOFF_MAX_MS) backoff = BACKOFF_MAX_MS;
     }
   } while (!nap(r, atomic_load(&r->up) ? PING_EVERY_MS : backoff));
-  if (c) redisFree(c);
+  if (c) hi.redisFree(c);
   return NULL;
 }
 
@@ -505,7 +553,7 @@ void sg_redis_free(sg_redis *r) {
     pthread_join(r->monitor, NULL);
   }
   for (int i = 0; r->slots && i < r->nslots; i++)
-    if (r->slots[i].ctx) redisFree(r->slots[i].ctx);
+    if (r->slots[i].ctx) hi.redisFree(r->slots[i].ctx);
   free(r->slots);
   free(r->host);
   wipe_free(r->user);

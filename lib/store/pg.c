@@ -48,6 +48,7 @@
  * The connection URI is a secret: it is never logged, and libpq's messages about it go out with
  * its password taken out.
  */
+#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -61,6 +62,58 @@
 #include "base/redact.h"
 #include "base/sg.h"
 #include "store/driver.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* libpq, loaded when a PostgreSQL store is first opened */
+
+/* libpq is loaded rather than linked: with its TLS, GSSAPI and LDAP dependencies it is some
+ * fourteen libraries and 3 MB of resident memory that every gateway on SQLite would pay for at
+ * start, and that every embedder of libsoulgw would have to install.  The table holds every
+ * libpq function this file calls, each member named and typed as the function; SOULGW_LIBPQ
+ * names another file to load (tests use it to make libpq unloadable). */
+#define PQ_FUNCS(X) \
+  X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) \
+  X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput) X(PQenterPipelineMode) \
+  X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQexecPrepared) \
+  X(PQexitPipelineMode) X(PQfinish) X(PQfreemem) X(PQgetResult) \
+  X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQisBusy) \
+  X(PQlibVersion) X(PQnotifies) X(PQntuples) X(PQpipelineSync) \
+  X(PQprepare) X(PQreset) X(PQresultErrorField) X(PQresultStatus) \
+  X(PQsendQueryParams) X(PQsendQueryPrepared) X(PQsetNoticeProcessor) X(PQsocket) \
+  X(PQstatus) X(PQtransactionStatus)
+
+static struct {
+  void *so;
+#define X(f) __typeof__(f) *f;
+  PQ_FUNCS(X)
+#undef X
+} pq;
+
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256]; /* why libpq could not be loaded; "" once it is */
+
+static void pq_load_once(void) {
+  const char *name = getenv("SOULGW_LIBPQ");
+  pq.so = dlopen(name && *name ? name : "libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+  const char *why = pq.so ? NULL : dlerror();
+  /* POSIX: a function pointer read through a void * (dlsym's type) via memcpy */
+#define X(f)                                                                                  \
+  if (!why) {                                                                                 \
+    void *p_ = dlsym(pq.so, #f);                                                              \
+    if (p_) memcpy(&pq.f, &p_, sizeof p_);                                                    \
+    else why = dlerror();                                                                     \
+  }
+  PQ_FUNCS(X)
+#undef X
+  if (why)
+    snprintf(pq_error, sizeof pq_error, "PostgreSQL storage needs libpq (Debian: libpq5): %s", why);
+}
+
+/* Loads libpq once: NULL, or why it cannot be loaded. */
+static const char *pq_load(void) {
+  pthread_once(&pq_once, pq_load_once);
+  return pq_error[0] ? pq_error : NULL;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Schema */
@@ -377,11 +430,11 @@ static void clean(const sg_drv *d, const char *text, char *out, size_t len) {
 
 /* Records result r's error (or the connection's) on c: its code. */
 static int fail(conn *c, PGresult *r) {
-  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-  const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  const char *state = r ? pq.PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *primary = r ? pq.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
   /* the primary message only: the detail may quote the row's values */
-  clean(c->d, primary ? primary : PQerrorMessage(c->pg), c->msg, sizeof c->msg);
-  if (!state && PQstatus(c->pg) != CONNECTION_BAD) state = "XX000";
+  clean(c->d, primary ? primary : pq.PQerrorMessage(c->pg), c->msg, sizeof c->msg);
+  if (!state && pq.PQstatus(c->pg) != CONNECTION_BAD) state = "XX000";
   return code_of(state);
 }
 
@@ -389,20 +442,20 @@ static int fail(conn *c, PGresult *r) {
  * ends each command's results; two in a row, a connection that broke. */
 static void pipeline_end(PGconn *pg) {
   for (int nulls = 0; nulls < 2;) {
-    PGresult *r = PQgetResult(pg);
+    PGresult *r = pq.PQgetResult(pg);
     nulls = r ? 0 : nulls + 1;
-    int sync = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-    PQclear(r);
+    int sync = r && pq.PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    pq.PQclear(r);
     if (sync) break;
   }
-  PQexitPipelineMode(pg);
+  pq.PQexitPipelineMode(pg);
 }
 
 /* Leaves a pipeline whose commands could not all be queued (out of memory): what was queued
  * runs, its results are dropped, and the caller fails (its transaction is rolled back). */
 static void pipeline_abandon(PGconn *pg) {
-  if (PQstatus(pg) == CONNECTION_OK && PQpipelineSync(pg)) pipeline_end(pg);
-  else PQexitPipelineMode(pg);
+  if (pq.PQstatus(pg) == CONNECTION_OK && pq.PQpipelineSync(pg)) pipeline_end(pg);
+  else pq.PQexitPipelineMode(pg);
 }
 
 /* The result of the last of n commands sent in pipeline mode, or of the first that failed (the
@@ -410,15 +463,15 @@ static void pipeline_abandon(PGconn *pg) {
 static PGresult *pipeline_results(PGconn *pg, int n) {
   PGresult *keep = NULL;
   for (int i = 0; i < n; i++) {
-    PGresult *r = PQgetResult(pg), *extra;
+    PGresult *r = pq.PQgetResult(pg), *extra;
     if (!r) break; /* the connection broke */
-    while ((extra = PQgetResult(pg))) PQclear(extra);
-    ExecStatusType k = keep ? PQresultStatus(keep) : PGRES_COMMAND_OK;
+    while ((extra = pq.PQgetResult(pg))) pq.PQclear(extra);
+    ExecStatusType k = keep ? pq.PQresultStatus(keep) : PGRES_COMMAND_OK;
     if (k != PGRES_COMMAND_OK && k != PGRES_TUPLES_OK) { /* the first failure stays */
-      PQclear(r);
+      pq.PQclear(r);
       continue;
     }
-    PQclear(keep);
+    pq.PQclear(keep);
     keep = r;
   }
   pipeline_end(pg);
@@ -433,20 +486,21 @@ static PGresult *exec_after_pending(conn *c, const char *name, const char *comma
   int np = c->npending;
   c->npending = 0;
   if (!np)
-    return name ? PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0) : PQexec(c->pg, command);
-  if (!PQenterPipelineMode(c->pg)) return NULL;
+    return name ? pq.PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0)
+                : pq.PQexec(c->pg, command);
+  if (!pq.PQenterPipelineMode(c->pg)) return NULL;
   int ok = 1;
   for (int i = 0; i < np && ok; i++)
-    ok = PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    ok = pq.PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
   if (ok)
-    ok = name ? PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)
-              : PQsendQueryParams(c->pg, command, 0, NULL, NULL, NULL, NULL, 0);
+    ok = name ? pq.PQsendQueryPrepared(c->pg, name, n, vals, NULL, NULL, 0)
+              : pq.PQsendQueryParams(c->pg, command, 0, NULL, NULL, NULL, NULL, 0);
   if (!ok) {
     pipeline_abandon(c->pg);
     return NULL;
   }
-  if (!PQpipelineSync(c->pg)) {
-    PQexitPipelineMode(c->pg);
+  if (!pq.PQpipelineSync(c->pg)) {
+    pq.PQexitPipelineMode(c->pg);
     return NULL;
   }
   return pipeline_results(c->pg, np + 1);
@@ -457,13 +511,13 @@ static PGresult *exec_after_pending(conn *c, const char *name, const char *comma
 static int simple(conn *c, const char *command, const char *want) {
   PGresult *r = exec_after_pending(c, NULL, command, 0, NULL);
   int rc = 0;
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+  if (pq.PQresultStatus(r) != PGRES_COMMAND_OK && pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
     rc = fail(c, r);
-  } else if (want && strcmp(PQcmdStatus(r), want) != 0) {
-    snprintf(c->msg, sizeof c->msg, "%s answered %s", command, PQcmdStatus(r));
+  } else if (want && strcmp(pq.PQcmdStatus(r), want) != 0) {
+    snprintf(c->msg, sizeof c->msg, "%s answered %s", command, pq.PQcmdStatus(r));
     rc = code_of("40000"); /* a COMMIT that rolled back */
   }
-  PQclear(r);
+  pq.PQclear(r);
   return rc;
 }
 
@@ -480,15 +534,15 @@ static int session(conn *c) {
 
 /* A connection the server dropped opens again, at most once per backoff.  0 when c is usable. */
 static int usable(conn *c) {
-  if (PQstatus(c->pg) == CONNECTION_OK) return 0;
+  if (pq.PQstatus(c->pg) == CONNECTION_OK) return 0;
   int64_t now = mono_ms();
   /* backing off, unless another connection got through since this one failed */
   if (now < c->retry_at_ms && c->epoch == atomic_load(&c->d->epoch)) {
     snprintf(c->msg, sizeof c->msg, "not connected to PostgreSQL (retrying)");
     return code_of("08006");
   }
-  PQreset(c->pg);
-  int rc = PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
+  pq.PQreset(c->pg);
+  int rc = pq.PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
   if (rc) {
     c->epoch = atomic_load(&c->d->epoch);
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -505,7 +559,7 @@ static int usable(conn *c) {
 static void pg_disconnect(sg_conn *base) {
   conn *c = CONN(base);
   if (!c) return;
-  PQfinish(c->pg);
+  pq.PQfinish(c->pg);
   sg_buf_free(&c->ids);
   free(c);
 }
@@ -514,7 +568,7 @@ static void pg_disconnect(sg_conn *base) {
 static PGconn *open_pg(const sg_drv *d) {
   const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
   const char *const vals[] = {"10", "soulgw", d->url, NULL};
-  return PQconnectdbParams(keys, vals, 1);
+  return pq.PQconnectdbParams(keys, vals, 1);
 }
 
 static int pg_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t errlen) {
@@ -533,7 +587,7 @@ static int pg_connect(sg_drv *d, int reader, sg_conn **out, char *err, size_t er
     snprintf(c->msg, sizeof c->msg, "out of memory");
     rc = SG_DRV_NOMEM;
   } else {
-    rc = PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
+    rc = pq.PQstatus(c->pg) == CONNECTION_OK ? session(c) : fail(c, NULL);
   }
   if (rc) {
     snprintf(err, errlen, "cannot connect to PostgreSQL: %s", c->msg);
@@ -557,12 +611,13 @@ static void quiet(void *ud, const char *message) {
 /* A connection that LISTENs on the channel, or NULL. */
 static PGconn *watch_connect(const sg_drv *d) {
   PGconn *pg = open_pg(d);
-  if (pg) PQsetNoticeProcessor(pg, quiet, NULL);
-  PGresult *r = pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " WATCH_CHANNEL) : NULL;
-  int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
+  if (pg) pq.PQsetNoticeProcessor(pg, quiet, NULL);
+  PGresult *r =
+      pg && pq.PQstatus(pg) == CONNECTION_OK ? pq.PQexec(pg, "LISTEN " WATCH_CHANNEL) : NULL;
+  int ok = pq.PQresultStatus(r) == PGRES_COMMAND_OK;
+  pq.PQclear(r);
   if (!ok) {
-    PQfinish(pg);
+    pq.PQfinish(pg);
     return NULL;
   }
   return pg;
@@ -576,11 +631,11 @@ static void watch_sleep(watch *w, int64_t ms) {
 
 /* Hands the notifications the connection holds to fn: 0, or -1 when the connection is lost. */
 static int watch_read(watch *w) {
-  struct pollfd p = {PQsocket(w->pg), POLLIN, 0};
+  struct pollfd p = {pq.PQsocket(w->pg), POLLIN, 0};
   if (p.fd < 0) return -1;
-  if (poll(&p, 1, 200) <= 0 && !PQisBusy(w->pg)) return 0;
-  if (!PQconsumeInput(w->pg) || PQstatus(w->pg) != CONNECTION_OK) return -1;
-  for (PGnotify *n; (n = PQnotifies(w->pg)); PQfreemem(n))
+  if (poll(&p, 1, 200) <= 0 && !pq.PQisBusy(w->pg)) return 0;
+  if (!pq.PQconsumeInput(w->pg) || pq.PQstatus(w->pg) != CONNECTION_OK) return -1;
+  for (PGnotify *n; (n = pq.PQnotifies(w->pg)); pq.PQfreemem(n))
     if (n->extra && n->extra[0]) w->fn(w->ud, n->extra);
   return 0;
 }
@@ -605,7 +660,7 @@ static void *watch_main(void *self) {
       w->missed = 0;
     }
     if (watch_read(w) != 0) {
-      PQfinish(w->pg);
+      pq.PQfinish(w->pg);
       w->pg = NULL;
       w->missed = 1;
     }
@@ -622,7 +677,7 @@ static int pg_watch(sg_drv *d, sg_watch_fn fn, void *ud) {
   w->pg = watch_connect(d); /* listening before the caller loads: nothing missed */
   w->missed = w->pg == NULL;
   if (pthread_create(&w->thread, NULL, watch_main, d) != 0) {
-    PQfinish(w->pg);
+    pq.PQfinish(w->pg);
     w->pg = NULL;
     return SG_DRV_FAILED;
   }
@@ -634,7 +689,7 @@ static void pg_unwatch(sg_drv *d) {
   if (!d || !d->w.started) return;
   atomic_store(&d->w.stop, 1);
   pthread_join(d->w.thread, NULL);
-  PQfinish(d->w.pg);
+  pq.PQfinish(d->w.pg);
   d->w.pg = NULL;
   d->w.started = 0;
 }
@@ -651,16 +706,21 @@ static void pg_close(sg_drv *d) {
 
 static int pg_open(const sg_store_opts *o, sg_drv **out, char *err, size_t errlen) {
   *out = NULL;
+  const char *missing = pq_load();
+  if (missing) {
+    snprintf(err, errlen, "%s", missing);
+    return -1;
+  }
   if (!o->url || !*o->url) {
     snprintf(err, errlen, "the postgres backend needs a connection URI (storage.url_env, "
                           "url_file or url)");
     return -1;
   }
   char *why = NULL;
-  PQconninfoOption *opts = PQconninfoParse(o->url, &why);
+  PQconninfoOption *opts = pq.PQconninfoParse(o->url, &why);
   if (!opts) {
     /* libpq's message may quote the URI, secret and all */
-    PQfreemem(why);
+    pq.PQfreemem(why);
     snprintf(err, errlen, "the storage URL is not a valid PostgreSQL connection URI");
     return -1;
   }
@@ -676,7 +736,7 @@ static int pg_open(const sg_store_opts *o, sg_drv **out, char *err, size_t errle
           !(d->password = sg_strdup(p->val)))
         oom = 1;
   }
-  PQconninfoFree(opts);
+  pq.PQconninfoFree(opts);
   if (oom) {
     pg_close(d);
     snprintf(err, errlen, "out of memory");
@@ -690,14 +750,14 @@ static int pg_reach(const sg_store_opts *o, char *why, size_t len) {
   sg_drv *d = NULL;
   if (pg_open(o, &d, why, len) != 0) return -1;
   PGconn *pg = open_pg(d);
-  PGresult *r = pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "SELECT 1") : NULL;
-  int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+  PGresult *r = pg && pq.PQstatus(pg) == CONNECTION_OK ? pq.PQexec(pg, "SELECT 1") : NULL;
+  int rc = pq.PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
   if (rc) {
-    const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    clean(d, m ? m : pg ? PQerrorMessage(pg) : "out of memory", why, len);
+    const char *m = r ? pq.PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    clean(d, m ? m : pg ? pq.PQerrorMessage(pg) : "out of memory", why, len);
   }
-  PQclear(r);
-  PQfinish(pg);
+  pq.PQclear(r);
+  pq.PQfinish(pg);
   pg_close(d);
   return rc;
 }
@@ -714,12 +774,12 @@ static int pg_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t e
   }
   rc = simple(c, "CREATE TABLE IF NOT EXISTS soulgw_schema(version integer NOT NULL)", NULL);
   if (!rc) {
-    PGresult *r = PQexec(c->pg, "SELECT coalesce(max(version), 0) FROM soulgw_schema");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-      version = atoi(PQgetvalue(r, 0, 0));
+    PGresult *r = pq.PQexec(c->pg, "SELECT coalesce(max(version), 0) FROM soulgw_schema");
+    if (pq.PQresultStatus(r) == PGRES_TUPLES_OK && pq.PQntuples(r) == 1)
+      version = atoi(pq.PQgetvalue(r, 0, 0));
     else
       rc = fail(c, r);
-    PQclear(r);
+    pq.PQclear(r);
   }
   if (rc) {
     snprintf(err, errlen, "cannot read the PostgreSQL schema version: %s", c->msg);
@@ -751,7 +811,8 @@ static int pg_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t e
 
 static const char *pg_version(void) {
   static char v[16];
-  int n = PQlibVersion();
+  if (pq_load()) return "not installed";
+  int n = pq.PQlibVersion();
   snprintf(v, sizeof v, "%d.%d", n / 10000, n % 10000);
   return v;
 }
@@ -777,9 +838,9 @@ static int prepare(conn *c, int q) {
   if (c->prepared[q]) return 0;
   char name[16];
   snprintf(name, sizeof name, "q%d", q);
-  PGresult *r = PQprepare(c->pg, name, sql[q], 0, NULL);
-  int err = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
-  PQclear(r);
+  PGresult *r = pq.PQprepare(c->pg, name, sql[q], 0, NULL);
+  int err = pq.PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(c, r);
+  pq.PQclear(r);
   c->prepared[q] = !err;
   return err;
 }
@@ -805,10 +866,10 @@ static PGresult *run_once(conn *c, int q, const arg *a, int n, int *err) {
   char name[16];
   snprintf(name, sizeof name, "q%d", q);
   r = exec_after_pending(c, name, NULL, n, vals);
-  ExecStatusType s = PQresultStatus(r);
+  ExecStatusType s = pq.PQresultStatus(r);
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
     *err = fail(c, r);
-    PQclear(r);
+    pq.PQclear(r);
     return NULL;
   }
   *err = 0;
@@ -828,7 +889,7 @@ static PGresult *run(conn *c, int q, const arg *a, int n, int *err) {
   const char *pending[2] = {c->pending[0], c->pending[1]};
   int np = c->npending, again = retryable(c);
   PGresult *r = run_once(c, q, a, n, err);
-  if (r || !again || PQstatus(c->pg) == CONNECTION_OK) return r;
+  if (r || !again || pq.PQstatus(c->pg) == CONNECTION_OK) return r;
   c->npending = np;
   memcpy(c->pending, pending, sizeof pending);
   c->retry_at_ms = 0;
@@ -840,8 +901,8 @@ static int exec_q(conn *c, int q, const arg *a, int n, int64_t *changed) {
   int err;
   PGresult *r = run(c, q, a, n, &err);
   if (!r) return err;
-  if (changed) *changed = strtoll(PQcmdTuples(r), NULL, 10);
-  PQclear(r);
+  if (changed) *changed = strtoll(pq.PQcmdTuples(r), NULL, 10);
+  pq.PQclear(r);
   return 0;
 }
 
@@ -854,18 +915,18 @@ typedef struct row {
 
 static const char *pg_text(const sg_row *rw, int i, size_t *len) {
   const row *x = (const row *)rw;
-  if (PQgetisnull(x->r, x->i, i)) {
+  if (pq.PQgetisnull(x->r, x->i, i)) {
     if (len) *len = 0;
     return NULL;
   }
-  if (len) *len = (size_t)PQgetlength(x->r, x->i, i);
-  return PQgetvalue(x->r, x->i, i);
+  if (len) *len = (size_t)pq.PQgetlength(x->r, x->i, i);
+  return pq.PQgetvalue(x->r, x->i, i);
 }
 
 static int64_t pg_integer(const sg_row *rw, int i) {
   const row *x = (const row *)rw;
-  if (PQgetisnull(x->r, x->i, i)) return 0;
-  const char *v = PQgetvalue(x->r, x->i, i);
+  if (pq.PQgetisnull(x->r, x->i, i)) return 0;
+  const char *v = pq.PQgetvalue(x->r, x->i, i);
   if (v[0] == 't' && !v[1]) return 1;
   return strtoll(v, NULL, 10);
 }
@@ -876,9 +937,9 @@ static int read_rows(conn *c, int q, const arg *a, int n, sg_row_fn fn, void *ud
   int err;
   row x = {{&sg_store_pg}, run(c, q, a, n, &err), 0};
   if (!x.r) return err;
-  int rc = 0, rows = PQntuples(x.r);
+  int rc = 0, rows = pq.PQntuples(x.r);
   for (x.i = 0; x.i < rows && rc == 0; x.i++) rc = fn(ud, &x.base);
-  PQclear(x.r);
+  pq.PQclear(x.r);
   return rc == SG_DRV_STOP ? 0 : rc;
 }
 
@@ -903,9 +964,9 @@ static void pg_describe(sg_conn *c, int err, const char **msg, int *code) {
 
 static int pg_fatal(sg_conn *base, int err) {
   conn *c = CONN(base);
-  if (PQstatus(c->pg) != CONNECTION_OK) return 1;
+  if (pq.PQstatus(c->pg) != CONNECTION_OK) return 1;
   if (c->npending) return 0; /* the write sent nothing: its failure is its own */
-  PGTransactionStatusType t = PQtransactionStatus(c->pg);
+  PGTransactionStatusType t = pq.PQtransactionStatus(c->pg);
   if (t == PQTRANS_IDLE || t == PQTRANS_UNKNOWN) return 1; /* the transaction is gone */
   if (err <= 0) return 0;
   char s[6];
@@ -974,7 +1035,7 @@ static int pg_rollback_to(sg_conn *c) {
 static int pg_rollback(sg_conn *c) {
   PGconn *pg = CONN(c)->pg;
   CONN(c)->npending = 0;
-  if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) == PQTRANS_IDLE) return 0;
+  if (pq.PQstatus(pg) != CONNECTION_OK || pq.PQtransactionStatus(pg) == PQTRANS_IDLE) return 0;
   return simple(CONN(c), "ROLLBACK", NULL);
 }
 
@@ -1170,8 +1231,8 @@ static int append_send(conn *c, const sg_append *a) {
          vals, ints);
     char name[16];
     snprintf(name, sizeof name, "q%d", Q_REC_APPEND);
-    ok = PQsendQueryParams(c->pg, "SAVEPOINT w", 0, NULL, NULL, NULL, NULL, 0) &&
-         PQsendQueryPrepared(c->pg, name, 9, vals, NULL, NULL, 0);
+    ok = pq.PQsendQueryParams(c->pg, "SAVEPOINT w", 0, NULL, NULL, NULL, NULL, 0) &&
+         pq.PQsendQueryPrepared(c->pg, name, 9, vals, NULL, NULL, 0);
   }
   for (int k = 0; k < 4; k++) sg_buf_free(&arr[k]);
   free(col);
@@ -1232,14 +1293,14 @@ static int bulk_send(conn *c, const sg_append *a, size_t n, size_t first, size_t
     char k[24], name[16];
     snprintf(k, sizeof k, "%zu", gen);
     snprintf(name, sizeof name, "q%d", Q_SEQ_BUMP);
-    ok = PQsendQueryPrepared(c->pg, name, 2, (const char *[]){tenant, k}, NULL, NULL, 0);
+    ok = pq.PQsendQueryPrepared(c->pg, name, 2, (const char *[]){tenant, k}, NULL, NULL, 0);
   }
   if (ok) {
     const char *vals[B_COLS + 1] = {tenant};
     for (int k = 0; k < B_COLS; k++) vals[k + 1] = arr[k].ptr;
     char name[16];
     snprintf(name, sizeof name, "q%d", Q_REC_APPEND_BULK);
-    ok = PQsendQueryPrepared(c->pg, name, B_COLS + 1, vals, NULL, NULL, 0);
+    ok = pq.PQsendQueryPrepared(c->pg, name, B_COLS + 1, vals, NULL, NULL, 0);
   }
   for (int k = 0; k < B_COLS; k++) sg_buf_free(&arr[k]);
   free(col);
@@ -1249,14 +1310,14 @@ static int bulk_send(conn *c, const sg_append *a, size_t n, size_t first, size_t
 
 /* The next result of a pipeline, with the NULL that ends a command's results read. */
 static PGresult *next_result(PGconn *pg) {
-  PGresult *r = PQgetResult(pg), *x;
-  if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-    while ((x = PQgetResult(pg))) PQclear(x);
+  PGresult *r = pq.PQgetResult(pg), *x;
+  if (r && pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+    while ((x = pq.PQgetResult(pg))) pq.PQclear(x);
   return r;
 }
 
 static int ok_result(const PGresult *r) {
-  return PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+  return pq.PQresultStatus(r) == PGRES_COMMAND_OK || pq.PQresultStatus(r) == PGRES_TUPLES_OK;
 }
 
 /* Sends c's pending commands into the pipeline, then cmd (NULL: none): 1, or 0 when it could
@@ -1265,8 +1326,8 @@ static int send_pending(conn *c, const char *cmd) {
   int np = c->npending, ok = 1;
   c->npending = 0;
   for (int i = 0; i < np && ok; i++)
-    ok = PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
-  return ok && (!cmd || PQsendQueryParams(c->pg, cmd, 0, NULL, NULL, NULL, NULL, 0));
+    ok = pq.PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+  return ok && (!cmd || pq.PQsendQueryParams(c->pg, cmd, 0, NULL, NULL, NULL, NULL, 0));
 }
 
 /* The fast way: every append of a[0..n) under one savepoint (r), in one pipeline.  0 with
@@ -1279,7 +1340,7 @@ static int append_together(conn *c, sg_append *a, size_t n) {
   size_t *count = calloc(n + 1, sizeof *count), ngroups = 0;
   int *bumped = calloc(n + 1, sizeof *bumped);
   char *sent = calloc(n, 1);
-  if (!mine || !group || !count || !bumped || !sent || !PQenterPipelineMode(c->pg)) {
+  if (!mine || !group || !count || !bumped || !sent || !pq.PQenterPipelineMode(c->pg)) {
     rc = mine && group && count && bumped && sent ? fail(c, NULL) : SG_DRV_NOMEM;
     goto out;
   }
@@ -1292,32 +1353,32 @@ static int append_together(conn *c, sg_append *a, size_t n) {
     for (size_t x = 0; x < count[ngroups]; x++) sent[mine[at + x]] = 1;
     at += count[ngroups++];
   }
-  if (!ok || !PQpipelineSync(c->pg)) {
-    rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
-    if (ok) PQexitPipelineMode(c->pg);
+  if (!ok || !pq.PQpipelineSync(c->pg)) {
+    rc = pq.PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
+    if (ok) pq.PQexitPipelineMode(c->pg);
     else pipeline_abandon(c->pg);
     goto out;
   }
   for (int i = 0; i <= np && !rc; i++) { /* BEGIN, SAVEPOINT r */
     PGresult *r = next_result(c->pg);
     if (!r || !ok_result(r)) rc = fail(c, r);
-    PQclear(r);
+    pq.PQclear(r);
   }
   for (size_t g = 0; g < ngroups && !rc && !failed; g++) {
     PGresult *r = next_result(c->pg);
     if (r && ok_result(r) && bumped[g]) { /* the numbers, then the appends */
-      PQclear(r);
+      pq.PQclear(r);
       r = next_result(c->pg);
     }
     if (!r) rc = fail(c, NULL);
-    else if (!ok_result(r) || PQntuples(r) != (int)count[g]) failed = 1;
+    else if (!ok_result(r) || pq.PQntuples(r) != (int)count[g]) failed = 1;
     for (size_t x = 0; !rc && !failed && x < count[g]; x++) {
       sg_append *p = &a[mine[group[g] + x]];
       if (pg_integer(&(row){{&sg_store_pg}, r, (int)x}.base, 2)) /* stored */
-        snprintf(p->id, sizeof p->id, "%s", PQgetvalue(r, (int)x, 1));
+        snprintf(p->id, sizeof p->id, "%s", pq.PQgetvalue(r, (int)x, 1));
       else p->rc = SG_DRV_CONFLICT;
     }
-    PQclear(r);
+    pq.PQclear(r);
   }
   pipeline_end(c->pg);
   if (rc || !failed) goto out;
@@ -1342,28 +1403,28 @@ out:
 static int append_pipeline(conn *c, sg_append *a, size_t n, size_t *done) {
   int np = c->npending, rc = 0;
   *done = 0;
-  if (!PQenterPipelineMode(c->pg)) return fail(c, NULL);
+  if (!pq.PQenterPipelineMode(c->pg)) return fail(c, NULL);
   int ok = send_pending(c, NULL);
   for (size_t i = 0; i < n && ok; i++) ok = append_send(c, &a[i]);
-  if (!ok || !PQpipelineSync(c->pg)) {
-    rc = PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
-    if (ok) PQexitPipelineMode(c->pg);
+  if (!ok || !pq.PQpipelineSync(c->pg)) {
+    rc = pq.PQstatus(c->pg) == CONNECTION_OK ? SG_DRV_NOMEM : fail(c, NULL);
+    if (ok) pq.PQexitPipelineMode(c->pg);
     else pipeline_abandon(c->pg);
     return rc;
   }
   for (int i = 0; i < np && !rc; i++) { /* BEGIN */
     PGresult *r = next_result(c->pg);
     if (!ok_result(r)) rc = fail(c, r);
-    PQclear(r);
+    pq.PQclear(r);
   }
   for (size_t i = 0; i < n && !rc; i++) {
     PGresult *sp = next_result(c->pg), *r = sp && ok_result(sp) ? next_result(c->pg) : NULL;
     if (!sp || !ok_result(sp)) rc = fail(c, sp); /* a transaction that cannot take one */
     else if (!r || !ok_result(r)) a[i].rc = r ? fail(c, r) : (rc = fail(c, NULL));
-    else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) a[i].rc = SG_DRV_CONFLICT;
-    else snprintf(a[i].id, sizeof a[i].id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(sp);
-    PQclear(r);
+    else if (pq.PQntuples(r) != 1 || pq.PQgetisnull(r, 0, 0)) a[i].rc = SG_DRV_CONFLICT;
+    else snprintf(a[i].id, sizeof a[i].id, "%s", pq.PQgetvalue(r, 0, 0));
+    pq.PQclear(sp);
+    pq.PQclear(r);
     if (!rc) *done = i + 1;
     if (rc || (a[i].rc && a[i].rc != SG_DRV_CONFLICT)) break; /* the rest were skipped */
   }
@@ -1386,7 +1447,7 @@ static int pg_record_append_many(sg_conn *base, sg_append *a, size_t n) {
   }
   int again = retryable(c);
   if (!rc) rc = append_together(c, a, n);
-  if (rc && rc != SG_DRV_STOP && again && PQstatus(c->pg) != CONNECTION_OK) {
+  if (rc && rc != SG_DRV_STOP && again && pq.PQstatus(c->pg) != CONNECTION_OK) {
     /* dropped while idle: once more on a new connection, the transaction not begun */
     for (size_t i = 0; i < n; i++) {
       a[i].rc = 0;
@@ -1507,17 +1568,17 @@ static int pg_rows(sg_conn *base, int64_t *n) {
   conn *c = CONN(base);
   int rc = usable(c);
   if (rc) return rc;
-  PGresult *r = PQexec(c->pg, "SELECT (SELECT count(*) FROM sequences) + (SELECT count(*) FROM"
+  PGresult *r = pq.PQexec(c->pg, "SELECT (SELECT count(*) FROM sequences) + (SELECT count(*) FROM"
                               " registry_versions) + (SELECT count(*) FROM registry_active) +"
                               " (SELECT count(*) FROM idempotency) + (SELECT count(*) FROM"
                               " collabs) + (SELECT count(*) FROM collab_timeline) +"
                               " (SELECT count(*) FROM records) + (SELECT count(*) FROM edges)"
                               " + (SELECT count(*) FROM observe)");
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-    *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+  if (pq.PQresultStatus(r) == PGRES_TUPLES_OK && pq.PQntuples(r) == 1)
+    *n = strtoll(pq.PQgetvalue(r, 0, 0), NULL, 10);
   else
     rc = fail(c, r);
-  PQclear(r);
+  pq.PQclear(r);
   return rc;
 }
 
@@ -1528,12 +1589,12 @@ static int pg_seq_set(sg_conn *base, const char *tenant, const char *name, int64
   const char *vals[3] = {tenant, name, v};
   int rc = usable(c);
   if (rc) return rc;
-  PGresult *r = PQexecParams(c->pg, "INSERT INTO sequences(tenant, name, value)"
+  PGresult *r = pq.PQexecParams(c->pg, "INSERT INTO sequences(tenant, name, value)"
                                     " VALUES($1::text, $2::text, $3::bigint) ON CONFLICT"
                                     "(tenant, name) DO UPDATE SET value = excluded.value",
                              3, NULL, vals, NULL, NULL, 0);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = fail(c, r);
-  PQclear(r);
+  if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) rc = fail(c, r);
+  pq.PQclear(r);
   return rc;
 }
 
