@@ -223,7 +223,10 @@ static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (c->embed) sg_llm_embed_fail(c->edone, c->ud, code, "%s", msg);
+  if (c->embed) {
+    sg_llm_embedding e = {.failed = 1, .error = code, .message = msg, .fclass = c->fclass};
+    c->edone(c->ud, &e);
+  }
   else if (c->relay) relay_fail(c, code, msg);
   else sg_llm_fail_as(&c->ops, c->ud, code, c->fclass, msg);
   call_free(c);

@@ -408,10 +408,14 @@ static void host_embed(const sg_llm_call *call, const void *self, const char *fu
     sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
            SG_S("request_id", call->request_id), SG_S("error", err));
     soulgw_json_free(out);
-    sg_llm_embed_fail(done, ud,
-                      rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT
-                                             : SOULGW_API_PROVIDER_UNAVAILABLE,
-                      "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    char msg[640];
+    snprintf(msg, sizeof msg, "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    sg_llm_embedding f = {.failed = 1,
+                          .error = rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT
+                                                          : SOULGW_API_PROVIDER_UNAVAILABLE,
+                          .message = msg,
+                          .fclass = rc == SOULGW_ETIMEDOUT ? SG_LLM_F_TIMEOUT : SG_LLM_F_OTHER};
+    done(ud, &f);
     return;
   }
   sg_llm_embedding r;

@@ -131,6 +131,8 @@ typedef struct sg_llm_embedding {
   soulgw_json *vectors;
   size_t dim;
   long long input_tokens;
+  sg_llm_fclass fclass;   /* when failed: why */
+  const char *served;     /* an alias's answer: the target that served */
 } sg_llm_embedding;
 
 typedef void (*sg_llm_embed_fn)(void *ud, sg_llm_embedding *r);
@@ -242,6 +244,11 @@ const sg_model_conf *sg_llm_alias(const sg_llm_call *call, const char *model);
  * target.  A plain "provider:model" goes to sg_llm_complete() as it is. */
 void sg_llm_route_complete(const sg_llm_call *call, const sg_llm_params *p,
                            const sg_llm_ops *ops, void *ud);
+
+/* sg_llm_embed() that also takes an alias as model, as sg_llm_route_complete(); texts are
+ * copied, so they need not outlive the call. */
+void sg_llm_route_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
+                        int normalize, sg_llm_embed_fn done, void *ud);
 
 /* The routing state kept across reloads in the provider table: per-target consecutive failures
  * and cooldowns, per-alias weighted round robin.  Thread-safe. */

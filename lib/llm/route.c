@@ -158,7 +158,15 @@ typedef struct route_run {
   const sg_model_conf *m;
   size_t order[SG_MODEL_TARGETS_MAX], norder, at;
   int sent; /* a delta went to the client: no more fallback */
+  soulgw_json *texts; /* embeddings: a copy of the texts, and where the answer goes */
+  int normalize;
+  sg_llm_embed_fn edone;
 } route_run;
+
+static void run_free(route_run *x) {
+  soulgw_json_free(x->texts);
+  free(x);
+}
 
 static void count(const sg_llm_env *env, const char *model, const char *target,
                   const char *outcome) {
@@ -166,9 +174,14 @@ static void count(const sg_llm_env *env, const char *model, const char *target,
   sg_family_add(env->routed, v, 1);
 }
 
+static void run_embed_done(void *ud, sg_llm_embedding *r);
+
 static void try_target(route_run *x) {
   x->p.model = x->m->targets.v[x->order[x->at]];
-  sg_llm_complete(&x->call, &x->p, &x->wrap, x);
+  if (x->edone)
+    sg_llm_embed(&x->call, x->p.model, x->texts, x->normalize, run_embed_done, x);
+  else
+    sg_llm_complete(&x->call, &x->p, &x->wrap, x);
 }
 
 static int run_delta(void *ud, const char *text, size_t len) {
@@ -178,11 +191,12 @@ static int run_delta(void *ud, const char *text, size_t len) {
   return x->ops->delta(x->ud, text, len);
 }
 
-static void run_done(void *ud, const sg_llm_result *r) {
-  route_run *x = ud;
+/* After target's answer: 1 when the call moved on to the next target (the answer is
+ * dropped), else 0 (the answer goes to the client).  Counts and notes either way. */
+static int moved_on(route_run *x, int failed, sg_llm_fclass fclass) {
   const sg_llm_env *env = x->call.env;
   const char *target = x->p.model;
-  int eligible = r->failed && listed(x->m, r->fclass);
+  int eligible = failed && listed(x->m, fclass);
   if (note(env->routes, x->m, target, eligible)) {
     const char *v[1] = {target};
     sg_family_add(env->cooldowns, v, 1);
@@ -196,14 +210,34 @@ static void run_done(void *ud, const sg_llm_result *r) {
            SG_S("from", target), SG_S("to", next), SG_S("request_id", x->call.request_id));
     x->at++;
     try_target(x);
+    return 1;
+  }
+  count(env, x->m->name, target, failed ? "error" : "ok");
+  return 0;
+}
+
+static void run_embed_done(void *ud, sg_llm_embedding *r) {
+  route_run *x = ud;
+  if (moved_on(x, r->failed, r->fclass)) {
+    soulgw_json_free(r->vectors); /* a failure's, NULL */
     return;
   }
-  count(env, x->m->name, target, r->failed ? "error" : "ok");
+  r->served = x->p.model;
+  sg_llm_embed_fn done = x->edone;
+  void *cud = x->ud;
+  run_free(x);
+  done(cud, r);
+}
+
+static void run_done(void *ud, const sg_llm_result *r) {
+  route_run *x = ud;
+  const char *target = x->p.model;
+  if (moved_on(x, r->failed, r->fclass)) return;
   sg_llm_result out = *r;
   out.served = target;
   const sg_llm_ops *ops = x->ops;
   void *cud = x->ud;
-  free(x);
+  run_free(x);
   ops->done(cud, &out);
 }
 
@@ -241,6 +275,28 @@ void sg_llm_route_complete(const sg_llm_call *call, const sg_llm_params *p,
   x->ud = ud;
   x->wrap.done = run_done;
   x->wrap.delta = ops->delta ? run_delta : NULL;
+  x->m = m;
+  plan(x);
+  try_target(x);
+}
+
+void sg_llm_route_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
+                        int normalize, sg_llm_embed_fn done, void *ud) {
+  const sg_model_conf *m = strchr(model, ':') ? NULL : sg_llm_alias(call, model);
+  if (!m) {
+    sg_llm_embed(call, model, texts, normalize, done, ud);
+    return;
+  }
+  route_run *x = calloc(1, sizeof *x);
+  if (!x || !(x->texts = soulgw_json_dup(texts))) {
+    free(x);
+    sg_llm_embed_fail(done, ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    return;
+  }
+  x->call = *call;
+  x->ud = ud;
+  x->edone = done;
+  x->normalize = normalize;
   x->m = m;
   plan(x);
   try_target(x);

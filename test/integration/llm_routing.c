@@ -134,6 +134,8 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
   if (!strncmp(model, "e400", 4)) return reply(c, 400, "{\"error\":{\"message\":\"bad\"}}");
   if (!strncmp(model, "stream", 6)) return reply_sse(c, 0);
   if (!strncmp(model, "break", 5)) return reply_sse(c, 1);
+  if (strcmp(url, "/v1/embeddings") == 0)
+    return reply(c, 200, "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"usage\":{\"prompt_tokens\":1}}");
   if (!strncmp(model, "slow", 4))
     for (int i = 0; i < 15 && !mock.quit; i++) usleep(100 * 1000);
   snprintf(body, sizeof body,
@@ -192,7 +194,9 @@ static void make_toml(const char *extra) {
            "cooldown_s = 1000\n\n"
            "[llm.models.allcool]\ntargets = [\"m:e429c\"]\ncooldown_after = 1\ncooldown_s = 1000\n\n"
            "[llm.models.sfb]\ntargets = [\"m:e500s\", \"m:stream\"]\n\n"
-           "[llm.models.sbreak]\ntargets = [\"m:break\", \"m:a\"]\n%s",
+           "[llm.models.sbreak]\ntargets = [\"m:break\", \"m:a\"]\n\n"
+           "[llm.models.emb]\ntargets = [\"m:e500e\", \"m:vec\"]\n\n"
+           "[llm.models.chat]\ntargets = [\"m:e500h\", \"m:a\"]\n%s",
            HARNESS_DEFAULT_TOML, mock.port, closed_port(), extra);
 }
 
@@ -321,6 +325,69 @@ static void integration_llm_routing_stream(void) {
   free(s);
 }
 
+static long post_h(const char *path, const char *body, cJSON **out, char *served, size_t len,
+                   char **raw) {
+  http_resp r;
+  http_post(&gw, path, TOKEN, body, &r);
+  long st = r.status;
+  if (out) *out = json_of(&r);
+  const char *h = resp_header(&r, "X-Soulgw-Model");
+  snprintf(served, len, "%s", h ? h : "");
+  if (raw) *raw = strdup(r.body ? r.body : "");
+  resp_free(&r);
+  return st;
+}
+
+/* Embeddings fall back too, on /api/llm/embed and /v1/embeddings. */
+static void integration_llm_routing_embed(void) {
+  cJSON *j = NULL;
+  char served[128];
+  is_int(post_h("/api/llm/embed", "{\"text\":\"x\",\"model\":\"emb\"}", &j, served,
+                sizeof served, NULL), 200, "/api/llm/embed through an alias: 200");
+  is_str(served, "m:vec", "X-Soulgw-Model names the target");
+  is_str(json_str(j, "model"), "m:vec", "and so does model");
+  cJSON_Delete(j);
+  is_int(calls("e500e"), 1, "after the 500 target");
+  is_int(post_h("/v1/embeddings", "{\"input\":\"x\",\"model\":\"emb\"}", &j, served,
+                sizeof served, NULL), 200, "/v1/embeddings through an alias: 200");
+  is_str(served, "m:vec", "X-Soulgw-Model names the target");
+  is_str(json_str(j, "model"), "emb", "model is what the client asked");
+  cJSON_Delete(j);
+}
+
+/* /v1/chat/completions: an alias falls back (whole answers and streams), a plain model's relay
+ * says who served, /v1/models lists the aliases. */
+static void integration_llm_routing_v1(void) {
+  cJSON *j = NULL;
+  char served[128], *raw = NULL;
+  is_int(post_h("/v1/chat/completions",
+                "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                &j, served, sizeof served, NULL), 200, "chat through an alias: 200");
+  is_str(served, "m:a", "X-Soulgw-Model names the target");
+  is_str(json_str(j, "model"), "chat", "model is the alias");
+  cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
+  is_str(json_str(ch, "message.content"), "from a", "the target's answer");
+  cJSON_Delete(j);
+  is_int(calls("e500h"), 1, "after the 500 target");
+  post_h("/v1/chat/completions",
+         "{\"model\":\"sfb\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         NULL, served, sizeof served, &raw);
+  is_str(served, "m:stream", "a streamed alias names the target that serves");
+  has_str(raw, "Hel", "with its deltas");
+  has_str(raw, "[DONE]", "to the end");
+  free(raw);
+  is_int(post_h("/v1/chat/completions",
+                "{\"model\":\"m:a\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                NULL, served, sizeof served, NULL), 200, "a plain model through the relay: 200");
+  is_str(served, "m:a", "X-Soulgw-Model on the relay");
+  http_resp r;
+  const char *hdr[] = {"Authorization: Bearer " TOKEN, NULL};
+  http(&gw, "GET", "/v1/models", hdr, NULL, &r);
+  has_str(r.body, "{\"id\":\"fb\",\"object\":\"model\",\"created\":0,\"owned_by\":\"soulgw\"}",
+          "/v1/models lists an alias, owned by soulgw");
+  resp_free(&r);
+}
+
 /* A reload keeps the cooldown of an unchanged target. */
 static void integration_llm_routing_reload(void) {
   make_toml("\n[llm.models.late]\ntargets = [\"m:b\"]\n");
@@ -376,7 +443,8 @@ static void integration_llm_routing_config_errors(void) {
 static const tap_test tests[] = {
     TEST(integration_llm_routing_fallback),   TEST(integration_llm_routing_no_fallback_on_400),
     TEST(integration_llm_routing_loadbalance), TEST(integration_llm_routing_cooldown),
-    TEST(integration_llm_routing_stream),     TEST(integration_llm_routing_reload),
+    TEST(integration_llm_routing_stream),     TEST(integration_llm_routing_embed),
+    TEST(integration_llm_routing_v1),         TEST(integration_llm_routing_reload),
 };
 
 int main(void) {

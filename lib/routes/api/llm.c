@@ -286,12 +286,14 @@ typedef struct embed_ctx {
 
 static void embed_done(void *ud, sg_llm_embedding *r) {
   embed_ctx *e = ud;
+  const char *model = r->served ? r->served : e->model; /* an alias: the target that served */
+  soulgw_reply_header(e->req, "X-Soulgw-Model", model);
   if (r->failed) {
     soulgw_reply_error(e->req, r->error, "%s", r->message);
     return;
   }
   soulgw_json *o = soulgw_json_object(), *usage = soulgw_json_object();
-  int rc = soulgw_json_set(o, "model", soulgw_json_new_string(e->model));
+  int rc = soulgw_json_set(o, "model", soulgw_json_new_string(model));
   rc |= soulgw_json_set(o, "dim", sg_json_new_int((long long)r->dim));
   rc |= soulgw_json_set(o, "vectors", r->vectors);
   rc |= soulgw_json_set(usage, "input_tokens", sg_json_new_int(r->input_tokens));
@@ -352,7 +354,7 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   *ctx = e;
   /* Providers read the texts before this returns (an upstream call copies them). */
   sg_llm_call call = llm_call(req, ud);
-  sg_llm_embed(&call, e.model, text, in.normalize, embed_done, ctx);
+  sg_llm_route_embed(&call, e.model, text, in.normalize, embed_done, ctx);
   soulgw_json_free(one);
   return 0;
 }

@@ -20,7 +20,7 @@ int sg_v1_model(soulgw_req *req, const sg_llm_call *call, const char *model, int
   char why[200];
   /* A name without a provider is an alias ([llm.models.NAME], SPEC-llm-routing), or a model
    * this gateway does not have. */
-  if (!strchr(model, ':') && !embed && sg_llm_alias(call, model)) return 0;
+  if (!strchr(model, ':') && sg_llm_alias(call, model)) return 0;
   if (!strchr(model, ':'))
     return sg_v1_error(req, SOULGW_API_STORAGE_NOT_FOUND, "model_not_found", 0,
                        "unknown model %.200s: name a model as provider:model (GET /v1/models "
