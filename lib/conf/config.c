@@ -419,6 +419,12 @@ static int provider_known(const sg_conf *c, const char *name, size_t len) {
   return 0;
 }
 
+static int alias_named(const sg_conf *c, const char *name) {
+  for (const sg_model_conf *m = c->llm.models; m; m = m->next)
+    if (strcmp(m->name, name) == 0) return 1;
+  return 0;
+}
+
 /* [llm.models.NAME]: its name, strategy, targets, weights and fallback_on. */
 static void validate_model(builder *b, const sg_model_conf *m) {
   char loc[400];
@@ -1039,10 +1045,12 @@ static void validate(builder *b) {
   if (sg_netpolicy_new(c->tools.allowed_hosts.v, c->tools.allowed_hosts.n, &c->tools.netpolicy,
                        why, sizeof why))
     problem(b, "tools.allowed_hosts: %s", why);
-  if (!strchr(c->llm.default_model, ':'))
-    problem(b, "llm.default_model: expected provider:model, got \"%s\"", c->llm.default_model);
-  if (!strchr(c->llm.embed_model, ':'))
-    problem(b, "llm.embed_model: expected provider:model, got \"%s\"", c->llm.embed_model);
+  if (!strchr(c->llm.default_model, ':') && !alias_named(c, c->llm.default_model))
+    problem(b, "llm.default_model: expected provider:model, got \"%s\"",
+            c->llm.default_model);
+  if (!strchr(c->llm.embed_model, ':') && !alias_named(c, c->llm.embed_model))
+    problem(b, "llm.embed_model: expected provider:model, got \"%s\"",
+            c->llm.embed_model);
   for (sg_service_conf *s = c->services; s; s = s->next) {
     snprintf(loc, sizeof loc, "%s:%d: [service.%s]", b->file, s->line, s->name);
     const sg_service_def *def = sg_service_find(s->name);

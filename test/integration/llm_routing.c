@@ -196,7 +196,9 @@ static void make_toml(const char *extra) {
            "[llm.models.sfb]\ntargets = [\"m:e500s\", \"m:stream\"]\n\n"
            "[llm.models.sbreak]\ntargets = [\"m:break\", \"m:a\"]\n\n"
            "[llm.models.emb]\ntargets = [\"m:e500e\", \"m:vec\"]\n\n"
-           "[llm.models.chat]\ntargets = [\"m:e500h\", \"m:a\"]\n%s",
+           "[llm.models.chat]\ntargets = [\"m:e500h\", \"m:a\"]\n\n"
+           "[llm.models.brief]\ntargets = [\"m:e500r\", \"m:b\"]\ncooldown_after = 1\n"
+           "cooldown_s = 1\n%s",
            HARNESS_DEFAULT_TOML, mock.port, closed_port(), extra);
 }
 
@@ -290,6 +292,19 @@ static void integration_llm_routing_cooldown(void) {
   long st = complete("allcool", NULL, served, sizeof served);
   is_int(calls("e429c"), 2, "all cooling down: the first is tried anyway");
   is_int(st, 503, "and its failure answered (503 PROVIDER.UNAVAILABLE)");
+}
+
+/* A cooldown ends: after cooldown_s the target is tried again. */
+static void integration_llm_routing_cooldown_ends(void) {
+  char served[128];
+  complete("brief", NULL, served, sizeof served);
+  is_int(calls("e500r"), 1, "m:e500r failed once: cooling down");
+  is_int(metric("soulgw_llm_cooldowns_total{target=\"m:e500r\"}"), 1, "its cooldown counted");
+  for (int i = 0; i < 100 && calls("e500r") < 2; i++) {
+    usleep(100 * 1000);
+    complete("brief", NULL, served, sizeof served);
+  }
+  ok(calls("e500r") >= 2, "m:e500r tried again once its cooldown ended");
 }
 
 static char *stream(const char *model, char *served, size_t len) {
@@ -390,7 +405,7 @@ static void integration_llm_routing_v1(void) {
 
 /* A reload keeps the cooldown of an unchanged target. */
 static void integration_llm_routing_reload(void) {
-  make_toml("\n[llm.models.late]\ntargets = [\"m:b\"]\n");
+  make_toml("\n[llm.models.late]\ntargets = [\"m:b\"]\n\n[llm]\ndefault_model = \"late\"\n");
   gw_write_config(&gw, toml);
   gw_signal(&gw, SIGHUP);
   char served[128] = "";
@@ -400,6 +415,10 @@ static void integration_llm_routing_reload(void) {
     st = complete("late", NULL, served, sizeof served);
   }
   is_int(st, 200, "an alias added by a reload serves");
+  http_resp r;
+  http_post(&gw, "/api/llm/complete", TOKEN, "{\"prompt\":\"hi\"}", &r);
+  is_str(resp_header(&r, "X-Soulgw-Model"), "m:b", "llm.default_model may name an alias");
+  resp_free(&r);
   int before = calls("e500c");
   is_int(complete("cool", NULL, served, sizeof served), 200, "cool after the reload: 200");
   is_int(calls("e500c"), before, "m:e500c still cooling down after the reload");
@@ -443,6 +462,7 @@ static void integration_llm_routing_config_errors(void) {
 static const tap_test tests[] = {
     TEST(integration_llm_routing_fallback),   TEST(integration_llm_routing_no_fallback_on_400),
     TEST(integration_llm_routing_loadbalance), TEST(integration_llm_routing_cooldown),
+    TEST(integration_llm_routing_cooldown_ends),
     TEST(integration_llm_routing_stream),     TEST(integration_llm_routing_embed),
     TEST(integration_llm_routing_v1),         TEST(integration_llm_routing_reload),
 };
