@@ -781,6 +781,7 @@ static void relay_fail_as(oa_call *c, soulgw_api_error code, const char *oa_code
   r.code = oa_code;
   r.retry_after = retry;
   r.message = msg;
+  r.fclass = c->fclass;
   c->rops.done(c->ud, &r);
 }
 
@@ -1014,7 +1015,7 @@ static void openai_relay(const sg_llm_call *call, const void *self, const char *
   oa_call *c = call_new(call, self, r->model, "/chat/completions");
   sg_buf mj;
   sg_buf_init(&mj, 0);
-  put_string(&mj, r->model);
+  put_string(&mj, r->answer_model ? r->answer_model : r->model);
   if (!c || sg_buf_failed(&mj)) {
     sg_buf_free(&mj);
     call_free(c);

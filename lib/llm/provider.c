@@ -499,6 +499,13 @@ int sg_llm_has_model(const sg_llm_call *call, const char *model, int embed) {
   return b != NULL;
 }
 
+int sg_llm_relays(const sg_llm_call *call, const char *model) {
+  const char *colon = strchr(model, ':');
+  const void *self;
+  const sg_llm_backend *b = colon ? resolve(call, model, (size_t)(colon - model), &self) : NULL;
+  return b && b->relay;
+}
+
 int sg_llm_relay(const sg_llm_call *call, const sg_llm_relay_req *r, const sg_llm_relay_ops *ops,
                  void *ud) {
   const char *colon = strchr(r->model, ':');

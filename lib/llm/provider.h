@@ -149,6 +149,7 @@ typedef struct sg_llm_relay_req {
   int stream;                    /* "stream": true: the answer is relayed event by event */
   int include_usage;             /* the client asked for stream_options.include_usage */
   int has_stream_options;        /* the body has a top-level "stream_options" */
+  const char *answer_model;      /* the "model" answers say (NULL: model): an alias */
 } sg_llm_relay_req;
 
 /* The outcome of a relayed call.  Pointers are valid during the callback only, but body, which
@@ -163,6 +164,8 @@ typedef struct sg_llm_relay_result {
   char *body;             /* a whole answer (not streaming): the chat.completion object */
   size_t len;
   long long input_tokens, output_tokens; /* as counted into soulgw_llm_tokens_total */
+  sg_llm_fclass fclass;   /* when failed: why */
+  const char *served;     /* an alias's answer: the target that served */
 } sg_llm_relay_result;
 
 typedef struct sg_llm_relay_ops {
@@ -171,7 +174,12 @@ typedef struct sg_llm_relay_ops {
   /* Streams: one event's data, a chat.completion.chunk with "model" set back, as the upstream
    * sent it; non-zero stops the call (the client has gone), which then ends in done(failed). */
   int (*event)(void *ud, const char *data, size_t len);
+  /* Aliases: the target about to send its first event.  May be NULL. */
+  void (*serving)(void *ud, const char *target);
 } sg_llm_relay_ops;
+
+/* 1 when model ("provider:model") names a provider whose backend relays. */
+int sg_llm_relays(const sg_llm_call *call, const char *model);
 
 /* 1 when model ("provider:model", checked) names a provider that exists for the call (for
  * "local", one of its models: echo to complete, emb to embed, as embed says), else 0. */
@@ -249,6 +257,12 @@ void sg_llm_route_complete(const sg_llm_call *call, const sg_llm_params *p,
  * copied, so they need not outlive the call. */
 void sg_llm_route_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
                         int normalize, sg_llm_embed_fn done, void *ud);
+
+/* sg_llm_relay() that also takes an alias as r->model when every target of it relays (else
+ * SOULGW_ENOTFOUND, nothing called: the caller uses sg_llm_route_complete()); the body is
+ * copied.  Answers name r->model (the alias); done's served names the target. */
+int sg_llm_route_relay(const sg_llm_call *call, const sg_llm_relay_req *r,
+                       const sg_llm_relay_ops *ops, void *ud);
 
 /* The routing state kept across reloads in the provider table: per-target consecutive failures
  * and cooldowns, per-alias weighted round robin.  Thread-safe. */

@@ -158,6 +158,10 @@ typedef struct route_run {
   const sg_model_conf *m;
   size_t order[SG_MODEL_TARGETS_MAX], norder, at;
   int sent; /* a delta went to the client: no more fallback */
+  sg_llm_relay_req rreq; /* relays: the request, its body copied, and where the answer goes */
+  char *rbody;
+  const sg_llm_relay_ops *rops;
+  sg_llm_relay_ops rwrap;
   soulgw_json *texts; /* embeddings: a copy of the texts, and where the answer goes */
   int normalize;
   sg_llm_embed_fn edone;
@@ -165,6 +169,7 @@ typedef struct route_run {
 
 static void run_free(route_run *x) {
   soulgw_json_free(x->texts);
+  free(x->rbody);
   free(x);
 }
 
@@ -178,7 +183,15 @@ static void run_embed_done(void *ud, sg_llm_embedding *r);
 
 static void try_target(route_run *x) {
   x->p.model = x->m->targets.v[x->order[x->at]];
-  if (x->edone)
+  if (x->rops) {
+    x->rreq.model = x->p.model;
+    if (sg_llm_relay(&x->call, &x->rreq, &x->rwrap, x) != 0) {
+      /* checked before: cannot happen */
+      sg_llm_relay_result f = {.failed = 1, .error = SOULGW_API_PROVIDER_UNAVAILABLE,
+                               .message = "the target does not relay"};
+      x->rwrap.done(x, &f);
+    }
+  } else if (x->edone)
     sg_llm_embed(&x->call, x->p.model, x->texts, x->normalize, run_embed_done, x);
   else
     sg_llm_complete(&x->call, &x->p, &x->wrap, x);
@@ -300,4 +313,51 @@ void sg_llm_route_embed(const sg_llm_call *call, const char *model, const soulgw
   x->m = m;
   plan(x);
   try_target(x);
+}
+
+static void run_relay_done(void *ud, sg_llm_relay_result *r) {
+  route_run *x = ud;
+  if (moved_on(x, r->failed, r->fclass)) {
+    free(r->body); /* a failure's, NULL */
+    return;
+  }
+  r->served = x->p.model;
+  const sg_llm_relay_ops *ops = x->rops;
+  void *cud = x->ud;
+  run_free(x);
+  ops->done(cud, r);
+}
+
+static int run_relay_event(void *ud, const char *data, size_t len) {
+  route_run *x = ud;
+  if (!x->sent && x->rops->serving) x->rops->serving(x->ud, x->p.model);
+  x->sent = 1;
+  return x->rops->event(x->ud, data, len);
+}
+
+int sg_llm_route_relay(const sg_llm_call *call, const sg_llm_relay_req *r,
+                       const sg_llm_relay_ops *ops, void *ud) {
+  const sg_model_conf *m = strchr(r->model, ':') ? NULL : sg_llm_alias(call, r->model);
+  if (!m) return sg_llm_relay(call, r, ops, ud);
+  for (size_t i = 0; i < m->targets.n; i++)
+    if (!sg_llm_relays(call, m->targets.v[i])) return SOULGW_ENOTFOUND;
+  route_run *x = calloc(1, sizeof *x);
+  if (!x || !(x->rbody = malloc(r->len + 1))) {
+    free(x);
+    return SOULGW_ENOTFOUND; /* the other way, which answers out of memory if it must */
+  }
+  memcpy(x->rbody, r->body, r->len);
+  x->rbody[r->len] = '\0';
+  x->rreq = *r;
+  x->rreq.body = x->rbody;
+  x->rreq.answer_model = r->model;
+  x->call = *call;
+  x->ud = ud;
+  x->rops = ops;
+  x->rwrap.done = run_relay_done;
+  x->rwrap.event = run_relay_event;
+  x->m = m;
+  plan(x);
+  try_target(x);
+  return 0;
 }

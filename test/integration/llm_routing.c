@@ -139,9 +139,9 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
   if (!strncmp(model, "slow", 4))
     for (int i = 0; i < 15 && !mock.quit; i++) usleep(100 * 1000);
   snprintf(body, sizeof body,
-           "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from %s\"},"
+           "{\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from %s\"},"
            "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
-           model);
+           model, model);
   return reply(c, 200, body);
 }
 
@@ -370,8 +370,9 @@ static void integration_llm_routing_embed(void) {
   cJSON_Delete(j);
 }
 
-/* /v1/chat/completions: an alias falls back (whole answers and streams), a plain model's relay
- * says who served, /v1/models lists the aliases. */
+/* /v1/chat/completions: an alias whose targets all relay is relayed target by target, falling
+ * back (whole answers and streams before their first event); a plain model's relay says who
+ * served; /v1/models lists the aliases. */
 static void integration_llm_routing_v1(void) {
   cJSON *j = NULL;
   char served[128], *raw = NULL;
@@ -380,6 +381,7 @@ static void integration_llm_routing_v1(void) {
                 &j, served, sizeof served, NULL), 200, "chat through an alias: 200");
   is_str(served, "m:a", "X-Soulgw-Model names the target");
   is_str(json_str(j, "model"), "chat", "model is the alias");
+  ok(json_str(j, "object") == NULL, "the upstream's own body, relayed (the mock sends no object)");
   cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0);
   is_str(json_str(ch, "message.content"), "from a", "the target's answer");
   cJSON_Delete(j);

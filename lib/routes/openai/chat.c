@@ -258,9 +258,10 @@ static void relay_done(void *ud, sg_llm_relay_result *r) {
     answer_failure(x, r->error, r->code, r->retry_after, r->message);
     return;
   }
+  if (r->served) x->served = r->served;
   if (!x->stream) {
     soulgw_req *req = x->req;
-    soulgw_reply_header(req, "X-Soulgw-Model", x->model);
+    soulgw_reply_header(req, "X-Soulgw-Model", x->served ? x->served : x->model);
     ctx_free(x);
     sg_req_answer_typed(req, 200, r->body, r->len, "application/json");
     return;
@@ -271,7 +272,9 @@ static void relay_done(void *ud, sg_llm_relay_result *r) {
   stream_finish(x);
 }
 
-static const sg_llm_relay_ops relay_ops = {relay_done, relay_event};
+static void relay_serving(void *ud, const char *target) { ((chat_ctx *)ud)->served = target; }
+
+static const sg_llm_relay_ops relay_ops = {relay_done, relay_event, relay_serving};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Local and host providers */
@@ -440,8 +443,8 @@ static int run_relay(chat_ctx *x, const chat_in *in, const sg_llm_call *call, in
     return 0; /* cannot happen for a body the pipeline parsed: the other way then */
   const soulgw_json *iu = soulgw_json_get(in->stream_options, "include_usage");
   sg_llm_relay_req r = {in->model, body, len, sp[0].start, sp[0].end, in->stream,
-                        soulgw_json_bool(iu, 0), sp[1].found};
-  if (sg_llm_relay(call, &r, &relay_ops, x) == 0) *relayed = 1;
+                        soulgw_json_bool(iu, 0), sp[1].found, NULL};
+  if (sg_llm_route_relay(call, &r, &relay_ops, x) == 0) *relayed = 1;
   return 0;
 }
 
