@@ -195,7 +195,11 @@ static void wire(soulgw *gw) {
                              .table = gw->llm,
                              .tokens = gw->llm_tokens,
                              .upstream_duration = gw->upstream_duration,
-                             .stream_truncated = gw->stream_truncated};
+                             .stream_truncated = gw->stream_truncated,
+                             .routes = gw->llm_routes,
+                             .routed = gw->llm_routed,
+                             .fallbacks = gw->llm_fallbacks,
+                             .cooldowns = gw->llm_cooldowns};
   gw->ctx = (sg_ctx){.log = gw->log,
                      .metrics = gw->metrics,
                      .registry = gw->registry,
@@ -358,6 +362,16 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
       "Model streams whose upstream closed, cut off or went silent before its end marker "
       "([DONE] or a finish reason), ended with an error event, by provider.",
       "provider", 100, NULL);
+  gw->llm_routed = sg_metrics_family(
+      gw->metrics, "soulgw_llm_requests_total",
+      "Calls through model aliases, by alias, target and outcome (ok, fallback, error); an "
+      "unknown model is counted as unknown.", "model,target,outcome", 1000, NULL);
+  gw->llm_fallbacks = sg_metrics_family(gw->metrics, "soulgw_llm_fallbacks_total",
+                                        "Alias calls that moved from one target to the next.",
+                                        "model,from,to", 1000, NULL);
+  gw->llm_cooldowns = sg_metrics_family(gw->metrics, "soulgw_llm_cooldowns_total",
+                                        "Times a target began a cooldown.", "target", 200, NULL);
+  gw->llm_routes = sg_llm_routes_new();
   gw->observe_events = sg_metrics_family(gw->metrics, "soulgw_observe_events_total",
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
@@ -385,7 +399,8 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   if (!gw->auth_failures || !gw->config_reloads || !gw->store_errors || !gw->tool_invocations ||
       !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
       !gw->registry_load_failures || !gw->redis_errors || !gw->registry_notifications ||
-      !gw->tools || !gw->llm || !gw->registry ||
+      !gw->tools || !gw->llm || !gw->registry || !gw->llm_routed || !gw->llm_fallbacks ||
+      !gw->llm_cooldowns || !gw->llm_routes ||
       sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
@@ -405,6 +420,7 @@ void soulgw_free(soulgw *gw) {
   sg_mcp_sessions_free(gw->mcp_sessions);
   sg_tools_free(gw->tools);
   sg_llm_free(gw->llm);
+  sg_llm_routes_free(gw->llm_routes);
   sg_conf_release(gw->initial);
   sg_conf_source_clear(&gw->src);
   sg_replay_free(gw->replay);

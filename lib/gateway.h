@@ -47,6 +47,8 @@ struct soulgw {
   sg_family *llm_tokens;         /* {model,direction} */
   sg_family *upstream_duration;  /* {provider}, histogram */
   sg_family *stream_truncated;   /* {provider} */
+  sg_family *llm_routed, *llm_fallbacks, *llm_cooldowns; /* model aliases (llm/route.c) */
+  sg_llm_routes *llm_routes;
   sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_family *registry_load_failures; /* tenants served a fallback registry at start */
   sg_family *registry_notifications; /* registry changes LISTEN/NOTIFY delivered */

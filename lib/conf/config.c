@@ -27,10 +27,10 @@ extern char **environ;
 /* ------------------------------------------------------------------------------------------ */
 /* The schema */
 
-enum vtype { T_STR, T_INT, T_BOOL, T_STRV, T_LEVEL, T_FORMAT, T_SYNC, T_TRISTATE };
+enum vtype { T_STR, T_INT, T_BOOL, T_STRV, T_LEVEL, T_FORMAT, T_SYNC, T_TRISTATE, T_INTV };
 
 /* Which struct a key's offset applies to. */
-enum where { W_CONF, W_CRED, W_PROVIDER, W_SERVICE };
+enum where { W_CONF, W_CRED, W_PROVIDER, W_SERVICE, W_MODEL };
 
 /* Secret keys are stored by role: env, file or literal of a struct's sg_secret. */
 enum role { R_PLAIN, R_ENV, R_FILE, R_LIT };
@@ -47,6 +47,7 @@ typedef struct keydef {
 #define CR(f) offsetof(sg_cred_conf, f)
 #define P(f) offsetof(sg_provider_conf, f)
 #define S(f) offsetof(sg_service_conf, f)
+#define M(f) offsetof(sg_model_conf, f)
 #define BIG 0x7fffffffffffLL
 
 static const keydef server_keys[] = {
@@ -144,6 +145,13 @@ static const keydef provider_keys[] = {{"kind", T_STR, P(kind), 0, 0, R_PLAIN},
                                        {"retries", T_INT, P(retries), 0, 10, R_PLAIN},
                                        {"models", T_STRV, P(models), 0, 0, R_PLAIN},
                                        {NULL, 0, 0, 0, 0, 0}};
+static const keydef model_keys[] = {{"targets", T_STRV, M(targets), 0, 0, R_PLAIN},
+                                    {"strategy", T_STR, M(strategy), 0, 0, R_PLAIN},
+                                    {"weights", T_INTV, M(weights), 0, 1000000, R_PLAIN},
+                                    {"fallback_on", T_STRV, M(fallback_on), 0, 0, R_PLAIN},
+                                    {"cooldown_s", T_INT, M(cooldown_s), 0, 86400, R_PLAIN},
+                                    {"cooldown_after", T_INT, M(cooldown_after), 1, 1000, R_PLAIN},
+                                    {NULL, 0, 0, 0, 0, 0}};
 static const keydef service_keys[] = {{"route", T_STR, S(route), 0, 0, R_PLAIN},
                                       {"kind", T_STR, S(kind), 0, 0, R_PLAIN},
                                       {"description", T_STR, S(description), 0, 0, R_PLAIN},
@@ -166,6 +174,7 @@ static const sectiondef sections[] = {
     {"auth.api_key", 0, W_CRED, apikey_keys},    {"auth.tokens.", 1, W_CRED, token_keys},
     {"auth.hmac_keys.", 1, W_CRED, hmac_keys},   {"tools", 0, W_CONF, tools_keys},
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
+    {"llm.models.", 1, W_MODEL, model_keys},
     {"service.", 1, W_SERVICE, service_keys},
     {"metrics", 0, W_CONF, metrics_keys},
     {"collab", 0, W_CONF, collab_keys},
@@ -183,6 +192,7 @@ typedef struct builder {
   const char *file; /* name used in messages */
   sg_cred_conf **tok_tail, **hmac_tail;
   sg_provider_conf **prov_tail;
+  sg_model_conf **model_tail;
   sg_service_conf **svc_tail;
   sg_buf warn;
   unsigned file_mode; /* of the file read, for the warning about literal secrets */
@@ -402,6 +412,87 @@ out:
   return rc;
 }
 
+static int provider_known(const sg_conf *c, const char *name, size_t len) {
+  if (len == 5 && strncmp(name, "local", 5) == 0) return 1;
+  for (const sg_provider_conf *p = c->llm.providers; p; p = p->next)
+    if (strlen(p->name) == len && strncmp(p->name, name, len) == 0) return 1;
+  return 0;
+}
+
+static int alias_named(const sg_conf *c, const char *name) {
+  for (const sg_model_conf *m = c->llm.models; m; m = m->next)
+    if (strcmp(m->name, name) == 0) return 1;
+  return 0;
+}
+
+/* [llm.models.NAME]: its name, strategy, targets, weights and fallback_on. */
+static void validate_model(builder *b, const sg_model_conf *m) {
+  char loc[400];
+  static const char *const classes[] = {"connect", "timeout", "429", "5xx"};
+  snprintf(loc, sizeof loc, "%s:%d: [llm.models.%s]", b->file, m->line, m->name);
+  if (strchr(m->name, ':')) problem(b, "%s: an alias name must not contain ':'", loc);
+  if (provider_known(b->c, m->name, strlen(m->name)))
+    problem(b, "%s: the alias shadows the provider %s", loc, m->name);
+  int lb = strcmp(m->strategy, "loadbalance") == 0;
+  if (!lb && strcmp(m->strategy, "fallback") != 0)
+    problem(b, "%s: unknown strategy \"%s\" (expected \"fallback\" or \"loadbalance\")", loc,
+            m->strategy);
+  if (m->targets.n == 0) problem(b, "%s needs targets", loc);
+  if (m->targets.n > SG_MODEL_TARGETS_MAX)
+    problem(b, "%s: at most %d targets", loc, SG_MODEL_TARGETS_MAX);
+  for (size_t i = 0; i < m->targets.n; i++) {
+    const char *t = m->targets.v[i], *colon = strchr(t, ':');
+    if (!colon || colon == t || !colon[1])
+      problem(b, "%s: targets[%zu] must be provider:model, got \"%s\"", loc, i, t);
+    else if (!provider_known(b->c, t, (size_t)(colon - t)))
+      problem(b, "%s: targets[%zu] names the unknown provider %.*s", loc, i, (int)(colon - t), t);
+  }
+  if (m->nweights && !lb) problem(b, "%s: weights apply to strategy \"loadbalance\" only", loc);
+  if (m->nweights && m->nweights != m->targets.n)
+    problem(b, "%s: %zu weights for %zu targets", loc, m->nweights, m->targets.n);
+  long long sum = m->nweights ? 0 : 1;
+  for (size_t i = 0; i < m->nweights; i++) sum += m->weights[i];
+  if (lb && sum == 0) problem(b, "%s: the weights must not all be 0", loc);
+  for (size_t i = 0; i < m->fallback_on.n; i++) {
+    size_t k = 0;
+    while (k < SG_ARRAY_LEN(classes) && strcmp(m->fallback_on.v[i], classes[k]) != 0) k++;
+    if (k == SG_ARRAY_LEN(classes))
+      problem(b, "%s: fallback_on[%zu] is \"%s\" (expected connect, timeout, 429 or 5xx)", loc,
+              i, m->fallback_on.v[i]);
+  }
+}
+
+/* An array of integers in [0, max], at most SG_MODEL_TARGETS_MAX: "[3, 1, 0]". */
+static int value_intv(const char *v, long long max, long long *out, size_t *n, const char **why) {
+  const char *p = skip_ws(v);
+  *n = 0;
+  if (*p != '[') {
+    *why = "expected an array of integers";
+    return SOULGW_EINVAL;
+  }
+  p = skip_ws(p + 1);
+  while (*p != ']') {
+    char *end;
+    long long x = strtoll(p, &end, 10);
+    if (end == p || x < 0 || x > max) {
+      *why = "expected integers from 0 to 1000000 in the array";
+      return SOULGW_EINVAL;
+    }
+    if (*n == SG_MODEL_TARGETS_MAX) {
+      *why = "too many elements";
+      return SOULGW_EINVAL;
+    }
+    out[(*n)++] = x;
+    p = skip_ws(end);
+    if (*p == ',') p = skip_ws(p + 1);
+    else if (*p != ']') {
+      *why = "expected ',' or ']' in the array";
+      return SOULGW_EINVAL;
+    }
+  }
+  return 0;
+}
+
 static void *entity(builder *b, const sectiondef *sd, const char *name, int line) {
   sg_conf *c = b->c;
   if (sd->where == W_CRED) {
@@ -445,6 +536,22 @@ static void *entity(builder *b, const sectiondef *sd, const char *name, int line
     e->line = line;
     *b->prov_tail = e;
     b->prov_tail = &e->next;
+    return e;
+  }
+  if (sd->where == W_MODEL) {
+    static const char *fallback_on[] = {"connect", "timeout", "429", "5xx"};
+    for (sg_model_conf *e = c->llm.models; e; e = e->next)
+      if (strcmp(e->name, name) == 0) return e;
+    sg_model_conf *e = sg_arena_calloc(&c->arena, sizeof *e);
+    if (!e || !(e->name = adup(b, name))) return NULL;
+    e->strategy = "fallback";
+    e->fallback_on.v = fallback_on;
+    e->fallback_on.n = SG_ARRAY_LEN(fallback_on);
+    e->cooldown_s = 30;
+    e->cooldown_after = 3;
+    e->line = line;
+    *b->model_tail = e;
+    b->model_tail = &e->next;
     return e;
   }
   for (sg_service_conf *e = c->services; e; e = e->next)
@@ -552,6 +659,9 @@ static int apply(builder *b, const char *section, int section_line, const char *
       break;
     case T_TRISTATE:
       rc = value_bool(value, (int *)field, &why);
+      break;
+    case T_INTV:
+      rc = value_intv(value, k->max, (long long *)field, &((sg_model_conf *)base)->nweights, &why);
       break;
     case T_STRV:
       rc = value_strv(b, value, raw, (sg_strv *)field, &why);
@@ -930,14 +1040,17 @@ static void validate(builder *b) {
     snprintf(what, sizeof what, "llm.providers.%s.api_key", p->name);
     resolve_secret(b, &p->api_key, what);
   }
+  for (sg_model_conf *m = c->llm.models; m; m = m->next) validate_model(b, m);
   char why[300];
   if (sg_netpolicy_new(c->tools.allowed_hosts.v, c->tools.allowed_hosts.n, &c->tools.netpolicy,
                        why, sizeof why))
     problem(b, "tools.allowed_hosts: %s", why);
-  if (!strchr(c->llm.default_model, ':'))
-    problem(b, "llm.default_model: expected provider:model, got \"%s\"", c->llm.default_model);
-  if (!strchr(c->llm.embed_model, ':'))
-    problem(b, "llm.embed_model: expected provider:model, got \"%s\"", c->llm.embed_model);
+  if (!strchr(c->llm.default_model, ':') && !alias_named(c, c->llm.default_model))
+    problem(b, "llm.default_model: expected provider:model, got \"%s\"",
+            c->llm.default_model);
+  if (!strchr(c->llm.embed_model, ':') && !alias_named(c, c->llm.embed_model))
+    problem(b, "llm.embed_model: expected provider:model, got \"%s\"",
+            c->llm.embed_model);
   for (sg_service_conf *s = c->services; s; s = s->next) {
     snprintf(loc, sizeof loc, "%s:%d: [service.%s]", b->file, s->line, s->name);
     const sg_service_def *def = sg_service_find(s->name);
@@ -1027,6 +1140,7 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
   b.tok_tail = &b.c->auth.tokens;
   b.hmac_tail = &b.c->auth.hmac_keys;
   b.prov_tail = &b.c->llm.providers;
+  b.model_tail = &b.c->llm.models;
   b.svc_tail = &b.c->services;
 
   /* 1. the file */

@@ -46,6 +46,19 @@ typedef struct sg_provider_conf {
   struct sg_provider_conf *next;
 } sg_provider_conf;
 
+/* [llm.models.NAME]: a model alias, routed over its targets ("provider:model") by strategy. */
+#define SG_MODEL_TARGETS_MAX 16
+typedef struct sg_model_conf {
+  const char *name, *strategy; /* "fallback" (default) or "loadbalance" */
+  sg_strv targets;
+  long long weights[SG_MODEL_TARGETS_MAX];
+  size_t nweights;             /* 0: not given (every weight 1) */
+  sg_strv fallback_on;         /* of connect, timeout, 429, 5xx */
+  long long cooldown_s, cooldown_after;
+  int line;
+  struct sg_model_conf *next;
+} sg_model_conf;
+
 /* [service.NAME]: overrides a standard route or binds a new one.  Unset fields are NULL / -1. */
 typedef struct sg_service_conf {
   const char *name, *route, *kind, *description;
@@ -103,6 +116,7 @@ typedef struct sg_conf {
   struct {
     const char *default_model, *embed_model;
     sg_provider_conf *providers;
+    sg_model_conf *models;
   } llm;
   struct {
     long long session_idle_s, max_sessions; /* MCP sessions: idle lifetime, most at once */

@@ -37,6 +37,7 @@ enum { MODE_UNKNOWN, MODE_SSE, MODE_JSON };
 
 typedef struct oa_call {
   const sg_llm_env *env;
+  sg_llm_fclass fclass; /* why the call failed, set where it fails */
   char rid[72];
   char rid_header[96];   /* "X-Request-Id: ..." */
   char trace_header[80]; /* "traceparent: ..." when the client sent a well-formed one */
@@ -222,9 +223,12 @@ static void fail(oa_call *c, soulgw_api_error code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (c->embed) sg_llm_embed_fail(c->edone, c->ud, code, "%s", msg);
+  if (c->embed) {
+    sg_llm_embedding e = {.failed = 1, .error = code, .message = msg, .fclass = c->fclass};
+    c->edone(c->ud, &e);
+  }
   else if (c->relay) relay_fail(c, code, msg);
-  else sg_llm_fail(&c->ops, c->ud, code, "%s", msg);
+  else sg_llm_fail_as(&c->ops, c->ud, code, c->fclass, msg);
   call_free(c);
 }
 
@@ -614,6 +618,12 @@ static void on_done(void *ud, const sg_up_result *res) {
   /* upstream.c has logged the transport's own words; clients get the kind of failure only,
    * since those words name internal hosts and ports. */
   if (res->err == SG_UP_OK) keep_reason(c, res);
+  c->fclass = res->err == SG_UP_TIMEOUT   ? SG_LLM_F_TIMEOUT
+              : res->err == SG_UP_CONNECT ? SG_LLM_F_CONNECT
+              : res->err != SG_UP_OK      ? SG_LLM_F_OTHER
+              : res->status == 429        ? SG_LLM_F_429
+              : res->status >= 500        ? SG_LLM_F_5XX
+                                          : SG_LLM_F_OTHER;
   log_failure(c, res, tries);
   if (c->relay && relay_refused(c, res)) return;
   switch (res->err) {
@@ -771,6 +781,7 @@ static void relay_fail_as(oa_call *c, soulgw_api_error code, const char *oa_code
   r.code = oa_code;
   r.retry_after = retry;
   r.message = msg;
+  r.fclass = c->fclass;
   c->rops.done(c->ud, &r);
 }
 
@@ -1004,7 +1015,7 @@ static void openai_relay(const sg_llm_call *call, const void *self, const char *
   oa_call *c = call_new(call, self, r->model, "/chat/completions");
   sg_buf mj;
   sg_buf_init(&mj, 0);
-  put_string(&mj, r->model);
+  put_string(&mj, r->answer_model ? r->answer_model : r->model);
   if (!c || sg_buf_failed(&mj)) {
     sg_buf_free(&mj);
     call_free(c);

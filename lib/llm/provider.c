@@ -166,6 +166,12 @@ void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const c
   ops->done(ud, &r);
 }
 
+void sg_llm_fail_as(const sg_llm_ops *ops, void *ud, soulgw_api_error code, sg_llm_fclass fclass,
+                    const char *msg) {
+  sg_llm_result r = {.failed = 1, .error = code, .message = msg, .text = "", .fclass = fclass};
+  ops->done(ud, &r);
+}
+
 void sg_llm_embed_fail(sg_llm_embed_fn done, void *ud, soulgw_api_error code, const char *fmt,
                        ...) {
   char msg[700];
@@ -357,9 +363,11 @@ static void host_complete(const sg_llm_call *call, const void *self, const char 
     if (rc == 0) snprintf(err, sizeof err, "it answered without a \"response\" string");
     sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
            SG_S("request_id", call->request_id), SG_S("error", err));
-    sg_llm_fail(ops, ud,
-                rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT : SOULGW_API_PROVIDER_UNAVAILABLE,
-                "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    char msg[640];
+    snprintf(msg, sizeof msg, "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    sg_llm_fail_as(ops, ud,
+                   rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT : SOULGW_API_PROVIDER_UNAVAILABLE,
+                   rc == SOULGW_ETIMEDOUT ? SG_LLM_F_TIMEOUT : SG_LLM_F_OTHER, msg);
     soulgw_json_free(out);
     return;
   }
@@ -400,10 +408,14 @@ static void host_embed(const sg_llm_call *call, const void *self, const char *fu
     sg_log(call->env->log, SOULGW_LOG_WARN, "provider call failed", SG_S("provider", h->name),
            SG_S("request_id", call->request_id), SG_S("error", err));
     soulgw_json_free(out);
-    sg_llm_embed_fail(done, ud,
-                      rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT
-                                             : SOULGW_API_PROVIDER_UNAVAILABLE,
-                      "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    char msg[640];
+    snprintf(msg, sizeof msg, "provider %s failed: %s", h->name, err[0] ? err : soulgw_strerror(rc));
+    sg_llm_embedding f = {.failed = 1,
+                          .error = rc == SOULGW_ETIMEDOUT ? SOULGW_API_LLM_TIMEOUT
+                                                          : SOULGW_API_PROVIDER_UNAVAILABLE,
+                          .message = msg,
+                          .fclass = rc == SOULGW_ETIMEDOUT ? SG_LLM_F_TIMEOUT : SG_LLM_F_OTHER};
+    done(ud, &f);
     return;
   }
   sg_llm_embedding r;
@@ -485,6 +497,13 @@ int sg_llm_has_model(const sg_llm_call *call, const char *model, int embed) {
   const sg_llm_backend *b = resolve(call, model, (size_t)(colon - model), &self);
   if (b == &local_backend) return strcmp(colon + 1, embed ? "emb" : "echo") == 0;
   return b != NULL;
+}
+
+int sg_llm_relays(const sg_llm_call *call, const char *model) {
+  const char *colon = strchr(model, ':');
+  const void *self;
+  const sg_llm_backend *b = colon ? resolve(call, model, (size_t)(colon - model), &self) : NULL;
+  return b && b->relay;
 }
 
 int sg_llm_relay(const sg_llm_call *call, const sg_llm_relay_req *r, const sg_llm_relay_ops *ops,

@@ -26,6 +26,7 @@
 #include "base/sg.h"
 
 typedef struct sg_llm sg_llm;
+typedef struct sg_llm_routes sg_llm_routes;
 
 sg_llm *sg_llm_new(void);
 void sg_llm_free(sg_llm *l);
@@ -43,6 +44,10 @@ typedef struct sg_llm_env {
   sg_family *tokens;            /* soulgw_llm_tokens_total{model,direction} */
   sg_family *upstream_duration; /* soulgw_upstream_duration_seconds{provider} */
   sg_family *stream_truncated;  /* soulgw_llm_stream_truncated_total{provider} */
+  sg_llm_routes *routes;        /* aliases' state across reloads (route.c) */
+  sg_family *routed;            /* soulgw_llm_requests_total{model,target,outcome} */
+  sg_family *fallbacks;         /* soulgw_llm_fallbacks_total{model,from,to} */
+  sg_family *cooldowns;         /* soulgw_llm_cooldowns_total{target} */
 } sg_llm_env;
 
 /* One call, besides its parameters.  Providers copy what they keep: it need not outlive the
@@ -54,7 +59,17 @@ typedef struct sg_llm_call {
   const char *traceparent;           /* the client's traceparent header, or NULL */
   long long dimensions;              /* embeddings: the vector size asked for, passed to a
                                       * provider that takes one (0: the model's own) */
+  const sg_model_conf *models;       /* [llm.models.NAME] of the request's snapshot */
 } sg_llm_call;
+
+/* Why a call failed, for an alias's fallback_on (route.c). */
+typedef enum sg_llm_fclass {
+  SG_LLM_F_OTHER = 0, /* anything else: answered at once */
+  SG_LLM_F_CONNECT,   /* the provider could not be reached */
+  SG_LLM_F_TIMEOUT,   /* it did not answer in time */
+  SG_LLM_F_429,       /* it answered 429 */
+  SG_LLM_F_5XX        /* it answered 5xx */
+} sg_llm_fclass;
 
 /* Checks the form of a model name, "provider:model": a provider of 1 to 64 characters of
  * [A-Za-z0-9_.-], a colon, and a model of 1 to 256 printable characters (further colons allowed,
@@ -86,6 +101,8 @@ typedef struct sg_llm_result {
   long long input_tokens, output_tokens;
   const char *finish;     /* "stop", "length", ... */
   int streamed;           /* the text already went out through delta, piece by piece */
+  sg_llm_fclass fclass;   /* when failed: why */
+  const char *served;     /* an alias's answer: the target ("provider:model") that served */
 } sg_llm_result;
 
 typedef struct sg_llm_ops {
@@ -94,6 +111,9 @@ typedef struct sg_llm_ops {
   /* Streaming only: a piece of the answer as the provider sends it; non-zero stops the call
    * (the client has gone), which then ends with done(failed).  May be NULL. */
   int (*delta)(void *ud, const char *text, size_t len);
+  /* Aliases (sg_llm_route_complete): the target about to send its first delta, so that a
+   * stream opened then can name it.  May be NULL. */
+  void (*serving)(void *ud, const char *target);
 } sg_llm_ops;
 
 /* Runs a completion (the caller's request must already be deferred or streaming when the
@@ -111,6 +131,8 @@ typedef struct sg_llm_embedding {
   soulgw_json *vectors;
   size_t dim;
   long long input_tokens;
+  sg_llm_fclass fclass;   /* when failed: why */
+  const char *served;     /* an alias's answer: the target that served */
 } sg_llm_embedding;
 
 typedef void (*sg_llm_embed_fn)(void *ud, sg_llm_embedding *r);
@@ -127,6 +149,7 @@ typedef struct sg_llm_relay_req {
   int stream;                    /* "stream": true: the answer is relayed event by event */
   int include_usage;             /* the client asked for stream_options.include_usage */
   int has_stream_options;        /* the body has a top-level "stream_options" */
+  const char *answer_model;      /* the "model" answers say (NULL: model): an alias */
 } sg_llm_relay_req;
 
 /* The outcome of a relayed call.  Pointers are valid during the callback only, but body, which
@@ -141,6 +164,8 @@ typedef struct sg_llm_relay_result {
   char *body;             /* a whole answer (not streaming): the chat.completion object */
   size_t len;
   long long input_tokens, output_tokens; /* as counted into soulgw_llm_tokens_total */
+  sg_llm_fclass fclass;   /* when failed: why */
+  const char *served;     /* an alias's answer: the target that served */
 } sg_llm_relay_result;
 
 typedef struct sg_llm_relay_ops {
@@ -149,7 +174,12 @@ typedef struct sg_llm_relay_ops {
   /* Streams: one event's data, a chat.completion.chunk with "model" set back, as the upstream
    * sent it; non-zero stops the call (the client has gone), which then ends in done(failed). */
   int (*event)(void *ud, const char *data, size_t len);
+  /* Aliases: the target about to send its first event.  May be NULL. */
+  void (*serving)(void *ud, const char *target);
 } sg_llm_relay_ops;
+
+/* 1 when model ("provider:model") names a provider whose backend relays. */
+int sg_llm_relays(const sg_llm_call *call, const char *model);
 
 /* 1 when model ("provider:model", checked) names a provider that exists for the call (for
  * "local", one of its models: echo to complete, emb to embed, as embed says), else 0. */
@@ -201,10 +231,42 @@ void sg_llm_count_tokens(const sg_llm_env *env, const char *model, long long in,
 /* Ends a completion with an error (message formatted). */
 void sg_llm_fail(const sg_llm_ops *ops, void *ud, soulgw_api_error code, const char *fmt, ...)
     SG_PRINTF(4, 5);
+/* Ends a completion with an error of class fclass (message as it is). */
+void sg_llm_fail_as(const sg_llm_ops *ops, void *ud, soulgw_api_error code, sg_llm_fclass fclass,
+                    const char *msg);
 /* Ends an embedding with an error (message formatted, at most 699 bytes). */
 void sg_llm_embed_fail(sg_llm_embed_fn done, void *ud, soulgw_api_error code, const char *fmt,
                        ...) SG_PRINTF(4, 5);
 /* Sends text through ops->delta in word-sized pieces; -1 when delta asked to stop. */
 int sg_llm_emit_words(const sg_llm_ops *ops, void *ud, const char *text, size_t len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model aliases (route.c) */
+
+/* The alias [llm.models.NAME] of the call's snapshot named model, or NULL. */
+const sg_model_conf *sg_llm_alias(const sg_llm_call *call, const char *model);
+
+/* sg_llm_complete() that also takes an alias as p->model: its targets are tried by strategy,
+ * moving on after a failure its fallback_on lists while nothing has been streamed, skipping
+ * targets cooling down (all cooling: the first is tried); the answer's served names the
+ * target.  A plain "provider:model" goes to sg_llm_complete() as it is. */
+void sg_llm_route_complete(const sg_llm_call *call, const sg_llm_params *p,
+                           const sg_llm_ops *ops, void *ud);
+
+/* sg_llm_embed() that also takes an alias as model, as sg_llm_route_complete(); texts are
+ * copied, so they need not outlive the call. */
+void sg_llm_route_embed(const sg_llm_call *call, const char *model, const soulgw_json *texts,
+                        int normalize, sg_llm_embed_fn done, void *ud);
+
+/* sg_llm_relay() that also takes an alias as r->model when every target of it relays (else
+ * SOULGW_ENOTFOUND, nothing called: the caller uses sg_llm_route_complete()); the body is
+ * copied.  Answers name r->model (the alias); done's served names the target. */
+int sg_llm_route_relay(const sg_llm_call *call, const sg_llm_relay_req *r,
+                       const sg_llm_relay_ops *ops, void *ud);
+
+/* The routing state kept across reloads in the provider table: per-target consecutive failures
+ * and cooldowns, per-alias weighted round robin.  Thread-safe. */
+sg_llm_routes *sg_llm_routes_new(void);
+void sg_llm_routes_free(sg_llm_routes *r);
 
 #endif

@@ -32,6 +32,8 @@
 static int model_or_default(soulgw_req *req, const char **model, const char *def) {
   char why[200];
   if (!*model) *model = def;
+  for (const sg_model_conf *m = req->snap->conf->llm.models; m; m = m->next)
+    if (strcmp(m->name, *model) == 0) return 0; /* an alias, [llm.models.NAME] */
   if (sg_llm_model_check(*model, why, sizeof why) != 0) return sg_invalid(req, "%s", why);
   return 0;
 }
@@ -123,7 +125,7 @@ static void put_str(sg_buf *b, const char *key, const char *s) {
 static sg_llm_call llm_call(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
   sg_llm_call call = {ctx->llm, req->snap->conf->llm.providers, req->id,
-                      soulgw_req_header(req, "traceparent"), 0};
+                      soulgw_req_header(req, "traceparent"), 0, req->snap->conf->llm.models};
   return call;
 }
 
@@ -135,11 +137,14 @@ static void put_usage(sg_buf *b, const sg_llm_result *r) {
 static void complete_done(void *ud, const sg_llm_result *r) {
   soulgw_req *req = ud;
   if (r->failed) {
+    if (r->served) soulgw_reply_header(req, "X-Soulgw-Model", r->served);
     soulgw_reply_error(req, r->error, "%s", r->message);
     return;
   }
   const char *model = soulgw_json_string(soulgw_json_get(req->json, "model"));
   if (!model) model = req->snap->conf->llm.default_model;
+  if (r->served) model = r->served; /* an alias: the target that served */
+  soulgw_reply_header(req, "X-Soulgw-Model", model);
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_buf_putc(&b, '{');
@@ -166,7 +171,7 @@ static void complete_done(void *ud, const sg_llm_result *r) {
   sg_req_answer_typed(req, 200, text, len, "application/json");
 }
 
-static const sg_llm_ops complete_ops = {complete_done, NULL};
+static const sg_llm_ops complete_ops = {complete_done, NULL, NULL};
 
 /* POST /api/llm/complete {prompt, model, messages, max_tokens, temperature, top_p, stop, seed,
  * metadata, tenant}. */
@@ -174,7 +179,7 @@ int sg_route_llm_complete(soulgw_req *req, void *ud) {
   sg_llm_params p;
   if (read_params(req, &p) || soulgw_req_defer(req)) return 0;
   sg_llm_call call = llm_call(req, ud);
-  sg_llm_complete(&call, &p, &complete_ops, req);
+  sg_llm_route_complete(&call, &p, &complete_ops, req);
   return 0;
 }
 
@@ -184,7 +189,20 @@ int sg_route_llm_complete(soulgw_req *req, void *ud) {
 typedef struct stream_ctx {
   soulgw_req *req;
   const char *model;
+  const char *served; /* an alias's target, once known */
+  int opened;
 } stream_ctx;
+
+/* Opens the stream at its first event, naming the model that serves; non-zero when it cannot
+ * be. */
+static int ensure_open(stream_ctx *s) {
+  if (s->opened) return 0;
+  s->opened = 1;
+  soulgw_reply_header(s->req, "X-Soulgw-Model", s->served ? s->served : s->model);
+  return soulgw_stream_open(s->req, 200, "text/event-stream");
+}
+
+static void stream_serving(void *ud, const char *target) { ((stream_ctx *)ud)->served = target; }
 
 /* Queues one event; non-zero when the client has gone. */
 static int send_event(soulgw_req *req, sg_buf *b) {
@@ -195,6 +213,7 @@ static int send_event(soulgw_req *req, sg_buf *b) {
 
 static int stream_delta(void *ud, const char *text, size_t len) {
   stream_ctx *s = ud;
+  if (ensure_open(s)) return 1;
   sg_buf b;
   sg_buf_init(&b, 0);
   sg_buf_puts(&b, "event: delta\ndata: {\"delta\":\"");
@@ -206,6 +225,13 @@ static int stream_delta(void *ud, const char *text, size_t len) {
 static void stream_done(void *ud, const sg_llm_result *r) {
   stream_ctx *s = ud;
   soulgw_req *req = s->req;
+  if (r->served) s->served = r->served;
+  int rc = ensure_open(s);
+  if (rc) {
+    soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "cannot open the stream: %s",
+                       soulgw_strerror(rc));
+    return;
+  }
   sg_buf b;
   sg_buf_init(&b, 0);
   if (r->failed) {
@@ -224,14 +250,14 @@ static void stream_done(void *ud, const sg_llm_result *r) {
     sg_buf_putc(&b, ',');
     put_str(&b, "finish", r->finish);
     sg_buf_putc(&b, ',');
-    put_str(&b, "model", s->model);
+    put_str(&b, "model", r->served ? r->served : s->model);
     sg_buf_puts(&b, "}\n\n");
   }
   send_event(req, &b);
   soulgw_stream_close(req);
 }
 
-static const sg_llm_ops stream_ops = {stream_done, stream_delta};
+static const sg_llm_ops stream_ops = {stream_done, stream_delta, stream_serving};
 
 /* POST /api/llm/stream: the request of complete, answered as text/event-stream. */
 int sg_route_llm_stream(soulgw_req *req, void *ud) {
@@ -240,13 +266,13 @@ int sg_route_llm_stream(soulgw_req *req, void *ud) {
   p.stream = 1;
   stream_ctx *s = sg_arena_alloc(&req->arena, sizeof *s);
   if (!s) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+  memset(s, 0, sizeof *s);
   s->req = req;
   s->model = p.model;
-  int rc = soulgw_stream_open(req, 200, "text/event-stream");
-  if (rc) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "cannot open the stream: %s",
-                                    soulgw_strerror(rc));
+  /* the stream opens at its first event, once the target that serves is known */
+  if (soulgw_req_defer(req)) return 0;
   sg_llm_call call = llm_call(req, ud);
-  sg_llm_complete(&call, &p, &stream_ops, s);
+  sg_llm_route_complete(&call, &p, &stream_ops, s);
   return 0;
 }
 
@@ -260,12 +286,14 @@ typedef struct embed_ctx {
 
 static void embed_done(void *ud, sg_llm_embedding *r) {
   embed_ctx *e = ud;
+  const char *model = r->served ? r->served : e->model; /* an alias: the target that served */
+  soulgw_reply_header(e->req, "X-Soulgw-Model", model);
   if (r->failed) {
     soulgw_reply_error(e->req, r->error, "%s", r->message);
     return;
   }
   soulgw_json *o = soulgw_json_object(), *usage = soulgw_json_object();
-  int rc = soulgw_json_set(o, "model", soulgw_json_new_string(e->model));
+  int rc = soulgw_json_set(o, "model", soulgw_json_new_string(model));
   rc |= soulgw_json_set(o, "dim", sg_json_new_int((long long)r->dim));
   rc |= soulgw_json_set(o, "vectors", r->vectors);
   rc |= soulgw_json_set(usage, "input_tokens", sg_json_new_int(r->input_tokens));
@@ -326,7 +354,7 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   *ctx = e;
   /* Providers read the texts before this returns (an upstream call copies them). */
   sg_llm_call call = llm_call(req, ud);
-  sg_llm_embed(&call, e.model, text, in.normalize, embed_done, ctx);
+  sg_llm_route_embed(&call, e.model, text, in.normalize, embed_done, ctx);
   soulgw_json_free(one);
   return 0;
 }

@@ -156,6 +156,8 @@ static const sg_field_spec chat_fields[] = {
 typedef struct chat_ctx {
   soulgw_req *req;
   const char *model; /* as the client asked */
+  const char *served; /* an alias's target that serves, once known */
+  sg_buf prompt;      /* the local path's prompt, kept while an alias's targets are tried */
   char id[96];       /* "chatcmpl-<request id>" */
   long long created;
   int stream, include_usage, opened;
@@ -189,6 +191,7 @@ static void ctx_free(chat_ctx *x) {
   sg_buf_free(&x->held);
   soulgw_json_free(x->history);
   x->history = NULL;
+  sg_buf_free(&x->prompt);
 }
 
 /* Opens the stream at its first event; non-zero when it cannot be (the client has gone). */
@@ -196,6 +199,7 @@ static int ensure_open(chat_ctx *x) {
   if (x->opened) return 0;
   x->opened = 1;
   soulgw_reply_header(x->req, "Cache-Control", "no-cache");
+  soulgw_reply_header(x->req, "X-Soulgw-Model", x->served ? x->served : x->model);
   return soulgw_stream_open(x->req, 200, "text/event-stream");
 }
 
@@ -254,8 +258,10 @@ static void relay_done(void *ud, sg_llm_relay_result *r) {
     answer_failure(x, r->error, r->code, r->retry_after, r->message);
     return;
   }
+  if (r->served) x->served = r->served;
   if (!x->stream) {
     soulgw_req *req = x->req;
+    soulgw_reply_header(req, "X-Soulgw-Model", x->served ? x->served : x->model);
     ctx_free(x);
     sg_req_answer_typed(req, 200, r->body, r->len, "application/json");
     return;
@@ -266,7 +272,9 @@ static void relay_done(void *ud, sg_llm_relay_result *r) {
   stream_finish(x);
 }
 
-static const sg_llm_relay_ops relay_ops = {relay_done, relay_event};
+static void relay_serving(void *ud, const char *target) { ((chat_ctx *)ud)->served = target; }
+
+static const sg_llm_relay_ops relay_ops = {relay_done, relay_event, relay_serving};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Local and host providers */
@@ -344,10 +352,12 @@ static void local_done(void *ud, const sg_llm_result *r) {
     answer_failure(x, r->error, NULL, 0, r->message);
     return;
   }
+  if (r->served) x->served = r->served;
   if (x->stream) {
     local_stream_end(x, r);
     return;
   }
+  soulgw_reply_header(x->req, "X-Soulgw-Model", x->served ? x->served : x->model);
   sg_buf b;
   sg_buf_init(&b, 0);
   put_head(&b, x, "chat.completion");
@@ -366,7 +376,9 @@ static void local_done(void *ud, const sg_llm_result *r) {
   else sg_req_answer_typed(req, 200, body, len, "application/json");
 }
 
-static const sg_llm_ops local_ops = {local_done, local_delta};
+static void local_serving(void *ud, const char *target) { ((chat_ctx *)ud)->served = target; }
+
+static const sg_llm_ops local_ops = {local_done, local_delta, local_serving};
 
 /* The prompt (the last user message's text) and the history before it, as local and host
  * providers take them ([{role, content}] with string contents).  -1 after answering. */
@@ -413,14 +425,9 @@ static int local_params(chat_ctx *x, const chat_in *in, sg_llm_params *p, sg_buf
 
 static int run_local(chat_ctx *x, const chat_in *in, const sg_llm_call *call) {
   sg_llm_params p;
-  sg_buf prompt;
-  sg_buf_init(&prompt, 0);
-  if (local_params(x, in, &p, &prompt)) { /* answered, x freed */
-    sg_buf_free(&prompt);
-    return 0;
-  }
-  sg_llm_complete(call, &p, &local_ops, x); /* local and host providers answer at once */
-  sg_buf_free(&prompt);
+  if (local_params(x, in, &p, &x->prompt)) return 0; /* answered, x freed */
+  /* local and host providers answer at once; an alias's targets may answer later */
+  sg_llm_route_complete(call, &p, &local_ops, x);
   return 0;
 }
 
@@ -436,8 +443,8 @@ static int run_relay(chat_ctx *x, const chat_in *in, const sg_llm_call *call, in
     return 0; /* cannot happen for a body the pipeline parsed: the other way then */
   const soulgw_json *iu = soulgw_json_get(in->stream_options, "include_usage");
   sg_llm_relay_req r = {in->model, body, len, sp[0].start, sp[0].end, in->stream,
-                        soulgw_json_bool(iu, 0), sp[1].found};
-  if (sg_llm_relay(call, &r, &relay_ops, x) == 0) *relayed = 1;
+                        soulgw_json_bool(iu, 0), sp[1].found, NULL};
+  if (sg_llm_route_relay(call, &r, &relay_ops, x) == 0) *relayed = 1;
   return 0;
 }
 
@@ -456,6 +463,7 @@ int sg_route_openai_chat(soulgw_req *req, void *ud) {
   x->include_usage = soulgw_json_bool(soulgw_json_get(in.stream_options, "include_usage"), 0);
   sg_buf_init(&x->ev, 0);
   sg_buf_init(&x->held, 0);
+  sg_buf_init(&x->prompt, 0);
   if (soulgw_req_defer(req)) return 0;
   int relayed;
   run_relay(x, &in, &call, &relayed);

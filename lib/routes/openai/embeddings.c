@@ -81,6 +81,7 @@ static void put_floats(sg_buf *b, const soulgw_json *v) {
 
 static void embed_done(void *ud, sg_llm_embedding *r) {
   embed_ctx *e = ud;
+  soulgw_reply_header(e->req, "X-Soulgw-Model", r->served ? r->served : e->model);
   if (r->failed) {
     sg_v1_error(e->req, r->error, NULL, 0, "%s", r->message);
     return;
@@ -160,7 +161,7 @@ int sg_route_openai_embeddings(soulgw_req *req, void *ud) {
   e->base64 = in.encoding_format == FORMAT_BASE64;
   call.dimensions = in.dimensions;
   /* providers read the texts before this returns (an upstream call copies them) */
-  sg_llm_embed(&call, in.model, texts, 0, embed_done, e);
+  sg_llm_route_embed(&call, in.model, texts, 0, embed_done, e);
   soulgw_json_free(one);
   return 0;
 }

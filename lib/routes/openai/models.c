@@ -32,8 +32,14 @@ int sg_route_openai_models(soulgw_req *req, void *ud) {
   sg_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
   put_model(&b, &first, "local", "echo", "soulgw");
   put_model(&b, &first, "local", "emb", "soulgw");
-  /* Aliases ([llm.models.NAME], SPEC-llm-routing) go here, between the built-in models and
-   * the providers', once they exist. */
+  /* aliases ([llm.models.NAME], SPEC-llm-routing), between the built-in models and the
+   * providers' */
+  for (const sg_model_conf *m = req->snap->conf->llm.models; m; m = m->next) {
+    sg_buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
+    first = 0;
+    sg_json_write_string(&b, m->name);
+    sg_buf_puts(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"soulgw\"}");
+  }
   for (const sg_provider_conf *p = req->snap->conf->llm.providers; p; p = p->next)
     for (size_t i = 0; i < p->models.n; i++) put_model(&b, &first, p->name, p->models.v[i], p->name);
   sg_buf_puts(&b, "]}");

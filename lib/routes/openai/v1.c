@@ -11,14 +11,16 @@
 sg_llm_call sg_v1_call(soulgw_req *req, void *ud) {
   const sg_ctx *ctx = ud;
   sg_llm_call call = {ctx->llm, req->snap->conf->llm.providers, req->id,
-                      soulgw_req_header(req, "traceparent"), 0};
+                      soulgw_req_header(req, "traceparent"), 0,
+                      req->snap->conf->llm.models};
   return call;
 }
 
 int sg_v1_model(soulgw_req *req, const sg_llm_call *call, const char *model, int embed) {
   char why[200];
-  /* A name without a provider is what an alias ([llm.models.NAME], SPEC-llm-routing) will be:
-   * until aliases exist it is a model this gateway does not have. */
+  /* A name without a provider is an alias ([llm.models.NAME], SPEC-llm-routing), or a model
+   * this gateway does not have. */
+  if (!strchr(model, ':') && sg_llm_alias(call, model)) return 0;
   if (!strchr(model, ':'))
     return sg_v1_error(req, SOULGW_API_STORAGE_NOT_FOUND, "model_not_found", 0,
                        "unknown model %.200s: name a model as provider:model (GET /v1/models "

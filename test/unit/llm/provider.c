@@ -113,8 +113,8 @@ static void unit_llm_provider_table(void) {
   sg_provider_conf other = {.name = "other", .kind = "unknown"};
   sg_provider_conf conf = {.name = "cfg", .kind = "fake", .next = &other};
   sg_llm_env env = {.table = l};
-  sg_llm_call call = {&env, &conf, "rid-1", NULL, 0};
-  sg_llm_ops ops = {answered, NULL};
+  sg_llm_call call = {&env, &conf, "rid-1", NULL, 0, NULL};
+  sg_llm_ops ops = {answered, NULL, NULL};
   char out[128];
   sg_llm_params p = {.model = "cfg:some/model", .prompt = "hi"};
   sg_llm_complete(&call, &p, &ops, out);
