@@ -7,10 +7,10 @@
  *                        -> tenant (422, 403) -> replay (401, 429) -> rate (429) -> handler
  *   done (answer sent):  metrics and the access log
  *
- * A route in the mcp dialect (a JSON-RPC server reached by browsers too) differs in three
- * places: an Origin header it does not list is refused first, right after routing (403); its
- * 401 carries WWW-Authenticate; and a body that is not JSON is left to its handler, which
- * answers it as a JSON-RPC parse error (-32700) rather than a 422.
+ * A route in the mcp dialect (a JSON-RPC server reached by browsers too) differs in two
+ * places: an Origin header it does not list is refused first, right after routing (403); and
+ * a body that is not JSON is left to its handler, which answers it as a JSON-RPC parse error
+ * (-32700) rather than a 422.  Every 401, on every route, carries WWW-Authenticate.
  *
  * Credentials and scopes are decided from the headers, so that a body is never read for a
  * request that will be refused: only what needs the body (an SB-HMAC body hash, and the replay
@@ -73,9 +73,9 @@ static int refuse(soulgw_req *req, sg_stage stage, sg_verdict *v) {
     snprintf(s, sizeof s, "%lld", v->retry_after);
     soulgw_reply_header(req, "Retry-After", s);
   }
-  if (!v->www_authenticate && v->code == SOULGW_API_AUTH_UNAUTHENTICATED &&
-      req->dialect == SG_DIALECT_MCP)
-    v->www_authenticate = "Bearer realm=\"soulgw\""; /* as MCP clients expect on a 401 */
+  /* every 401 names a scheme (RFC 9110 15.5.2), which MCP clients rely on */
+  if (!v->www_authenticate && v->code == SOULGW_API_AUTH_UNAUTHENTICATED)
+    v->www_authenticate = "Bearer realm=\"soulgw\"";
   if (v->www_authenticate) soulgw_reply_header(req, "WWW-Authenticate", v->www_authenticate);
   soulgw_reply_error(req, v->code, "%s", v->message);
   return 1;

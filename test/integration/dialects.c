@@ -239,6 +239,9 @@ static void harden_dialect_soulgw_unchanged(void) {
     is_str(json_str(j, "correlation_id"), resp_header(&r, "X-Request-Id"),
            "%s: correlation_id is the X-Request-Id", what);
     ok(!cJSON_GetObjectItem(j, "success"), "%s: no envelope", what);
+    if (cases[i].status == 401)
+      is_str(resp_header(&r, "WWW-Authenticate"), "Bearer realm=\"soulgw\"",
+             "%s: WWW-Authenticate names the scheme", what);
     cJSON_Delete(j);
     resp_free(&r);
   }
