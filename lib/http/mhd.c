@@ -94,6 +94,17 @@ static void io_resume(void *ctx) { MHD_resume_connection(ctx); }
 
 static const sg_req_io mhd_io = {io_header, io_query, io_resume};
 
+/* libmicrohttpd's fatal errors ("MHD_stop_daemon() called while we have suspended
+ * connections", ...): said on stderr in one line with where, then abort() as its own handler
+ * does (it must not return), so that a crash report names its cause. */
+static void on_panic(void *cls, const char *file, unsigned int line, const char *reason) {
+  (void)cls;
+  fprintf(stderr, "soulgw: libmicrohttpd fatal error at %s:%u: %s\n", file ? file : "?", line,
+          reason ? reason : "");
+  fflush(stderr);
+  abort();
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   soulgw_req *req = cls;
   (void)pos;
@@ -677,6 +688,7 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
     free(h);
     return SOULGW_EHTTP;
   }
+  MHD_set_panic_func(on_panic, NULL);
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,

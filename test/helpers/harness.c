@@ -292,6 +292,12 @@ int gw_stop(gwproc *g) {
   int san = sanitizer_report(log);
   ok(!san, "no sanitizer report in the gateway's stderr");
   if (san) tap_diag("%.4000s", log);
+  /* an abnormal exit says why in its last lines (libmicrohttpd's fatal errors, say) */
+  if (!san && status != 0 && log) {
+    size_t n = strlen(log);
+    tap_diag("gateway exited with status %d; its stderr ends:\n%s", status,
+             log + (n > 2000 ? n - 2000 : 0));
+  }
   free(log);
   if (!g->keep_db && g->dir[0]) rm_rf(g->dir);
   return status;
