@@ -110,6 +110,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   pthread_mutex_lock(&req->lock);
   long n = sg_req_stream_take(req, buf, max);
+  if (n == 0 && sg_inflight_closing(req->inflight)) {
+    pthread_mutex_unlock(&req->lock);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  }
   if (n == 0) {
     req->suspended = 1;
     MHD_suspend_connection(req->io_ctx);
@@ -478,6 +482,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
       sg_pipeline_run(req);
   }
   pthread_mutex_lock(&req->lock);
+  if (!req->answered && sg_inflight_closing(h->inflight)) {
+    /* stopping: a connection suspended now would never be resumed (see sg_http_stop) */
+    pthread_mutex_unlock(&req->lock);
+    sg_req_force_answer(req);
+    pthread_mutex_lock(&req->lock);
+  }
   if (req->answered) {
     pthread_mutex_unlock(&req->lock);
     return queue(req, c);
@@ -720,8 +730,11 @@ void sg_http_quiesce(sg_http *h) {
   if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
+/* libmicrohttpd aborts the process when it is stopped with a connection still suspended, so
+ * first no connection is parked any more and every deferred one is answered (and so resumed). */
 void sg_http_stop(sg_http *h) {
   if (!h) return;
+  sg_inflight_close(h->inflight, sg_req_force_answer);
   MHD_stop_daemon(h->d); /* first: closing its connections takes the watchdog's lock */
   watch_stop(h);
   free(h);

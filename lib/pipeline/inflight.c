@@ -98,4 +98,9 @@ int sg_inflight_force_all(sg_inflight *f, void (*answer)(soulgw_req *req)) {
   return forced;
 }
 
+void sg_inflight_close(sg_inflight *f, void (*answer)(soulgw_req *req)) {
+  atomic_store(&f->closing, 1);
+  sg_inflight_force_all(f, answer);
+}
+
 int sg_inflight_drain(sg_inflight *f) { return atomic_exchange(&f->draining, 1); }

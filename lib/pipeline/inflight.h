@@ -43,6 +43,7 @@ typedef struct sg_inflight {
   sg_snap *snap; /* the current snapshot; NULL before the first sg_inflight_swap() */
 
   atomic_int draining;
+  atomic_int closing; /* the HTTP side is stopping: see sg_inflight_close() */
   atomic_llong unauth_body_bytes; /* bodies read without a principal, held now (req.c) */
   pthread_mutex_t defer_lock;
   soulgw_req *deferred; /* requests a handler still has to answer */
@@ -73,6 +74,12 @@ void sg_inflight_deferred_remove(sg_inflight *f, soulgw_req *req);
 /* At stop: empties the list, calling answer (sg_req_force_answer) on each request; returns how
  * many there were. */
 int sg_inflight_force_all(sg_inflight *f, void (*answer)(soulgw_req *req));
+
+/* At the HTTP side's stop: from here on the glue parks no connection (it answers, or ends a
+ * stream, instead), then every deferred request is answered with answer.  A request deferred
+ * after this pass sees the flag, since it joined the list before the glue looks. */
+void sg_inflight_close(sg_inflight *f, void (*answer)(soulgw_req *req));
+static inline int sg_inflight_closing(sg_inflight *f) { return atomic_load(&f->closing); }
 
 /* Sets the draining flag; returns its previous value. */
 int sg_inflight_drain(sg_inflight *f);
