@@ -10,6 +10,11 @@
  * the last ones and the callback runs once if any differs.  Events for other names in the same
  * directories neither arm nor push the deadline.  Even with inotify, the states are compared
  * every SAFETY_MS, for a file reached through a symlink into a directory not watched.
+ *
+ * The watches are built again after each reload (a symlink may lead elsewhere now), and the
+ * events queued on the old ones are lost with them, so the files are compared once more right
+ * after.  A file new to the set has no last state the reload's reading can be checked against:
+ * when it changed after the reload began (sg_watch_sync), it counts as changed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/inotify.h>
@@ -58,6 +64,7 @@ struct sg_watch {
   size_t nfiles;
   unsigned gen; /* bumped by each sg_watch_set() */
   int stop;
+  struct timespec synced; /* wall time of the last sg_watch_sync(), or zero */
 
   /* the thread's own */
   int ifd;      /* inotify, or -1: periodic checks only */
@@ -298,6 +305,8 @@ static void *run(void *arg) {
     if (first || gen != built) {
       if (gen != built) w->said_poll = 0;
       watches_build(w);
+      /* the events queued on the watches just replaced are gone: look at the files soon */
+      due = sg_now_ns() + (uint64_t)SG_WATCH_DEBOUNCE_MS * 1000000u;
       built = gen;
       first = 0;
       periodic = sg_now_ns() + (uint64_t)(w->ifd < 0 ? SG_WATCH_POLL_MS : SAFETY_MS) * 1000000u;
@@ -363,6 +372,15 @@ sg_watch *sg_watch_start(sg_watch_fn fn, void *ud, int poll_only, sg_log *log) {
   return w;
 }
 
+/* 1 when the file (present) changed at or after t, less a margin for the coarse clock the
+ * kernel stamps files with. */
+static int changed_since(const fstate *s, const struct timespec *t) {
+  if (!s->present || (!t->tv_sec && !t->tv_nsec)) return 0;
+  long long at = (long long)s->ctime.tv_sec * 1000000000LL + s->ctime.tv_nsec;
+  long long since = (long long)t->tv_sec * 1000000000LL + t->tv_nsec - 50000000LL;
+  return at >= since;
+}
+
 int sg_watch_set(sg_watch *w, const char *const *paths, size_t n) {
   wfile *f = calloc(n ? n : 1, sizeof *f);
   if (!f) return SOULGW_ENOMEM;
@@ -381,6 +399,11 @@ int sg_watch_set(sg_watch *w, const char *const *paths, size_t n) {
       if (strcmp(f[i].path, w->files[j].path) != 0) continue;
       f[i].last = w->files[j].last; /* a change not yet seen stays a change */
       kept = 1;
+    }
+    if (!kept && changed_since(&f[i].last, &w->synced)) {
+      /* changed after the reload that named it began reading: it may have read the file
+       * before the change, and no event of it was looked at, so it counts as changed */
+      memset(&f[i].last, 0, sizeof f[i].last);
     }
     same = same && kept;
   }
@@ -403,6 +426,7 @@ int sg_watch_set(sg_watch *w, const char *const *paths, size_t n) {
 void sg_watch_sync(sg_watch *w) {
   if (!w) return;
   pthread_mutex_lock(&w->lock);
+  clock_gettime(CLOCK_REALTIME, &w->synced);
   for (size_t i = 0; i < w->nfiles; i++) file_state(w->files[i].path, &w->files[i].last);
   pthread_mutex_unlock(&w->lock);
 }

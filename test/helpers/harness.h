@@ -52,6 +52,8 @@ void gw_write_config(gwproc *g, const char *toml);
 int gw_log_has(gwproc *g, const char *text);
 /* How many times text occurs in the gateway's stderr. */
 int gw_log_count(gwproc *g, const char *text);
+/* Shows the end of the gateway's log (stderr) as TAP comments: for a check that failed. */
+void gw_diag_log(gwproc *g);
 /* Waits up to timeout_ms for text to occur at least n times in the gateway's stderr (a signal
  * has been handled, a line has been logged): 1 when it does, 0 on timeout.  Tests wait for
  * what they need rather than sleeping a guess, which fails on a loaded machine. */

@@ -73,6 +73,7 @@ static long status_with(gwproc *g, const char *token) {
 static int wait_status(gwproc *g, const char *token, long want) {
   for (long long end = now_ms() + WAIT_MS; now_ms() < end; sleep_ms(50))
     if (status_with(g, token) == want) return 1;
+  gw_diag_log(g);
   return 0;
 }
 
