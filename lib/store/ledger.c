@@ -607,7 +607,7 @@ static soulgw_json *budget_json(sg_ledger *l, sg_store *st, const char *tenant,
 static soulgw_json *report_json(sg_ledger *l, sg_store *st, report *r, const char *tenant,
                                 int64_t from, int64_t to, const sg_tenant_conf *caps) {
   int64_t tot[SG_USAGE_NV] = {0};
-  qsort(r->rows, r->n, sizeof *r->rows, cmp_rows);
+  if (r->n) qsort(r->rows, r->n, sizeof *r->rows, cmp_rows);
   soulgw_json *o = soulgw_json_object(), *rows = soulgw_json_array();
   int bad = !o || !rows;
   for (size_t i = 0; !bad && i < r->n; i++) {
