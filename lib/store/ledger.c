@@ -33,6 +33,7 @@ typedef struct entry {
   int kind; /* sg_usage_kind, or TDAY */
   char *tenant, *name;
   int64_t pend[SG_USAGE_NV]; /* rows: counted, not yet handed to the store */
+  int64_t us_left;           /* rows: microseconds of duration short of a whole ms */
   int loaded;                /* TDAY: base is known */
   int64_t base[U_N];         /* TDAY: durable totals */
   int64_t since[U_N];        /* TDAY: counted since (not in base) */
@@ -170,7 +171,9 @@ void sg_ledger_add(sg_ledger *l, const char *tenant, sg_usage_kind kind, const c
     e->pend[1] += input_tokens;
     e->pend[2] += output_tokens;
     e->pend[3] += failed != 0;
-    e->pend[4] += (int64_t)((ns + 500000) / 1000000);
+    e->us_left += (int64_t)(ns / 1000); /* calls shorter than a ms add up */
+    e->pend[4] += e->us_left / 1000;
+    e->us_left %= 1000;
   }
   if (t && kind == SG_USAGE_LLM) {
     t->since[U_TOKENS] += input_tokens + output_tokens;

@@ -48,6 +48,7 @@ static void unit_store_ledger_counts_once(void) {
     sg_ledger_add(l, "t1", SG_USAGE_LLM, i % 2 ? "a" : "b", i % 10 == 0, 3, 4, 2000000);
   sg_ledger_add(l, "t1", SG_USAGE_TOOL, "echo", 0, 0, 0, 0);
   sg_ledger_add(l, "t2", SG_USAGE_TOOL, "echo", 1, 0, 0, 0);
+  for (int i = 0; i < 10; i++) sg_ledger_add(l, "t3", SG_USAGE_TOOL, "fast", 0, 0, 0, 300000);
   is_int(total(l, st, "t1", "requests"), 1001, "counted before any write");
   is_int(sg_ledger_start(l, st), 0, "starts");
   sg_ledger_stop(l);
@@ -57,6 +58,7 @@ static void unit_store_ledger_counts_once(void) {
   is_int(total(l, st, "t1", "errors"), 100, "errors");
   is_int(total(l, st, "t1", "duration_ms"), 2000, "duration ms");
   is_int(total(l, st, "t2", "errors"), 1, "another tenant's own");
+  is_int(total(l, st, "t3", "duration_ms"), 3, "calls under a ms add up (10 x 0.3 ms)");
   /* a second ledger on the same database: another gateway */
   sg_ledger *l2 = sg_ledger_new(NULL);
   sg_ledger_start(l2, st);
@@ -66,8 +68,8 @@ static void unit_store_ledger_counts_once(void) {
   soulgw_json *r = NULL;
   int64_t today = sg_ledger_now_s() / 86400;
   sg_ledger_report(l, st, NULL, today, today, SG_GROUP_NAME, NULL, &r);
-  is_int((long long)soulgw_json_size(soulgw_json_get(r, "rows")), 4,
-         "every tenant by name: t1 a, t1 b, t1 echo, t2 echo");
+  is_int((long long)soulgw_json_size(soulgw_json_get(r, "rows")), 5,
+         "every tenant by name: t1 a, t1 b, t1 echo, t2 echo, t3 fast");
   ok(soulgw_json_typeof(soulgw_json_get(r, "budget")) == SOULGW_JSON_NULL, "no budget for all");
   soulgw_json_free(r);
   sg_ledger_free(l2);
