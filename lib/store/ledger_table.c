@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/json.h"
 #include "conf/config.h"
@@ -96,6 +97,11 @@ int soulgw_usage_table(const soulgw_config *cfg, const char *tenant, const char 
     return SOULGW_EINVAL;
   }
   if (tenant && strcmp(tenant, "*") == 0) tenant = NULL;
+  if (strcmp(c->storage.backend, "postgres") != 0 && access(c->storage.path, F_OK) != 0) {
+    /* not a new, empty database made by a mistyped path */
+    snprintf(err, errlen, "no database at %s", c->storage.path);
+    return SOULGW_ESTORE;
+  }
   sg_store_opts so = {.path = c->storage.path, .sync_full = c->storage.sync_full,
                       .backend = c->storage.backend, .url = c->storage.url.value, .pool = 2,
                       .statement_timeout_ms = (int)c->storage.statement_timeout_ms};

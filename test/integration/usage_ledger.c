@@ -409,7 +409,29 @@ static void integration_usage_ledger_restart_and_sigkill(void) {
   gw.keep_db = 0;
 }
 
+/* soulgw usage's mistakes: a bad date, a reversed range, a database that is not there. */
+static void integration_usage_ledger_cli_errors(void) {
+  char db[400];
+  snprintf(db, sizeof db, "GATEWAY__STORAGE__PATH=%s/test.db", gw.dir);
+  const char *env[] = {db, NULL};
+  char *out = NULL;
+  const char *bad_day[] = {gw.bin, "usage", "--config", gw.config, "--from", "2026-13-01", NULL};
+  is_int(run_cmd(bad_day, env, &out), 64, "a bad date: exit 64");
+  has_str(out, "--from must be a date YYYY-MM-DD", "naming the option");
+  free(out);
+  const char *reversed[] = {gw.bin, "usage", "--config", gw.config, "--from", "2026-02-02",
+                            "--to", "2026-02-01", NULL};
+  is_int(run_cmd(reversed, env, &out), 64, "from after to: exit 64");
+  free(out);
+  const char *missing[] = {gw.bin, "usage", "--config", gw.config, NULL};
+  const char *nowhere[] = {"GATEWAY__STORAGE__PATH=/nonexistent/soulgw-usage.db", NULL};
+  is_int(run_cmd(missing, nowhere, &out), 69, "no database there: exit 69, none made");
+  has_str(out, "no database at /nonexistent/soulgw-usage.db", "saying so");
+  free(out);
+}
+
 static const tap_test tests[] = {
+    TEST(integration_usage_ledger_cli_errors),
     TEST(integration_usage_ledger_every_surface),
     TEST(integration_usage_ledger_metric_labels),
     TEST(integration_usage_ledger_tenants),
