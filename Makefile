@@ -176,7 +176,7 @@ CHECK_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 T ?=
 
 check: deps node-deps
-	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g" SAN="$(CHECK_SAN)" WERROR=-Werror
+	@$(MAKE) --no-print-directory check-build B=$(CHECK_B) OPT="-O1 -g -DSOULGW_TEST_HOOKS" SAN="$(CHECK_SAN)" WERROR=-Werror
 	@$(MAKE) --no-print-directory examples
 	@if command -v clang >/dev/null; then $(MAKE) --no-print-directory -s fuzz; \
 	 else echo "  (no clang: the fuzz targets are neither built nor run)"; fi

@@ -26,6 +26,7 @@
 
 int soulgw_cli_sign(int argc, char **argv);    /* sign.c */
 int soulgw_cli_migrate(int argc, char **argv); /* migrate.c */
+int soulgw_cli_usage(int argc, char **argv);   /* usage.c */
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -34,6 +35,7 @@ static void usage(FILE *f) {
           "       soulgw sign --key-id ID --secret-env VAR [--body FILE] [--date DATE]\n"
           "                   [--no-nonce] METHOD PATH\n"
           "       soulgw migrate --from sqlite:PATH --to postgres [--config FILE]\n"
+          "       soulgw usage --config FILE [--tenant T] [--from DAY] [--to DAY]\n"
           "\n"
           "  --config FILE     configuration (default $GATEWAY_CONFIG_FILE, else ./gateway.toml)\n"
           "  --address ADDR    listen address (server.address)\n"
@@ -87,6 +89,10 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "migrate") == 0) {
     core_dumps_off(); /* it reads the database's URI, a secret */
     return soulgw_cli_migrate(argc - 1, argv + 1);
+  }
+  if (argc > 1 && strcmp(argv[1], "usage") == 0) {
+    core_dumps_off(); /* it reads the database's URI, a secret */
+    return soulgw_cli_usage(argc - 1, argv + 1);
   }
 
   /* Process-wide memory policy belongs to the program, not the library.  glibc returns freed

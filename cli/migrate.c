@@ -27,7 +27,7 @@ static void print_counts(const char *from, const soulgw_migrate_counts *n) {
               {"records", n->records},                     {"edges", n->edges},
               {"idempotency records", n->idempotency},     {"collaborations", n->collabs},
               {"timeline entries", n->timeline_entries},   {"observe events", n->events},
-              {"sequences", n->sequences}};
+              {"usage ledger rows", n->usage},             {"sequences", n->sequences}};
   long long total = 0;
   printf("copied sqlite:%s to postgres\n", from);
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {

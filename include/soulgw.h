@@ -104,7 +104,8 @@ SOULGW_API const char *soulgw_strerror(int code);
   X(UNKNOWN_INTERNAL, "UNKNOWN.INTERNAL", 500)                                 \
   X(REQUEST_BAD, "REQUEST.BAD", 400)                                           \
   X(REQUEST_NOT_IMPLEMENTED, "REQUEST.NOT_IMPLEMENTED", 501)                   \
-  X(REQUEST_BUSY, "REQUEST.BUSY", 503)
+  X(REQUEST_BUSY, "REQUEST.BUSY", 503)                                         \
+  X(BUDGET_EXCEEDED, "BUDGET.EXCEEDED", 429)
 
 typedef enum {
 #define SOULGW_API_ENUM_(name, code, status) SOULGW_API_##name,
@@ -184,12 +185,13 @@ SOULGW_API int soulgw_config_get_str(const soulgw_config *cfg, const char *key, 
 typedef struct soulgw_migrate_counts {
   long long sequences, registry_versions, active_versions, idempotency, collabs,
       timeline_entries, records, edges, events;
+  long long usage; /* rows of the usage ledger */
 } soulgw_migrate_counts;
 
 /* Copies the SQLite database at sqlite_path into the PostgreSQL database of cfg's [storage]
  * (backend "postgres" and its url), as `soulgw migrate` does: every tenant's registry versions
  * and active versions, records, edges, idempotency records, collaborations and their
- * timelines, observe events and sequences, with their ids, times and order, so that a gateway
+ * timelines, observe events, the usage ledger and sequences, with their ids, times and order, so that a gateway
  * started on PostgreSQL answers as the SQLite one did and numbers its next records and events
  * after the last ones copied.  The source is read in one transaction (stop the gateway that
  * writes it first: later writes are not copied) after its schema is brought up to date, as a
@@ -202,6 +204,15 @@ typedef struct soulgw_migrate_counts {
  * Except for SOULGW_ENOMEM err gets the reason, NUL-terminated, never the connection URI. */
 SOULGW_API int soulgw_storage_migrate(const soulgw_config *cfg, const char *sqlite_path,
                                       soulgw_migrate_counts *counts, char *err, size_t errlen);
+
+/* The usage ledger (SPEC-llm-routing 3) of cfg's [storage] as a table, for `soulgw usage`:
+ * tenant (NULL or "*": every tenant) from day `from` to day `to` ("YYYY-MM-DD", UTC; NULL: to
+ * today, from to), with the tenant's budget.  It reads what the gateways have written (a
+ * running gateway writes its counts at least every second) and works while they run.  0 with
+ * *out the text (free() it); SOULGW_EINVAL (a bad date or range, err says which),
+ * SOULGW_ESTORE (the store cannot be opened or read), SOULGW_ENOMEM. */
+SOULGW_API int soulgw_usage_table(const soulgw_config *cfg, const char *tenant, const char *from,
+                                  const char *to, char **out, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------------------------ */
 /* JSON values                                                                                 */

@@ -207,6 +207,7 @@ static void wire(soulgw *gw) {
                      .llm = &gw->llm_env,
                      .inflight = &gw->inflight,
                      .observe_events = gw->observe_events,
+                     .ledger = gw->ledger,
                      .mcp_sessions = gw->mcp_sessions};
   sg_ops_prepare(&gw->ctx, sg_http_version());
 }
@@ -372,6 +373,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->llm_cooldowns = sg_metrics_family(gw->metrics, "soulgw_llm_cooldowns_total",
                                         "Times a target began a cooldown.", "target", 200, NULL);
   gw->llm_routes = sg_llm_routes_new();
+  gw->ledger = sg_ledger_new(gw->log);
   gw->observe_events = sg_metrics_family(gw->metrics, "soulgw_observe_events_total",
                                          "Observe events ingested, by topic (the first 100 "
                                          "topics; the rest as other).",
@@ -400,7 +402,7 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
       !gw->llm_tokens || !gw->upstream_duration || !gw->stream_truncated || !gw->observe_events ||
       !gw->registry_load_failures || !gw->redis_errors || !gw->registry_notifications ||
       !gw->tools || !gw->llm || !gw->registry || !gw->llm_routed || !gw->llm_fallbacks ||
-      !gw->llm_cooldowns || !gw->llm_routes ||
+      !gw->llm_cooldowns || !gw->llm_routes || !gw->ledger ||
       sg_llm_add_backend(gw->llm, &sg_llm_openai))
     goto fail;
   wire(gw);
@@ -421,6 +423,7 @@ void soulgw_free(soulgw *gw) {
   sg_tools_free(gw->tools);
   sg_llm_free(gw->llm);
   sg_llm_routes_free(gw->llm_routes);
+  sg_ledger_free(gw->ledger);
   sg_conf_release(gw->initial);
   sg_conf_source_clear(&gw->src);
   sg_replay_free(gw->replay);
@@ -500,6 +503,7 @@ static void start_cleanup(soulgw *gw) {
   cluster_unwire(gw);
   sg_upstream_free(gw->upstream);
   gw->upstream = NULL;
+  sg_ledger_stop(gw->ledger);
   sg_store_close(gw->store);
   gw->store = NULL;
   wire_running(gw);
@@ -533,6 +537,7 @@ int soulgw_start(soulgw *gw, unsigned mode) {
       (rc = sg_store_watch_registry(gw->store, registry_changed, gw)) != 0 ||
       (rc = sg_registry_load(gw->registry, gw->store, c->tools.manifests_file, gw->log,
                              gw->registry_load_failures, err, sizeof err)) != 0 ||
+      (rc = sg_ledger_start(gw->ledger, gw->store)) != 0 ||
       !(gw->upstream = sg_upstream_new(gw->log))) {
     if (!rc) {
       rc = SOULGW_ENOMEM;
@@ -647,6 +652,7 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   sg_upstream_free(gw->upstream); /* after the HTTP side: nothing can start a call now */
   gw->upstream = NULL;
   cluster_unwire(gw);
+  sg_ledger_stop(gw->ledger); /* the last usage counts, through the writer */
   sg_store_close(gw->store); /* finishes the queued writes */
   gw->store = NULL;
   wire_running(gw);

@@ -17,6 +17,7 @@
 #include "base/metrics.h"
 #include "tools/registry.h"
 #include "pipeline/inflight.h"
+#include "store/ledger.h"
 #include "pipeline/req.h"
 #include "pipeline/router.h"
 #include "routes/ctx.h"
@@ -49,6 +50,7 @@ struct soulgw {
   sg_family *stream_truncated;   /* {provider} */
   sg_family *llm_routed, *llm_fallbacks, *llm_cooldowns; /* model aliases (llm/route.c) */
   sg_llm_routes *llm_routes;
+  sg_ledger *ledger; /* the usage ledger (store/ledger.h) */
   sg_family *observe_events;     /* {topic}, first 100 topics */
   sg_family *registry_load_failures; /* tenants served a fallback registry at start */
   sg_family *registry_notifications; /* registry changes LISTEN/NOTIFY delivered */

@@ -30,7 +30,7 @@ extern char **environ;
 enum vtype { T_STR, T_INT, T_BOOL, T_STRV, T_LEVEL, T_FORMAT, T_SYNC, T_TRISTATE, T_INTV };
 
 /* Which struct a key's offset applies to. */
-enum where { W_CONF, W_CRED, W_PROVIDER, W_SERVICE, W_MODEL };
+enum where { W_CONF, W_CRED, W_PROVIDER, W_SERVICE, W_MODEL, W_TENANT };
 
 /* Secret keys are stored by role: env, file or literal of a struct's sg_secret. */
 enum role { R_PLAIN, R_ENV, R_FILE, R_LIT };
@@ -48,6 +48,7 @@ typedef struct keydef {
 #define P(f) offsetof(sg_provider_conf, f)
 #define S(f) offsetof(sg_service_conf, f)
 #define M(f) offsetof(sg_model_conf, f)
+#define TN(f) offsetof(sg_tenant_conf, f)
 #define BIG 0x7fffffffffffLL
 
 static const keydef server_keys[] = {
@@ -152,6 +153,11 @@ static const keydef model_keys[] = {{"targets", T_STRV, M(targets), 0, 0, R_PLAI
                                     {"cooldown_s", T_INT, M(cooldown_s), 0, 86400, R_PLAIN},
                                     {"cooldown_after", T_INT, M(cooldown_after), 1, 1000, R_PLAIN},
                                     {NULL, 0, 0, 0, 0, 0}};
+static const keydef tenant_keys[] = {
+    {"llm_tokens_per_day", T_INT, TN(llm_tokens_per_day), 0, BIG, R_PLAIN},
+    {"llm_requests_per_day", T_INT, TN(llm_requests_per_day), 0, BIG, R_PLAIN},
+    {"tool_calls_per_day", T_INT, TN(tool_calls_per_day), 0, BIG, R_PLAIN},
+    {NULL, 0, 0, 0, 0, 0}};
 static const keydef service_keys[] = {{"route", T_STR, S(route), 0, 0, R_PLAIN},
                                       {"kind", T_STR, S(kind), 0, 0, R_PLAIN},
                                       {"description", T_STR, S(description), 0, 0, R_PLAIN},
@@ -175,6 +181,7 @@ static const sectiondef sections[] = {
     {"auth.hmac_keys.", 1, W_CRED, hmac_keys},   {"tools", 0, W_CONF, tools_keys},
     {"llm", 0, W_CONF, llm_keys},                {"llm.providers.", 1, W_PROVIDER, provider_keys},
     {"llm.models.", 1, W_MODEL, model_keys},
+    {"tenants.", 1, W_TENANT, tenant_keys},
     {"service.", 1, W_SERVICE, service_keys},
     {"metrics", 0, W_CONF, metrics_keys},
     {"collab", 0, W_CONF, collab_keys},
@@ -193,6 +200,7 @@ typedef struct builder {
   sg_cred_conf **tok_tail, **hmac_tail;
   sg_provider_conf **prov_tail;
   sg_model_conf **model_tail;
+  sg_tenant_conf **tenant_tail;
   sg_service_conf **svc_tail;
   sg_buf warn;
   unsigned file_mode; /* of the file read, for the warning about literal secrets */
@@ -552,6 +560,17 @@ static void *entity(builder *b, const sectiondef *sd, const char *name, int line
     e->line = line;
     *b->model_tail = e;
     b->model_tail = &e->next;
+    return e;
+  }
+  if (sd->where == W_TENANT) {
+    for (sg_tenant_conf *e = c->tenants; e; e = e->next)
+      if (strcmp(e->name, name) == 0) return e;
+    sg_tenant_conf *e = sg_arena_calloc(&c->arena, sizeof *e);
+    if (!e || !(e->name = adup(b, name))) return NULL;
+    e->llm_tokens_per_day = e->llm_requests_per_day = e->tool_calls_per_day = -1;
+    e->line = line;
+    *b->tenant_tail = e;
+    b->tenant_tail = &e->next;
     return e;
   }
   for (sg_service_conf *e = c->services; e; e = e->next)
@@ -1141,6 +1160,7 @@ int sg_conf_build(const sg_conf_source *src, sg_conf **out, char *err, size_t er
   b.hmac_tail = &b.c->auth.hmac_keys;
   b.prov_tail = &b.c->llm.providers;
   b.model_tail = &b.c->llm.models;
+  b.tenant_tail = &b.c->tenants;
   b.svc_tail = &b.c->services;
 
   /* 1. the file */

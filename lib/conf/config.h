@@ -59,6 +59,14 @@ typedef struct sg_model_conf {
   struct sg_model_conf *next;
 } sg_model_conf;
 
+/* [tenants.NAME]: a tenant's budgets per UTC day (SPEC-llm-routing 2); -1: no cap. */
+typedef struct sg_tenant_conf {
+  const char *name;
+  long long llm_tokens_per_day, llm_requests_per_day, tool_calls_per_day;
+  int line;
+  struct sg_tenant_conf *next;
+} sg_tenant_conf;
+
 /* [service.NAME]: overrides a standard route or binds a new one.  Unset fields are NULL / -1. */
 typedef struct sg_service_conf {
   const char *name, *route, *kind, *description;
@@ -128,6 +136,7 @@ typedef struct sg_conf {
     const char *instance; /* name in logs and /health; "" for hostname:port */
   } cluster;
   sg_service_conf *services;
+  sg_tenant_conf *tenants; /* [tenants.NAME], in the order of the file */
   sg_strv warnings; /* things worth a log line at start-up and reload (never secrets) */
 } sg_conf;
 

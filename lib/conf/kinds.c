@@ -31,6 +31,7 @@ const sg_service_def sg_standard_services[] = {
     {"openai_embeddings", "/v1/embeddings", "openai_embeddings", "llm:invoke"},
     {"openai_models", "/v1/models", "openai_models", "llm:invoke"},
     {"mcp", "/mcp", "mcp", "tools:execute"},
+    {"usage", "/api/usage", "usage", "usage:read"},
 };
 const size_t sg_standard_services_count = sizeof sg_standard_services / sizeof sg_standard_services[0];
 

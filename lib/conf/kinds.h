@@ -46,7 +46,8 @@ typedef enum sg_dialect {
   X(OPENAI_CHAT, "openai_chat", "POST", OPENAI, "OpenAI-compatible chat completions")            \
   X(OPENAI_EMBEDDINGS, "openai_embeddings", "POST", OPENAI, "OpenAI-compatible embeddings")       \
   X(OPENAI_MODELS, "openai_models", "GET", OPENAI, "OpenAI-compatible model list")                \
-  X(MCP, "mcp", "POST,DELETE", MCP, "Model Context Protocol server (Streamable HTTP)")
+  X(MCP, "mcp", "POST,DELETE", MCP, "Model Context Protocol server (Streamable HTTP)")          \
+  X(USAGE, "usage", "GET", SOULGW, "Read the usage ledger and budget of a tenant")
 
 typedef enum sg_kind_id {
 #define SG_KIND_ENUM_(id, name, methods, dialect, description) SG_KIND_##id,

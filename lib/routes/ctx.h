@@ -15,6 +15,7 @@
 #include "llm/provider.h"
 #include "pipeline/inflight.h"
 #include "pipeline/req.h"
+#include "store/ledger.h"
 #include "store/store.h"
 #include "tools/registry.h"
 #include "tools/run.h"
@@ -30,6 +31,7 @@ typedef struct sg_ctx {
   sg_redis *redis;             /* [cluster] Redis, for /health (NULL: none configured) */
   const char *instance;        /* [cluster] instance, for /health */
   sg_family *observe_events;   /* soulgw_observe_events_total{topic} */
+  sg_ledger *ledger;           /* usage and budgets, for the gateway's life */
   struct sg_mcp_sessions *mcp_sessions; /* MCP sessions (mcp/session.h), for the gateway's life */
   char version_json[512];      /* the /version body, from the facts given to sg_ops_prepare() */
   size_t version_len;

@@ -2,6 +2,7 @@
  * table.c -- the handler of each route kind (see table.h); the kinds themselves, and the
  * standard services that use them, are data in conf/kinds.c.
  */
+#include "routes/api/usage.h"
 #include "routes/routes.h"
 #include "routes/table.h"
 
@@ -29,6 +30,7 @@ static const soulgw_handler_fn handlers[SG_KIND_COUNT] = {
     [SG_KIND_OPENAI_EMBEDDINGS] = SG_ROUTE_HANDLER(openai_embeddings),
     [SG_KIND_OPENAI_MODELS] = SG_ROUTE_HANDLER(openai_models),
     [SG_KIND_MCP] = SG_ROUTE_HANDLER(mcp),
+    [SG_KIND_USAGE] = SG_ROUTE_HANDLER(usage),
 };
 
 soulgw_handler_fn sg_kind_handler(const sg_kind *k) { return handlers[k->id]; }

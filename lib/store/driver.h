@@ -68,6 +68,8 @@ enum {
   SG_TBL_EDGES,       /* (tenant, src, dst, label, props, ts), in the order of storage */
   SG_TBL_EVENTS,      /* (tenant, seq, topic, severity, event, trace_id, ingested_at), in the
                        *  order of ingestion */
+  SG_TBL_USAGE,       /* (tenant, day, kind, name, requests, input_tokens, output_tokens, errors,
+                       *  duration_ms) */
   SG_TBL_COUNT
 };
 
@@ -274,6 +276,17 @@ struct sg_store_driver {
    * ingested_at). */
   int (*event_query)(sg_conn *c, const char *tenant, const char *topic, int64_t since,
                      const char *severity, int limit, sg_row_fn fn, void *ud);
+
+  /* The usage ledger (store/ledger.c).  Adds v (SG_USAGE_NV counters: requests, input tokens,
+   * output tokens, errors, duration ms) to the row of (tenant, day "YYYY-MM-DD", kind, name),
+   * made at zero when missing. */
+  int (*usage_add)(sg_conn *c, const char *tenant, const char *day, const char *kind,
+                   const char *name, const int64_t v[SG_USAGE_NV]);
+  /* Rows with from <= day <= to of tenant (NULL: every tenant), ordered by tenant, day, kind and
+   * name; rows (tenant, day, kind, name, requests, input_tokens, output_tokens, errors,
+   * duration_ms). */
+  int (*usage_range)(sg_conn *c, const char *tenant, const char *from, const char *to,
+                     sg_row_fn fn, void *ud);
 
   /* ---- Moving a database to another engine (store/migrate.c); each may be NULL ---- */
 

@@ -39,6 +39,7 @@ struct wop {
   const char **props; /* edges' props as JSON text, NULL for none */
   size_t nedges;
   sg_collab_limits lim;
+  void *data; /* a write's own arguments that are not copied (the ledger's rows) */
   sg_st st;
   int rc; /* the driver's error of a failed write, 0 for none */
   soulgw_json *result;

@@ -27,7 +27,7 @@ static const char *const table_names[SG_TBL_COUNT] = {
     [SG_TBL_ACTIVE] = "active versions",        [SG_TBL_IDEMPOTENCY] = "idempotency records",
     [SG_TBL_COLLABS] = "collaborations",        [SG_TBL_TIMELINE] = "timeline entries",
     [SG_TBL_RECORDS] = "records",               [SG_TBL_EDGES] = "edges",
-    [SG_TBL_EVENTS] = "observe events",
+    [SG_TBL_EVENTS] = "observe events",         [SG_TBL_USAGE] = "usage ledger rows",
 };
 
 /* One table's copy: the target, and the rows written. */
@@ -65,6 +65,11 @@ static int copy_row(void *ud, const sg_row *r) {
     case SG_TBL_RECORDS: rc = t->record_insert(c, T(0), T(1), T(2), T(3), I(4)); break;
     case SG_TBL_EDGES: rc = t->edge_insert(c, T(0), T(1), T(2), T(3), T(4), I(5)); break;
     case SG_TBL_EVENTS: rc = t->event_insert(c, T(0), I(1), T(2), T(3), T(4), T(5), I(6)); break;
+    case SG_TBL_USAGE: {
+      const int64_t v[SG_USAGE_NV] = {I(4), I(5), I(6), I(7), I(8)};
+      rc = t->usage_add(c, T(0), T(1), T(2), T(3), v);
+      break;
+    }
   }
   if (rc == 0) k->n++;
   else k->failed = rc;
@@ -212,6 +217,7 @@ int soulgw_storage_migrate(const soulgw_config *cfg, const char *sqlite_path,
     out->records = counts[SG_TBL_RECORDS];
     out->edges = counts[SG_TBL_EDGES];
     out->events = counts[SG_TBL_EVENTS];
+    out->usage = counts[SG_TBL_USAGE];
   }
 out:
   ends_close(&e);

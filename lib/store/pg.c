@@ -153,6 +153,13 @@ static const char *const migrations[] = {
     /* 2: HMAC nonces (signatures) accepted by any gateway, until they expire */
     "CREATE TABLE replay_nonces(key text PRIMARY KEY, expires_at bigint NOT NULL);"
     "CREATE INDEX replay_nonces_expiry ON replay_nonces(expires_at);",
+    /* 3: the usage ledger (SPEC-llm-routing 3), one row per tenant, UTC day, kind and name,
+     * to which every gateway of the database adds */
+    "CREATE TABLE usage_ledger(tenant text NOT NULL, day text NOT NULL, kind text NOT NULL,"
+    " name text NOT NULL, requests bigint NOT NULL, input_tokens bigint NOT NULL,"
+    " output_tokens bigint NOT NULL, errors bigint NOT NULL, duration_ms bigint NOT NULL,"
+    " PRIMARY KEY(tenant, day, kind, name));"
+    "CREATE INDEX usage_ledger_day ON usage_ledger(day);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -173,6 +180,7 @@ enum {
   Q_EDGES_OUT, Q_EDGES_IN,
   Q_OBS_INSERT, Q_OBS_QUERY, Q_GRAPH,
   Q_NONCE_CLAIM, Q_NONCE_PURGE,
+  Q_USAGE_ADD, Q_USAGE_RANGE,
   Q_COUNT
 };
 
@@ -182,6 +190,21 @@ static const char *const sql[Q_COUNT] = {
                       " ON CONFLICT(key) DO UPDATE SET expires_at = excluded.expires_at"
                       " WHERE replay_nonces.expires_at <= $3::bigint",
     [Q_NONCE_PURGE] = "DELETE FROM replay_nonces WHERE expires_at <= $1::bigint",
+    /* additive: the gateways sharing the database add up */
+    [Q_USAGE_ADD] = "INSERT INTO usage_ledger AS u(tenant, day, kind, name, requests, input_tokens,"
+                    " output_tokens, errors, duration_ms) VALUES($1::text, $2::text, $3::text,"
+                    " $4::text, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint)"
+                    " ON CONFLICT(tenant, day, kind, name) DO UPDATE SET"
+                    " requests = u.requests + excluded.requests,"
+                    " input_tokens = u.input_tokens + excluded.input_tokens,"
+                    " output_tokens = u.output_tokens + excluded.output_tokens,"
+                    " errors = u.errors + excluded.errors,"
+                    " duration_ms = u.duration_ms + excluded.duration_ms",
+    [Q_USAGE_RANGE] = "SELECT tenant, day, kind, name, requests, input_tokens, output_tokens,"
+                      " errors, duration_ms FROM usage_ledger"
+                      " WHERE ($1::text IS NULL OR tenant = $1::text) AND day >= $2::text"
+                      " AND day <= $3::text ORDER BY tenant COLLATE \"C\", day, kind,"
+                      " name COLLATE \"C\"",
     [Q_PROBE] = "INSERT INTO meta(key, value) VALUES('probe', $1::text)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [Q_SEQ_NEXT] = "INSERT INTO sequences(tenant, name, value) VALUES($1::text, $2::text, 1)"
@@ -1551,6 +1574,19 @@ static int pg_event_query(sg_conn *c, const char *tenant, const char *topic, int
                    fn, ud);
 }
 
+static int pg_usage_add(sg_conn *c, const char *tenant, const char *day, const char *kind,
+                        const char *name, const int64_t v[SG_USAGE_NV]) {
+  return exec_q(CONN(c), Q_USAGE_ADD,
+                ARGS(A_TXT(tenant), A_TXT(day), A_TXT(kind), A_TXT(name), A_INT(v[0]),
+                     A_INT(v[1]), A_INT(v[2]), A_INT(v[3]), A_INT(v[4])),
+                NULL);
+}
+
+static int pg_usage_range(sg_conn *c, const char *tenant, const char *from, const char *to,
+                          sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_USAGE_RANGE, ARGS(A_TXT(tenant), A_TXT(from), A_TXT(to)), fn, ud);
+}
+
 static int pg_nonce_claim(sg_conn *c, const char *key, int64_t expires_ms, int64_t now_ms,
                           int purge) {
   int64_t n = 0;
@@ -1573,7 +1609,8 @@ static int pg_rows(sg_conn *base, int64_t *n) {
                               " (SELECT count(*) FROM idempotency) + (SELECT count(*) FROM"
                               " collabs) + (SELECT count(*) FROM collab_timeline) +"
                               " (SELECT count(*) FROM records) + (SELECT count(*) FROM edges)"
-                              " + (SELECT count(*) FROM observe)");
+                              " + (SELECT count(*) FROM observe)"
+                              " + (SELECT count(*) FROM usage_ledger)");
   if (pq.PQresultStatus(r) == PGRES_TUPLES_OK && pq.PQntuples(r) == 1)
     *n = strtoll(pq.PQgetvalue(r, 0, 0), NULL, 10);
   else
@@ -1650,6 +1687,8 @@ const sg_store_driver sg_store_pg = {
     .graph = pg_graph,
     .event_insert = pg_event_insert,
     .event_query = pg_event_query,
+    .usage_add = pg_usage_add,
+    .usage_range = pg_usage_range,
     .rows = pg_rows,
     .seq_set = pg_seq_set,
     .nonce_claim = pg_nonce_claim,

@@ -92,6 +92,12 @@ static const char *const migrations[] = {
     " FROM collabs c;"
     "DROP TABLE collabs;"
     "ALTER TABLE collabs2 RENAME TO collabs;",
+    /* 3: the usage ledger (SPEC-llm-routing 3), one row per tenant, UTC day, kind and name */
+    "CREATE TABLE usage_ledger(tenant TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,"
+    " name TEXT NOT NULL, requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,"
+    " output_tokens INTEGER NOT NULL, errors INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant, day, kind, name)) WITHOUT ROWID;"
+    "CREATE INDEX usage_ledger_day ON usage_ledger(day);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -105,6 +111,7 @@ enum {
   Q_REC_INSERT, Q_REC_GET, Q_REC_POS, Q_REC_LIST, Q_REC_LIST_ALL, Q_EDGE_INSERT,
   Q_EDGES_OUT, Q_EDGES_OUT_LABEL, Q_EDGES_IN, Q_EDGES_IN_LABEL,
   Q_OBS_INSERT, Q_OBS_QUERY,
+  Q_USAGE_ADD, Q_USAGE_RANGE,
   Q_COUNT
 };
 
@@ -187,6 +194,19 @@ static const char *const sql[Q_COUNT] = {
                     " WHERE tenant = ?1 AND (?2 IS NULL OR topic = ?2)"
                     " AND (?3 < 0 OR ingested_at >= ?3) AND (?4 IS NULL OR severity = ?4)"
                     " ORDER BY id LIMIT ?5",
+    /* additive: several writers (and a migration's copy) add up */
+    [Q_USAGE_ADD] = "INSERT INTO usage_ledger(tenant, day, kind, name, requests, input_tokens,"
+                    " output_tokens, errors, duration_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    " ON CONFLICT(tenant, day, kind, name) DO UPDATE SET"
+                    " requests = requests + excluded.requests,"
+                    " input_tokens = input_tokens + excluded.input_tokens,"
+                    " output_tokens = output_tokens + excluded.output_tokens,"
+                    " errors = errors + excluded.errors,"
+                    " duration_ms = duration_ms + excluded.duration_ms",
+    [Q_USAGE_RANGE] = "SELECT tenant, day, kind, name, requests, input_tokens, output_tokens,"
+                      " errors, duration_ms FROM usage_ledger"
+                      " WHERE (?1 IS NULL OR tenant = ?1) AND day >= ?2 AND day <= ?3"
+                      " ORDER BY tenant, day, kind, name",
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -702,6 +722,18 @@ static int sq_event_query(sg_conn *c, const char *tenant, const char *topic, int
                    fn, ud);
 }
 
+static int sq_usage_add(sg_conn *c, const char *tenant, const char *day, const char *kind,
+                        const char *name, const int64_t v[SG_USAGE_NV]) {
+  return exec_q(CONN(c), Q_USAGE_ADD,
+                ARGS(A_TXT(tenant), A_TXT(day), A_TXT(kind), A_TXT(name), A_INT(v[0]),
+                     A_INT(v[1]), A_INT(v[2]), A_INT(v[3]), A_INT(v[4])));
+}
+
+static int sq_usage_range(sg_conn *c, const char *tenant, const char *from, const char *to,
+                          sg_row_fn fn, void *ud) {
+  return read_rows(CONN(c), Q_USAGE_RANGE, ARGS(A_TXT(tenant), A_TXT(from), A_TXT(to)), fn, ud);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Moving the database to another engine (driver.h, store/migrate.c) */
 
@@ -721,6 +753,8 @@ static const char *const dump_sql[SG_TBL_COUNT] = {
     [SG_TBL_EDGES] = "SELECT tenant, src, dst, label, props, ts FROM edges ORDER BY id",
     [SG_TBL_EVENTS] = "SELECT tenant, seq, topic, severity, event, trace_id, ingested_at"
                       " FROM observe ORDER BY id",
+    [SG_TBL_USAGE] = "SELECT tenant, day, kind, name, requests, input_tokens, output_tokens,"
+                     " errors, duration_ms FROM usage_ledger ORDER BY tenant, day, kind, name",
 };
 
 /* Runs one statement prepared for the occasion and hands its rows to fn (read_rows()'s
@@ -747,7 +781,8 @@ static int sq_rows(sg_conn *c, int64_t *n) {
                      " registry_versions) + (SELECT count(*) FROM registry_active) +"
                      " (SELECT count(*) FROM idempotency) + (SELECT count(*) FROM collabs) +"
                      " (SELECT count(*) FROM collab_timeline) + (SELECT count(*) FROM records)"
-                     " + (SELECT count(*) FROM edges) + (SELECT count(*) FROM observe)",
+                     " + (SELECT count(*) FROM edges) + (SELECT count(*) FROM observe)"
+                     " + (SELECT count(*) FROM usage_ledger)",
                      row_int, n);
   return rc ? rc : *n < 0 ? SG_DRV_FAILED : 0;
 }
@@ -798,6 +833,8 @@ const sg_store_driver sg_store_sqlite = {
     .edges_touching = sq_edges_touching,
     .event_insert = sq_event_insert,
     .event_query = sq_event_query,
+    .usage_add = sq_usage_add,
+    .usage_range = sq_usage_range,
     .dump = sq_dump,
     .rows = sq_rows,
 };

@@ -31,6 +31,10 @@
 
 typedef struct sg_store sg_store;
 
+/* The counters of a usage ledger row (store/ledger.h): requests, input tokens, output tokens,
+ * errors, duration in ms. */
+#define SG_USAGE_NV 5
+
 /* Outcome of an operation. */
 typedef enum {
   SG_ST_OK = 0,

@@ -17,6 +17,7 @@
 
 #include "routes/ctx.h"
 #include "base/json.h"
+#include "routes/api/usage.h"
 #include "routes/fields.h"
 #include "routes/routes.h"
 
@@ -134,8 +135,16 @@ static void put_usage(sg_buf *b, const sg_llm_result *r) {
                 r->output_tokens);
 }
 
+/* Counts a completion in the usage ledger (before its answer, which may release req). */
+static void meter(soulgw_req *req, const char *model, const sg_llm_result *r) {
+  sg_llm_call call = llm_call(req, req->route->ud);
+  sg_usage_llm(req, &call, model, r->served, r->failed, 0, r->input_tokens, r->output_tokens);
+}
+
 static void complete_done(void *ud, const sg_llm_result *r) {
   soulgw_req *req = ud;
+  const char *asked = soulgw_json_string(soulgw_json_get(req->json, "model"));
+  meter(req, asked ? asked : req->snap->conf->llm.default_model, r);
   if (r->failed) {
     if (r->served) soulgw_reply_header(req, "X-Soulgw-Model", r->served);
     soulgw_reply_error(req, r->error, "%s", r->message);
@@ -177,7 +186,8 @@ static const sg_llm_ops complete_ops = {complete_done, NULL, NULL};
  * metadata, tenant}. */
 int sg_route_llm_complete(soulgw_req *req, void *ud) {
   sg_llm_params p;
-  if (read_params(req, &p) || soulgw_req_defer(req)) return 0;
+  if (read_params(req, &p) || sg_budget_refused(req, SG_USAGE_LLM) || soulgw_req_defer(req))
+    return 0;
   sg_llm_call call = llm_call(req, ud);
   sg_llm_route_complete(&call, &p, &complete_ops, req);
   return 0;
@@ -226,6 +236,7 @@ static void stream_done(void *ud, const sg_llm_result *r) {
   stream_ctx *s = ud;
   soulgw_req *req = s->req;
   if (r->served) s->served = r->served;
+  meter(req, s->model, r);
   int rc = ensure_open(s);
   if (rc) {
     soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "cannot open the stream: %s",
@@ -262,7 +273,7 @@ static const sg_llm_ops stream_ops = {stream_done, stream_delta, stream_serving}
 /* POST /api/llm/stream: the request of complete, answered as text/event-stream. */
 int sg_route_llm_stream(soulgw_req *req, void *ud) {
   sg_llm_params p;
-  if (read_params(req, &p)) return 0;
+  if (read_params(req, &p) || sg_budget_refused(req, SG_USAGE_LLM)) return 0;
   p.stream = 1;
   stream_ctx *s = sg_arena_alloc(&req->arena, sizeof *s);
   if (!s) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
@@ -287,6 +298,8 @@ typedef struct embed_ctx {
 static void embed_done(void *ud, sg_llm_embedding *r) {
   embed_ctx *e = ud;
   const char *model = r->served ? r->served : e->model; /* an alias: the target that served */
+  sg_llm_call call = llm_call(e->req, e->req->route->ud);
+  sg_usage_llm(e->req, &call, e->model, r->served, r->failed, 1, r->input_tokens, 0);
   soulgw_reply_header(e->req, "X-Soulgw-Model", model);
   if (r->failed) {
     soulgw_reply_error(e->req, r->error, "%s", r->message);
@@ -345,7 +358,14 @@ int sg_route_llm_embed(soulgw_req *req, void *ud) {
   if (n == 0) return sg_invalid(req, "text must hold at least one string");
   if (n > TEXTS_MAX) return sg_invalid(req, "text has %zu strings; at most %d", n, TEXTS_MAX);
   for (const soulgw_json *t = soulgw_json_first(text); t; t = soulgw_json_next(t), i++)
-    if (!soulgw_json_string(t)) return sg_invalid(req, "text[%zu] must be a string", i);
+    if (!soulgw_json_string(t)) {
+      soulgw_json_free(one);
+      return sg_invalid(req, "text[%zu] must be a string", i);
+    }
+  if (sg_budget_refused(req, SG_USAGE_LLM)) {
+    soulgw_json_free(one);
+    return 0;
+  }
   embed_ctx *ctx = sg_arena_alloc(&req->arena, sizeof *ctx);
   if (!ctx || soulgw_req_defer(req)) {
     soulgw_json_free(one);

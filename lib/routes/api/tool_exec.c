@@ -30,6 +30,7 @@
 #include "tools/schema.h"
 #include "tools/run.h"
 #include "routes/api/tool_exec.h"
+#include "routes/api/usage.h"
 
 /* One execution.  A synchronous run keeps it on the handler's stack; an HTTP tool's run, which
  * finishes on another thread, gets a heap copy that complete() frees. */
@@ -231,6 +232,8 @@ static void complete(exec *x) {
   char *text = NULL;
   size_t len = 0;
   recording *w = NULL;
+  sg_ledger_add(sg_ctx_of(req)->ledger, req->tenant, SG_USAGE_TOOL, m->id, x->run.failed, 0, 0,
+                x->run.ns);
   if (x->run.failed) {
     sg_toolset_release(x->ref);
     fail(req, x->ops, x->ud, x->run.code, "%s", x->run.msg);
@@ -335,6 +338,15 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
       soulgw_json_free(rec);
       return 0;
     }
+  }
+  /* a replay above costs nothing; a run is checked against the tenant's budget */
+  long retry;
+  if (sg_budget_over(req, SG_USAGE_TOOL, detail, sizeof detail, &retry)) {
+    char s[24];
+    sg_toolset_release(ref);
+    snprintf(s, sizeof s, "%ld", retry);
+    soulgw_reply_header(req, "Retry-After", s);
+    return fail(req, ops, call->ud, SOULGW_API_BUDGET_EXCEEDED, "%s", detail);
   }
   /* Only what the run reads is set: sg_tools_run() initializes its outputs itself, and
    * zeroing the whole struct (its message buffer included) shows on the echo path. */

@@ -22,6 +22,8 @@
 #include "base/json.h"
 #include "base/json_scan.h"
 #include "routes/fields.h"
+#include "routes/api/usage.h"
+#include "routes/ctx.h"
 #include "routes/openai/v1.h"
 #include "routes/routes.h"
 
@@ -239,6 +241,12 @@ static void answer_failure(chat_ctx *x, soulgw_api_error err, const char *code, 
   sg_v1_error(req, err, code, retry, "%s", msg);
 }
 
+/* Counts the call in the usage ledger (before its answer, which may release the request). */
+static void meter(chat_ctx *x, const char *served, int failed, long long in, long long out) {
+  sg_llm_call call = sg_v1_call(x->req, x->req->route->ud);
+  sg_usage_llm(x->req, &call, x->model, served ? served : x->served, failed, 0, in, out);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The relay (openai providers) */
 
@@ -254,6 +262,7 @@ static int relay_event(void *ud, const char *data, size_t len) {
 
 static void relay_done(void *ud, sg_llm_relay_result *r) {
   chat_ctx *x = ud;
+  meter(x, r->served, r->failed, r->input_tokens, r->output_tokens);
   if (r->failed) {
     answer_failure(x, r->error, r->code, r->retry_after, r->message);
     return;
@@ -348,6 +357,7 @@ static void local_stream_end(chat_ctx *x, const sg_llm_result *r) {
 
 static void local_done(void *ud, const sg_llm_result *r) {
   chat_ctx *x = ud;
+  meter(x, r->served, r->failed, r->input_tokens, r->output_tokens);
   if (r->failed) {
     answer_failure(x, r->error, NULL, 0, r->message);
     return;
@@ -452,7 +462,7 @@ int sg_route_openai_chat(soulgw_req *req, void *ud) {
   chat_in in;
   if (sg_fields_body(req, chat_fields, &in)) return 0;
   sg_llm_call call = sg_v1_call(req, ud);
-  if (sg_v1_model(req, &call, in.model, 0)) return 0;
+  if (sg_v1_model(req, &call, in.model, 0) || sg_budget_refused(req, SG_USAGE_LLM)) return 0;
   chat_ctx *x = sg_arena_calloc(&req->arena, sizeof *x);
   if (!x) return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
   x->req = req;

@@ -13,6 +13,8 @@
 #include "base/json.h"
 #include "base/json_write.h"
 #include "routes/fields.h"
+#include "routes/api/usage.h"
+#include "routes/ctx.h"
 #include "routes/openai/v1.h"
 #include "routes/routes.h"
 
@@ -81,6 +83,8 @@ static void put_floats(sg_buf *b, const soulgw_json *v) {
 
 static void embed_done(void *ud, sg_llm_embedding *r) {
   embed_ctx *e = ud;
+  sg_llm_call call = sg_v1_call(e->req, e->req->route->ud);
+  sg_usage_llm(e->req, &call, e->model, r->served, r->failed, 1, r->input_tokens, 0);
   soulgw_reply_header(e->req, "X-Soulgw-Model", r->served ? r->served : e->model);
   if (r->failed) {
     sg_v1_error(e->req, r->error, NULL, 0, "%s", r->message);
@@ -149,6 +153,7 @@ int sg_route_openai_embeddings(soulgw_req *req, void *ud) {
     return sg_invalid(req, "dimensions: model %s has %d dimensions; ask for %d or leave it out",
                       in.model, LOCAL_DIM, LOCAL_DIM);
   soulgw_json *one;
+  if (sg_budget_refused(req, SG_USAGE_LLM)) return 0;
   const soulgw_json *texts = texts_of(req, in.input, &one);
   if (!texts) return 0;
   embed_ctx *e = sg_arena_alloc(&req->arena, sizeof *e);

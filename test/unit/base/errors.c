@@ -85,7 +85,11 @@ static void unit_errors_api_table(void) {
          "status of REQUEST.NOT_IMPLEMENTED");
   is_str(soulgw_api_error_code(SOULGW_API_REQUEST_BUSY), "REQUEST.BUSY", "code of REQUEST.BUSY");
   is_int(soulgw_api_error_status(SOULGW_API_REQUEST_BUSY), 503, "status of REQUEST.BUSY");
-  is_int(SOULGW_API_ERROR_COUNT_, 18, "18 API errors");
+  /* Appended for budgets (SPEC-llm-routing 2): a tenant at a cap of its day. */
+  is_str(soulgw_api_error_code(SOULGW_API_BUDGET_EXCEEDED), "BUDGET.EXCEEDED",
+         "code of BUDGET.EXCEEDED");
+  is_int(soulgw_api_error_status(SOULGW_API_BUDGET_EXCEEDED), 429, "status of BUDGET.EXCEEDED");
+  is_int(SOULGW_API_ERROR_COUNT_, 19, "19 API errors");
   /* Every enum value has a distinct code string of the form AREA.NAME. */
   int distinct = 1, shaped = 1;
   for (int a = 0; a < SOULGW_API_ERROR_COUNT_; a++) {

@@ -123,7 +123,7 @@ static void pg_address(char *out, size_t len, const char *dir, const char *name)
 static const store_backend store_backends[] = {
     {
         .name = "sqlite",
-        .schema = 2,
+        .schema = 3,
         .address = sqlite_address,
         .unreachable = "/proc/nope/x.db",
         .exec = sqlite_exec,
@@ -141,7 +141,7 @@ static const store_backend store_backends[] = {
     {
         .name = "postgres",
         .start = pgserver_start,
-        .schema = 2,
+        .schema = 3,
         .address = pg_address,
         .unreachable = "postgresql://soulgw:" PGSERVER_PASSWORD "@127.0.0.1:1/none",
         .exec = pgserver_exec,
