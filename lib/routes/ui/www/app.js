@@ -214,13 +214,14 @@ function lineChart(id, label, colorVar, yFormat) {
   const chart = new Chart($(id), {
     type: 'line',
     data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color,
-      borderWidth: 2, pointRadius: 0, tension: 0.2, spanGaps: false, fill: false }] },
+      borderWidth: 2, pointRadius: 2, pointHoverRadius: 4, tension: 0.2, spanGaps: false, fill: false }] },
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
       interaction: { mode: 'index', intersect: false },
       plugins: { legend: { display: false } },
       scales: {
-        x: { ticks: { color: text, maxTicksLimit: 6, maxRotation: 0 }, grid: { color: grid } },
+        x: { ticks: { color: text, maxTicksLimit: 5, maxRotation: 0, autoSkipPadding: 12,
+          callback(v) { return String(this.getLabelForValue(v)).slice(0, 5); } }, grid: { color: grid } },
         y: { beginAtZero: true, ticks: { color: text, callback: yFormat }, grid: { color: grid } },
       },
     },
@@ -468,12 +469,12 @@ async function renderErrors() {
   if (status) q += `&status=${encodeURIComponent(status)}`;
   const r = await api(q);
   const rows = r.errors.map((e) => el('tr', { 'data-request-id': e.request_id },
-    el('td', { class: 'mono', text: e.time.replace('T', ' ').slice(0, 23) }),
+    el('td', { class: 'mono when', text: e.time.replace('T', ' ').slice(0, 23) }),
     el('td', { text: e.route }),
     el('td', { class: 'num', text: String(e.status) }),
     el('td', { class: 'mono', text: e.code || '–' }),
     el('td', { class: 'msg', text: e.message || '–' }),
-    el('td', {},
+    el('td', { class: 'rid-cell' },
       el('span', { class: 'rid', 'data-rid': e.request_id, text: e.request_id }),
       el('button', { type: 'button', class: 'small quiet copy', text: 'Copy',
         'aria-label': `Copy request id ${e.request_id}`, onclick: () => copyText(e.request_id) })),
