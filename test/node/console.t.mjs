@@ -246,7 +246,8 @@ test('console_browser', async () => {
         await page.waitForSelector('#nav:not([hidden])');
         for (const view of ['overview', 'routes', 'tools', 'usage', 'errors']) {
           await openView(page, view);
-          await sleep(view === 'overview' ? 1200 : 500);
+          if (view === 'overview') await until(page, inked, 'chart-p99');
+          await sleep(300);
           await page.screenshot({ path: `${SHOTS}/${view}-${size}-${scheme}.png`, fullPage: true });
           shots++;
         }

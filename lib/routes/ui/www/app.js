@@ -51,6 +51,13 @@ function utcTime(ms, seconds = true) {
 
 function utcDay(d) { return d.toISOString().slice(0, 10); }
 
+// Names each cell after its column, so a narrow screen can show a row as a stack of fields.
+function labelCells(table) {
+  const names = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+  for (const tr of table.tBodies[0].rows)
+    if (tr.cells.length === names.length) [...tr.cells].forEach((td, i) => td.setAttribute('data-label', names[i]));
+}
+
 function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
 let toastTimer = null;
@@ -152,15 +159,22 @@ function stopRefresh() {
   state.timer = null;
 }
 
+// One refresh at a time; one asked for meanwhile (a view or filter changed) runs after it.
 async function refresh() {
-  if (state.busy) return;
+  if (state.busy) {
+    state.again = true;
+    return;
+  }
   state.busy = true;
   try {
-    if (state.view === 'overview') await renderOverview();
-    else if (state.view === 'routes') await renderRoutes();
-    else if (state.view === 'tools') await renderTools();
-    else if (state.view === 'usage') await renderUsage();
-    else if (state.view === 'errors') await renderErrors();
+    do {
+      state.again = false;
+      if (state.view === 'overview') await renderOverview();
+      else if (state.view === 'routes') await renderRoutes();
+      else if (state.view === 'tools') await renderTools();
+      else if (state.view === 'usage') await renderUsage();
+      else if (state.view === 'errors') await renderErrors();
+    } while (state.again && state.overview);
   } catch (e) {
     if (e.status === 401) showLogin('The gateway no longer accepts this token.');
     else toast(`Could not refresh: ${e.message}`);
@@ -206,6 +220,13 @@ async function loadOverview() {
   return o;
 }
 
+// A point is drawn only when no line reaches it (a lone step with traffic between gaps).
+function isolatedPoint(ctx) {
+  const d = ctx.dataset.data, i = ctx.dataIndex;
+  if (d[i] == null) return 0;
+  return d[i - 1] == null && d[i + 1] == null ? 3 : 0;
+}
+
 function lineChart(id, label, colorVar, yFormat) {
   if (state.charts[id]) return state.charts[id];
   const color = cssVar(colorVar);
@@ -214,7 +235,8 @@ function lineChart(id, label, colorVar, yFormat) {
   const chart = new Chart($(id), {
     type: 'line',
     data: { labels: [], datasets: [{ label, data: [], borderColor: color, backgroundColor: color,
-      borderWidth: 2, pointRadius: 2, pointHoverRadius: 4, tension: 0.2, spanGaps: false, fill: false }] },
+      borderWidth: 2, pointRadius: isolatedPoint, pointHoverRadius: 4, tension: 0.2, spanGaps: false,
+      fill: false }] },
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
       interaction: { mode: 'index', intersect: false },
@@ -277,6 +299,7 @@ async function renderRoutes() {
       el('td', { class: 'num', text: st && st.p99_ms != null ? fmtNum(st.p99_ms, 1) : '–' }));
   });
   $('routes-table').tBodies[0].replaceChildren(...rows);
+  labelCells($('routes-table'));
 }
 
 // ---- tools
@@ -482,6 +505,7 @@ async function renderErrors() {
   if (!rows.length)
     rows.push(el('tr', { class: 'empty' }, el('td', { colspan: '7', text: 'No error answers kept for this filter.' })));
   $('errors-table').tBodies[0].replaceChildren(...rows);
+  labelCells($('errors-table'));
   $('errors-count').textContent = `${r.errors.length} shown (the gateway keeps the last ${r.capacity}); newest first`;
 }
 
