@@ -85,14 +85,14 @@ $(B)/obj/test/%.o: EXTRA_INC := -Itest/helpers
 $(B)/obj/lib/base/version.o: $(B)/commit.h
 
 # The console's files (lib/routes/ui/www/) and Debian's Chart.js are embedded in the binary
-# by lib/routes/ui/assets.c (.incbin of build/embed/); a changed file rebuilds that object.
+# by lib/routes/ui/assets.c (.incbin of build/ui-embed/); a changed file rebuilds that object.
 UI_WWW := $(sort $(wildcard lib/routes/ui/www/*))
 CHARTJS := /usr/share/javascript/chart.js/chart.min.js
-build/embed/chart.min.js: $(wildcard $(CHARTJS))
+build/ui-embed/chart.min.js: $(wildcard $(CHARTJS))
 	@mkdir -p $(dir $@)
 	@if [ ! -f $(CHARTJS) ]; then echo "missing $(CHARTJS); run make deps (libjs-chart.js)"; exit 1; fi
 	$(Q)cp $(CHARTJS) $@
-$(B)/obj/lib/routes/ui/assets.o build/fuzz/obj/lib/routes/ui/assets.o: $(UI_WWW) build/embed/chart.min.js
+$(B)/obj/lib/routes/ui/assets.o build/fuzz/obj/lib/routes/ui/assets.o: $(UI_WWW) build/ui-embed/chart.min.js
 
 # The archive is rebuilt when the list of sources changes too (a deleted file's object must go).
 $(B)/objects.list: FORCE

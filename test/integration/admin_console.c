@@ -182,7 +182,8 @@ static void integration_admin_series(void) {
   long after = series_sum("version", &p99, &j);
   is_int(after - before, 25, "the series counts the 25 requests sent to /version");
   ok(p99 > 0 && p99 <= 10000, "a p99 from the buckets (%.3f ms)", p99);
-  is_int(cJSON_GetArraySize(cJSON_GetObjectItem(j, "points")), 30, "900 s in 30 s steps: 30 points");
+  is_int(cJSON_GetArraySize(cJSON_GetObjectItem(j, "points")), 30,
+         "900 s in 30 s steps: 30 points");
   is_str(json_str(j, "route"), "version", "the route named");
   int found = 0;
   cJSON *rt;
@@ -208,7 +209,8 @@ static void integration_admin_series_bad(void) {
   expect_bad("/api/admin/series?window=3600", "window must be a number of seconds from 5 to 900");
   expect_bad("/api/admin/series?window=abc", "got \"abc\"");
   expect_bad("/api/admin/series?step=7", "step must be a multiple of 5 seconds, got 7");
-  expect_bad("/api/admin/series?window=100&step=30", "window (100) must be a multiple of step (30)");
+  expect_bad("/api/admin/series?window=100&step=30",
+             "window (100) must be a multiple of step (30)");
   expect_bad("/api/admin/series?route=nope", "route \"nope\" is not a route of this gateway");
   expect_bad("/api/admin/errors?limit=0", "limit must be a count from 1 to 200");
   expect_bad("/api/admin/errors?limit=201", "limit must be a count from 1 to 200");
@@ -233,7 +235,8 @@ static void integration_admin_errors_ring(void) {
   is_int(get_as(&gw, "secret-value-never-shown", "/api/tools/list", &r), 401,
          "a wrong token: 401");
   char wrong_id[80];
-  snprintf(wrong_id, sizeof wrong_id, "%s", resp_header(&r, "X-Request-Id") ? resp_header(&r, "X-Request-Id") : "");
+  const char *rid = resp_header(&r, "X-Request-Id");
+  snprintf(wrong_id, sizeof wrong_id, "%s", rid ? rid : "");
   resp_free(&r);
 
   get_as(&gw, TOKEN, "/api/admin/errors", &r);
@@ -256,7 +259,10 @@ static void integration_admin_errors_ring(void) {
   has_str(json_str(e1, "time"), "Z", "  a UTC time");
   int bounded = 1;
   cJSON *e;
-  cJSON_ArrayForEach(e, errs) bounded &= strlen(json_str(e, "message") ? json_str(e, "message") : "") <= 200;
+  cJSON_ArrayForEach(e, errs) {
+    const char *m = json_str(e, "message");
+    bounded &= strlen(m ? m : "") <= 200;
+  }
   ok(bounded, "every message is at most 200 bytes");
   cJSON_Delete(j);
 

@@ -164,8 +164,8 @@ test('console_browser', async () => {
     ok(quiet && quiet.every((v) => v === 0), 'route collab_resolve selected: no traffic');
     await page.select('#series-route', '');
 
-    // keyboard: Tab from the top reaches the views' links
-    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    // keyboard: Tab from the page's top reaches the views' links
+    await page.click('.brand');
     let reached = false;
     for (let i = 0; i < 8 && !reached; i++) {
       await page.keyboard.press('Tab');
@@ -224,10 +224,10 @@ test('console_browser', async () => {
     const usage = await request(gw, 'GET', '/api/usage');
     const ustate = await until(page, () => {
       const s = document.getElementById('usage-status').textContent;
-      return s && { status: s, bars: document.querySelectorAll('#usage-today progress').length };
+      return s && { status: s, bars: document.querySelectorAll('#usage-today .meter').length };
     });
     if (usage.status === 200) {
-      is(ustate && ustate.bars, 3, 'usage: tokens, model requests and tool calls as bars');
+      is(ustate && ustate.bars, 3, 'usage: tokens, model requests and tool calls against their caps');
       ok(await until(page, inked, 'chart-usage') > 200, 'usage: the 30-day bars are drawn');
     } else {
       diag(`usage: /api/usage answers ${usage.status} on this build; the view says so`);

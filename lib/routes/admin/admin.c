@@ -24,7 +24,8 @@ static int answer_buf(soulgw_req *req, sg_buf *b) {
   char *text = sg_buf_detach(b, &len);
   if (failed || !text) {
     free(text);
-    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL,
+                              "out of memory building the answer");
   }
   return sg_req_answer_typed(req, 200, text, len, "application/json");
 }
@@ -92,7 +93,8 @@ static void put_tenants(sg_buf *b, const sg_conf *c) {
   const sg_cred_conf *lists[3] = {c->auth.tokens, c->auth.hmac_keys, c->auth.api_key};
   sg_buf_puts(b, "\"tenants\":[");
   for (int l = 0; l < 3; l++)
-    for (const sg_cred_conf *e = lists[l]; e && n < SG_ARRAY_LEN(seen); e = l < 2 ? e->next : NULL) {
+    for (const sg_cred_conf *e = lists[l]; e && n < SG_ARRAY_LEN(seen);
+         e = l < 2 ? e->next : NULL) {
       size_t k = 0;
       while (k < n && strcmp(seen[k], e->tenant) != 0) k++;
       if (k < n || !e->tenant) continue;

@@ -21,7 +21,7 @@
 SG_INCBIN(sg_ui_index_html, "lib/routes/ui/www/index.html");
 SG_INCBIN(sg_ui_app_css, "lib/routes/ui/www/app.css");
 SG_INCBIN(sg_ui_app_js, "lib/routes/ui/www/app.js");
-SG_INCBIN(sg_ui_chart_js, "build/embed/chart.min.js");
+SG_INCBIN(sg_ui_chart_js, "build/ui-embed/chart.min.js");
 
 #define JS "text/javascript; charset=utf-8"
 

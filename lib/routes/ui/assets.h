@@ -1,6 +1,7 @@
 /*
  * assets.h -- the console's files, embedded in the binary at build time (assets.c): the page
- * (lib/routes/ui/www/) and Debian's Chart.js (libjs-chart.js, copied to build/embed/ by make).
+ * (lib/routes/ui/www/) and Debian's Chart.js (libjs-chart.js, which make copies to
+ * build/ui-embed/).
  */
 #ifndef SG_UI_ASSETS_H
 #define SG_UI_ASSETS_H

@@ -261,7 +261,7 @@ function setSeries(chart, labels, values) {
 async function renderOverview() {
   const route = $('series-route').value;
   const q = `/api/admin/series?window=900&step=10${route ? `&route=${encodeURIComponent(route)}` : ''}`;
-  const [o, s] = await Promise.all([loadOverview(), api(q)]);
+  const [o, s, e] = await Promise.all([loadOverview(), api(q), api('/api/admin/errors?limit=5')]);
   $('f-status').textContent = o.status + (o.components.length ? ` — failing: ${o.components.join(', ')}` : '');
   $('f-status').className = `st-${o.status}`;
   $('f-version').textContent = o.version;
@@ -278,6 +278,30 @@ async function renderOverview() {
   setSeries(lineChart('chart-p99', 'p99 ms', '--warn', (v) => fmtNum(v, 1)), labels,
     s.points.map((p) => p.p99_ms));
   $('series-note').textContent = `${route ? `route ${route}` : 'all routes'} · last 15 minutes, 10 s steps (UTC), refreshed every 5 s`;
+  renderTops(s.routes, e.errors);
+}
+
+// The five busiest routes of the window (a name selects it in the charts) and the last errors.
+function renderTops(routes, errors) {
+  const pick = (name) => () => {
+    $('series-route').value = name;
+    refresh();
+  };
+  const top = routes.slice().sort((a, b) => b.requests - a.requests).slice(0, 5).map((r) => el('tr', {},
+    el('td', {}, el('button', { type: 'button', class: 'link', text: r.route,
+      'aria-label': `Show route ${r.route} in the charts`, onclick: pick(r.route) })),
+    el('td', { class: 'num', text: fmtNum(r.requests) }),
+    el('td', { class: 'num', text: fmtPct(r.error_ratio) }),
+    el('td', { class: 'num', text: r.p99_ms == null ? '–' : fmtNum(r.p99_ms, 1) })));
+  if (!top.length) top.push(el('tr', { class: 'empty' }, el('td', { colspan: '4', text: 'No request in the window.' })));
+  $('top-routes').tBodies[0].replaceChildren(...top);
+  const last = errors.map((x) => el('tr', {},
+    el('td', { class: 'mono when', text: x.time.slice(11, 19) }),
+    el('td', { text: x.route }),
+    el('td', { class: 'num', text: String(x.status) }),
+    el('td', { class: 'msg', text: x.message || x.code || '–', title: x.message || '' })));
+  if (!last.length) last.push(el('tr', { class: 'empty' }, el('td', { colspan: '4', text: 'No error answer kept.' })));
+  $('top-errors').tBodies[0].replaceChildren(...last);
 }
 
 // ---- routes
@@ -390,9 +414,11 @@ function meter(label, used, cap) {
   const over = cap != null && used >= cap;
   const text = cap == null ? `${fmtNum(used)} (no cap)` : `${fmtNum(used)} of ${fmtNum(cap)}`;
   const id = `m-${label.replace(/\W+/g, '-')}`;
-  const bar = el('progress', { id, max: String(cap == null ? Math.max(used, 1) : Math.max(cap, 1)), value: String(used || 0) });
+  // without a cap there is nothing to fill: the count alone
+  const bar = cap == null ? null
+    : el('progress', { id, max: String(Math.max(cap, 1)), value: String(Math.min(used || 0, cap)) });
   return el('div', { class: `meter${over ? ' over' : ''}` },
-    el('label', { for: id }, el('span', { text: label }), el('span', { class: 'muted', text })), bar);
+    el('label', cap == null ? {} : { for: id }, el('span', { text: label }), el('span', { class: 'muted', text })), bar);
 }
 
 async function renderUsage() {
@@ -401,6 +427,7 @@ async function renderUsage() {
   const tenant = state.tenant;
   if (!can('usage_read')) {
     body.hidden = true;
+    status.className = 'note';
     status.textContent = 'The usage ledger needs scope usage:read, which this credential does not hold.';
     return;
   }
@@ -411,10 +438,12 @@ async function renderUsage() {
     u = await api(`/api/usage?from=${utcDay(from)}&to=${utcDay(to)}`, { tenant });
   } catch (e) {
     body.hidden = true;
+    status.className = 'note';
     status.textContent = e.status === 404 ? 'The usage ledger is not available on this gateway.'
       : `The usage ledger did not answer: ${e.message}`;
     return;
   }
+  status.className = 'muted';
   status.textContent = `Tenant ${u.tenant}, ${u.from} to ${u.to} (UTC days).`;
   body.hidden = false;
   const days = [];
