@@ -102,6 +102,14 @@ static void integration_ui_assets_headers(void) {
   get_as(&gw, NULL, "/ui/nothing.js", &r);
   is_int(r.status, 404, "an asset that does not exist: 404");
   resp_free(&r);
+  /* the script puts every server string in as text */
+  get_as(&gw, NULL, "/ui/app.js", &r);
+  ok(r.body && !strstr(r.body, "innerHTML") && !strstr(r.body, "outerHTML") &&
+         !strstr(r.body, "insertAdjacentHTML") && !strstr(r.body, "document.write") &&
+         !strstr(r.body, "eval(") && !strstr(r.body, "localStorage.set") &&
+         !strstr(r.body, "document.cookie"),
+     "the script never parses server strings as HTML and keeps no token beyond the tab");
+  resp_free(&r);
   /* the page holds no inline script or style: the CSP would refuse them */
   get_as(&gw, NULL, "/ui/", &r);
   ok(r.body && !strstr(r.body, "<script>") && !strstr(r.body, "<style") &&

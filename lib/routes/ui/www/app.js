@@ -1,7 +1,7 @@
 // soulgw console (SPEC-console): plain JavaScript over the gateway's JSON APIs.
 //
 // Rules this file keeps: the credential lives in sessionStorage only and goes out as a bearer
-// header; every string from the server reaches the page through textContent (never innerHTML);
+// header; every string from the server reaches the page through textContent, never as markup;
 // no inline script or style (the CSP forbids them); a call the credential's scopes cannot make
 // is not made (the page says what is missing instead).
 'use strict';
