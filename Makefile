@@ -84,6 +84,16 @@ $(B)/obj/test/%.o: EXTRA_INC := -Itest/helpers
 
 $(B)/obj/lib/base/version.o: $(B)/commit.h
 
+# The console's files (lib/routes/ui/www/) and Debian's Chart.js are embedded in the binary
+# by lib/routes/ui/assets.c (.incbin of build/ui-embed/); a changed file rebuilds that object.
+UI_WWW := $(sort $(wildcard lib/routes/ui/www/*))
+CHARTJS := /usr/share/javascript/chart.js/chart.min.js
+build/ui-embed/chart.min.js: $(wildcard $(CHARTJS))
+	@mkdir -p $(dir $@)
+	@if [ ! -f $(CHARTJS) ]; then echo "missing $(CHARTJS); run make deps (libjs-chart.js)"; exit 1; fi
+	$(Q)cp $(CHARTJS) $@
+$(B)/obj/lib/routes/ui/assets.o build/fuzz/obj/lib/routes/ui/assets.o: $(UI_WWW) build/ui-embed/chart.min.js
+
 # The archive is rebuilt when the list of sources changes too (a deleted file's object must go).
 $(B)/objects.list: FORCE
 	@mkdir -p $(B)
@@ -121,7 +131,7 @@ $(B)/soulgw.pc: Makefile include/soulgw.h
 
 APT_PKGS := pkg-config libmicrohttpd-dev libcjson-dev libsodium-dev libinih-dev libsqlite3-dev \
             libcurl4-openssl-dev mandoc curl perl sqlite3 python3 libpq-dev postgresql \
-            libhiredis-dev redis-server
+            libhiredis-dev redis-server libjs-chart.js chromium
 deps:
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -149,7 +159,7 @@ node-deps:
 	  echo "  NPM   test/node/package.json -> $(NPM_DIR)"; \
 	  rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR) && \
 	  cp test/node/package.json test/node/package-lock.json $(NPM_DIR)/ && \
-	  (cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) || \
+	  (cd $(NPM_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) || \
 	  { cat $(NPM_DIR)/npm.log; rm -rf $(NPM_DIR); exit 1; }; \
 	fi
 
@@ -162,6 +172,7 @@ run: deps
 	@echo "  GATEWAY_TOKEN_LOCAL=$${GATEWAY_TOKEN_LOCAL:-$(DEV_TOKEN)}"
 	@echo "  GATEWAY_HMAC_LOCAL=$${GATEWAY_HMAC_LOCAL:-$(DEV_HMAC)}"
 	@echo "serving conf/gateway.toml on http://127.0.0.1:8080 (Ctrl-C drains and stops)"
+	@echo "console: http://127.0.0.1:8080/ui/ (paste the GATEWAY_TOKEN_LOCAL above)"
 	@GATEWAY_TOKEN_LOCAL=$${GATEWAY_TOKEN_LOCAL:-$(DEV_TOKEN)} \
 	 GATEWAY_HMAC_LOCAL=$${GATEWAY_HMAC_LOCAL:-$(DEV_HMAC)} \
 	 exec $(B)/soulgw --config conf/gateway.toml

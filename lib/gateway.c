@@ -107,6 +107,7 @@ static int build_snap(soulgw *gw, sg_conf *conf, sg_snap **out, char *err, size_
   s->conf = sg_conf_ref(conf);
   if (!(s->router = sg_router_new())) goto fail;
   if ((rc = sg_ops_bind(&gw->ctx, s->router, conf, err, errlen))) goto fail;
+  if ((rc = sg_ui_bind(&gw->ctx, s->router, conf, err, errlen))) goto fail;
   for (size_t i = 0; i < sg_standard_services_count; i++) {
     const sg_service_def *def = &sg_standard_services[i];
     if ((rc = bind_service(gw, s->router, def, service_conf(conf, def->name), err, errlen)))

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/metrics.h"
+#include "base/metrics_recent.h"
 #include "base/route_syntax.h"
 
 typedef atomic_uint_fast64_t counter;
@@ -64,6 +65,7 @@ struct sg_metrics {
   sg_family *families;
   char *version, *commit;
   double start_time;
+  sg_recent *recent; /* the console's recent window (metrics_recent.h) */
 };
 
 sg_metrics *sg_metrics_new(void) {
@@ -71,7 +73,8 @@ sg_metrics *sg_metrics_new(void) {
   if (!m) return NULL;
   pthread_mutex_init(&m->lock, NULL);
   m->start_time = (double)sg_wall_ms() / 1000.0;
-  if (sg_metrics_route(m, "unmatched") != SG_METRICS_UNMATCHED) {
+  if (!(m->recent = sg_recent_new(SG_METRICS_MAX_ROUTES)) ||
+      sg_metrics_route(m, "unmatched") != SG_METRICS_UNMATCHED) {
     sg_metrics_free(m);
     return NULL;
   }
@@ -107,6 +110,7 @@ void sg_metrics_free(sg_metrics *m) {
   }
   free(m->version);
   free(m->commit);
+  sg_recent_free(m->recent);
   pthread_mutex_destroy(&m->lock);
   free(m);
 }
@@ -134,6 +138,19 @@ int sg_metrics_route(sg_metrics *m, const char *name) {
 out:
   pthread_mutex_unlock(&m->lock);
   return id;
+}
+
+sg_recent *sg_metrics_recent(sg_metrics *m) { return m ? m->recent : NULL; }
+
+double sg_metrics_start_time(const sg_metrics *m) { return m->start_time; }
+
+int sg_metrics_route_count(sg_metrics *m) {
+  return atomic_load_explicit(&m->nroutes, memory_order_acquire);
+}
+
+const char *sg_metrics_route_name(sg_metrics *m, int route) {
+  if (route < 0 || route >= sg_metrics_route_count(m)) return NULL;
+  return atomic_load_explicit(&m->routes[route], memory_order_acquire)->name;
 }
 
 static size_t code_index(int status) {

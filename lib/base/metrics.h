@@ -55,6 +55,14 @@ const char *sg_metrics_label(const sg_metrics *m, const char *value, const char 
 /* Build information shown as soulgw_build_info and process start time. */
 void sg_metrics_set_build(sg_metrics *m, const char *version, const char *commit);
 
+/* The console's recent window (metrics_recent.h), kept for the life of m. */
+struct sg_recent *sg_metrics_recent(sg_metrics *m);
+/* When m was created (epoch seconds): the process start. */
+double sg_metrics_start_time(const sg_metrics *m);
+/* The number of route ids assigned, and the name of one (NULL when out of range). */
+int sg_metrics_route_count(sg_metrics *m);
+const char *sg_metrics_route_name(sg_metrics *m, int route);
+
 /* Prometheus text exposition format 0.0.4. */
 int sg_metrics_render_text(sg_metrics *m, sg_buf *out);
 /* {"total_requests","total_errors","routes":[{"route","requests","errors","avg_latency_ms"}]} */

@@ -111,6 +111,9 @@ static const keydef mcp_keys[] = {
     {"allowed_origins", T_STRV, C(mcp.allowed_origins), 0, 0, R_PLAIN},
     {"instructions", T_STR, C(mcp.instructions), 0, 0, R_PLAIN},
     {NULL, 0, 0, 0, 0, 0}};
+static const keydef ui_keys[] = {{"enabled", T_BOOL, C(ui.enabled), 0, 0, R_PLAIN},
+                                 {"path", T_STR, C(ui.path), 0, 0, R_PLAIN},
+                                 {NULL, 0, 0, 0, 0, 0}};
 static const keydef llm_keys[] = {{"default_model", T_STR, C(llm.default_model), 0, 0, R_PLAIN},
                                   {"embed_model", T_STR, C(llm.embed_model), 0, 0, R_PLAIN},
                                   {NULL, 0, 0, 0, 0, 0}};
@@ -187,6 +190,7 @@ static const sectiondef sections[] = {
     {"collab", 0, W_CONF, collab_keys},
     {"mcp", 0, W_CONF, mcp_keys},
     {"cluster", 0, W_CONF, cluster_keys},
+    {"ui", 0, W_CONF, ui_keys},
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1016,6 +1020,18 @@ static void check_credentials(builder *b) {
   free(v);
 }
 
+/* [ui] path: a literal prefix that starts and ends with '/', of letters, digits and -._~ */
+static void validate_ui(builder *b, const char *p) {
+  size_t n = strlen(p);
+  int ok = n >= 2 && n <= 64 && p[0] == '/' && p[n - 1] == '/' && !strstr(p, "//");
+  for (const char *q = p; *q && ok; q++)
+    ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+         strchr("/-._~", *q);
+  if (!ok)
+    problem(b, "ui.path: \"%s\" must start and end with '/' and hold only letters, digits, "
+               "'-', '.', '_', '~' and single '/' (at most 64 characters)", p);
+}
+
 static void validate(builder *b) {
   sg_conf *c = b->c;
   char loc[300];
@@ -1070,6 +1086,7 @@ static void validate(builder *b) {
   if (!strchr(c->llm.embed_model, ':') && !alias_named(c, c->llm.embed_model))
     problem(b, "llm.embed_model: expected provider:model, got \"%s\"",
             c->llm.embed_model);
+  validate_ui(b, c->ui.path);
   for (sg_service_conf *s = c->services; s; s = s->next) {
     snprintf(loc, sizeof loc, "%s:%d: [service.%s]", b->file, s->line, s->name);
     const sg_service_def *def = sg_service_find(s->name);
@@ -1117,6 +1134,8 @@ static void set_defaults(sg_conf *c) {
   c->mcp.max_sessions = 10000;
   c->mcp.instructions = "";
   c->cluster.instance = ""; /* "": hostname:port, filled in at start */
+  c->ui.enabled = 1;
+  c->ui.path = "/ui/";
 }
 
 static void conf_free(sg_conf *c) {

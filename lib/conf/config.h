@@ -135,6 +135,10 @@ typedef struct sg_conf {
     sg_secret redis_url;  /* redis://[:password@]host:port/db (a secret); no source: no Redis */
     const char *instance; /* name in logs and /health; "" for hostname:port */
   } cluster;
+  struct {
+    int enabled;      /* serve the console */
+    const char *path; /* its prefix, "/ui/" */
+  } ui;
   sg_service_conf *services;
   sg_tenant_conf *tenants; /* [tenants.NAME], in the order of the file */
   sg_strv warnings; /* things worth a log line at start-up and reload (never secrets) */

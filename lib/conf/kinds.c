@@ -32,6 +32,9 @@ const sg_service_def sg_standard_services[] = {
     {"openai_models", "/v1/models", "openai_models", "llm:invoke"},
     {"mcp", "/mcp", "mcp", "tools:execute"},
     {"usage", "/api/usage", "usage", "usage:read"},
+    {"admin_overview", "/api/admin/overview", "admin_overview", "admin:read"},
+    {"admin_series", "/api/admin/series", "admin_series", "admin:read"},
+    {"admin_errors", "/api/admin/errors", "admin_errors", "admin:read"},
 };
 const size_t sg_standard_services_count = sizeof sg_standard_services / sizeof sg_standard_services[0];
 

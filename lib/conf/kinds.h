@@ -46,8 +46,11 @@ typedef enum sg_dialect {
   X(OPENAI_CHAT, "openai_chat", "POST", OPENAI, "OpenAI-compatible chat completions")            \
   X(OPENAI_EMBEDDINGS, "openai_embeddings", "POST", OPENAI, "OpenAI-compatible embeddings")       \
   X(OPENAI_MODELS, "openai_models", "GET", OPENAI, "OpenAI-compatible model list")                \
-  X(MCP, "mcp", "POST,DELETE", MCP, "Model Context Protocol server (Streamable HTTP)")          \
-  X(USAGE, "usage", "GET", SOULGW, "Read the usage ledger and budget of a tenant")
+  X(MCP, "mcp", "POST,DELETE", MCP, "Model Context Protocol server (Streamable HTTP)")         \
+  X(USAGE, "usage", "GET", SOULGW, "Read the usage ledger and budget of a tenant")                \
+  X(ADMIN_OVERVIEW, "admin_overview", "GET", SOULGW, "The console's overview: health, build")    \
+  X(ADMIN_SERIES, "admin_series", "GET", SOULGW, "Requests, errors and p99 over the last minutes") \
+  X(ADMIN_ERRORS, "admin_errors", "GET", SOULGW, "The last error answers")
 
 typedef enum sg_kind_id {
 #define SG_KIND_ENUM_(id, name, methods, dialect, description) SG_KIND_##id,

@@ -33,6 +33,7 @@
 #include "pipeline/auth.h"
 #include "pipeline/inflight.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/recent_note.h"
 
 /* application/json or application/<x>+json, with an optional charset that must be UTF-8. */
 static int is_json_type(const char *ct) {
@@ -332,6 +333,7 @@ void sg_pipeline_done(soulgw_req *req, int aborted) {
   const char *err = req->err_code;
   pthread_mutex_unlock(&req->lock);
   sg_metrics_request(f->metrics, req->metric_route, req->method_bit, status ? status : 499, ns);
+  sg_recent_note(req, status ? status : 499, ns);
   sg_metrics_inflight(f->metrics, -1);
   if (!req->snap->conf->log.access || !sg_log_enabled(f->log, SOULGW_LOG_INFO)) return;
   char path[257];

@@ -254,6 +254,11 @@ int sg_req_static(soulgw_req *req, int status, const char *body, size_t len) {
   return answer_as(req, status, body, NULL, len, "application/json", NULL);
 }
 
+int sg_req_static_typed(soulgw_req *req, int status, const char *body, size_t len,
+                        const char *type) {
+  return answer_as(req, status, body, NULL, len, type, NULL);
+}
+
 int soulgw_reply_json(soulgw_req *req, int status, soulgw_json *body) {
   if (!body) {
     soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory building the answer");

@@ -126,6 +126,9 @@ int sg_traceparent_trace_id(const char *tp, char out[33]);
 int sg_req_not_found(soulgw_req *req);
 /* Answers with a body held in static storage (not copied). */
 int sg_req_static(soulgw_req *req, int status, const char *body, size_t len);
+/* The same with a Content-Type of its own (static). */
+int sg_req_static_typed(soulgw_req *req, int status, const char *body, size_t len,
+                        const char *type);
 /* Answers with a malloc'd body (taken in every case) of the given Content-Type (static). */
 int sg_req_answer_typed(soulgw_req *req, int status, char *body, size_t len, const char *type);
 /* Answers an error whose JSON body the handler rendered itself (taken in every case), for a

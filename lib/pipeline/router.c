@@ -113,9 +113,22 @@ static sg_path *new_path(sg_router *r, const char *pattern) {
   return p;
 }
 
+/* 1 when the route's pattern is valid: a path pattern, or with SG_ROUTE_SLASH a literal one
+ * followed by '/'. */
+static int pattern_ok(const sg_route *route) {
+  const char *p = route->pattern;
+  size_t n = p ? strlen(p) : 0;
+  if (!p) return 0;
+  if (!(route->flags & SG_ROUTE_SLASH)) return sg_pattern_check(p) == 0;
+  char head[256];
+  if (n < 2 || n >= sizeof head || p[n - 1] != '/' || strchr(p, '{')) return 0;
+  memcpy(head, p, n - 1);
+  head[n - 1] = '\0';
+  return sg_pattern_check(head) == 0;
+}
+
 int sg_router_add(sg_router *r, const sg_route *route) {
-  if (!route->pattern || sg_pattern_check(route->pattern) || !route->methods || !route->fn)
-    return SOULGW_EINVAL;
+  if (!pattern_ok(route) || !route->methods || !route->fn) return SOULGW_EINVAL;
   sg_path *p = find_path(r, route->pattern);
   if (p && (p->methods & route->methods)) return SOULGW_EEXIST;
   if (!p && !(p = new_path(r, route->pattern))) return SOULGW_ENOMEM;

@@ -16,6 +16,8 @@
 
 /* Internal route flags, next to the public SOULGW_ROUTE_* ones. */
 #define SG_ROUTE_OPS 0x100u /* operations route: no authentication, tenant or body stage */
+#define SG_ROUTE_SLASH 0x200u /* a literal pattern that ends with '/' (the console's page),
+                               * matched exactly like any literal */
 
 typedef struct sg_route {
   const char *name, *pattern, *kind, *description;

@@ -52,5 +52,12 @@ int sg_route_openai_embeddings(soulgw_req *req, void *ud);
 int sg_route_openai_models(soulgw_req *req, void *ud);
 /* mcp/: the MCP server (SPEC-protocols 2) */
 int sg_route_mcp(soulgw_req *req, void *ud);
+/* admin/admin.c: the console's APIs (SPEC-console 2) */
+int sg_route_admin_overview(soulgw_req *req, void *ud);
+int sg_route_admin_series(soulgw_req *req, void *ud);
+int sg_route_admin_errors(soulgw_req *req, void *ud);
+/* ui/ui.c: the console's page (SPEC-console 1), bound at [ui] path unless [ui] enabled is
+ * false; its assets need no credential. */
+int sg_ui_bind(sg_ctx *ctx, sg_router *r, const sg_conf *conf, char *err, size_t errlen);
 
 #endif

@@ -31,6 +31,9 @@ static const soulgw_handler_fn handlers[SG_KIND_COUNT] = {
     [SG_KIND_OPENAI_MODELS] = SG_ROUTE_HANDLER(openai_models),
     [SG_KIND_MCP] = SG_ROUTE_HANDLER(mcp),
     [SG_KIND_USAGE] = SG_ROUTE_HANDLER(usage),
+    [SG_KIND_ADMIN_OVERVIEW] = SG_ROUTE_HANDLER(admin_overview),
+    [SG_KIND_ADMIN_SERIES] = SG_ROUTE_HANDLER(admin_series),
+    [SG_KIND_ADMIN_ERRORS] = SG_ROUTE_HANDLER(admin_errors),
 };
 
 soulgw_handler_fn sg_kind_handler(const sg_kind *k) { return handlers[k->id]; }
