@@ -4,6 +4,8 @@
 #   make run        install missing packages, build, serve conf/gateway.toml on 127.0.0.1:8080
 #   make check      install missing packages, build with sanitizers, run every test (T=filter)
 #   make perf       the perf_* load scenarios against a release build
+#   make bench      BENCHMARKS.md's tables on this machine, as markdown (minutes; bench/run --help;
+#                   BENCH_ARGS="-s 5 -r 3 --only scaling,graph" passes options)
 #   make fuzz       build the libFuzzer targets (clang); fuzz-run fuzzes, fuzz-smoke runs the seeds
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make uninstall
@@ -57,7 +59,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 COMMIT   := $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
 BUILT_AT := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
-.PHONY: all run check check-build check-run deps node-deps perf pg-perf fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
+.PHONY: all run check check-build check-run deps node-deps perf pg-perf bench fuzz fuzz-run fuzz-smoke install uninstall clean lint-man FORCE
 FORCE:
 .DEFAULT_GOAL := all
 
@@ -247,6 +249,12 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS)
+
+# make bench: every table of BENCHMARKS.md reproduced on this machine (bench/run, python3 and wrk;
+# it runs ../shared/bench's compare and compare-llm where they exist, perf_run and pg_appends).
+# Not part of make check: it takes minutes and its figures are measurements, not assertions.
+bench: all $(B)/t/perf_run $(B)/t/pg_appends
+	@B=$(B) bench/run $(BENCH_ARGS)
 
 # make pg-perf: durable appends on a real PostgreSQL, the store against the naive floor
 # (test/perf/pg_appends.c; CONNS=4 THREADS=64 SECONDS=5), on a release build.
