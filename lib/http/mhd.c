@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -673,6 +674,33 @@ static int listen_on(const char *address, int port, int *bound, char *err, size_
   return fd;
 }
 
+/* Open files the process needs besides its clients' connections: the store, upstream and Redis
+ * sockets, the log, libmicrohttpd's epoll and inter-thread channels. */
+#define FD_RESERVE 256
+
+/* How many connections the daemon may hold: wanted, once the soft open-file limit is raised to
+ * fit it (up to the hard limit).  When it cannot fit, fewer, with a warning: past the limit
+ * libmicrohttpd would accept connections it cannot serve and leave them hanging (and stopping
+ * it in that state can abort the process). */
+static unsigned connection_limit(sg_http *h, int wanted) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return (unsigned)wanted;
+  rlim_t need = (rlim_t)wanted + FD_RESERVE;
+  if (rl.rlim_cur < need) {
+    struct rlimit up = {rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max,
+                        rl.rlim_max};
+    if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0) rl.rlim_cur = up.rlim_cur;
+  }
+  if (rl.rlim_cur >= need) return (unsigned)wanted;
+  long long fit = (long long)rl.rlim_cur - FD_RESERVE;
+  if (fit < (long long)rl.rlim_cur / 2) fit = (long long)rl.rlim_cur / 2;
+  sg_log(h->log, SOULGW_LOG_WARN,
+         "server.max_connections does not fit the open-file limit: connections past it wait",
+         SG_I("max_connections", wanted), SG_I("open_file_limit", (long long)rl.rlim_cur),
+         SG_I("serving_at_most", fit));
+  return (unsigned)fit;
+}
+
 int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **out, char *err,
                   size_t errlen) {
   sg_http *h = calloc(1, sizeof *h);
@@ -703,7 +731,7 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
       flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
       MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->external || threads == 1 ? 0 : threads),
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+      MHD_OPTION_CONNECTION_LIMIT, connection_limit(h, o->max_connections),
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
