@@ -3,10 +3,10 @@
  *
  * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
  * on a queue under a mutex, then wakes the thread through an eventfd if it sleeps (an awake
- * thread looks at the queue before it sleeps again).  The thread moves queued
- * jobs onto the multi handle (or onto a timer list when they carry a delay) and waits in
- * epoll_wait() on the sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's
- * own timer (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
+ * thread looks at the queue before it sleeps again).  The thread moves queued jobs onto the
+ * multi handle (or onto a timer list when they carry a delay) and waits in epoll_wait() on the
+ * sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's own timer
+ * (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
  * then advances only the transfers whose sockets are ready, so the cost of an event does not
  * grow with the number of transfers in flight, and finished transfers are completed through
  * their callbacks.
@@ -14,8 +14,8 @@
  * The multi handle keeps a cache of open connections shared by all its transfers, so a call to
  * a host that was called before reuses the kept-alive connection instead of connecting again;
  * easy handles are pooled as well, and a kept-alive connection's socket stays in the epoll set
- * between its transfers (see on_socket).  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
- * touches signals), no redirects and only the http and https protocols.
+ * between its transfers (see on_socket).  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library
+ * never touches signals), no redirects and only the http and https protocols.
  *
  * A call with a network policy (an HTTP tool's) opens its sockets through on_open(), which
  * checks each address the host resolved to before connecting and refuses the ones the policy
