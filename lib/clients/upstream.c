@@ -2,18 +2,20 @@
  * upstream.c -- outbound HTTP over libcurl (see upstream.h); the only file that calls libcurl.
  *
  * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
- * on a queue under a mutex, then wakes the thread through an eventfd.  The thread moves queued
- * jobs onto the multi handle (or onto a timer list when they carry a delay) and waits in
- * epoll_wait() on the sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's
- * own timer (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
+ * on a queue under a mutex, then wakes the thread through an eventfd if it sleeps (an awake
+ * thread looks at the queue before it sleeps again).  The thread moves queued jobs onto the
+ * multi handle (or onto a timer list when they carry a delay) and waits in epoll_wait() on the
+ * sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION), libcurl's own timer
+ * (CURLMOPT_TIMERFUNCTION), the eventfd and its timers; curl_multi_socket_action()
  * then advances only the transfers whose sockets are ready, so the cost of an event does not
  * grow with the number of transfers in flight, and finished transfers are completed through
  * their callbacks.
  *
  * The multi handle keeps a cache of open connections shared by all its transfers, so a call to
  * a host that was called before reuses the kept-alive connection instead of connecting again;
- * easy handles are pooled as well.  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library never
- * touches signals), no redirects and only the http and https protocols.
+ * easy handles are pooled as well, and a kept-alive connection's socket stays in the epoll set
+ * between its transfers (see on_socket).  Transfers use HTTP/1.1, CURLOPT_NOSIGNAL (the library
+ * never touches signals), no redirects and only the http and https protocols.
  *
  * A call with a network policy (an HTTP tool's) opens its sockets through on_open(), which
  * checks each address the host resolved to before connecting and refuses the ones the policy
@@ -31,6 +33,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -46,6 +49,7 @@
 #define EVENTS_MAX 64
 
 typedef struct job {
+  struct sg_upstream *u;
   struct job *next;               /* queue or timer list */
   struct job *prev_act, *next_act; /* the list of transfers on the multi handle */
   CURL *easy;
@@ -77,6 +81,7 @@ struct sg_upstream {
   int ep, efd; /* epoll set, wakeup eventfd */
   pthread_t thread;
   int thread_started, start_failed; /* under lock: started on the first call */
+  atomic_int sleeping; /* the thread is (about to be) in epoll_wait: a new job must wake it */
 
   pthread_mutex_t lock; /* guards the fields up to the next comment */
   pthread_cond_t cond;
@@ -94,7 +99,19 @@ struct sg_upstream {
   uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
   int no_proxy_env;     /* no proxy variable was set at start */
   int no_prereq;        /* the loaded libcurl lacks CURLOPT_PREREQFUNCTION (before 7.80) */
+  unsigned char *fds;   /* FD_* state by descriptor (see on_socket) */
+  size_t nfds;
 };
+
+/* What the thread knows of a descriptor: the events it is in the epoll set for, whether it is
+ * one of the connection sockets on_open() made (whose close on_close() sees), and whether it
+ * is parked: libcurl stopped watching it (a kept-alive connection between two transfers) but
+ * it stays in the epoll set. */
+#define FD_IN 1u
+#define FD_OUT 2u
+#define FD_IN_SET 4u
+#define FD_OURS 8u
+#define FD_PARKED 16u
 
 /* libcurl is loaded on the first outbound call rather than linked: with its TLS, Kerberos,
  * LDAP and SSH dependencies it is some thirty libraries and 3 MB of resident memory that a
@@ -234,6 +251,17 @@ static job *job_new(const sg_up_req *r) {
   /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait for the
    * upstream's go-ahead, a round trip (or a second) lost on every such call. */
   struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+  /* The User-Agent goes in as one of the headers, unless the caller sent its own: set as
+   * CURLOPT_USERAGENT, libcurl formats it twice per transfer through its printf, which costs
+   * about a hundred instructions a byte. */
+  int own_agent = 0;
+  for (size_t i = 0; r->headers && r->headers[i]; i++)
+    own_agent |= strncasecmp(r->headers[i], "User-Agent:", 11) == 0;
+  if (h && !own_agent) {
+    struct curl_slist *n = curl_slist_append(h, "User-Agent: soulgw/" SOULGW_VERSION);
+    if (!n) curl_slist_free_all(h);
+    h = n;
+  }
   for (size_t i = 0; h && r->headers && r->headers[i]; i++) {
     struct curl_slist *n = curl_slist_append(h, r->headers[i]);
     if (!n) {
@@ -280,11 +308,13 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
     return SOULGW_ESTATE;
   }
   int was_empty = u->queue == NULL;
+  j->u = u;
   *u->queue_tail = j;
   u->queue_tail = &j->next;
   pthread_mutex_unlock(&u->lock);
-  /* One wakeup per batch: the thread takes the whole queue when it wakes. */
-  if (was_empty) wake(u);
+  /* One wakeup per batch, and none while the thread is awake: it takes the whole queue when it
+   * wakes, and looks at the queue again before it sleeps (see run()). */
+  if (was_empty && atomic_load(&u->sleeping)) wake(u);
   return 0;
 }
 
@@ -329,6 +359,21 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* The state of descriptor fd (grown on demand), or NULL when out of memory. */
+static unsigned char *fd_state(sg_upstream *u, curl_socket_t fd) {
+  if (fd < 0) return NULL;
+  if ((size_t)fd >= u->nfds) {
+    size_t n = u->nfds ? u->nfds : 256;
+    while (n <= (size_t)fd) n *= 2;
+    unsigned char *p = realloc(u->fds, n);
+    if (!p) return NULL;
+    memset(p + u->nfds, 0, n - u->nfds);
+    u->fds = p;
+    u->nfds = n;
+  }
+  return &u->fds[fd];
+}
+
 /* Opens the socket for one address libcurl is about to connect to, unless the call's policy
  * refuses that address: libcurl then tries the host's next address, or fails the transfer
  * with CURLE_COULDNT_CONNECT. */
@@ -345,7 +390,22 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockadd
       return CURL_SOCKET_BAD;
     }
   }
-  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  unsigned char *st = j && fd >= 0 ? fd_state(j->u, fd) : NULL;
+  if (st) *st = FD_OURS;
+  return fd;
+}
+
+/* libcurl closes a socket on_open() made: it leaves the epoll set (parked or not) and its
+ * state is forgotten, so that a new socket given the same number starts afresh. */
+static int on_close(void *ud, curl_socket_t fd) {
+  sg_upstream *u = ud;
+  unsigned char *st = fd_state(u, fd);
+  if (st) {
+    if (*st & FD_IN_SET) epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
+    *st = 0;
+  }
+  return close(fd);
 }
 
 /* Called once a connection is ready for the request, new or kept alive: checks the address of
@@ -389,9 +449,10 @@ static CURL *easy_get(sg_upstream *u) {
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
   if (!u->no_prereq && curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK)
     u->no_prereq = 1;
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "soulgw/" SOULGW_VERSION);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   return e;
@@ -586,24 +647,52 @@ static void cancel_everything(sg_upstream *u, job *q) {
   }
 }
 
-/* libcurl tells which sockets to watch for what. */
-static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
-  sg_upstream *u = userp;
-  (void)e;
-  if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
-    return 0;
-  }
+/* Puts fd in the epoll set for events, or changes them; the state is updated. */
+static void fd_watch(sg_upstream *u, curl_socket_t fd, unsigned char *st, unsigned want) {
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.data.fd = fd;
-  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
+  int op = *st & FD_IN_SET ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (epoll_ctl(u->ep, op, fd, &ev) != 0) {
     /* a descriptor closed and reused behind libcurl's back, or one it forgot to remove */
     op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     epoll_ctl(u->ep, op, fd, &ev);
   }
+  *st = (unsigned char)((*st & FD_OURS) | FD_IN_SET | want);
+}
+
+/* Takes fd out of the epoll set. */
+static void fd_unwatch(sg_upstream *u, curl_socket_t fd, unsigned char *st) {
+  epoll_ctl(u->ep, EPOLL_CTL_DEL, fd, NULL);
+  *st &= FD_OURS;
+}
+
+/* libcurl tells which sockets to watch for what.  libcurl says REMOVE for a kept-alive
+ * connection at the end of every transfer and IN again at the start of the next: a connection
+ * socket of ours is parked in the epoll set instead of being taken out, and the next transfer
+ * on it costs no epoll_ctl when it watches for the same events.  An event on a parked socket
+ * (the upstream closed it, or sent something unasked) takes it out then (see run()); its close
+ * goes through on_close(), so a parked state never outlives the socket. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
+  sg_upstream *u = userp;
+  unsigned char spare = 0, *st = fd_state(u, fd);
+  (void)e;
+  if (!st) st = &spare; /* out of memory: unparked, as before */
+  if (what == CURL_POLL_REMOVE) {
+    if ((*st & (FD_OURS | FD_IN_SET)) == (FD_OURS | FD_IN_SET) && st != &spare)
+      *st |= FD_PARKED;
+    else
+      fd_unwatch(u, fd, st);
+    return 0;
+  }
+  unsigned want = (what & CURL_POLL_IN ? FD_IN : 0u) | (what & CURL_POLL_OUT ? FD_OUT : 0u);
+  /* only a socket of ours is trusted to be still in the set: another one may have been closed
+   * (and its number reused) without a REMOVE */
+  int trusted = socketp || (*st & FD_OURS);
+  if (!trusted || !(*st & FD_IN_SET) || (*st & (FD_IN | FD_OUT)) != want)
+    fd_watch(u, fd, st, want);
+  *st &= (unsigned char)~FD_PARKED;
   if (!socketp) curl_multi_assign(u->multi, fd, u);
   return 0;
 }
@@ -675,13 +764,25 @@ static void *run(void *arg) {
     }
     curl_timeout_if_due(u);
     finish_transfers(u);
-    int n = epoll_wait(u->ep, evs, EVENTS_MAX, wait_ms(u));
+    /* Callers wake the thread only when it sleeps: say so, then look at the queue once more
+     * (a job queued before the flag was seen is taken now, one queued after it wakes us). */
+    atomic_store(&u->sleeping, 1);
+    pthread_mutex_lock(&u->lock);
+    int pending = u->queue || u->stop || u->cancel_asked != u->cancel_done;
+    pthread_mutex_unlock(&u->lock);
+    int n = epoll_wait(u->ep, evs, EVENTS_MAX, pending ? 0 : wait_ms(u));
+    atomic_store(&u->sleeping, 0);
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd, running;
       if (fd == u->efd) {
         uint64_t v;
         while (read(u->efd, &v, sizeof v) < 0 && errno == EINTR) {
         }
+        continue;
+      }
+      unsigned char *st = (size_t)fd < u->nfds ? &u->fds[fd] : NULL;
+      if (st && (*st & FD_PARKED)) {
+        fd_unwatch(u, fd, st); /* no transfer wants it; its next one adds it again */
         continue;
       }
       uint32_t e = evs[i].events;
@@ -779,6 +880,7 @@ void sg_upstream_free(sg_upstream *u) {
   if (u->multi) curl_multi_cleanup(u->multi); /* closes the kept connections */
   if (u->ep >= 0) close(u->ep);
   if (u->efd >= 0) close(u->efd);
+  free(u->fds);
   pthread_cond_destroy(&u->cond);
   pthread_mutex_destroy(&u->lock);
   free(u);
