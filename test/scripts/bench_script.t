@@ -9,7 +9,7 @@ if python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])
 else echo "not ok 1 - bench_script: bench/run is valid python3"; fi
 out=$(bench/run --help 2>&1); rc=$?
 missing=""
-for t in shared perf scaling graph memory startup pg targets; do
+for t in shared perf scaling graph memory startup pg routing targets; do
   case $out in *"$t"*) ;; *) missing="$missing $t" ;; esac
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then echo "ok 2 - bench_script: --help exits 0 and names every table"
