@@ -32,6 +32,7 @@
 
 #include "badinput.h"
 #include "harness.h"
+#include "mockup.h"
 #include "tap.h"
 
 #define TOKEN "test-token"
@@ -68,11 +69,6 @@ static int mock_get(int *field) {
   pthread_mutex_unlock(&mock.lock);
   return v;
 }
-
-typedef struct upload {
-  char *p;
-  size_t len;
-} upload;
 
 typedef struct sse {
   const char *const *pieces;
@@ -114,15 +110,6 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   return (ssize_t)n;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body) {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
 static enum MHD_Result reply_sse(struct MHD_Connection *c, const char *const *pieces, int mode) {
   sse *s = calloc(1, sizeof *s);
   s->pieces = pieces;
@@ -149,7 +136,7 @@ static enum MHD_Result embeddings(struct MHD_Connection *c, cJSON *req) {
                             "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[%d,%d,0]}",
                             k == n ? "" : ",", k - 1, 3 * k, 4 * k);
   snprintf(body + off, sizeof body - off, "],\"usage\":{\"prompt_tokens\":9,\"total_tokens\":9}}");
-  return reply(c, 200, body);
+  return mock_reply(c, 200, body);
 }
 
 static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -158,19 +145,8 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
   (void)cls;
   (void)method;
   (void)version;
-  upload *u = *state;
-  if (!u) {
-    *state = calloc(1, sizeof(upload));
-    return MHD_YES;
-  }
-  if (*size) {
-    u->p = realloc(u->p, u->len + *size + 1);
-    memcpy(u->p + u->len, data, *size);
-    u->len += *size;
-    u->p[u->len] = '\0';
-    *size = 0;
-    return MHD_YES;
-  }
+  mock_body *u = mock_collect(state, data, size);
+  if (!u) return MHD_YES;
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
   const char *tp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent");
@@ -189,35 +165,24 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
   int stream = cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"));
   enum MHD_Result ret;
   if (strcmp(url, "/v1/embeddings") == 0) ret = embeddings(c, req);
-  else if (strcmp(url, "/v1/chat/completions") != 0) ret = reply(c, 404, "{\"error\":{\"message\":\"no such path\"}}");
-  else if (!strcmp(model, "ok") || (!strcmp(model, "flaky") && !flaky)) ret = reply(c, 200, completion);
+  else if (strcmp(url, "/v1/chat/completions") != 0) ret = mock_reply(c, 404, "{\"error\":{\"message\":\"no such path\"}}");
+  else if (!strcmp(model, "ok") || (!strcmp(model, "flaky") && !flaky)) ret = mock_reply(c, 200, completion);
   else if (!strcmp(model, "flaky") || !strcmp(model, "down"))
-    ret = reply(c, !strcmp(model, "down") ? 503 : 500, "{\"error\":{\"message\":\"overloaded\"}}");
+    ret = mock_reply(c, !strcmp(model, "down") ? 503 : 500, "{\"error\":{\"message\":\"overloaded\"}}");
   else if (!strcmp(model, "nousage"))
-    ret = reply(c, 200, "{\"choices\":[{\"message\":{\"content\":\"one two three four\"},\"finish_reason\":\"stop\"}]}");
+    ret = mock_reply(c, 200, "{\"choices\":[{\"message\":{\"content\":\"one two three four\"},\"finish_reason\":\"stop\"}]}");
   else if (!strcmp(model, "slow")) {
     for (int i = 0; i < 15 && !mock.quit; i++) usleep(100 * 1000);
-    ret = reply(c, 200, completion);
-  } else if (!strcmp(model, "badjson")) ret = reply(c, 200, "this is not json{");
-  else if (!strcmp(model, "e400")) ret = reply(c, 400, "{\"error\":{\"message\":\"model e400 does not exist\"}}");
-  else if (!strcmp(model, "e401")) ret = reply(c, 401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-te**42\"}}");
+    ret = mock_reply(c, 200, completion);
+  } else if (!strcmp(model, "badjson")) ret = mock_reply(c, 200, "this is not json{");
+  else if (!strcmp(model, "e400")) ret = mock_reply(c, 400, "{\"error\":{\"message\":\"model e400 does not exist\"}}");
+  else if (!strcmp(model, "e401")) ret = mock_reply(c, 401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-te**42\"}}");
   else if (!strcmp(model, "stream") && stream) ret = reply_sse(c, sse_ok, 0);
   else if (!strcmp(model, "streambreak") && stream) ret = reply_sse(c, sse_one, 1);
   else if (!strcmp(model, "streamhang") && stream) ret = reply_sse(c, sse_one, 2);
-  else ret = reply(c, 404, "{\"error\":{\"message\":\"unknown model\"}}");
+  else ret = mock_reply(c, 404, "{\"error\":{\"message\":\"unknown model\"}}");
   cJSON_Delete(req);
   return ret;
-}
-
-static void mock_completed(void *cls, struct MHD_Connection *c, void **state,
-                           enum MHD_RequestTerminationCode toe) {
-  (void)cls;
-  (void)c;
-  (void)toe;
-  upload *u = *state;
-  if (u) free(u->p);
-  free(u);
-  *state = NULL;
 }
 
 static void mock_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -232,15 +197,8 @@ static void mock_connection(void *cls, struct MHD_Connection *c, void **socket_c
 }
 
 static int mock_start(void) {
-  mock.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, mock_handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                            mock_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, mock_connection,
-                            NULL, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
-                                                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
-                            MHD_OPTION_END);
+  mock.d = mock_daemon(mock_handle, mock_connection, &mock.port);
   if (!mock.d) return -1;
-  mock.port = MHD_get_daemon_info(mock.d, MHD_DAEMON_INFO_BIND_PORT)->port;
   mock_reset();
   return 0;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mockup.h"
 #include "tap.h"
 
 #define TOKEN "test-token"
@@ -60,11 +61,6 @@ static void called(const char *model) {
   pthread_mutex_unlock(&mock.lock);
 }
 
-typedef struct upload {
-  char *p;
-  size_t len;
-} upload;
-
 typedef struct sse {
   int next, cut;
 } sse;
@@ -86,15 +82,6 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   return (ssize_t)n;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body) {
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
 static enum MHD_Result reply_sse(struct MHD_Connection *c, int cut) {
   sse *s = calloc(1, sizeof *s);
   s->cut = cut;
@@ -109,19 +96,8 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
                                    const char *method, const char *version, const char *data,
                                    size_t *size, void **state) {
   (void)cls, (void)method, (void)version, (void)url;
-  upload *u = *state;
-  if (!u) {
-    *state = calloc(1, sizeof(upload));
-    return MHD_YES;
-  }
-  if (*size) {
-    u->p = realloc(u->p, u->len + *size + 1);
-    memcpy(u->p + u->len, data, *size);
-    u->len += *size;
-    u->p[u->len] = '\0';
-    *size = 0;
-    return MHD_YES;
-  }
+  mock_body *u = mock_collect(state, data, size);
+  if (!u) return MHD_YES;
   cJSON *req = u->p ? cJSON_Parse(u->p) : NULL;
   const cJSON *m = cJSON_GetObjectItem(req, "model");
   char model[32];
@@ -129,40 +105,25 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
   cJSON_Delete(req);
   called(model);
   char body[512];
-  if (!strncmp(model, "e500", 4)) return reply(c, 500, "{\"error\":{\"message\":\"boom\"}}");
-  if (!strncmp(model, "e429", 4)) return reply(c, 429, "{\"error\":{\"message\":\"slow down\"}}");
-  if (!strncmp(model, "e400", 4)) return reply(c, 400, "{\"error\":{\"message\":\"bad\"}}");
+  if (!strncmp(model, "e500", 4)) return mock_reply(c, 500, "{\"error\":{\"message\":\"boom\"}}");
+  if (!strncmp(model, "e429", 4)) return mock_reply(c, 429, "{\"error\":{\"message\":\"slow down\"}}");
+  if (!strncmp(model, "e400", 4)) return mock_reply(c, 400, "{\"error\":{\"message\":\"bad\"}}");
   if (!strncmp(model, "stream", 6)) return reply_sse(c, 0);
   if (!strncmp(model, "break", 5)) return reply_sse(c, 1);
   if (strcmp(url, "/v1/embeddings") == 0)
-    return reply(c, 200, "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"usage\":{\"prompt_tokens\":1}}");
+    return mock_reply(c, 200, "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"usage\":{\"prompt_tokens\":1}}");
   if (!strncmp(model, "slow", 4))
     for (int i = 0; i < 15 && !mock.quit; i++) usleep(100 * 1000);
   snprintf(body, sizeof body,
            "{\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"from %s\"},"
            "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
            model, model);
-  return reply(c, 200, body);
-}
-
-static void mock_completed(void *cls, struct MHD_Connection *c, void **state,
-                           enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
-  upload *u = *state;
-  if (u) free(u->p);
-  free(u);
-  *state = NULL;
+  return mock_reply(c, 200, body);
 }
 
 static int mock_start(void) {
-  mock.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, mock_handle, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                            mock_completed, NULL, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET,
-                                                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
-                            MHD_OPTION_END);
+  mock.d = mock_daemon(mock_handle, NULL, &mock.port);
   if (!mock.d) return -1;
-  mock.port = MHD_get_daemon_info(mock.d, MHD_DAEMON_INFO_BIND_PORT)->port;
   return 0;
 }
 

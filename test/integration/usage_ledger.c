@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "mockup.h"
 #include "tap.h"
 
 #define TOK_A "usage-a-token"         /* tenant-a: llm, tools, usage:read */
@@ -38,11 +39,6 @@ static char manifests[256];
 
 /* ------------------------------------------------------------------------------------------ */
 /* The mock upstream */
-
-typedef struct upload {
-  char *p;
-  size_t len;
-} upload;
 
 static const char *const sse_events[] = {
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n",
@@ -61,39 +57,19 @@ static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   return (ssize_t)n;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body) {
-  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                           MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
 static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version, const char *data,
                                    size_t *size, void **state) {
   (void)cls, (void)method, (void)version, (void)url;
-  upload *u = *state;
-  if (!u) {
-    *state = calloc(1, sizeof(upload));
-    return MHD_YES;
-  }
-  if (*size) {
-    u->p = realloc(u->p, u->len + *size + 1);
-    memcpy(u->p + u->len, data, *size);
-    u->len += *size;
-    u->p[u->len] = '\0';
-    *size = 0;
-    return MHD_YES;
-  }
+  mock_body *u = mock_collect(state, data, size);
+  if (!u) return MHD_YES;
   cJSON *req = u->p ? cJSON_Parse(u->p) : NULL;
   const cJSON *m = cJSON_GetObjectItem(req, "model");
   int stream = cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"));
   char model[32];
   snprintf(model, sizeof model, "%s", cJSON_IsString(m) ? m->valuestring : "");
   cJSON_Delete(req);
-  if (!strcmp(model, "e429")) return reply(c, 429, "{\"error\":{\"message\":\"slow down\"}}");
+  if (!strcmp(model, "e429")) return mock_reply(c, 429, "{\"error\":{\"message\":\"slow down\"}}");
   if (stream) {
     int *next = calloc(1, sizeof *next);
     struct MHD_Response *r =
@@ -109,27 +85,10 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
            "\"message\":{\"role\":\"assistant\",\"content\":\"from %s\"},\"finish_reason\":\"stop\"}],"
            "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}",
            model, model);
-  return reply(c, 200, body);
+  return mock_reply(c, 200, body);
 }
 
-static void mock_completed(void *cls, struct MHD_Connection *c, void **state,
-                           enum MHD_RequestTerminationCode toe) {
-  (void)cls, (void)c, (void)toe;
-  upload *u = *state;
-  if (u) free(u->p);
-  free(u);
-  *state = NULL;
-}
-
-static struct MHD_Daemon *mock_start(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-      mock_handle, NULL, MHD_OPTION_NOTIFY_COMPLETED, mock_completed, NULL,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_END);
-  if (d) mock_port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
-  return d;
-}
+static struct MHD_Daemon *mock_start(void) { return mock_daemon(mock_handle, NULL, &mock_port); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers */
