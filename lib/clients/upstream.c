@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "base/crypto.h"
+#include "clients/h1.h"
 #include "clients/upstream.h"
 
 #define DEFAULT_MAX_RESPONSE (64u << 20)
@@ -66,21 +67,27 @@ typedef struct job {
   uint64_t last_io; /* when the last byte came (idle timeout) */
   long status;
   int aborted, too_large, oom;
+  int timed;            /* counted in nidle: the thread checks its deadlines */
+  int plain;            /* goes through h1.c, not libcurl (see plain_ok) */
+  sg_h1_call call;      /* the plain way's */
   sg_netpolicy *policy; /* a reference, or NULL: connect anywhere */
   int trusted_name;     /* the policy trusts the URL's host by name */
   int refused;          /* the policy refused an address; why says which */
   char why[192];
   sg_buf resp;
   char errbuf[CURL_ERROR_SIZE];
-  /* method, url, label and body follow in the same allocation */
+  /* method, url, label, body and (the plain way) the request head follow in the same
+   * allocation */
 } job;
 
 struct sg_upstream {
   sg_log *log;
-  CURLM *multi;
+  CURLM *multi; /* the thread's: made's value once the thread saw it (NULL: none yet) */
   int ep, efd; /* epoll set, wakeup eventfd */
   pthread_t thread;
   int thread_started, start_failed; /* under lock: started on the first call */
+  int curl_failed;                  /* under lock: libcurl could not be loaded */
+  CURLM *made;                      /* under lock: the multi handle, made by ensure_curl */
   atomic_int sleeping; /* the thread is (about to be) in epoll_wait: a new job must wake it */
 
   pthread_mutex_t lock; /* guards the fields up to the next comment */
@@ -92,12 +99,14 @@ struct sg_upstream {
 
   /* the upstream thread's own */
   job *timers; /* by start_at */
-  job *active;
+  job *active;          /* calls under way, both ways */
+  sg_h1 *h1;            /* the plain way's connections */
   CURL *pool[POOL_MAX];
   size_t npool;
-  size_t nidle;         /* transfers on the multi handle with an idle timeout */
+  size_t nidle;         /* active calls with a deadline the thread checks (job.timed) */
   uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
   int no_proxy_env;     /* no proxy variable was set at start */
+  int no_plain;         /* every call goes through libcurl (sg_upstream_set_plain) */
   int no_prereq;        /* the loaded libcurl lacks CURLOPT_PREREQFUNCTION (before 7.80) */
   unsigned char *fds;   /* FD_* state by descriptor (see on_socket) */
   size_t nfds;
@@ -198,7 +207,8 @@ static void job_free(job *j) {
   if (!j) return;
   /* Header values may hold keys: wipe them before the memory goes back to malloc. */
   for (struct curl_slist *h = j->headers; h; h = h->next) sg_wipe(h->data, strlen(h->data));
-  curl_slist_free_all(j->headers);
+  if (j->headers) curl_slist_free_all(j->headers);
+  if (j->plain) sg_wipe((char *)(uintptr_t)j->call.head, j->call.head_len);
   sg_buf_free(&j->resp);
   sg_netpolicy_release(j->policy);
   free(j);
@@ -223,12 +233,26 @@ static int is_http_url(const char *url) {
   return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
 }
 
-static job *job_new(const sg_up_req *r) {
+/* The plain way's callbacks (below). */
+static int plain_head(sg_h1_call *c, const char **msg);
+static int plain_body(sg_h1_call *c, const char *data, size_t len, const char **msg);
+static void plain_done(sg_h1_call *c, sg_up_err err, const char *msg);
+
+/* Whether a call can go the plain way (h1.c): plain http:// to a literal address, no policy to
+ * check, no proxy to go through.  The length of its request head, or 0 when it cannot. */
+static size_t plain_ok(const sg_upstream *u, const sg_up_req *r, const char *method) {
+  sg_h1_target t;
+  if (u->no_plain || r->policy || !u->no_proxy_env || sg_h1_parse_url(r->url, &t) != 0) return 0;
+  return sg_h1_head(NULL, 0, method, &t, r->headers, r->body ? r->body_len : 0);
+}
+
+static job *job_new(const sg_upstream *u, const sg_up_req *r) {
   const char *method = r->method ? r->method : "POST";
   const char *label = r->label ? r->label : "upstream";
   size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
   size_t bl = r->body ? r->body_len : 0;
-  job *j = malloc(sizeof *j + ml + ul + ll + bl + 1);
+  size_t hl = plain_ok(u, r, method);
+  job *j = malloc(sizeof *j + ml + ul + ll + bl + 1 + hl);
   if (!j) return NULL;
   memset(j, 0, sizeof *j);
   char *p = (char *)(j + 1);
@@ -248,6 +272,21 @@ static job *job_new(const sg_up_req *r) {
   j->max_response = r->max_response ? r->max_response : DEFAULT_MAX_RESPONSE;
   j->start_at = sg_now_ns() + (r->delay_ms > 0 ? (uint64_t)r->delay_ms * 1000000u : 0);
   sg_buf_init(&j->resp, 0);
+  if (hl) {
+    /* the target points into the job's own copy of the URL */
+    char *head = p + bl + 1;
+    sg_h1_parse_url(j->url, &j->call.target);
+    j->call.head_len = sg_h1_head(head, hl, method, &j->call.target, r->headers, bl);
+    j->call.head = head;
+    j->call.body = j->body;
+    j->call.body_len = bl;
+    j->call.no_body = strcmp(method, "HEAD") == 0;
+    j->call.on_head = plain_head;
+    j->call.on_body = plain_body;
+    j->call.on_done = plain_done;
+    j->plain = 1;
+    return j;
+  }
   /* libcurl would otherwise send "Expect: 100-continue" for larger bodies and wait for the
    * upstream's go-ahead, a round trip (or a second) lost on every such call. */
   struct curl_slist *h = curl_slist_append(NULL, "Expect:");
@@ -286,6 +325,7 @@ static job *job_new(const sg_up_req *r) {
 /* The public side: queueing */
 
 static int ensure_started(sg_upstream *u);
+static int ensure_curl(sg_upstream *u);
 
 static void wake(sg_upstream *u) {
   uint64_t one = 1;
@@ -295,11 +335,15 @@ static void wake(sg_upstream *u) {
 
 int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
+  int plain = plain_ok(u, r, r->method ? r->method : "POST") > 0;
   pthread_mutex_lock(&u->lock);
-  int started = u->refusing ? SOULGW_ESTATE : ensure_started(u) ? SOULGW_EHTTP : 0;
-  pthread_mutex_unlock(&u->lock); /* started before job_new(): it calls into libcurl */
+  int started = u->refusing                      ? SOULGW_ESTATE
+                : ensure_started(u)              ? SOULGW_EHTTP
+                : !plain && ensure_curl(u) != 0 ? SOULGW_EHTTP
+                                                 : 0;
+  pthread_mutex_unlock(&u->lock); /* libcurl is loaded before job_new(): it calls into it */
   if (started != 0) return started;
-  job *j = job_new(r);
+  job *j = job_new(u, r);
   if (!j) return SOULGW_ENOMEM;
   pthread_mutex_lock(&u->lock);
   if (u->refusing) {
@@ -471,8 +515,17 @@ static void easy_put(sg_upstream *u, CURL *e) {
   else curl_easy_cleanup(e);
 }
 
+static void active_link(sg_upstream *u, job *j) {
+  j->next_act = u->active;
+  if (u->active) u->active->prev_act = j;
+  u->active = j;
+  j->timed = j->idle_timeout_ms || (j->plain && j->timeout_ms);
+  if (j->timed) u->nidle++;
+}
+
 static void active_unlink(sg_upstream *u, job *j) {
-  if (j->idle_timeout_ms) u->nidle--;
+  if (j->timed) u->nidle--;
+  j->timed = 0;
   if (j->prev_act) j->prev_act->next_act = j->next_act;
   else u->active = j->next_act;
   if (j->next_act) j->next_act->prev_act = j->prev_act;
@@ -489,7 +542,10 @@ static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
   res.buf = &j->resp;
   res.errmsg = err == SG_UP_OK ? "" : msg;
   res.duration_ns = j->t0 ? sg_now_ns() - j->t0 : 0;
-  if (j->easy) {
+  if (j->plain) {
+    if (j->call.content_type[0]) res.content_type = j->call.content_type;
+    res.retry_after = j->call.retry_after;
+  } else if (j->easy) {
     char *ct = NULL;
     if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK) res.content_type = ct;
     curl_off_t ra = 0;
@@ -504,8 +560,63 @@ static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
            SG_F("duration_ms", (double)res.duration_ns / 1e6));
   }
   j->done(j->ud, &res);
-  easy_put(u, j->easy);
+  if (j->easy) easy_put(u, j->easy);
   job_free(j);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The plain way: h1.c calls these on the upstream thread */
+
+static job *job_of(sg_h1_call *c) { return (job *)(void *)((char *)c - offsetof(job, call)); }
+
+static int plain_head(sg_h1_call *c, const char **msg) {
+  job *j = job_of(c);
+  j->status = c->status;
+  if (j->idle_timeout_ms) j->last_io = sg_now_ns();
+  /* an answer that says up front it is too large is refused before its body is read */
+  if (!(j->chunk && c->status >= 200 && c->status < 300) && c->content_length >= 0 &&
+      (unsigned long long)c->content_length > j->max_response) {
+    *msg = "the answer is over the size limit";
+    return SG_UP_TOO_LARGE;
+  }
+  return 0;
+}
+
+static int plain_body(sg_h1_call *c, const char *data, size_t len, const char **msg) {
+  job *j = job_of(c);
+  if (j->idle_timeout_ms) j->last_io = sg_now_ns();
+  if (j->chunk && j->status >= 200 && j->status < 300) {
+    if (j->chunk(j->ud, j->status, data, len) != 0) {
+      *msg = "the chunk callback stopped the transfer";
+      return SG_UP_ABORTED;
+    }
+    return 0;
+  }
+  if (len > j->max_response - j->resp.len) {
+    *msg = "the answer is over the size limit";
+    return SG_UP_TOO_LARGE;
+  }
+  if (sg_buf_append(&j->resp, data, len) != 0) {
+    *msg = "out of memory";
+    return SG_UP_OTHER;
+  }
+  return 0;
+}
+
+static void plain_done(sg_h1_call *c, sg_up_err err, const char *msg) {
+  job *j = job_of(c);
+  active_unlink(j->u, j);
+  complete(j->u, j, err, msg);
+}
+
+/* Ends a plain call early (its timeout, or the module stopping). */
+static void plain_abort(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
+  if (j->call.conn) {
+    sg_h1_abort(u->h1, &j->call, err, msg);
+  } else {
+    active_unlink(u, j);
+    complete(u, j, err, msg);
+  }
 }
 
 static sg_up_err classify(job *j, CURLcode rc) {
@@ -529,6 +640,15 @@ static sg_up_err classify(job *j, CURLcode rc) {
 }
 
 static void start(sg_upstream *u, job *j) {
+  if (j->plain) {
+    j->t0 = j->last_io = sg_now_ns();
+    active_link(u, j);
+    if (!u->h1 || sg_h1_start(u->h1, &j->call) != 0) {
+      active_unlink(u, j);
+      complete(u, j, SG_UP_OTHER, "out of memory");
+    }
+    return;
+  }
   CURL *e = easy_get(u);
   if (!e) {
     complete(u, j, SG_UP_OTHER, "out of memory");
@@ -565,10 +685,7 @@ static void start(sg_upstream *u, job *j) {
     complete(u, j, SG_UP_OTHER, "cannot add the transfer");
     return;
   }
-  j->next_act = u->active;
-  if (u->active) u->active->prev_act = j;
-  u->active = j;
-  if (j->idle_timeout_ms) u->nidle++;
+  active_link(u, j);
 }
 
 /* Starts j now or puts it on the timer list. */
@@ -586,7 +703,7 @@ static void schedule(sg_upstream *u, job *j, uint64_t now) {
 static void finish_transfers(sg_upstream *u) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(u->multi, &left))) {
+  while (u->multi && (m = curl_multi_info_read(u->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
     CURL *e = m->easy_handle;
     CURLcode rc = m->data.result;
@@ -608,18 +725,34 @@ static void finish_transfers(sg_upstream *u) {
   }
 }
 
-/* Ends the transfers that have been idle too long; returns the milliseconds until the next
- * one could be (POLL_MAX_MS when none). */
+/* Ends the transfers that have been idle too long, and the plain calls past their timeout
+ * (libcurl keeps its own); returns the milliseconds until the next deadline (POLL_MAX_MS when
+ * none).  The list may change under a completion (a retry starts a call), so after one the
+ * walk starts over. */
 static int check_idle(sg_upstream *u, uint64_t now) {
   uint64_t next = (uint64_t)POLL_MAX_MS * 1000000u;
-  for (job *j = u->active, *n; u->nidle && j; j = n) {
-    n = j->next_act;
+again:
+  for (job *j = u->active; u->nidle && j; j = j->next_act) {
+    if (!j->timed) continue;
+    if (j->plain && j->timeout_ms) {
+      uint64_t limit = (uint64_t)j->timeout_ms * 1000000u, spent = now - j->t0;
+      if (spent >= limit) {
+        plain_abort(u, j, SG_UP_TIMEOUT, "no complete answer within the timeout");
+        goto again;
+      }
+      if (limit - spent < next) next = limit - spent;
+    }
     if (!j->idle_timeout_ms) continue;
     uint64_t limit = (uint64_t)j->idle_timeout_ms * 1000000u, idle = now - j->last_io;
     if (idle >= limit) {
-      active_unlink(u, j);
-      curl_multi_remove_handle(u->multi, j->easy);
-      complete(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+      if (j->plain) {
+        plain_abort(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+      } else {
+        active_unlink(u, j);
+        curl_multi_remove_handle(u->multi, j->easy);
+        complete(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+      }
+      goto again;
     } else if (limit - idle < next) {
       next = limit - idle;
     }
@@ -641,6 +774,10 @@ static void cancel_everything(sg_upstream *u, job *q) {
   }
   while (u->active) {
     job *j = u->active;
+    if (j->plain) {
+      plain_abort(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+      continue;
+    }
     active_unlink(u, j);
     curl_multi_remove_handle(u->multi, j->easy);
     complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
@@ -708,7 +845,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp) {
 
 static void curl_timeout_if_due(sg_upstream *u) {
   int running;
-  if (u->curl_due && u->curl_due <= sg_now_ns()) {
+  if (u->multi && u->curl_due && u->curl_due <= sg_now_ns()) {
     u->curl_due = 0;
     curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
@@ -734,6 +871,7 @@ static void *run(void *arg) {
   for (;;) {
     pthread_mutex_lock(&u->lock);
     job *q = u->queue;
+    u->multi = u->made;
     u->queue = NULL;
     u->queue_tail = &u->queue;
     int stop = u->stop;
@@ -780,6 +918,7 @@ static void *run(void *arg) {
         }
         continue;
       }
+      if (sg_h1_event(u->h1, fd, evs[i].events)) continue;
       unsigned char *st = (size_t)fd < u->nfds ? &u->fds[fd] : NULL;
       if (st && (*st & FD_PARKED)) {
         fd_unwatch(u, fd, st); /* no transfer wants it; its next one adds it again */
@@ -815,40 +954,57 @@ sg_upstream *sg_upstream_new(sg_log *log) {
   return u;
 }
 
-/* Starts libcurl and the upstream thread on the first call (lock held), so that a gateway
- * that never calls out pays nothing for it: libcurl's TLS library alone is a few megabytes of
- * resident memory once initialised.  0, or -1 when it cannot start (remembered). */
+/* Starts the upstream thread on the first call (lock held), so that a gateway that never
+ * calls out pays nothing for it.  0, or -1 when it cannot start (remembered). */
 static int ensure_started(sg_upstream *u) {
   if (u->thread_started) return 0;
   if (u->start_failed) return -1;
-  pthread_once(&global_once, global_init);
   struct epoll_event ev;
-  if (global_rc != CURLE_OK) goto fail;
   u->ep = epoll_create1(EPOLL_CLOEXEC);
   u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (u->ep < 0 || u->efd < 0 || !(u->multi = curl_multi_init())) goto fail;
+  if (u->ep < 0 || u->efd < 0 || !(u->h1 = sg_h1_new(u->ep, u->log))) goto fail;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.fd = u->efd;
   if (epoll_ctl(u->ep, EPOLL_CTL_ADD, u->efd, &ev) != 0) goto fail;
-  curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
-  curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-  curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
   if (pthread_create(&u->thread, NULL, run, u) != 0) goto fail;
   u->thread_started = 1;
   return 0;
 fail:
-  if (u->multi) curl_multi_cleanup(u->multi);
+  sg_h1_free(u->h1);
+  u->h1 = NULL;
   if (u->ep >= 0) close(u->ep);
   if (u->efd >= 0) close(u->efd);
-  u->multi = NULL;
   u->ep = u->efd = -1;
   u->start_failed = 1;
-  if (u->log) sg_log0(u->log, SOULGW_LOG_ERROR, "cannot start outbound HTTP (libcurl)");
+  if (u->log) sg_log0(u->log, SOULGW_LOG_ERROR, "cannot start outbound HTTP");
   return -1;
 }
+
+/* Loads libcurl and makes the multi handle on the first call that needs it (lock held; the
+ * thread sees u->multi once it takes that call from the queue, under the same lock): libcurl's
+ * TLS library alone is a few megabytes of resident memory once initialised, which a gateway
+ * whose calls all go the plain way never pays.  0, or -1 when it cannot (remembered). */
+static int ensure_curl(sg_upstream *u) {
+  if (u->made) return 0;
+  if (u->curl_failed) return -1;
+  pthread_once(&global_once, global_init);
+  CURLM *m = global_rc == CURLE_OK ? curl_multi_init() : NULL;
+  if (!m) {
+    u->curl_failed = 1;
+    if (u->log) sg_log0(u->log, SOULGW_LOG_ERROR, "cannot start outbound HTTP (libcurl)");
+    return -1;
+  }
+  curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
+  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, u);
+  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(m, CURLMOPT_TIMERDATA, u);
+  u->made = m;
+  return 0;
+}
+
+void sg_upstream_set_plain(sg_upstream *u, int on) { u->no_plain = !on; }
 
 void sg_upstream_cancel_all(sg_upstream *u) {
   if (!u) return;
@@ -877,7 +1033,8 @@ void sg_upstream_free(sg_upstream *u) {
     pthread_join(u->thread, NULL);
   }
   for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
-  if (u->multi) curl_multi_cleanup(u->multi); /* closes the kept connections */
+  if (u->made) curl_multi_cleanup(u->made); /* closes the kept connections */
+  sg_h1_free(u->h1);
   if (u->ep >= 0) close(u->ep);
   if (u->efd >= 0) close(u->efd);
   free(u->fds);

@@ -108,6 +108,12 @@ int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *ex
                           const char *json, size_t len, long timeout_ms, const char *label,
                           sg_up_done_fn done, void *ud);
 
+/* Calls to plain http:// at a literal address (no policy, no proxy variable) go through a small
+ * keep-alive HTTP/1.1 client of the module's own (h1.c) instead of libcurl, unless on is 0:
+ * then every call goes through libcurl.  Set before the first call (the tests use it to cover
+ * both ways). */
+void sg_upstream_set_plain(sg_upstream *u, int on);
+
 /* Completes every pending call with SG_UP_CANCELLED and refuses new ones (SOULGW_ESTATE).
  * Returns once the callbacks have run (at once when called on the upstream thread, which then
  * cancels after the current callback).  Used by soulgw_stop() before it answers the requests

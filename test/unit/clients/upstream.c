@@ -212,6 +212,13 @@ static const char *url(const char *path) {
 
 static sg_upstream *up;
 static sg_log *lg;
+static int plain = 1; /* the battery runs twice: the plain way (h1.c), then through libcurl */
+
+static sg_upstream *new_up(void) {
+  sg_upstream *u = sg_upstream_new(lg);
+  if (u) sg_upstream_set_plain(u, plain);
+  return u;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -436,7 +443,7 @@ static void unit_upstream_cancel(void) {
   sg_upstream_free(up);
   up = NULL;
   /* free with calls pending completes them */
-  up = sg_upstream_new(lg);
+  up = new_up();
   outcome_init(&slow);
   a.url = url("/slow"); /* url() reuses one buffer */
   a.ud = &slow;
@@ -463,11 +470,15 @@ int main(void) {
   struct MHD_Daemon *d = start_server();
   lg = sg_log_new();
   sg_log_configure(lg, SOULGW_LOG_ERROR, 1);
-  up = sg_upstream_new(lg);
-  if (!tap_ok(d && up, __FILE__, __LINE__, "the server and the upstream thread start"))
-    return tap_done();
-  tap_run(tests, TAP_COUNT(tests));
-  sg_upstream_free(up);
+  for (plain = 1; plain >= 0; plain--) {
+    tap_diag("%s", plain ? "the plain way (h1.c)" : "through libcurl");
+    up = new_up();
+    if (!tap_ok(d && up, __FILE__, __LINE__, "the server and the upstream thread start"))
+      return tap_done();
+    tap_run(tests, TAP_COUNT(tests));
+    sg_upstream_free(up);
+    up = NULL;
+  }
   srv.quit = 1;
   MHD_stop_daemon(d);
   sg_log_free(lg);

@@ -203,12 +203,17 @@ static const tap_test tests[] = {
 int main(void) {
   sg_log *lg = sg_log_new();
   sg_log_configure(lg, SOULGW_LOG_ERROR, 1);
-  up = sg_upstream_new(lg);
-  if (!tap_ok(start_server() == 0 && up, __FILE__, __LINE__, "the server and the upstream start"))
-    return tap_done();
+  if (!tap_ok(start_server() == 0, __FILE__, __LINE__, "the server starts")) return tap_done();
   snprintf(the_url, sizeof the_url, "http://127.0.0.1:%d/v1/x", srv.port);
-  tap_run(tests, TAP_COUNT(tests));
-  sg_upstream_free(up);
+  /* both ways: the plain client (h1.c) keeps its connections in the set the same way */
+  for (int plain = 1; plain >= 0; plain--) {
+    tap_diag("%s", plain ? "the plain way (h1.c)" : "through libcurl");
+    up = sg_upstream_new(lg);
+    if (!tap_ok(up != NULL, __FILE__, __LINE__, "the upstream starts")) return tap_done();
+    sg_upstream_set_plain(up, plain);
+    tap_run(tests, TAP_COUNT(tests));
+    sg_upstream_free(up);
+  }
   sg_log_free(lg);
   return tap_done();
 }
