@@ -239,19 +239,20 @@ static int plain_body(sg_h1_call *c, const char *data, size_t len, const char **
 static void plain_done(sg_h1_call *c, sg_up_err err, const char *msg);
 
 /* Whether a call can go the plain way (h1.c): plain http:// to a literal address, no policy to
- * check, no proxy to go through.  The length of its request head, or 0 when it cannot. */
-static size_t plain_ok(const sg_upstream *u, const sg_up_req *r, const char *method) {
-  sg_h1_target t;
-  if (u->no_plain || r->policy || !u->no_proxy_env || sg_h1_parse_url(r->url, &t) != 0) return 0;
-  return sg_h1_head(NULL, 0, method, &t, r->headers, r->body ? r->body_len : 0);
+ * check, no proxy to go through.  The length of its request head, or 0 when it cannot; t is
+ * filled (pointing into r->url) when it can. */
+static size_t plain_ok(const sg_upstream *u, const sg_up_req *r, sg_h1_target *t) {
+  if (u->no_plain || r->policy || !u->no_proxy_env || sg_h1_parse_url(r->url, t) != 0) return 0;
+  return sg_h1_head(NULL, 0, r->method ? r->method : "POST", t, r->headers,
+                    r->body ? r->body_len : 0);
 }
 
-static job *job_new(const sg_upstream *u, const sg_up_req *r) {
+/* A job for r; the plain way when hl (from plain_ok, with t) is not 0. */
+static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t) {
   const char *method = r->method ? r->method : "POST";
   const char *label = r->label ? r->label : "upstream";
   size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
   size_t bl = r->body ? r->body_len : 0;
-  size_t hl = plain_ok(u, r, method);
   job *j = malloc(sizeof *j + ml + ul + ll + bl + 1 + hl);
   if (!j) return NULL;
   memset(j, 0, sizeof *j);
@@ -275,7 +276,9 @@ static job *job_new(const sg_upstream *u, const sg_up_req *r) {
   if (hl) {
     /* the target points into the job's own copy of the URL */
     char *head = p + bl + 1;
-    sg_h1_parse_url(j->url, &j->call.target);
+    j->call.target = *t;
+    j->call.target.authority = j->url + (t->authority - r->url);
+    if (t->path) j->call.target.path = j->url + (t->path - r->url);
     j->call.head_len = sg_h1_head(head, hl, method, &j->call.target, r->headers, bl);
     j->call.head = head;
     j->call.body = j->body;
@@ -335,7 +338,9 @@ static void wake(sg_upstream *u) {
 
 int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
-  int plain = plain_ok(u, r, r->method ? r->method : "POST") > 0;
+  sg_h1_target t;
+  size_t hl = plain_ok(u, r, &t);
+  int plain = hl > 0;
   pthread_mutex_lock(&u->lock);
   int started = u->refusing                      ? SOULGW_ESTATE
                 : ensure_started(u)              ? SOULGW_EHTTP
@@ -343,7 +348,7 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
                                                  : 0;
   pthread_mutex_unlock(&u->lock); /* libcurl is loaded before job_new(): it calls into it */
   if (started != 0) return started;
-  job *j = job_new(u, r);
+  job *j = job_new(r, hl, &t);
   if (!j) return SOULGW_ENOMEM;
   pthread_mutex_lock(&u->lock);
   if (u->refusing) {
