@@ -253,8 +253,14 @@ $(B)/t/perf_run: $(B)/obj/test/perf/perf.o $(TEST_HELPER_OBJ)
 # make bench: every table of BENCHMARKS.md reproduced on this machine (bench/run, python3 and wrk;
 # it runs ../shared/bench's compare and compare-llm where they exist, perf_run and pg_appends).
 # Not part of make check: it takes minutes and its figures are measurements, not assertions.
-bench: all $(B)/t/perf_run $(B)/t/pg_appends
+bench: all $(B)/t/perf_run $(B)/t/pg_appends $(B)/t/proxy_floor
 	@B=$(B) bench/run $(BENCH_ARGS)
+
+# The cheapest proxy of soulgw's design, and of one loop per thread (bench/proxy_floor.c).
+$(B)/t/proxy_floor: $(B)/obj/bench/proxy_floor.o $(B)/libsoulgw.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libsoulgw.a $(LIBS)
 
 # make pg-perf: durable appends on a real PostgreSQL, the store against the naive floor
 # (test/perf/pg_appends.c; CONNS=4 THREADS=64 SECONDS=5), on a release build.
