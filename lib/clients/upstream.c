@@ -104,6 +104,7 @@ struct sg_upstream {
   CURL *pool[POOL_MAX];
   size_t npool;
   size_t nidle;         /* active calls with a deadline the thread checks (job.timed) */
+  uint64_t due;         /* no deadline of theirs falls before this (0: look at once) */
   uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
   int no_proxy_env;     /* no proxy variable was set at start */
   int no_plain;         /* every call goes through libcurl (sg_upstream_set_plain) */
@@ -525,7 +526,14 @@ static void active_link(sg_upstream *u, job *j) {
   if (u->active) u->active->prev_act = j;
   u->active = j;
   j->timed = j->idle_timeout_ms || (j->plain && j->timeout_ms);
-  if (j->timed) u->nidle++;
+  if (j->timed) {
+    u->nidle++;
+    long ms = j->idle_timeout_ms && (!j->plain || !j->timeout_ms || j->idle_timeout_ms < j->timeout_ms)
+                  ? j->idle_timeout_ms
+                  : j->timeout_ms;
+    uint64_t at = j->t0 + (uint64_t)ms * 1000000u;
+    if (at < u->due) u->due = at;
+  }
 }
 
 static void active_unlink(sg_upstream *u, job *j) {
@@ -732,10 +740,17 @@ static void finish_transfers(sg_upstream *u) {
 
 /* Ends the transfers that have been idle too long, and the plain calls past their timeout
  * (libcurl keeps its own); returns the milliseconds until the next deadline (POLL_MAX_MS when
- * none).  The list may change under a completion (a retry starts a call), so after one the
- * walk starts over. */
+ * none).  The calls are walked only once the earliest deadline the last walk saw (or a new
+ * call's, see active_link) has come: deadlines only move later as data arrives, so that is
+ * early enough, and a thread busy with many calls does not walk them all at every wake-up.
+ * The list may change under a completion (a retry starts a call), so after one the walk starts
+ * over. */
 static int check_idle(sg_upstream *u, uint64_t now) {
   uint64_t next = (uint64_t)POLL_MAX_MS * 1000000u;
+  if (u->due > now) {
+    uint64_t left = u->due - now;
+    return (int)(((left < next ? left : next) + 999999) / 1000000);
+  }
 again:
   for (job *j = u->active; u->nidle && j; j = j->next_act) {
     if (!j->timed) continue;
@@ -762,6 +777,7 @@ again:
       next = limit - idle;
     }
   }
+  u->due = now + next;
   return (int)((next + 999999) / 1000000);
 }
 

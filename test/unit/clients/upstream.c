@@ -325,6 +325,22 @@ static void unit_upstream_timeouts(void) {
   long long ms = (long long)(sg_now_ns() / 1000000) - t0;
   is_int(o.err, SG_UP_TIMEOUT, "an answer slower than timeout_ms: SG_UP_TIMEOUT");
   ok(ms >= 280 && ms < 900, "after timeout_ms (%lld ms)", ms);
+  /* a short timeout behind a long one, both in flight: the thread wakes for the short one */
+  outcome longer;
+  outcome_init(&longer);
+  outcome_init(&o);
+  sg_up_req l = {.url = url("/slow"), .timeout_ms = 5000, .done = on_done, .ud = &longer};
+  sg_upstream_call(up, &l);
+  usleep(50 * 1000);
+  r.url = url("/slow");
+  t0 = (long long)(sg_now_ns() / 1000000);
+  sg_upstream_call(up, &r);
+  wait_done(&o);
+  ms = (long long)(sg_now_ns() / 1000000) - t0;
+  is_int(o.err, SG_UP_TIMEOUT, "a short timeout behind a long one: SG_UP_TIMEOUT");
+  ok(ms >= 280 && ms < 900, "after its own timeout_ms (%lld ms)", ms);
+  wait_done(&longer);
+  is_int(longer.err, SG_UP_OK, "the long one completes");
   /* idle timeout: a body that keeps coming is fine, a silence is not */
   outcome_init(&o);
   sg_up_req d = {.url = url("/drip"), .idle_timeout_ms = 400, .chunk = on_chunk, .done = on_done, .ud = &o};
