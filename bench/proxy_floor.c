@@ -199,7 +199,7 @@ static void *loop_main(void *arg) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = mep};
   epoll_ctl(ep, EPOLL_CTL_ADD, mep, &ev);
-  own_h1 = sg_h1_new(ep, NULL);
+  own_h1 = sg_h1_new(ep);
   struct epoll_event evs[64];
   for (;;) {
     MHD_UNSIGNED_LONG_LONG to;
@@ -247,7 +247,7 @@ int main(int argc, char **argv) {
   R.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = R.efd};
   epoll_ctl(R.ep, EPOLL_CTL_ADD, R.efd, &ev);
-  R.h1 = sg_h1_new(R.ep, NULL);
+  R.h1 = sg_h1_new(R.ep);
   pthread_t t;
   pthread_create(&t, NULL, relay_main, NULL);
   struct MHD_Daemon *d = MHD_start_daemon(

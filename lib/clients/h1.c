@@ -14,6 +14,7 @@
  * on a kept-alive connection that the upstream had closed meanwhile (nothing at all came back)
  * is sent once more on a new connection, as libcurl does.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -24,7 +25,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "clients/h1.h"
 
@@ -81,7 +81,6 @@ struct origin {
 
 struct sg_h1 {
   int ep;
-  sg_log *log;
   origin *origins;
   sg_h1_conn **byfd; /* the connection of each descriptor, or NULL */
   size_t nbyfd;
@@ -744,11 +743,10 @@ int sg_h1_event(sg_h1 *h, int fd, uint32_t events) {
 /* ------------------------------------------------------------------------------------------ */
 /* The client */
 
-sg_h1 *sg_h1_new(int ep, sg_log *log) {
+sg_h1 *sg_h1_new(int ep) {
   sg_h1 *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   h->ep = ep;
-  h->log = log;
   return h;
 }
 

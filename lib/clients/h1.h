@@ -12,7 +12,7 @@
  *
  * Everything here runs on one thread; nothing locks.
  *
- *   sg_h1 *h = sg_h1_new(epoll_fd, log);
+ *   sg_h1 *h = sg_h1_new(epoll_fd);
  *   if (sg_h1_parse_url(url, &call.target) == 0) ... this call can go the plain way
  *   sg_h1_start(h, &call);               // on_head, on_body, then on_done exactly once
  *   ... epoll_wait(); for each event: if (!sg_h1_event(h, fd, events)) not ours
@@ -25,7 +25,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "base/log.h"
 #include "clients/upstream.h"
 
 typedef struct sg_h1 sg_h1;
@@ -83,7 +82,7 @@ int sg_h1_parse_url(const char *url, sg_h1_target *t);
 size_t sg_h1_head(char *out, size_t len, const char *method, const sg_h1_target *t,
                   const char *const *headers, size_t body_len);
 
-sg_h1 *sg_h1_new(int ep, sg_log *log);
+sg_h1 *sg_h1_new(int ep);
 
 /* Sends c on a kept-alive connection to its address, or on a new one.  Returns 0 (on_done will
  * be called exactly once, maybe from within this call when no connection can be opened) or

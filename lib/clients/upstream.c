@@ -983,7 +983,7 @@ static int ensure_started(sg_upstream *u) {
   struct epoll_event ev;
   u->ep = epoll_create1(EPOLL_CLOEXEC);
   u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (u->ep < 0 || u->efd < 0 || !(u->h1 = sg_h1_new(u->ep, u->log))) goto fail;
+  if (u->ep < 0 || u->efd < 0 || !(u->h1 = sg_h1_new(u->ep))) goto fail;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.fd = u->efd;

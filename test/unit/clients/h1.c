@@ -194,7 +194,7 @@ static void settle(void) {
 /* A new client: the connections kept by the last test are closed, so that counts start clean. */
 static void reset_client(void) {
   sg_h1_free(h);
-  h = sg_h1_new(ep, NULL);
+  h = sg_h1_new(ep);
 }
 
 #define OK_200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
@@ -472,7 +472,7 @@ static const tap_test tests[] = {
 
 int main(void) {
   ep = epoll_create1(EPOLL_CLOEXEC);
-  h = sg_h1_new(ep, NULL);
+  h = sg_h1_new(ep);
   if (!tap_ok(start_server() == 0 && ep >= 0 && h, __FILE__, __LINE__,
               "the server and the client start"))
     return tap_done();
