@@ -1,5 +1,13 @@
 /*
- * upstream.c -- outbound HTTP over libcurl (see upstream.h); the only file that calls libcurl.
+ * upstream.c -- outbound HTTP (see upstream.h): the upstream thread, driving libcurl (this is
+ * the only file that calls it) and, for plain http:// calls to an IP address, the gateway's own
+ * keep-alive HTTP/1.1 client (h1.c), both on one epoll set.
+ *
+ * The plain way is taken when nothing in a call needs libcurl: no TLS, no name to resolve, no
+ * proxy, no network policy to check (see plain_ok).  It is the model provider in the same
+ * host or cluster, the gateway's busiest outbound path, and it costs a fraction of a libcurl
+ * transfer (see h1.h).  Both ways share the job, its queue, its timers and its completion; a
+ * plain call's timeouts are kept here (check_idle), libcurl keeps its own whole-call timeout.
  *
  * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
  * on a queue under a mutex, then wakes the thread through an eventfd if it sleeps (an awake
@@ -528,9 +536,9 @@ static void active_link(sg_upstream *u, job *j) {
   j->timed = j->idle_timeout_ms || (j->plain && j->timeout_ms);
   if (j->timed) {
     u->nidle++;
-    long ms = j->idle_timeout_ms && (!j->plain || !j->timeout_ms || j->idle_timeout_ms < j->timeout_ms)
-                  ? j->idle_timeout_ms
-                  : j->timeout_ms;
+    int idle_first = j->idle_timeout_ms &&
+                     (!j->plain || !j->timeout_ms || j->idle_timeout_ms < j->timeout_ms);
+    long ms = idle_first ? j->idle_timeout_ms : j->timeout_ms;
     uint64_t at = j->t0 + (uint64_t)ms * 1000000u;
     if (at < u->due) u->due = at;
   }
