@@ -30,7 +30,7 @@
 
 #define RBUF_MIN (16u * 1024u)   /* read buffer; grows for a long head */
 #define HEAD_MAX (64u * 1024u)   /* the answer's status line and fields, at most */
-#define IDLE_MAX 256             /* kept-alive idle connections per address */
+#define IDLE_MAX 1024            /* kept-alive idle connections per address (libcurl's cache) */
 #define IDLE_AGE_NS (118ull * 1000000000ull) /* older idle connections are not reused (libcurl's) */
 
 typedef enum {
@@ -324,6 +324,10 @@ static void finish(sg_h1 *h, sg_h1_conn *c, int keep, sg_up_err err, const char 
     c->reused = 1;
     c->idle_since = sg_now_ns();
     c->rlen = c->rpos = 0;
+    /* an idle connection holds no buffer: a thousand of them would otherwise hold 16 MB */
+    free(c->rbuf);
+    c->rbuf = NULL;
+    c->rcap = 0;
     c->next_idle = c->org->idle;
     c->org->idle = c;
     c->org->nidle++;
