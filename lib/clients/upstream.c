@@ -350,20 +350,25 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   sg_h1_target t;
   size_t hl = plain_ok(u, r, &t);
   int plain = hl > 0;
-  pthread_mutex_lock(&u->lock);
-  int started = u->refusing                      ? SOULGW_ESTATE
-                : ensure_started(u)              ? SOULGW_EHTTP
-                : !plain && ensure_curl(u) != 0 ? SOULGW_EHTTP
-                                                 : 0;
-  pthread_mutex_unlock(&u->lock); /* libcurl is loaded before job_new(): it calls into it */
-  if (started != 0) return started;
-  job *j = job_new(r, hl, &t);
+  job *j = NULL;
+  if (!plain) {
+    pthread_mutex_lock(&u->lock);
+    int started = u->refusing                      ? SOULGW_ESTATE
+                  : ensure_started(u)              ? SOULGW_EHTTP
+                  : ensure_curl(u) != 0            ? SOULGW_EHTTP
+                                                   : 0;
+    pthread_mutex_unlock(&u->lock); /* libcurl is loaded before job_new(): it calls into it */
+    if (started != 0) return started;
+  }
+  /* a plain job needs nothing of libcurl: it is made first, and queued in one lock */
+  j = job_new(r, hl, &t);
   if (!j) return SOULGW_ENOMEM;
   pthread_mutex_lock(&u->lock);
-  if (u->refusing) {
+  int refused = u->refusing ? SOULGW_ESTATE : plain && ensure_started(u) ? SOULGW_EHTTP : 0;
+  if (refused) {
     pthread_mutex_unlock(&u->lock);
     job_free(j);
-    return SOULGW_ESTATE;
+    return refused;
   }
   int was_empty = u->queue == NULL;
   j->u = u;
