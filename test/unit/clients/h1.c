@@ -347,6 +347,16 @@ static void unit_h1_broken_answers(void) {
   call(&o, "GET", "/b", NULL);
   is_int(o.err, SG_UP_CONNECT, "closed without an answer on a new connection: SG_UP_CONNECT");
   sg_buf_free(&o.body);
+  static char mid[24 * 1024];
+  memset(mid, 'm', sizeof mid);
+  int k = snprintf(mid, sizeof mid, "HTTP/1.1 200 OK\r\nX-Long: ");
+  mid[k + 20000] = '\0';
+  strcat(mid, "\r\nContent-Length: 2\r\n\r\nok");
+  script(mid, 0);
+  call(&o, "GET", "/b", NULL);
+  is_int(o.err, SG_UP_OK, "a 20 KB head (past the first read buffer) is read");
+  ok(o.body.len == 2 && memcmp(o.body.ptr, "ok", 2) == 0, "with its body");
+  sg_buf_free(&o.body);
   static char big[80 * 1024];
   memset(big, 'a', sizeof big - 1);
   memcpy(big, "HTTP/1.1 200 OK\r\nX-Big: ", 24);
@@ -406,6 +416,30 @@ static void unit_h1_refusals(void) {
   script(answer, 0);
   call(&o, "GET", "/r", NULL);
   is_int((long long)o.body.len, (long long)sizeof body - 1, "a 200 KB body arrives whole");
+  sg_buf_free(&o.body);
+  /* the same body chunked, in chunks of 7000 bytes that straddle every read */
+  static char chunked[260000];
+  size_t at = (size_t)snprintf(chunked, sizeof chunked,
+                               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (size_t off = 0; off < sizeof body - 1; off += 7000) {
+    size_t n = sizeof body - 1 - off < 7000 ? sizeof body - 1 - off : 7000;
+    at += (size_t)snprintf(chunked + at, sizeof chunked - at, "%zx\r\n", n);
+    memcpy(chunked + at, body + off, n);
+    at += n;
+    memcpy(chunked + at, "\r\n", 2);
+    at += 2;
+  }
+  memcpy(chunked + at, "0\r\n\r\n", 6);
+  at += 6;
+  pthread_mutex_lock(&srv.lock);
+  srv.answer = chunked;
+  srv.answer_len = at;
+  srv.close_after = 0;
+  pthread_mutex_unlock(&srv.lock);
+  call(&o, "GET", "/r", NULL);
+  is_int(o.err, SG_UP_OK, "a 200 KB chunked body");
+  ok(o.body.len == sizeof body - 1 && memcmp(o.body.ptr, body, sizeof body - 1) == 0,
+     "arrives whole and in order");
   sg_buf_free(&o.body);
 }
 
