@@ -61,7 +61,12 @@ void sg_buf_reset(sg_buf *b);
 int sg_buf_reserve(sg_buf *b, size_t extra);
 int sg_buf_append(sg_buf *b, const void *p, size_t n);
 int sg_buf_puts(sg_buf *b, const char *s);
-int sg_buf_putc(sg_buf *b, char c);
+static inline int sg_buf_putc(sg_buf *b, char c) {
+  if (b->failed || b->len + 2 > b->cap) return sg_buf_append(b, &c, 1);
+  b->ptr[b->len++] = c; /* the common case, without a call */
+  b->ptr[b->len] = '\0';
+  return 0;
+}
 int sg_buf_printf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap);
 /* Appends s as the body of a JSON string (without quotes), escaped as sg_json_escape_byte()
