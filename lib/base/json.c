@@ -130,7 +130,9 @@ static int prescan(const char *s, size_t len, char *err, size_t errlen) {
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
     if (c == '"') {
-      for (i++; i < len && s[i] != '"'; i++) {
+      for (i++; i < len; i++) {
+        i += sg_json_plain_run(s + i, len - i); /* what needs no look */
+        if (i == len || s[i] == '"') break;
         if ((unsigned char)s[i] < 0x20) {
           sg_seterr(err, errlen, "control character in a string at byte %zu", i);
           return -1;

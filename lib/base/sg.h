@@ -83,6 +83,9 @@ static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
 /* The one JSON escaping rule of the library, cJSON's: '"', '\\' and the control characters
  * are escaped, everything else (DEL and bytes of 0x80 and up included) goes as it is. */
 static inline int sg_json_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+/* The length of the leading run of the n bytes at s that are ASCII and need no escape in a
+ * JSON string: no control character, '"', '\\' or byte of 0x80 and up. */
+size_t sg_json_plain_run(const char *s, size_t n);
 /* Writes the escape of c (a byte sg_json_needs_escape() holds for) to out and returns its
  * length: 2 for \" \\ \b \f \n \r \t, 6 for \u00xx (lower-case hex) for the others. */
 size_t sg_json_escape_byte(unsigned char c, char out[6]);

@@ -186,6 +186,9 @@ int sg_buf_printf(sg_buf *b, const char *fmt, ...) {
   return rc;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
   unsigned c = s[0];
@@ -212,7 +215,15 @@ int sg_utf8_valid(const char *s, size_t len, size_t *bad) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {
-    if (p[i] < 0x80) { /* fast path for ASCII runs */
+    if (len - i >= 8) { /* fast path for ASCII runs, eight bytes at a time */
+      uint64_t x;
+      memcpy(&x, p + i, 8);
+      if (!(x & HIGHS)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] < 0x80) {
       i++;
       continue;
     }
@@ -271,11 +282,41 @@ size_t sg_json_escape_byte(unsigned char c, char out[6]) {
   return 6;
 }
 
+/* Eight bytes at a time: a byte below 0x20 borrows in x - 0x20.., a '"' or '\\' borrows once
+ * XORed to zero, and a byte of 0x80 and up shows its high bit.  A borrow only spills into a
+ * higher byte from a byte that is flagged itself, so the lowest flagged byte is the first
+ * that stops the run. */
+static inline size_t plain_run(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  for (; n - i >= 8; i += 8) {
+    uint64_t x;
+    memcpy(&x, p + i, 8);
+    uint64_t stops =
+        ((x - 0x20 * ONES) | ((x ^ ('"' * ONES)) - ONES) | ((x ^ ('\\' * ONES)) - ONES) | x) &
+        HIGHS;
+    if (stops) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return i + (size_t)__builtin_ctzll(stops) / 8;
+#else
+      break;
+#endif
+    }
+  }
+  while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') i++;
+  return i;
+}
+
+size_t sg_json_plain_run(const char *s, size_t n) {
+  return plain_run((const unsigned char *)s, n);
+}
+
 /* The one escaper: runs of bytes that go as they are are appended whole; with mend, a byte
  * that does not start a valid UTF-8 sequence is written as U+FFFD. */
 static int json_escape(sg_buf *b, const unsigned char *p, size_t n, int mend) {
   size_t i = 0, from = 0;
   while (i < n) {
+    i += plain_run(p + i, n - i); /* the common case */
+    if (i == n) break;
     unsigned char c = p[i];
     if (c >= 0x80 && mend) {
       size_t k = utf8_seq(p + i, n - i);
