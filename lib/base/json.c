@@ -32,8 +32,14 @@ soulgw_json_type soulgw_json_typeof(const soulgw_json *v) {
   }
 }
 
+/* cJSON_GetObjectItemCaseSensitive()'s walk (the first member named key; a member without a
+ * name ends it), with the first bytes compared before a strcmp: most members a lookup passes
+ * differ there, and a route reads a body's members one by one. */
 soulgw_json *soulgw_json_get(const soulgw_json *v, const char *key) {
-  return v && cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key) : NULL;
+  if (!v || !key || !cJSON_IsObject(v)) return NULL;
+  for (cJSON *c = v->child; c && c->string; c = c->next)
+    if (c->string[0] == key[0] && strcmp(c->string, key) == 0) return c;
+  return NULL;
 }
 
 const char *soulgw_json_string(const soulgw_json *v) {
