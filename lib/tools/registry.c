@@ -89,6 +89,8 @@ static void describe(sg_manifest *m, const soulgw_json *j, atomic_long *running)
   m->output_schema = soulgw_json_get(j, "output_schema");
   m->scopes = soulgw_json_get(j, "scopes");
   m->schema_trivial = soulgw_json_size(m->input_schema) == 0;
+  const char *type = soulgw_json_string(soulgw_json_get(m->input_schema, "type"));
+  m->schema_object = soulgw_json_size(m->input_schema) == 1 && type && !strcmp(type, "object");
   m->output_trivial = soulgw_json_size(m->output_schema) == 0;
   if (!strcmp(m->handler, "builtin:echo")) m->kind = SG_TOOL_ECHO;
   else if (!strncmp(m->handler, "http://", 7) || !strncmp(m->handler, "https://", 8))

@@ -40,6 +40,7 @@ typedef struct sg_manifest {
   const soulgw_json *tags, *input_schema, *output_schema, *scopes; /* arrays and objects */
   sg_tool_kind kind;
   int schema_trivial;      /* input_schema is {}: validation can be skipped */
+  int schema_object;       /* input_schema is {"type":"object"}: an object needs no validation */
   int output_trivial;      /* output_schema is {} */
   long long timeout_ms, max_bytes_in, max_bytes_out, max_concurrency; /* 0: no limit */
   atomic_long *running;    /* executions in flight, against max_concurrency (the toolset's) */

@@ -297,7 +297,8 @@ const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const sou
     }
   }
   if (!input) return NULL;
-  if (!m->schema_trivial) {
+  if (!m->schema_trivial &&
+      !(m->schema_object && soulgw_json_typeof(input) == SOULGW_JSON_OBJECT)) {
     char why[512];
     if (sg_schema_validate(m->input_schema, input, "input", why, sizeof why)) {
       *code = SOULGW_API_SCHEMA_VALIDATION_FAILED;
