@@ -76,6 +76,9 @@ int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in);
 /* The same for the n bytes at s, but bytes that are not UTF-8 go as they are: the text is
  * byte for byte what cJSON (soulgw_json_print) writes for the string. */
 int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n);
+/* Appends s percent-encoded: RFC 3986 unreserved characters as they are, every other byte as
+ * %XX (upper-case hex). */
+int sg_buf_pct_encode(sg_buf *b, const char *s);
 /* Hands the string out (to free()); the buffer is left empty. */
 char *sg_buf_detach(sg_buf *b, size_t *len);
 static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }

@@ -346,6 +346,31 @@ int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n) {
   return json_escape(b, (const unsigned char *)s, n, 0);
 }
 
+/* RFC 3986 unreserved characters as a bitmap of the bytes below 128: '-' '.' '0'-'9', then
+ * 'A'-'Z' '_' 'a'-'z' '~'. */
+static const uint64_t unreserved[2] = {
+    (1ull << '-') | (1ull << '.') | (0x3FFull << '0'),
+    (0x3FFFFFFull << ('A' - 64)) | (1ull << ('_' - 64)) | (0x3FFFFFFull << ('a' - 64)) |
+        (1ull << ('~' - 64))};
+
+static int is_unreserved(unsigned char c) { return c < 128 && (unreserved[c >> 6] >> (c & 63)) & 1; }
+
+int sg_buf_pct_encode(sg_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  while (*s) {
+    size_t n = 0;
+    while (is_unreserved((unsigned char)s[n])) n++;
+    sg_buf_append(b, s, n);
+    s += n;
+    if (*s) {
+      unsigned char c = (unsigned char)*s++;
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      sg_buf_append(b, e, 3);
+    }
+  }
+  return b->failed ? SOULGW_ENOMEM : 0;
+}
+
 char *sg_buf_detach(sg_buf *b, size_t *len) {
   char *p = b->ptr;
   if (b->failed) {

@@ -59,31 +59,6 @@ typedef struct recording {
 /* ------------------------------------------------------------------------------------------ */
 /* Answers */
 
-/* RFC 3986 unreserved characters as a bitmap of the bytes below 128: '-' '.' '0'-'9', then
- * 'A'-'Z' '_' 'a'-'z' '~'. */
-static const uint64_t unreserved[2] = {
-    (1ull << '-') | (1ull << '.') | (0x3FFull << '0'),
-    (0x3FFFFFFull << ('A' - 64)) | (1ull << ('_' - 64)) | (0x3FFFFFFull << ('a' - 64)) |
-        (1ull << ('~' - 64))};
-
-static int is_unreserved(unsigned char c) { return c < 128 && (unreserved[c >> 6] >> (c & 63)) & 1; }
-
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept), in runs. */
-static void put_pct(sg_buf *b, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  while (*s) {
-    size_t n = 0;
-    while (is_unreserved((unsigned char)s[n])) n++;
-    sg_buf_append(b, s, n);
-    s += n;
-    if (*s) {
-      unsigned char c = (unsigned char)*s++;
-      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-      sg_buf_append(b, e, 3);
-    }
-  }
-}
-
 /* Appends ns as milliseconds with three decimals ("12.345"), without floating point. */
 static void put_ms(sg_buf *b, uint64_t ns) {
   uint64_t us = (ns + 500) / 1000;
@@ -164,18 +139,31 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   sg_buf_init(&b, 0);
   sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
   if (req->dialect != SG_DIALECT_LEGACY) {
-    PUT_STR(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
-    PUT_STR(&b, ",\"tool_version\":", m->version);
-    PUT_STR(&b, ",\"tenant\":", req->tenant);
+    /* the manifest's strings, escaped once when it was loaded (it is the request's tenant's:
+     * the registry holds a tenant's manifests under that tenant) */
+    int built = m->id_json && !strcmp(m->tenant, req->tenant);
+    if (built) {
+      PUT_LIT(&b, "{\"status\":\"ok\",\"tool_id\":");
+      sg_buf_append(&b, m->id_json, m->id_json_len);
+      PUT_LIT(&b, ",\"tool_version\":");
+      sg_buf_append(&b, m->version_json, m->version_json_len);
+      PUT_LIT(&b, ",\"tenant\":");
+      sg_buf_append(&b, m->tenant_json, m->tenant_json_len);
+    } else {
+      PUT_STR(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
+      PUT_STR(&b, ",\"tool_version\":", m->version);
+      PUT_STR(&b, ",\"tenant\":", req->tenant);
+    }
     PUT_STR(&b, ",\"call_id\":", x->call_id);
     PUT_LIT(&b, ",\"result\":");
     put_result(&b, &x->run);
     PUT_LIT(&b, ",\"duration_ms\":");
     put_ms(&b, x->run.ns);
     PUT_LIT(&b, ",\"evidence_ref\":\"evidence://");
-    put_pct(&b, req->tenant);
+    if (built) sg_buf_append(&b, m->tenant_pct, m->tenant_pct_len);
+    else sg_buf_pct_encode(&b, req->tenant);
     sg_buf_putc(&b, '/');
-    put_pct(&b, x->call_id);
+    sg_buf_pct_encode(&b, x->call_id);
     PUT_LIT(&b, "\"}");
   } else {
     PUT_STR(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
