@@ -346,14 +346,19 @@ int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n) {
   return json_escape(b, (const unsigned char *)s, n, 0);
 }
 
-/* RFC 3986 unreserved characters as a bitmap of the bytes below 128: '-' '.' '0'-'9', then
- * 'A'-'Z' '_' 'a'-'z' '~'. */
-static const uint64_t unreserved[2] = {
-    (1ull << '-') | (1ull << '.') | (0x3FFull << '0'),
-    (0x3FFFFFFull << ('A' - 64)) | (1ull << ('_' - 64)) | (0x3FFFFFFull << ('a' - 64)) |
-        (1ull << ('~' - 64))};
+/* RFC 3986 unreserved characters ('A'-'Z' 'a'-'z' '0'-'9' '-' '.' '_' '~') marked '1', by
+ * byte, for the bytes below 0x80. */
+static const char unreserved[129] =
+    "0000000000000000" /* 00 */
+    "0000000000000000" /* 10 */
+    "0000000000000110" /* 20 */
+    "1111111111000000" /* 30 */
+    "0111111111111111" /* 40 */
+    "1111111111100001" /* 50 */
+    "0111111111111111" /* 60 */
+    "1111111111100010" /* 70 */;
 
-static int is_unreserved(unsigned char c) { return c < 128 && (unreserved[c >> 6] >> (c & 63)) & 1; }
+static int is_unreserved(unsigned char c) { return c < 0x80 && unreserved[c] == '1'; }
 
 int sg_buf_pct_encode(sg_buf *b, const char *s) {
   static const char hex[] = "0123456789ABCDEF";

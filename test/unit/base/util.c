@@ -388,6 +388,33 @@ static void unit_util_plain_run_words(void) {
   is_int(sg_json_plain_run("", 0), 0, "an empty run");
 }
 
+/* Every byte is kept or written %XX exactly as RFC 3986's unreserved set says. */
+static void unit_util_pct_encode(void) {
+  int all = 1;
+  for (unsigned c = 1; c < 256; c++) {
+    char in[4] = {'a', (char)c, 'z', '\0'}, want[8];
+    int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_' || c == '~';
+    if (keep) snprintf(want, sizeof want, "a%cz", (char)c);
+    else snprintf(want, sizeof want, "a%%%02Xz", c);
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    if (sg_buf_pct_encode(&b, in) != 0 || strcmp(b.ptr, want) != 0) {
+      all = 0;
+      tap_diag("byte 0x%02x: %s, want %s", c, b.ptr ? b.ptr : "(null)", want);
+    }
+    sg_buf_free(&b);
+  }
+  ok(all, "every byte is kept when unreserved, else %%XX in upper-case hex");
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_pct_encode(&b, "");
+  is_int(b.len, 0, "the empty string appends nothing");
+  sg_buf_pct_encode(&b, "t\xC3\xA9 n/1");
+  is_str(b.ptr, "t%C3%A9%20n%2F1", "UTF-8, a space and a slash");
+  sg_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* UTF-8 */
 
@@ -560,6 +587,7 @@ static const tap_test tests[] = {
     TEST(unit_util_buf_detach),
     TEST(unit_util_buf_json_escape),
     TEST(unit_util_plain_run_words),
+    TEST(unit_util_pct_encode),
     TEST(unit_util_utf8_valid),
     TEST(unit_util_utf8_encode_hex),
     TEST(unit_util_strlcpy),
