@@ -179,14 +179,15 @@ static int cmp_keys(const void *a, const void *b) {
 /* Finds a duplicate key anywhere in the tree; returns it or NULL.  Small objects are compared
  * pairwise, larger ones sorted.  Recursion is bounded by MAX_DEPTH. */
 static const char *find_duplicate(const cJSON *v, int *oom) {
-  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return NULL;
-  if (cJSON_IsObject(v)) {
+  int type = v->type & 0xFF;
+  if (type != cJSON_Array && type != cJSON_Object) return NULL;
+  if (type == cJSON_Object) {
     size_t n = 0;
     for (const cJSON *c = v->child; c; c = c->next) n++;
     if (n > 1 && n <= 16) {
       for (const cJSON *a = v->child; a; a = a->next)
         for (const cJSON *b = a->next; b; b = b->next)
-          if (strcmp(a->string, b->string) == 0) return a->string;
+          if (a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0) return a->string;
     } else if (n > 16) {
       const char **keys = malloc(n * sizeof *keys);
       if (!keys) {
@@ -204,6 +205,7 @@ static const char *find_duplicate(const cJSON *v, int *oom) {
     }
   }
   for (const cJSON *c = v->child; c; c = c->next) {
+    if ((c->type & 0xFF) != cJSON_Array && (c->type & 0xFF) != cJSON_Object) continue;
     const char *d = find_duplicate(c, oom);
     if (d || *oom) return d;
   }
