@@ -155,7 +155,6 @@ int sg_buf_append(sg_buf *b, const void *p, size_t n) {
 
 int sg_buf_puts(sg_buf *b, const char *s) { return sg_buf_append(b, s, strlen(s)); }
 
-
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) {
   if (b->failed) return SOULGW_ENOMEM;
   va_list cp;
