@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "soulgw.h"
 
@@ -59,10 +60,18 @@ void sg_buf_init(sg_buf *b, size_t max);
 void sg_buf_free(sg_buf *b);
 void sg_buf_reset(sg_buf *b);
 int sg_buf_reserve(sg_buf *b, size_t extra);
-int sg_buf_append(sg_buf *b, const void *p, size_t n);
+/* sg_buf_append() when the buffer has to grow (or has failed); the common case is inline. */
+int sg_buf_append_grow(sg_buf *b, const void *p, size_t n);
+static inline int sg_buf_append(sg_buf *b, const void *p, size_t n) {
+  if (b->failed || n >= b->cap - b->len) return sg_buf_append_grow(b, p, n);
+  memcpy(b->ptr + b->len, p, n);
+  b->len += n;
+  b->ptr[b->len] = '\0';
+  return 0;
+}
 int sg_buf_puts(sg_buf *b, const char *s);
 static inline int sg_buf_putc(sg_buf *b, char c) {
-  if (b->failed || b->len + 2 > b->cap) return sg_buf_append(b, &c, 1);
+  if (b->failed || b->len + 2 > b->cap) return sg_buf_append_grow(b, &c, 1);
   b->ptr[b->len++] = c; /* the common case, without a call */
   b->ptr[b->len] = '\0';
   return 0;

@@ -145,8 +145,8 @@ int sg_buf_reserve(sg_buf *b, size_t extra) {
   return 0;
 }
 
-int sg_buf_append(sg_buf *b, const void *p, size_t n) {
-  if ((b->failed || n >= b->cap - b->len) && sg_buf_reserve(b, n)) return SOULGW_ENOMEM;
+int sg_buf_append_grow(sg_buf *b, const void *p, size_t n) {
+  if (sg_buf_reserve(b, n)) return SOULGW_ENOMEM;
   if (n) memcpy(b->ptr + b->len, p, n);
   b->len += n;
   b->ptr[b->len] = '\0';
