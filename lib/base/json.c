@@ -32,8 +32,14 @@ soulgw_json_type soulgw_json_typeof(const soulgw_json *v) {
   }
 }
 
+/* cJSON_GetObjectItemCaseSensitive()'s walk (the first member named key; a member without a
+ * name ends it), with the first bytes compared before a strcmp: most members a lookup passes
+ * differ there, and a route reads a body's members one by one. */
 soulgw_json *soulgw_json_get(const soulgw_json *v, const char *key) {
-  return v && cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key) : NULL;
+  if (!v || !key || !cJSON_IsObject(v)) return NULL;
+  for (cJSON *c = v->child; c && c->string; c = c->next)
+    if (c->string[0] == key[0] && strcmp(c->string, key) == 0) return c;
+  return NULL;
 }
 
 const char *soulgw_json_string(const soulgw_json *v) {
@@ -130,7 +136,9 @@ static int prescan(const char *s, size_t len, char *err, size_t errlen) {
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
     if (c == '"') {
-      for (i++; i < len && s[i] != '"'; i++) {
+      for (i++; i < len; i++) {
+        i += sg_json_plain_run(s + i, len - i); /* what needs no look */
+        if (i == len || s[i] == '"') break;
         if ((unsigned char)s[i] < 0x20) {
           sg_seterr(err, errlen, "control character in a string at byte %zu", i);
           return -1;
@@ -171,14 +179,15 @@ static int cmp_keys(const void *a, const void *b) {
 /* Finds a duplicate key anywhere in the tree; returns it or NULL.  Small objects are compared
  * pairwise, larger ones sorted.  Recursion is bounded by MAX_DEPTH. */
 static const char *find_duplicate(const cJSON *v, int *oom) {
-  if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return NULL;
-  if (cJSON_IsObject(v)) {
+  int type = v->type & 0xFF;
+  if (type != cJSON_Array && type != cJSON_Object) return NULL;
+  if (type == cJSON_Object) {
     size_t n = 0;
     for (const cJSON *c = v->child; c; c = c->next) n++;
     if (n > 1 && n <= 16) {
       for (const cJSON *a = v->child; a; a = a->next)
         for (const cJSON *b = a->next; b; b = b->next)
-          if (strcmp(a->string, b->string) == 0) return a->string;
+          if (a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0) return a->string;
     } else if (n > 16) {
       const char **keys = malloc(n * sizeof *keys);
       if (!keys) {
@@ -196,6 +205,7 @@ static const char *find_duplicate(const cJSON *v, int *oom) {
     }
   }
   for (const cJSON *c = v->child; c; c = c->next) {
+    if ((c->type & 0xFF) != cJSON_Array && (c->type & 0xFF) != cJSON_Object) continue;
     const char *d = find_duplicate(c, oom);
     if (d || *oom) return d;
   }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "soulgw.h"
 
@@ -59,9 +60,22 @@ void sg_buf_init(sg_buf *b, size_t max);
 void sg_buf_free(sg_buf *b);
 void sg_buf_reset(sg_buf *b);
 int sg_buf_reserve(sg_buf *b, size_t extra);
-int sg_buf_append(sg_buf *b, const void *p, size_t n);
+/* sg_buf_append() when the buffer has to grow (or has failed); the common case is inline. */
+int sg_buf_append_grow(sg_buf *b, const void *p, size_t n);
+static inline int sg_buf_append(sg_buf *b, const void *p, size_t n) {
+  if (b->failed || n >= b->cap - b->len) return sg_buf_append_grow(b, p, n);
+  memcpy(b->ptr + b->len, p, n);
+  b->len += n;
+  b->ptr[b->len] = '\0';
+  return 0;
+}
 int sg_buf_puts(sg_buf *b, const char *s);
-int sg_buf_putc(sg_buf *b, char c);
+static inline int sg_buf_putc(sg_buf *b, char c) {
+  if (b->failed || b->len + 2 > b->cap) return sg_buf_append_grow(b, &c, 1);
+  b->ptr[b->len++] = c; /* the common case, without a call */
+  b->ptr[b->len] = '\0';
+  return 0;
+}
 int sg_buf_printf(sg_buf *b, const char *fmt, ...) SG_PRINTF(2, 3);
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap);
 /* Appends s as the body of a JSON string (without quotes), escaped as sg_json_escape_byte()
@@ -71,6 +85,9 @@ int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in);
 /* The same for the n bytes at s, but bytes that are not UTF-8 go as they are: the text is
  * byte for byte what cJSON (soulgw_json_print) writes for the string. */
 int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n);
+/* Appends s percent-encoded: RFC 3986 unreserved characters as they are, every other byte as
+ * %XX (upper-case hex). */
+int sg_buf_pct_encode(sg_buf *b, const char *s);
 /* Hands the string out (to free()); the buffer is left empty. */
 char *sg_buf_detach(sg_buf *b, size_t *len);
 static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
@@ -78,6 +95,9 @@ static inline int sg_buf_failed(const sg_buf *b) { return b->failed; }
 /* The one JSON escaping rule of the library, cJSON's: '"', '\\' and the control characters
  * are escaped, everything else (DEL and bytes of 0x80 and up included) goes as it is. */
 static inline int sg_json_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+/* The length of the leading run of the n bytes at s that are ASCII and need no escape in a
+ * JSON string: no control character, '"', '\\' or byte of 0x80 and up. */
+size_t sg_json_plain_run(const char *s, size_t n);
 /* Writes the escape of c (a byte sg_json_needs_escape() holds for) to out and returns its
  * length: 2 for \" \\ \b \f \n \r \t, 6 for \u00xx (lower-case hex) for the others. */
 size_t sg_json_escape_byte(unsigned char c, char out[6]);

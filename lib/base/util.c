@@ -145,7 +145,7 @@ int sg_buf_reserve(sg_buf *b, size_t extra) {
   return 0;
 }
 
-int sg_buf_append(sg_buf *b, const void *p, size_t n) {
+int sg_buf_append_grow(sg_buf *b, const void *p, size_t n) {
   if (sg_buf_reserve(b, n)) return SOULGW_ENOMEM;
   if (n) memcpy(b->ptr + b->len, p, n);
   b->len += n;
@@ -154,8 +154,6 @@ int sg_buf_append(sg_buf *b, const void *p, size_t n) {
 }
 
 int sg_buf_puts(sg_buf *b, const char *s) { return sg_buf_append(b, s, strlen(s)); }
-
-int sg_buf_putc(sg_buf *b, char c) { return sg_buf_append(b, &c, 1); }
 
 int sg_buf_vprintf(sg_buf *b, const char *fmt, va_list ap) {
   if (b->failed) return SOULGW_ENOMEM;
@@ -187,6 +185,9 @@ int sg_buf_printf(sg_buf *b, const char *fmt, ...) {
   return rc;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
   unsigned c = s[0];
@@ -213,7 +214,15 @@ int sg_utf8_valid(const char *s, size_t len, size_t *bad) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {
-    if (p[i] < 0x80) { /* fast path for ASCII runs */
+    if (len - i >= 8) { /* fast path for ASCII runs, eight bytes at a time */
+      uint64_t x;
+      memcpy(&x, p + i, 8);
+      if (!(x & HIGHS)) {
+        i += 8;
+        continue;
+      }
+    }
+    if (p[i] < 0x80) {
       i++;
       continue;
     }
@@ -272,11 +281,41 @@ size_t sg_json_escape_byte(unsigned char c, char out[6]) {
   return 6;
 }
 
+/* Eight bytes at a time: a byte below 0x20 borrows in x - 0x20.., a '"' or '\\' borrows once
+ * XORed to zero, and a byte of 0x80 and up shows its high bit.  A borrow only spills into a
+ * higher byte from a byte that is flagged itself, so the lowest flagged byte is the first
+ * that stops the run. */
+static inline size_t plain_run(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  for (; n - i >= 8; i += 8) {
+    uint64_t x;
+    memcpy(&x, p + i, 8);
+    uint64_t stops =
+        ((x - 0x20 * ONES) | ((x ^ ('"' * ONES)) - ONES) | ((x ^ ('\\' * ONES)) - ONES) | x) &
+        HIGHS;
+    if (stops) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      return i + (size_t)__builtin_ctzll(stops) / 8;
+#else
+      break;
+#endif
+    }
+  }
+  while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') i++;
+  return i;
+}
+
+size_t sg_json_plain_run(const char *s, size_t n) {
+  return plain_run((const unsigned char *)s, n);
+}
+
 /* The one escaper: runs of bytes that go as they are are appended whole; with mend, a byte
  * that does not start a valid UTF-8 sequence is written as U+FFFD. */
 static int json_escape(sg_buf *b, const unsigned char *p, size_t n, int mend) {
   size_t i = 0, from = 0;
   while (i < n) {
+    i += plain_run(p + i, n - i); /* the common case */
+    if (i == n) break;
     unsigned char c = p[i];
     if (c >= 0x80 && mend) {
       size_t k = utf8_seq(p + i, n - i);
@@ -304,6 +343,36 @@ int sg_buf_json_escape(sg_buf *b, const char *s, size_t max_in) {
 
 int sg_buf_json_escape_bytes(sg_buf *b, const char *s, size_t n) {
   return json_escape(b, (const unsigned char *)s, n, 0);
+}
+
+/* RFC 3986 unreserved characters ('A'-'Z' 'a'-'z' '0'-'9' '-' '.' '_' '~') marked '1', by
+ * byte, for the bytes below 0x80. */
+static const char unreserved[129] =
+    "0000000000000000" /* 00 */
+    "0000000000000000" /* 10 */
+    "0000000000000110" /* 20 */
+    "1111111111000000" /* 30 */
+    "0111111111111111" /* 40 */
+    "1111111111100001" /* 50 */
+    "0111111111111111" /* 60 */
+    "1111111111100010" /* 70 */;
+
+static int is_unreserved(unsigned char c) { return c < 0x80 && unreserved[c] == '1'; }
+
+int sg_buf_pct_encode(sg_buf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  while (*s) {
+    size_t n = 0;
+    while (is_unreserved((unsigned char)s[n])) n++;
+    sg_buf_append(b, s, n);
+    s += n;
+    if (*s) {
+      unsigned char c = (unsigned char)*s++;
+      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+      sg_buf_append(b, e, 3);
+    }
+  }
+  return b->failed ? SOULGW_ENOMEM : 0;
 }
 
 char *sg_buf_detach(sg_buf *b, size_t *len) {

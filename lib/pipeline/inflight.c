@@ -7,6 +7,8 @@
  * and knows their parts; this file only counts references).  Request ids are a random
  * per-process prefix and a counter.
  */
+#include <string.h>
+
 #include "base/crypto.h"
 #include "pipeline/inflight.h"
 #include "pipeline/req.h"
@@ -20,7 +22,8 @@ void sg_inflight_init(sg_inflight *f, soulgw *gw, sg_log *log, sg_metrics *metri
   f->snap = NULL;
   f->deferred = NULL;
   atomic_init(&f->draining, 0);
-  f->rid_prefix = sg_random_u64();
+  uint64_t p = sg_random_u64();
+  for (int i = 15; i >= 0; i--, p >>= 4) f->rid_prefix[i] = "0123456789abcdef"[p & 15];
   atomic_init(&f->rid_counter, 0);
 }
 
@@ -55,8 +58,7 @@ sg_snap *sg_inflight_swap(sg_inflight *f, sg_snap *s) {
 void sg_inflight_request_id(sg_inflight *f, char out[33]) {
   static const char hex[] = "0123456789abcdef";
   uint64_t n = atomic_fetch_add_explicit(&f->rid_counter, 1, memory_order_relaxed);
-  uint64_t p = f->rid_prefix;
-  for (int i = 15; i >= 0; i--, p >>= 4) out[i] = hex[p & 15];
+  memcpy(out, f->rid_prefix, 16);
   for (int i = 31; i >= 16; i--, n >>= 4) out[i] = hex[n & 15];
   out[32] = '\0';
 }

@@ -48,7 +48,7 @@ typedef struct sg_inflight {
   pthread_mutex_t defer_lock;
   soulgw_req *deferred; /* requests a handler still has to answer */
 
-  uint64_t rid_prefix;
+  char rid_prefix[16]; /* the random first half of generated request ids, in hex */
   atomic_uint_fast64_t rid_counter;
 } sg_inflight;
 

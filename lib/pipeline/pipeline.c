@@ -111,8 +111,9 @@ static int authenticate(soulgw_req *req, const sg_principal **p, sg_verdict *v) 
 /* A browser's Origin, for a route in the mcp dialect: absent, or one of [mcp] allowed_origins
  * (compared without regard to case), against DNS rebinding. */
 static int origin_stage(const soulgw_req *req, sg_verdict *v) {
+  if (req->dialect != SG_DIALECT_MCP) return 0;
   const char *origin = soulgw_req_header(req, "Origin");
-  if (req->dialect != SG_DIALECT_MCP || !origin) return 0;
+  if (!origin) return 0;
   const sg_strv *allowed = &req->snap->conf->mcp.allowed_origins;
   for (size_t i = 0; i < allowed->n; i++)
     if (strcasecmp(allowed->v[i], origin) == 0) return 0;

@@ -54,8 +54,39 @@ static uint64_t hash_str(const char *s) {
 /* ------------------------------------------------------------------------------------------ */
 /* Toolsets */
 
+static void free_texts(sg_manifest *m) {
+  free(m->id_json);
+  free(m->version_json);
+  free(m->tenant_json);
+  free(m->tenant_pct);
+  m->id_json = m->version_json = m->tenant_json = m->tenant_pct = NULL;
+}
+
+/* s as a JSON string, quoted (NULL when out of memory). */
+static char *json_text(const char *s, size_t *len) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_putc(&b, '"');
+  sg_buf_json_escape(&b, s, (size_t)-1);
+  sg_buf_putc(&b, '"');
+  return sg_buf_detach(&b, len);
+}
+
+/* Writes the texts answers use; on failure leaves them all NULL. */
+static void write_texts(sg_manifest *m) {
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_pct_encode(&b, m->tenant);
+  m->tenant_pct = sg_buf_detach(&b, &m->tenant_pct_len);
+  m->id_json = json_text(m->id, &m->id_json_len);
+  m->version_json = json_text(m->version, &m->version_json_len);
+  m->tenant_json = json_text(m->tenant, &m->tenant_json_len);
+  if (!m->tenant_pct || !m->id_json || !m->version_json || !m->tenant_json) free_texts(m);
+}
+
 void sg_toolset_release(sg_toolset *s) {
   if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+  for (size_t i = 0; s->m && i < s->n; i++) free_texts(&s->m[i]);
   soulgw_json_free(s->manifests);
   free(s->version);
   free(s->m);
@@ -89,6 +120,8 @@ static void describe(sg_manifest *m, const soulgw_json *j, atomic_long *running)
   m->output_schema = soulgw_json_get(j, "output_schema");
   m->scopes = soulgw_json_get(j, "scopes");
   m->schema_trivial = soulgw_json_size(m->input_schema) == 0;
+  const char *type = soulgw_json_string(soulgw_json_get(m->input_schema, "type"));
+  m->schema_object = soulgw_json_size(m->input_schema) == 1 && type && !strcmp(type, "object");
   m->output_trivial = soulgw_json_size(m->output_schema) == 0;
   if (!strcmp(m->handler, "builtin:echo")) m->kind = SG_TOOL_ECHO;
   else if (!strncmp(m->handler, "http://", 7) || !strncmp(m->handler, "https://", 8))
@@ -100,6 +133,7 @@ static void describe(sg_manifest *m, const soulgw_json *j, atomic_long *running)
   m->max_concurrency = limit(limits, "max_concurrency");
   atomic_init(running, 0);
   m->running = running;
+  write_texts(m);
 }
 
 /* Manifests of other tenants are refused: a version belongs to one tenant. */

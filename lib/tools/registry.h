@@ -40,9 +40,15 @@ typedef struct sg_manifest {
   const soulgw_json *tags, *input_schema, *output_schema, *scopes; /* arrays and objects */
   sg_tool_kind kind;
   int schema_trivial;      /* input_schema is {}: validation can be skipped */
+  int schema_object;       /* input_schema is {"type":"object"}: an object needs no validation */
   int output_trivial;      /* output_schema is {} */
   long long timeout_ms, max_bytes_in, max_bytes_out, max_concurrency; /* 0: no limit */
   atomic_long *running;    /* executions in flight, against max_concurrency (the toolset's) */
+  /* For answers, written once: id, version and tenant as JSON strings (quoted, escaped as
+   * sg_buf_json_escape() escapes), the tenant percent-encoded (sg_buf_pct_encode()).  Owned by
+   * the toolset; all NULL when there was no memory for them. */
+  char *id_json, *version_json, *tenant_json, *tenant_pct;
+  size_t id_json_len, version_json_len, tenant_json_len, tenant_pct_len;
 } sg_manifest;
 
 sg_registry *sg_registry_new(void);

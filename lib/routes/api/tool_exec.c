@@ -59,26 +59,6 @@ typedef struct recording {
 /* ------------------------------------------------------------------------------------------ */
 /* Answers */
 
-/* Appends s percent-encoded (RFC 3986 unreserved characters kept), in runs. */
-static void put_pct(sg_buf *b, const char *s) {
-  static const char hex[] = "0123456789ABCDEF";
-  while (*s) {
-    size_t n = 0;
-    for (unsigned char c; (c = (unsigned char)s[n]) &&
-                          ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~');
-         n++) {
-    }
-    sg_buf_append(b, s, n);
-    s += n;
-    if (*s) {
-      unsigned char c = (unsigned char)*s++;
-      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-      sg_buf_append(b, e, 3);
-    }
-  }
-}
-
 /* Appends ns as milliseconds with three decimals ("12.345"), without floating point. */
 static void put_ms(sg_buf *b, uint64_t ns) {
   uint64_t us = (ns + 500) / 1000;
@@ -93,11 +73,15 @@ static void put_ms(sg_buf *b, uint64_t ns) {
   sg_buf_append(b, tmp + i, sizeof tmp - i);
 }
 
-/* Appends key, then s as a JSON string.  Escaped with sg_buf_json_escape(), which also mends
- * invalid UTF-8: a tenant may come from a header or the path, which nothing decodes as UTF-8. */
-static void put_str(sg_buf *b, const char *key, const char *s) {
-  sg_buf_puts(b, key);
-  sg_buf_putc(b, '"');
+/* Appends the literal lit (its length known at compile time). */
+#define PUT_LIT(b, lit) sg_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Appends key (a literal), then s as a JSON string.  Escaped with sg_buf_json_escape(), which
+ * also mends invalid UTF-8: a tenant may come from a header or the path, which nothing decodes
+ * as UTF-8. */
+#define PUT_STR(b, key, s) put_str_n((b), key "\"", sizeof(key), (s))
+static void put_str_n(sg_buf *b, const char *key, size_t keylen, const char *s) {
+  sg_buf_append(b, key, keylen);
   sg_buf_json_escape(b, s, (size_t)-1);
   sg_buf_putc(b, '"');
 }
@@ -155,29 +139,42 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   sg_buf_init(&b, 0);
   sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
   if (req->dialect != SG_DIALECT_LEGACY) {
-    put_str(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
-    put_str(&b, ",\"tool_version\":", m->version);
-    put_str(&b, ",\"tenant\":", req->tenant);
-    put_str(&b, ",\"call_id\":", x->call_id);
-    sg_buf_puts(&b, ",\"result\":");
+    /* the manifest's strings, escaped once when it was loaded (it is the request's tenant's:
+     * the registry holds a tenant's manifests under that tenant) */
+    int built = m->id_json && !strcmp(m->tenant, req->tenant);
+    if (built) {
+      PUT_LIT(&b, "{\"status\":\"ok\",\"tool_id\":");
+      sg_buf_append(&b, m->id_json, m->id_json_len);
+      PUT_LIT(&b, ",\"tool_version\":");
+      sg_buf_append(&b, m->version_json, m->version_json_len);
+      PUT_LIT(&b, ",\"tenant\":");
+      sg_buf_append(&b, m->tenant_json, m->tenant_json_len);
+    } else {
+      PUT_STR(&b, "{\"status\":\"ok\",\"tool_id\":", m->id);
+      PUT_STR(&b, ",\"tool_version\":", m->version);
+      PUT_STR(&b, ",\"tenant\":", req->tenant);
+    }
+    PUT_STR(&b, ",\"call_id\":", x->call_id);
+    PUT_LIT(&b, ",\"result\":");
     put_result(&b, &x->run);
-    sg_buf_puts(&b, ",\"duration_ms\":");
+    PUT_LIT(&b, ",\"duration_ms\":");
     put_ms(&b, x->run.ns);
-    sg_buf_puts(&b, ",\"evidence_ref\":\"evidence://");
-    put_pct(&b, req->tenant);
+    PUT_LIT(&b, ",\"evidence_ref\":\"evidence://");
+    if (built) sg_buf_append(&b, m->tenant_pct, m->tenant_pct_len);
+    else sg_buf_pct_encode(&b, req->tenant);
     sg_buf_putc(&b, '/');
-    put_pct(&b, x->call_id);
-    sg_buf_puts(&b, "\"}");
+    sg_buf_pct_encode(&b, x->call_id);
+    PUT_LIT(&b, "\"}");
   } else {
-    put_str(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
-    put_str(&b, ",\"call_id\":", x->call_id);
-    sg_buf_puts(&b, ",\"input\":");
+    PUT_STR(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
+    PUT_STR(&b, ",\"call_id\":", x->call_id);
+    PUT_LIT(&b, ",\"input\":");
     if (sg_json_write(&b, x->input)) b.failed = 1;
-    put_str(&b, "},\"result\":{\"tool_id\":", m->id);
-    put_str(&b, ",\"call_id\":", x->call_id);
-    sg_buf_puts(&b, ",\"success\":true,\"output\":");
+    PUT_STR(&b, "},\"result\":{\"tool_id\":", m->id);
+    PUT_STR(&b, ",\"call_id\":", x->call_id);
+    PUT_LIT(&b, ",\"success\":true,\"output\":");
     put_result(&b, &x->run);
-    put_str(&b, ",\"error\":null}},\"error\":null,\"trace_id\":", req->id);
+    PUT_STR(&b, ",\"error\":null}},\"error\":null,\"trace_id\":", req->id);
     sg_buf_putc(&b, '}');
   }
   return sg_buf_detach(&b, len);
@@ -288,7 +285,8 @@ const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const sou
     }
   }
   if (!input) return NULL;
-  if (!m->schema_trivial) {
+  if (!m->schema_trivial &&
+      !(m->schema_object && soulgw_json_typeof(input) == SOULGW_JSON_OBJECT)) {
     char why[512];
     if (sg_schema_validate(m->input_schema, input, "input", why, sizeof why)) {
       *code = SOULGW_API_SCHEMA_VALIDATION_FAILED;

@@ -3,6 +3,7 @@
  * JSON string escaping and the small string and time helpers.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,6 +343,78 @@ static void unit_util_buf_json_escape(void) {
   sg_buf_free(&b);
 }
 
+/* The scans that skip eight bytes at a time find the same first byte as a byte-by-byte scan:
+ * every byte value at every position of runs longer than a word, alone and followed by a second
+ * stop byte (whose borrow must not hide the first). */
+static void unit_util_plain_run_words(void) {
+  int run_ok = 1, esc_ok = 1, utf8_ok = 1;
+  for (unsigned c = 0; c < 256; c++) {
+    int stops = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    for (size_t k = 0; k < 24; k++) {
+      char buf[25];
+      memset(buf, 'a', 24);
+      buf[24] = '\0';
+      buf[k] = (char)c;
+      size_t want = stops ? k : 24;
+      if (sg_json_plain_run(buf, 24) != want) {
+        run_ok = 0;
+        tap_diag("byte 0x%02x at %zu: run %zu, want %zu", c, k, sg_json_plain_run(buf, 24), want);
+      }
+      if (k + 1 < 24) {
+        buf[k + 1] = '\x01';
+        if (sg_json_plain_run(buf, 24) != (stops ? k : k + 1)) run_ok = 0;
+        buf[k + 1] = 'a';
+      }
+      if (c >= 0x80) {
+        size_t bad = 0;
+        if (sg_utf8_valid(buf, 24, &bad) || bad != k) utf8_ok = 0;
+      }
+      if (c && c < 0x80) { /* the escaper's output against one byte escaped alone */
+        char e[7];
+        size_t elen = sg_json_needs_escape((unsigned char)c) ? sg_json_escape_byte((unsigned char)c, e) : 1;
+        if (elen == 1) e[0] = (char)c;
+        e[elen] = '\0';
+        char want_s[64];
+        snprintf(want_s, sizeof want_s, "%.*s%s%.*s", (int)k, buf, e, (int)(23 - k), buf + k + 1);
+        char *got = escape(buf, (size_t)-1);
+        if (!got || strcmp(got, want_s) != 0) esc_ok = 0;
+        free(got);
+      }
+    }
+  }
+  ok(run_ok, "sg_json_plain_run stops at the first byte that needs a look, at any position");
+  ok(utf8_ok, "sg_utf8_valid finds a bad byte at any position of a long ASCII run");
+  ok(esc_ok, "escaping a long run escapes its one special byte, at any position");
+  is_int(sg_json_plain_run("", 0), 0, "an empty run");
+}
+
+/* Every byte is kept or written %XX exactly as RFC 3986's unreserved set says. */
+static void unit_util_pct_encode(void) {
+  int all = 1;
+  for (unsigned c = 1; c < 256; c++) {
+    char in[4] = {'a', (char)c, 'z', '\0'}, want[8];
+    int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '_' || c == '~';
+    if (keep) snprintf(want, sizeof want, "a%cz", (char)c);
+    else snprintf(want, sizeof want, "a%%%02Xz", c);
+    sg_buf b;
+    sg_buf_init(&b, 0);
+    if (sg_buf_pct_encode(&b, in) != 0 || strcmp(b.ptr, want) != 0) {
+      all = 0;
+      tap_diag("byte 0x%02x: %s, want %s", c, b.ptr ? b.ptr : "(null)", want);
+    }
+    sg_buf_free(&b);
+  }
+  ok(all, "every byte is kept when unreserved, else %%XX in upper-case hex");
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_pct_encode(&b, "");
+  is_int(b.len, 0, "the empty string appends nothing");
+  sg_buf_pct_encode(&b, "t\xC3\xA9 n/1");
+  is_str(b.ptr, "t%C3%A9%20n%2F1", "UTF-8, a space and a slash");
+  sg_buf_free(&b);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* UTF-8 */
 
@@ -513,6 +586,8 @@ static const tap_test tests[] = {
     TEST(unit_util_buf_printf),
     TEST(unit_util_buf_detach),
     TEST(unit_util_buf_json_escape),
+    TEST(unit_util_plain_run_words),
+    TEST(unit_util_pct_encode),
     TEST(unit_util_utf8_valid),
     TEST(unit_util_utf8_encode_hex),
     TEST(unit_util_strlcpy),

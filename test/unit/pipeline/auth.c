@@ -101,6 +101,72 @@ static void unit_auth_bearer(void) {
   teardown(&f);
 }
 
+/* The digest of the last valid token is remembered (per thread): a token that differs from it
+ * anywhere, or in length, is still refused; a token a reload removed is refused by the new
+ * state at once; a token too long to be remembered still works. */
+static void unit_auth_remembered_token(void) {
+  fixture f;
+  if (!ok(setup(&f) == 0, "an auth state")) {
+    teardown(&f);
+    return;
+  }
+  const sg_principal *p = NULL;
+  sg_verdict v;
+  const char *known[] = {"Authorization", "Bearer " TOKEN, NULL};
+  const char *near[][3] = {{"Authorization", "Bearer unit-token-0123456788", NULL},
+                           {"Authorization", "Bearer unit-token-012345678", NULL},
+                           {"Authorization", "Bearer " TOKEN "9", NULL},
+                           {"Authorization", "Bearer Unit-token-0123456789", NULL}};
+  is_int(authn(&f, known, &p, NULL, &v), 0, "a known token");
+  is_int(authn(&f, known, &p, NULL, &v), 0, "the same token again");
+  is_str(p ? p->id : NULL, "unit", "  is its principal");
+  for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+    p = NULL;
+    is_int(authn(&f, near[i], &p, NULL, &v), -1, "a token next to the last one: %s", near[i][1]);
+    ok(p == NULL && v.reason && strcmp(v.reason, "unknown_token") == 0, "  unknown_token");
+  }
+  is_int(authn(&f, known, &p, NULL, &v), 0, "the known token after the misses");
+
+  /* a reload without the token: a new state from a configuration that no longer lists it */
+  char long_token[151]; /* longer than the 120 bytes remembered */
+  memset(long_token, 'L', 150);
+  long_token[150] = '\0';
+  char toml[1024];
+  snprintf(toml, sizeof toml,
+           "[auth.tokens.slow]\ntenant = \"t1\"\ntoken = \"" SLOW "\"\nscopes = []\n"
+           "[auth.tokens.long]\ntenant = \"t1\"\ntoken = \"%s\"\nscopes = []\n",
+           long_token);
+  soulgw_config *cfg = soulgw_config_new();
+  sg_auth *old = f.auth;
+  if (!ok(cfg && soulgw_config_load_string(cfg, toml, "t2.toml") == 0, "a second configuration")) {
+    if (cfg) tap_diag("%s", soulgw_config_errmsg(cfg));
+    soulgw_config_free(cfg);
+    teardown(&f);
+    return;
+  }
+  f.auth = sg_auth_new(sg_config_snapshot(cfg), f.replay,
+                       sg_metrics_family(f.metrics, "soulgw_auth_failures_total", "by reason",
+                                         "reason", 32, NULL),
+                       old);
+  if (ok(f.auth != NULL, "the reloaded state")) {
+    p = NULL;
+    is_int(authn(&f, known, &p, NULL, &v), -1, "the removed token, just remembered, is refused");
+    ok(p == NULL && v.reason && strcmp(v.reason, "unknown_token") == 0, "  unknown_token");
+    char hdr[256];
+    snprintf(hdr, sizeof hdr, "Bearer %s", long_token);
+    const char *lng[] = {"Authorization", hdr, NULL};
+    is_int(authn(&f, lng, &p, NULL, &v), 0, "a 150-byte token");
+    is_str(p ? p->id : NULL, "long", "  is its principal");
+    is_int(authn(&f, lng, &p, NULL, &v), 0, "  and again");
+    hdr[20] = 'M';
+    is_int(authn(&f, lng, &p, NULL, &v), -1, "  one byte changed is refused");
+  }
+  sg_auth_free(f.auth);
+  f.auth = old;
+  soulgw_config_free(cfg);
+  teardown(&f);
+}
+
 /* The headers soulgw_sign() prints, as name/value pairs in h (at most 4), NULL-terminated. */
 static int parse_signed(char *text, const char **h) {
   int n = 0;
@@ -198,6 +264,7 @@ static void unit_auth_rate_limited(void) {
 
 static const tap_test tests[] = {
     TEST(unit_auth_bearer),
+    TEST(unit_auth_remembered_token),
     TEST(unit_auth_hmac),
     TEST(unit_auth_rate_limited),
 };

@@ -251,6 +251,39 @@ static void unit_registry_build_put(void) {
   sg_registry_free(r);
 }
 
+/* The texts answers splice in are the manifest's strings escaped as the answer escapes them,
+ * and an input_schema of exactly {"type":"object"} is noted as such. */
+static void unit_manifest_texts(void) {
+  sg_registry *r = sg_registry_new();
+  char err[256];
+  soulgw_json *v = j("{\"version\":\"v\",\"manifests\":["
+                     "{\"tenant\":\"t \\\"q\\\"/\u00e9\",\"id\":\"a.b\",\"version\":\"1\\\\2\","
+                     "\"handler\":\"builtin:echo\",\"input_schema\":{\"type\":\"object\"}},"
+                     "{\"tenant\":\"t \\\"q\\\"/\u00e9\",\"id\":\"c\",\"version\":\"1\","
+                     "\"handler\":\"builtin:echo\",\"input_schema\":{\"type\":\"object\","
+                     "\"required\":[\"x\"]}}]}");
+  const char *tenant = "t \"q\"/\xC3\xA9";
+  is_int(sg_registry_install(r, tenant, v, err, sizeof err), 0, "install (%s)", err);
+  sg_toolset *ref = NULL;
+  const sg_manifest *m = sg_registry_find(r, tenant, "a.b", &ref);
+  if (ok(m != NULL, "found")) {
+    is_str(m->id_json, "\"a.b\"", "  the id as JSON");
+    is_int(m->id_json_len, 5, "  and its length");
+    is_str(m->version_json, "\"1\\\\2\"", "  the version, its backslash escaped");
+    is_str(m->tenant_json, "\"t \\\"q\\\"/\xC3\xA9\"", "  the tenant, quotes escaped, UTF-8 kept");
+    is_int(m->tenant_json_len, strlen(m->tenant_json), "  and its length");
+    is_str(m->tenant_pct, "t%20%22q%22%2F%C3%A9", "  the tenant percent-encoded");
+    is_int(m->tenant_pct_len, strlen(m->tenant_pct), "  and its length");
+    ok(m->schema_object && !m->schema_trivial, "  {\"type\":\"object\"} is noted");
+  }
+  sg_toolset_release(ref);
+  const sg_manifest *c = sg_registry_find(r, tenant, "c", &ref);
+  ok(c && !c->schema_object && !c->schema_trivial, "a schema with more than a type is not");
+  sg_toolset_release(ref);
+  soulgw_json_free(v);
+  sg_registry_free(r);
+}
+
 int main(void) {
   RUN(unit_manifest_defaults);
   RUN(unit_manifest_errors);
@@ -258,5 +291,6 @@ int main(void) {
   RUN(unit_tools_register);
   RUN(unit_json_text_size);
   RUN(unit_registry_build_put);
+  RUN(unit_manifest_texts);
   return tap_done();
 }
