@@ -33,10 +33,24 @@ static long hex4(const char *s, size_t i, size_t n) {
   return v;
 }
 
+/* The bytes a string's scan must look at: its closing quote, an escape, a control character. */
+static const unsigned char str_stop[256] = {
+    [0] = 1,    [1] = 1,    [2] = 1,    [3] = 1,    [4] = 1,    [5] = 1,    [6] = 1,
+    [7] = 1,    [8] = 1,    [9] = 1,    [10] = 1,   [11] = 1,   [12] = 1,   [13] = 1,
+    [14] = 1,   [15] = 1,   [16] = 1,   [17] = 1,   [18] = 1,   [19] = 1,   [20] = 1,
+    [21] = 1,   [22] = 1,   [23] = 1,   [24] = 1,   [25] = 1,   [26] = 1,   [27] = 1,
+    [28] = 1,   [29] = 1,   [30] = 1,   [31] = 1,   ['"'] = 1,  ['\\'] = 1};
+
 /* A string at c->i (its opening quote): moves past its closing quote.  0 or -1. */
 static int skip_string(scan *c) {
   c->i++;
   while (c->i < c->n) {
+    /* the common bytes, with the position in a register (c->s may alias c) */
+    const unsigned char *p = (const unsigned char *)c->s;
+    size_t i = c->i, n = c->n;
+    while (i < n && !str_stop[p[i]]) i++;
+    c->i = i;
+    if (i >= n) break;
     unsigned char ch = (unsigned char)c->s[c->i++];
     if (ch == '"') return 0;
     if (ch < 0x20) return -1;

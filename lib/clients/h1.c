@@ -153,17 +153,9 @@ int sg_h1_parse_url(const char *url, sg_h1_target *t) {
   return 0;
 }
 
-/* The name of a "Name: value" header, and whether its value is empty (it removes the field). */
-static size_t header_name(const char *h, int *empty) {
-  size_t n = strcspn(h, ":");
-  const char *v = h[n] ? h + n + 1 : h + n;
-  while (*v == ' ' || *v == '\t') v++;
-  *empty = *v == '\0';
-  return n;
-}
-
-static int named(const char *h, size_t n, const char *name) {
-  return strlen(name) == n && strncasecmp(h, name, n) == 0;
+/* Whether header h ("Name: value") names field name ("name:", lower case, len bytes). */
+static int names(const char *h, const char *name, size_t len) {
+  return (h[0] | 0x20) == name[0] && strncasecmp(h, name, len) == 0;
 }
 
 /* Appends p (n bytes) at *at when it fits; the total grows either way. */
@@ -175,15 +167,11 @@ static void put(char *out, size_t len, size_t *at, const char *p, size_t n) {
 size_t sg_h1_head(char *out, size_t len, const char *method, const sg_h1_target *t,
                   const char *const *headers, size_t body_len) {
   size_t at = 0;
-  int has_host = 0, has_agent = 0, has_accept = 0, has_length = 0;
+  int has_host = 0, has_agent = 0, has_accept = 0;
   for (size_t i = 0; headers && headers[i]; i++) {
-    if (strpbrk(headers[i], "\r\n")) return 0;
-    int empty;
-    size_t n = header_name(headers[i], &empty);
-    has_host |= named(headers[i], n, "Host");
-    has_agent |= named(headers[i], n, "User-Agent");
-    has_accept |= named(headers[i], n, "Accept");
-    has_length |= named(headers[i], n, "Content-Length");
+    has_host |= names(headers[i], "host:", 5);
+    has_agent |= names(headers[i], "user-agent:", 11);
+    has_accept |= names(headers[i], "accept:", 7);
   }
   put(out, len, &at, method, strlen(method));
   put(out, len, &at, " ", 1);
@@ -199,20 +187,31 @@ size_t sg_h1_head(char *out, size_t len, const char *method, const sg_h1_target 
                       sizeof "User-Agent: soulgw/" SOULGW_VERSION "\r\n" - 1);
   if (!has_accept) put(out, len, &at, "Accept: */*\r\n", 13);
   for (size_t i = 0; headers && headers[i]; i++) {
-    int empty;
-    size_t n = header_name(headers[i], &empty);
-    if (empty || named(headers[i], n, "Content-Length")) continue;
-    put(out, len, &at, headers[i], strlen(headers[i]));
+    const char *h = headers[i];
+    size_t n = strlen(h);
+    if (memchr(h, '\r', n) || memchr(h, '\n', n)) return 0;
+    const char *v = memchr(h, ':', n);
+    v = v ? v + 1 : h + n;
+    while (*v == ' ' || *v == '\t') v++;
+    /* an empty value removes the field; the length is always the body's own */
+    if (!*v || names(h, "content-length:", 15)) continue;
+    put(out, len, &at, h, n);
     put(out, len, &at, "\r\n", 2);
   }
-  (void)has_length; /* the length is always the body's own */
   if (body_len || strcmp(method, "GET") != 0) {
-    char num[32];
-    int k = snprintf(num, sizeof num, "Content-Length: %zu\r\n", body_len);
-    put(out, len, &at, num, (size_t)k);
+    char num[48] = "Content-Length: ";
+    char digits[24];
+    int k = 0;
+    do digits[k++] = (char)('0' + body_len % 10);
+    while ((body_len /= 10) != 0);
+    size_t w = 16;
+    while (k) num[w++] = digits[--k];
+    num[w++] = '\r';
+    num[w++] = '\n';
+    put(out, len, &at, num, w);
   }
   put(out, len, &at, "\r\n", 2);
-  return out && at > len ? 0 : at;
+  return at;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -78,7 +78,8 @@ int sg_h1_parse_url(const char *url, sg_h1_target *t);
  * headers hold one), User-Agent (likewise), Accept (likewise), headers ("Name: value" strings,
  * NULL-terminated; one with an empty value removes that field, as libcurl reads it) and
  * Content-Length (when the method carries a body or body_len > 0).  Returns the head's length,
- * or 0 when a header holds CR or LF or out is too small (call with out NULL for the size). */
+ * written only when it fits in len (out may be NULL to size it), or 0 when a header holds CR or
+ * LF. */
 size_t sg_h1_head(char *out, size_t len, const char *method, const sg_h1_target *t,
                   const char *const *headers, size_t body_len);
 

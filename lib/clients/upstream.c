@@ -249,15 +249,19 @@ static void plain_done(sg_h1_call *c, sg_up_err err, const char *msg);
 
 /* Whether a call can go the plain way (h1.c): plain http:// to a literal address, no policy to
  * check, no proxy to go through.  The length of its request head, or 0 when it cannot; t is
- * filled (pointing into r->url) when it can. */
-static size_t plain_ok(const sg_upstream *u, const sg_up_req *r, sg_h1_target *t) {
+ * filled (pointing into r->url) when it can, and the head written into head when it fits in
+ * head_max. */
+static size_t plain_ok(const sg_upstream *u, const sg_up_req *r, sg_h1_target *t, char *head,
+                       size_t head_max) {
   if (u->no_plain || r->policy || !u->no_proxy_env || sg_h1_parse_url(r->url, t) != 0) return 0;
-  return sg_h1_head(NULL, 0, r->method ? r->method : "POST", t, r->headers,
+  return sg_h1_head(head, head_max, r->method ? r->method : "POST", t, r->headers,
                     r->body ? r->body_len : 0);
 }
 
-/* A job for r; the plain way when hl (from plain_ok, with t) is not 0. */
-static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t) {
+#define HEAD_STACK 1024 /* a request head of at most this is written once, on the stack */
+
+/* A job for r; the plain way when hl (from plain_ok, with t and head) is not 0. */
+static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t, const char *head_in) {
   const char *method = r->method ? r->method : "POST";
   const char *label = r->label ? r->label : "upstream";
   size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
@@ -288,7 +292,9 @@ static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t) {
     j->call.target = *t;
     j->call.target.authority = j->url + (t->authority - r->url);
     if (t->path) j->call.target.path = j->url + (t->path - r->url);
-    j->call.head_len = sg_h1_head(head, hl, method, &j->call.target, r->headers, bl);
+    if (hl <= HEAD_STACK) memcpy(head, head_in, hl);
+    else sg_h1_head(head, hl, method, &j->call.target, r->headers, bl);
+    j->call.head_len = hl;
     j->call.head = head;
     j->call.body = j->body;
     j->call.body_len = bl;
@@ -348,7 +354,8 @@ static void wake(sg_upstream *u) {
 int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   if (!u || !r || !r->url || !r->done || !is_http_url(r->url)) return SOULGW_EINVAL;
   sg_h1_target t;
-  size_t hl = plain_ok(u, r, &t);
+  char head[HEAD_STACK];
+  size_t hl = plain_ok(u, r, &t, head, sizeof head);
   int plain = hl > 0;
   job *j = NULL;
   if (!plain) {
@@ -361,7 +368,8 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
     if (started != 0) return started;
   }
   /* a plain job needs nothing of libcurl: it is made first, and queued in one lock */
-  j = job_new(r, hl, &t);
+  j = job_new(r, hl, &t, head);
+  if (plain) sg_wipe(head, hl < sizeof head ? hl : sizeof head); /* it may hold a key */
   if (!j) return SOULGW_ENOMEM;
   pthread_mutex_lock(&u->lock);
   int refused = u->refusing ? SOULGW_ESTATE : plain && ensure_started(u) ? SOULGW_EHTTP : 0;

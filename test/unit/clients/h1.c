@@ -234,7 +234,12 @@ static void unit_h1_head(void) {
          "k\r\nContent-Length: 7\r\n\r\n",
          "request line, Host, User-Agent, Accept, the headers (an empty one removed), length");
   is_int(sg_h1_head(NULL, 0, "POST", &t, hdrs, 7), n, "the size alone, without a buffer");
-  is_int(sg_h1_head(out, 10, "POST", &t, hdrs, 7), 0, "0 when it does not fit");
+  is_int(sg_h1_head(out, 10, "POST", &t, hdrs, 7), n, "the size, unwritten, when it does not fit");
+  const char *big_len[] = {"content-length: 99", NULL};
+  n = sg_h1_head(out, sizeof out, "PUT", &t, big_len, 1234567);
+  out[n] = '\0';
+  ok(strstr(out, "Content-Length: 1234567\r\n") && !strstr(out, ": 99"),
+     "the caller's Content-Length is replaced by the body's (%s)", out);
   const char *own[] = {"User-Agent: mine", "Host: example", "Accept: text/event-stream", NULL};
   n = sg_h1_head(out, sizeof out, "GET", &t, own, 0);
   out[n] = '\0';
