@@ -168,18 +168,28 @@ static void render_complete(sg_buf *b, const char *model, const sg_llm_params *p
 
 /* A call with everything copied from the request and its provider configuration; NULL when
  * out of memory. */
+/* dst = prefix followed by s, cut to fit (as snprintf would, without its cost on every call). */
+static void join(char *dst, size_t size, const char *prefix, const char *s) {
+  size_t a = strlen(prefix), b = strlen(s);
+  if (a >= size) a = size - 1;
+  if (b >= size - a) b = size - a - 1;
+  memcpy(dst, prefix, a);
+  memcpy(dst + a, s, b);
+  dst[a + b] = '\0';
+}
+
 static oa_call *call_new(const sg_llm_call *call, const sg_provider_conf *pc, const char *full,
                          const char *path) {
   oa_call *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->env = call->env;
   sg_strlcpy(c->rid, call->request_id, sizeof c->rid);
-  snprintf(c->rid_header, sizeof c->rid_header, "X-Request-Id: %s", call->request_id);
+  join(c->rid_header, sizeof c->rid_header, "X-Request-Id: ", call->request_id);
   const char *tp = call->traceparent;
   if (tp && strlen(tp) == 55 && strspn(tp, "0123456789abcdef-") == 55)
-    snprintf(c->trace_header, sizeof c->trace_header, "traceparent: %s", tp);
+    join(c->trace_header, sizeof c->trace_header, "traceparent: ", tp);
   sg_strlcpy(c->provider, pc->name, sizeof c->provider);
-  snprintf(c->label, sizeof c->label, "provider %s", pc->name);
+  join(c->label, sizeof c->label, "provider ", pc->name);
   sg_strlcpy(c->model, full, sizeof c->model);
   c->timeout_ms = (long)pc->timeout_ms;
   c->retries = (int)pc->retries;
