@@ -310,9 +310,15 @@ int gw_stop(gwproc *g) {
   if (san) tap_diag("%.4000s", log);
   /* an abnormal exit says why in its last lines (libmicrohttpd's fatal errors, say) */
   if (!san && status != 0 && log) {
+    /* each line as a diagnostic of its own, indented: test/run shows those in its summary,
+     * so that a rare abort in CI says why */
     size_t n = strlen(log);
-    tap_diag("gateway exited with status %d; its stderr ends:\n%s", status,
-             log + (n > 2000 ? n - 2000 : 0));
+    tap_diag("  gateway exited with status %d; its stderr ends:", status);
+    for (char *line = log + (n > 2000 ? n - 2000 : 0), *next; line && *line; line = next) {
+      next = strchr(line, '\n');
+      if (next) *next++ = '\0';
+      tap_diag("    %s", line);
+    }
   }
   free(log);
   if (!g->keep_db && g->dir[0]) rm_rf(g->dir);
