@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -54,6 +56,7 @@ struct sg_http {
   sg_inflight *inflight;
   sg_log *log;
   int port;
+  int listen_fd; /* the listening socket libmicrohttpd was given */
   int external;
   int quiesced;
   /* the watchdog; durations in ms, 0: none */
@@ -712,6 +715,7 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
   h->log = log;
   h->external = o->external;
   int fd = listen_on(o->address, o->port, &h->port, err, errlen);
+  h->listen_fd = fd;
   if (fd < 0) {
     free(h);
     return SOULGW_EBIND;
@@ -751,9 +755,25 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
 int sg_http_port(const sg_http *h) { return h->port; }
 int sg_http_is_external(const sg_http *h) { return h->external; }
 
+/* Stops accepting: the listening socket is closed, so new connections are refused.
+ *
+ * Not with MHD_quiesce_daemon(): in libmicrohttpd 0.9.75 it removes the listening socket from
+ * each pool worker's epoll set itself while the workers may be doing the same (they read the
+ * "quiesced" flag unlocked), and whichever loses that race gets ENOENT and MHD_PANIC()s
+ * ("Failed to remove listen FD from epoll set"): the rare abort, exit 134, seen at SIGTERM.
+ * Instead the descriptor libmicrohttpd holds is made to refer to an eventfd that never becomes
+ * ready (dup3 over it): the socket's last reference goes, the kernel closes it (connections are
+ * refused) and takes it out of every epoll set; libmicrohttpd, none the wiser, closes the
+ * eventfd at stop as its listening socket.  Should no eventfd be available, the old way. */
 void sg_http_quiesce(sg_http *h) {
   if (h->quiesced) return;
   h->quiesced = 1;
+  int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (e >= 0 && dup3(e, h->listen_fd, O_CLOEXEC) >= 0) {
+    close(e);
+    return;
+  }
+  if (e >= 0) close(e);
   MHD_socket fd = MHD_quiesce_daemon(h->d);
   if (fd != MHD_INVALID_SOCKET) close(fd);
 }
