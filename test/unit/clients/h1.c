@@ -19,6 +19,7 @@
 
 #include "base/sg.h"
 #include "clients/h1.h"
+#include "rawserver.h"
 #include "tap.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -27,31 +28,16 @@
 
 static struct {
   pthread_mutex_t lock;
-  int fd, port, accepted, close_after;
+  int port, close_after;
+  atomic_int accepted;
   const char *answer;
   size_t answer_len;
   char last[4096]; /* the last request, head and body */
 } srv = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static int read_request(int fd, char *buf, size_t cap) {
-  size_t have = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf + have, cap - 1 - have, 0);
-    if (n <= 0) return 0;
-    have += (size_t)n;
-    buf[have] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    if (!end) continue;
-    const char *cl = strcasestr(buf, "Content-Length:");
-    size_t body = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
-    if (have >= (size_t)(end + 4 - buf) + body) return 1;
-  }
-}
-
-static void *serve_conn(void *arg) {
-  int fd = (int)(intptr_t)arg;
+static void serve_conn(int fd) {
   char buf[4096];
-  while (read_request(fd, buf, sizeof buf)) {
+  while (raw_read_request(fd, buf, sizeof buf)) {
     pthread_mutex_lock(&srv.lock);
     memcpy(srv.last, buf, sizeof buf);
     size_t len = srv.answer_len ? srv.answer_len : strlen(srv.answer);
@@ -64,35 +50,11 @@ static void *serve_conn(void *arg) {
     if (sent < 0 || close_after) break;
   }
   close(fd);
-  return NULL;
-}
-
-static void *serve(void *arg) {
-  (void)arg;
-  for (;;) {
-    int c = accept(srv.fd, NULL, NULL);
-    if (c < 0) return NULL;
-    pthread_mutex_lock(&srv.lock);
-    srv.accepted++;
-    pthread_mutex_unlock(&srv.lock);
-    pthread_t t;
-    if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)c) == 0) pthread_detach(t);
-    else close(c);
-  }
 }
 
 static int start_server(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  srv.fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (srv.fd < 0 || bind(srv.fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(srv.fd, 64) != 0 || getsockname(srv.fd, (struct sockaddr *)&a, &len) != 0)
-    return -1;
-  srv.port = ntohs(a.sin_port);
-  pthread_t t;
-  if (pthread_create(&t, NULL, serve, NULL) != 0) return -1;
-  pthread_detach(t);
-  return 0;
+  srv.port = raw_server_start(serve_conn, &srv.accepted);
+  return srv.port > 0 ? 0 : -1;
 }
 
 static void script(const char *answer, int close_after) {
@@ -103,12 +65,7 @@ static void script(const char *answer, int close_after) {
   pthread_mutex_unlock(&srv.lock);
 }
 
-static int accepted(void) {
-  pthread_mutex_lock(&srv.lock);
-  int n = srv.accepted;
-  pthread_mutex_unlock(&srv.lock);
-  return n;
-}
+static int accepted(void) { return atomic_load(&srv.accepted); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* The client, driven here */

@@ -20,6 +20,7 @@
 
 #include "base/sg.h"
 #include "clients/upstream.h"
+#include "rawserver.h"
 #include "tap.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -27,7 +28,7 @@
  * connection open for keep_ms after each answer (0: closes it at once, saying so) */
 
 static struct {
-  int fd, port;
+  int port;
   atomic_int keep_ms, accepted;
 } srv;
 
@@ -36,26 +37,9 @@ static const char ANSWER_KEEP[] = "HTTP/1.1 200 OK\r\nContent-Type: application/
 static const char ANSWER_CLOSE[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                    "Connection: close\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
 
-/* Reads one request (head and Content-Length body); 0 when the client went away. */
-static int read_request(int fd) {
+static void serve_conn(int fd) {
   char buf[4096];
-  size_t have = 0;
-  for (;;) {
-    ssize_t n = recv(fd, buf + have, sizeof buf - 1 - have, 0);
-    if (n <= 0) return 0;
-    have += (size_t)n;
-    buf[have] = '\0';
-    char *end = strstr(buf, "\r\n\r\n");
-    if (!end) continue;
-    const char *cl = strcasestr(buf, "Content-Length:");
-    size_t body = cl ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
-    if (have >= (size_t)(end + 4 - buf) + body) return 1;
-  }
-}
-
-static void *serve_conn(void *arg) {
-  int fd = (int)(intptr_t)arg;
-  while (read_request(fd)) {
+  while (raw_read_request(fd, buf, sizeof buf)) {
     int keep = atomic_load(&srv.keep_ms);
     const char *a = keep ? ANSWER_KEEP : ANSWER_CLOSE;
     if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0 || !keep) break;
@@ -65,33 +49,11 @@ static void *serve_conn(void *arg) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   close(fd);
-  return NULL;
-}
-
-static void *serve(void *arg) {
-  (void)arg;
-  for (;;) {
-    int c = accept(srv.fd, NULL, NULL);
-    if (c < 0) return NULL;
-    atomic_fetch_add(&srv.accepted, 1);
-    pthread_t t;
-    if (pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)c) == 0) pthread_detach(t);
-    else close(c);
-  }
 }
 
 static int start_server(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  srv.fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (srv.fd < 0 || bind(srv.fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv.fd, 64) != 0 ||
-      getsockname(srv.fd, (struct sockaddr *)&a, &len) != 0)
-    return -1;
-  srv.port = ntohs(a.sin_port);
-  pthread_t t;
-  if (pthread_create(&t, NULL, serve, NULL) != 0) return -1;
-  pthread_detach(t);
-  return 0;
+  srv.port = raw_server_start(serve_conn, &srv.accepted);
+  return srv.port > 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
