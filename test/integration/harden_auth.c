@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -628,8 +629,22 @@ static long status_owner(pid_t pid) {
 
 #define NOBODY 65534
 
+/* 1 when others may reach and run path: every directory above it searchable, the file
+ * executable (a clone made under `mktemp -d`, mode 0700, is not). */
+static int runnable_by_others(const char *path) {
+  char real[PATH_MAX];
+  struct stat st;
+  if (!realpath(path, real) || stat(real, &st) != 0 || !(st.st_mode & S_IXOTH)) return 0;
+  for (char *slash = strrchr(real, '/'); slash && slash > real; slash = strrchr(real, '/')) {
+    *slash = '\0';
+    if (stat(real, &st) != 0 || !(st.st_mode & S_IXOTH)) return 0;
+  }
+  return 1;
+}
+
 /* As root the owner says nothing (root either way), so the gateway is then run as nobody: this
- * program execs itself with SOULGW_TEST_AS_NOBODY naming the real binary (see main). */
+ * program execs itself with SOULGW_TEST_AS_NOBODY naming the real binary (see main).  Where
+ * nobody cannot reach the binary, it runs as root, saying so. */
 static void start_observable(gwproc *g, const char *const *args, long *user, int *started) {
   static char self[1024], env_as[1200];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -639,7 +654,12 @@ static void start_observable(gwproc *g, const char *const *args, long *user, int
   /* LeakSanitizer attaches to the process with ptrace, which an unprivileged user may not do
    * here; leaks are checked on every other run of the same binary */
   const char *env[] = {env_as, "ASAN_OPTIONS=detect_leaks=0", NULL};
-  if (getuid() == 0) {
+  int as_nobody = getuid() == 0 && runnable_by_others(bin);
+  if (getuid() == 0 && !as_nobody)
+    tap_diag("%s is out of reach of user %d (a directory above it is not searchable): the "
+             "gateway runs as root",
+             bin, NOBODY);
+  if (as_nobody) {
     if (n <= 0) return;
     self[n] = '\0';
     snprintf(env_as, sizeof env_as, "SOULGW_TEST_AS_NOBODY=%s", bin);
