@@ -13,6 +13,19 @@
 
 typedef struct sg_http sg_http;
 
+/* Work each of the server's threads carries besides its connections, on the same epoll set:
+ * the upstream module's lane, so that the calls a request makes go out and come back on the
+ * thread that read it.  Every function runs on the thread of the loop it was attached to. */
+typedef struct sg_http_companion {
+  /* Binds to the calling thread; its descriptors go in ep, and wake(loop) makes the loop take
+   * a turn from another thread.  Returns its state, or NULL (the loop goes on without). */
+  void *(*attach)(void *arg, int ep, void (*wake)(void *loop), void *loop);
+  int (*event)(void *st, int fd, unsigned events); /* 1: fd was the companion's */
+  int (*turn)(void *st);     /* does what is due; ms until it must take a turn again */
+  void (*detach)(void *st);  /* the loop ends: what is pending ends now, and st is freed */
+  void *arg;
+} sg_http_companion;
+
 typedef struct sg_http_opts {
   const char *address;
   int port;
@@ -23,6 +36,7 @@ typedef struct sg_http_opts {
   int header_timeout_s;      /* a request head must be in within this; 0 none */
   long long min_body_rate;   /* bytes/s a body must keep up after header_timeout_s; 0 none */
   int max_connections_per_ip; /* 0 none */
+  const sg_http_companion *companion; /* NULL: none; not with external */
 } sg_http_opts;
 
 /* Binds and starts serving requests created from f (which must outlive the server); the

@@ -35,12 +35,14 @@
 #include <strings.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http/http.h"
+#include "http/loop.h"
 #include "pipeline/dialect.h"
 #include "pipeline/pipeline.h"
 
@@ -49,10 +51,15 @@ typedef struct sg_conn {
   struct sg_conn *prev, *next; /* the list, under sg_http.conns_lock */
   int fd;
   atomic_llong due; /* (deadline, monotonic ms) << 1 | 1 for a body, 0 for a head; 0: none */
+  sg_loop *loop;          /* the loop serving it (NULL: the host's loop) */
+  sg_loop_ticket *ticket; /* what it holds of the loops' limits */
 } sg_conn;
 
 struct sg_http {
-  struct MHD_Daemon *d;
+  struct MHD_Daemon *d; /* external mode: the one daemon */
+  sg_loops *loops;      /* otherwise: one daemon per loop */
+  sg_http_opts opts;
+  unsigned limit;       /* connections over all loops */
   sg_inflight *inflight;
   sg_log *log;
   int port;
@@ -94,7 +101,14 @@ static const char *io_query(void *ctx, const char *name) {
   return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static void io_resume(void *ctx) { MHD_resume_connection(ctx); }
+/* A loop's connection resumed from its own thread makes the loop run its daemon before it
+ * sleeps; from another thread, it wakes the loop (see loop.c). */
+static void io_resume(void *ctx) {
+  MHD_resume_connection(ctx);
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(ctx, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  sg_conn *k = ci ? ci->socket_context : NULL;
+  if (k && k->loop) sg_loop_resumed(k->loop);
+}
 
 static const sg_req_io mhd_io = {io_header, io_query, io_resume};
 
@@ -363,21 +377,29 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   sg_conn *k = *socket_context;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci || !(k = calloc(1, sizeof *k))) return; /* out of memory: no deadlines for it */
+    /* out of memory: no deadlines for it, and it does not count (loop.c gives its ticket back) */
+    if (!ci || !(k = calloc(1, sizeof *k))) return;
     k->fd = ci->connect_fd;
-    watch(k, h->head_ms, 0);
-    pthread_mutex_lock(&h->conns_lock);
-    k->next = h->conns;
-    if (h->conns) h->conns->prev = k;
-    h->conns = k;
-    pthread_mutex_unlock(&h->conns_lock);
+    k->loop = sg_loop_current();
+    k->ticket = sg_loop_claim();
+    if (h->watching) {
+      watch(k, h->head_ms, 0);
+      pthread_mutex_lock(&h->conns_lock);
+      k->next = h->conns;
+      if (h->conns) h->conns->prev = k;
+      h->conns = k;
+      pthread_mutex_unlock(&h->conns_lock);
+    }
     *socket_context = k;
   } else if (k) {
-    pthread_mutex_lock(&h->conns_lock);
-    if (k->prev) k->prev->next = k->next;
-    else h->conns = k->next;
-    if (k->next) k->next->prev = k->prev;
-    pthread_mutex_unlock(&h->conns_lock);
+    if (h->watching) {
+      pthread_mutex_lock(&h->conns_lock);
+      if (k->prev) k->prev->next = k->next;
+      else h->conns = k->next;
+      if (k->next) k->next->prev = k->prev;
+      pthread_mutex_unlock(&h->conns_lock);
+    }
+    sg_loop_release(k->ticket);
     free(k);
     *socket_context = NULL;
   }
@@ -704,6 +726,44 @@ static unsigned connection_limit(sg_http *h, int wanted) {
   return (unsigned)fit;
 }
 
+/* A daemon: the host's (external, on the listening socket) or a loop's (fed the connections
+ * the loop accepts).  Both are run from outside, with epoll for a loop's. */
+static struct MHD_Daemon *daemon_start(sg_http *h, int loop, unsigned limit) {
+  const sg_http_opts *o = &h->opts;
+  unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+  if (loop) flags |= MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET;
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CONN_MEMORY, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->timeout_s, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)(h->watching || loop ? on_connection : NULL), h},
+      /* a loop's daemon has no listening socket: the loop accepts, and keeps the limits */
+      {loop ? MHD_OPTION_END : MHD_OPTION_LISTEN_SOCKET, (intptr_t)h->listen_fd, NULL},
+      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)o->max_connections_per_ip, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  return MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_ARRAY, opts,
+                          MHD_OPTION_END);
+}
+
+/* A loop's daemon, as loop.c runs it. */
+static void *srv_open(void *arg, sg_loop *l, unsigned limit) {
+  (void)l;
+  return daemon_start(arg, 1, limit);
+}
+static int srv_fd(void *d) { return MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd; }
+static int srv_add(void *d, int fd, const struct sockaddr *a, socklen_t len) {
+  return MHD_add_connection(d, fd, a, len) == MHD_YES ? 0 : -1;
+}
+static void srv_run(void *d) { MHD_run(d); }
+static long long srv_timeout(void *d) {
+  MHD_UNSIGNED_LONG_LONG t;
+  return MHD_get_timeout(d, &t) == MHD_YES ? (long long)t : -1;
+}
+static void srv_close(void *d) { MHD_stop_daemon(d); }
+
 int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **out, char *err,
                   size_t errlen) {
   sg_http *h = calloc(1, sizeof *h);
@@ -713,6 +773,7 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
   }
   h->inflight = f;
   h->log = log;
+  h->opts = *o;
   h->external = o->external;
   int fd = listen_on(o->address, o->port, &h->port, err, errlen);
   h->listen_fd = fd;
@@ -722,8 +783,6 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
   }
   unsigned threads = o->threads > 0 ? (unsigned)o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
   if (threads < 1) threads = 1;
-  unsigned flags = MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-  if (!o->external) flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
   if (watch_start(h, o) != 0) {
     snprintf(err, errlen, "cannot start the connection watchdog: %s", strerror(errno));
     close(fd);
@@ -731,18 +790,19 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
     return SOULGW_EHTTP;
   }
   MHD_set_panic_func(on_panic, NULL);
-  h->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->external || threads == 1 ? 0 : threads),
-      MHD_OPTION_CONNECTION_LIMIT, connection_limit(h, o->max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->max_connections_per_ip,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_CONNECTION,
-      h->watching ? on_connection : NULL, h, MHD_OPTION_END);
-  if (!h->d) {
-    snprintf(err, errlen, "libmicrohttpd could not start on %s:%d", o->address, h->port);
+  h->limit = connection_limit(h, o->max_connections);
+  if (o->external) {
+    if (!(h->d = daemon_start(h, 0, h->limit)))
+      snprintf(err, errlen, "libmicrohttpd could not start on %s:%d", o->address, h->port);
+  } else {
+    int one = 1; /* the loops accept without blocking */
+    ioctl(fd, FIONBIO, &one);
+    sg_loop_limits lim = {h->limit, (unsigned)(o->max_connections_per_ip > 0
+                                                   ? o->max_connections_per_ip : 0)};
+    sg_loop_server srv = {srv_open, srv_fd, srv_add, srv_run, srv_timeout, srv_close, h};
+    h->loops = sg_loops_start(fd, threads, &lim, &srv, o->companion, log, err, errlen);
+  }
+  if (!h->d && !h->loops) {
     watch_stop(h);
     close(fd);
     free(h);
@@ -757,14 +817,14 @@ int sg_http_is_external(const sg_http *h) { return h->external; }
 
 /* Stops accepting: the listening socket is closed, so new connections are refused.
  *
- * Not with MHD_quiesce_daemon(): in libmicrohttpd 0.9.75 it removes the listening socket from
- * each pool worker's epoll set itself while the workers may be doing the same (they read the
- * "quiesced" flag unlocked), and whichever loses that race gets ENOENT and MHD_PANIC()s
- * ("Failed to remove listen FD from epoll set"): the rare abort, exit 134, seen at SIGTERM.
- * Instead the descriptor libmicrohttpd holds is made to refer to an eventfd that never becomes
- * ready (dup3 over it): the socket's last reference goes, the kernel closes it (connections are
- * refused) and takes it out of every epoll set; libmicrohttpd, none the wiser, closes the
- * eventfd at stop as its listening socket.  Should no eventfd be available, the old way. */
+ * The descriptor the loops (or the host's daemon) accept on is made to refer to an eventfd
+ * that never becomes ready (dup3 over it): the socket's last reference goes, the kernel closes
+ * it (connections are refused) and takes it out of every epoll set, at once and without a race
+ * with a loop about to accept; the eventfd is closed at stop as the listening socket.  (Not
+ * MHD_quiesce_daemon(): with libmicrohttpd's thread pool it raced with the workers over their
+ * epoll sets and aborted the process, the rare exit 134 at SIGTERM.)  Should no eventfd be
+ * available, the socket is shut down (accept() then fails and the loops stop listening), or the
+ * host's daemon quiesced. */
 void sg_http_quiesce(sg_http *h) {
   if (h->quiesced) return;
   h->quiesced = 1;
@@ -774,6 +834,10 @@ void sg_http_quiesce(sg_http *h) {
     return;
   }
   if (e >= 0) close(e);
+  if (h->loops) {
+    shutdown(h->listen_fd, SHUT_RDWR); /* accept() fails from now on: the loops stop listening */
+    return;
+  }
   MHD_socket fd = MHD_quiesce_daemon(h->d);
   if (fd != MHD_INVALID_SOCKET) close(fd);
 }
@@ -783,7 +847,12 @@ void sg_http_quiesce(sg_http *h) {
 void sg_http_stop(sg_http *h) {
   if (!h) return;
   sg_inflight_close(h->inflight, sg_req_force_answer);
-  MHD_stop_daemon(h->d); /* first: closing its connections takes the watchdog's lock */
+  if (h->loops) {
+    sg_loops_stop(h->loops); /* first: closing its connections takes the watchdog's lock */
+    close(h->listen_fd);     /* the loops' daemons never had it */
+  } else {
+    MHD_stop_daemon(h->d);
+  }
   watch_stop(h);
   free(h);
 }

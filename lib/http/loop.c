@@ -1,0 +1,346 @@
+/*
+ * loop.c -- one event loop per thread (see loop.h).
+ *
+ * Each loop waits in epoll_wait() on one set holding the listening socket (EPOLLEXCLUSIVE, so
+ * that a new connection wakes one loop), its server's descriptor (libmicrohttpd's own epoll set,
+ * readable when a connection has something), its wake-up eventfd and its companion's
+ * descriptors (the upstream connections of the calls its requests made).  A turn runs the
+ * server when it has work (which reads requests and runs their handlers), then the companion
+ * (which sends the calls those handlers made); an answer from upstream completes its call on
+ * the same thread, which resumes the connection, and the server runs again before the loop
+ * sleeps.
+ *
+ * Another thread that resumes a connection of a loop (a handler answering from elsewhere)
+ * marks the loop and writes its eventfd only when the loop sleeps or is about to: a loop looks
+ * at the mark after it says it sleeps, and again when it wakes.
+ *
+ * Limits: a connection is counted from its accept() to its close.  accept() reserves a ticket
+ * (the count of its address, when there is a per-address limit); the server's start notice,
+ * called within add on the same thread, claims it; a connection the server never started gives
+ * it back at once.  Past max_connections a loop takes the listening socket out of its set until
+ * the count falls (connections wait in the backlog, as libmicrohttpd does at its limit).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "http/loop.h"
+
+#define EVENTS_MAX 64
+#define ACCEPTS_MAX 16    /* connections accepted per turn, so that a crowd does not starve */
+#define SLEEP_MAX_MS 1000
+#define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
+#define IP_BUCKETS 1024
+
+/* A ticket: the connections of one address (per-address limit), or the one ticket every
+ * connection shares when there is no such limit. */
+struct sg_loop_ticket {
+  sg_loops *ls;
+  struct sg_loop_ticket *next; /* in its bucket */
+  unsigned count;
+  unsigned char key[17]; /* family, then the address (IPv4 in the first 4 bytes) */
+};
+
+struct sg_loop {
+  sg_loops *ls;
+  void *srv;
+  void *comp;
+  int ep, srv_fd, wake;
+  int listening; /* the listening socket is in ep */
+  int run;       /* run the server before sleeping (this thread's own marks) */
+  atomic_int pending; /* run it: marked by another thread */
+  atomic_int sleeping;
+  pthread_t thread;
+  int started;
+};
+
+struct sg_loops {
+  int listen_fd;
+  unsigned n;
+  sg_loop *loops;
+  sg_loop_server srv;
+  sg_http_companion comp;
+  int has_comp;
+  sg_log *log;
+  atomic_int stop;
+  atomic_uint conns;
+  unsigned max_conns, per_ip;
+  sg_loop_ticket shared; /* without a per-address limit */
+  pthread_mutex_t ip_lock;
+  sg_loop_ticket *ips[IP_BUCKETS];
+};
+
+static __thread sg_loop *tl_loop;
+static __thread sg_loop_ticket *tl_reserved; /* accepted, not yet claimed by the server */
+
+sg_loop *sg_loop_current(void) { return tl_loop; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tickets */
+
+static unsigned key_bucket(const unsigned char key[17]) {
+  unsigned h = 2166136261u; /* FNV-1a */
+  for (int i = 0; i < 17; i++) h = (h ^ key[i]) * 16777619u;
+  return h % IP_BUCKETS;
+}
+
+/* The key of ss's address, and its bucket. */
+static unsigned ip_key(const struct sockaddr_storage *ss, unsigned char key[17]) {
+  memset(key, 0, 17);
+  key[0] = (unsigned char)ss->ss_family;
+  if (ss->ss_family == AF_INET)
+    memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+  else if (ss->ss_family == AF_INET6)
+    memcpy(key + 1, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+  return key_bucket(key);
+}
+
+/* A ticket for a connection from ss, or NULL when its address is at the per-address limit or
+ * memory is short. */
+static sg_loop_ticket *ticket_take(sg_loops *ls, const struct sockaddr_storage *ss) {
+  if (!ls->per_ip) return &ls->shared;
+  unsigned char key[17];
+  unsigned b = ip_key(ss, key);
+  pthread_mutex_lock(&ls->ip_lock);
+  sg_loop_ticket *t = ls->ips[b];
+  while (t && memcmp(t->key, key, sizeof key) != 0) t = t->next;
+  if (!t && (t = calloc(1, sizeof *t)) != NULL) {
+    t->ls = ls;
+    memcpy(t->key, key, sizeof key);
+    t->next = ls->ips[b];
+    ls->ips[b] = t;
+  }
+  if (t && t->count >= ls->per_ip) t = NULL;
+  if (t) t->count++;
+  pthread_mutex_unlock(&ls->ip_lock);
+  return t;
+}
+
+void sg_loop_release(sg_loop_ticket *t) {
+  if (!t) return;
+  sg_loops *ls = t->ls;
+  atomic_fetch_sub(&ls->conns, 1);
+  if (t == &ls->shared) return;
+  pthread_mutex_lock(&ls->ip_lock);
+  if (--t->count == 0) {
+    sg_loop_ticket **pp = &ls->ips[key_bucket(t->key)];
+    while (*pp != t) pp = &(*pp)->next;
+    *pp = t->next;
+    free(t);
+  }
+  pthread_mutex_unlock(&ls->ip_lock);
+}
+
+sg_loop_ticket *sg_loop_claim(void) {
+  sg_loop_ticket *t = tl_reserved;
+  tl_reserved = NULL;
+  return t;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The loop */
+
+static void wake(sg_loop *l) {
+  uint64_t one = 1;
+  while (write(l->wake, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+void sg_loop_resumed(sg_loop *l) {
+  if (l == tl_loop) {
+    l->run = 1;
+    return;
+  }
+  atomic_store(&l->pending, 1);
+  if (atomic_load(&l->sleeping)) wake(l);
+}
+
+static void comp_wake(void *loop) { sg_loop_resumed(loop); }
+
+static void listen_set(sg_loop *l, int on) {
+  if (l->listening == on) return;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = l->ls->listen_fd};
+  if (on ? epoll_ctl(l->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0
+         : (epoll_ctl(l->ep, EPOLL_CTL_DEL, ev.data.fd, NULL), 1))
+    l->listening = on;
+}
+
+static void accept_some(sg_loop *l) {
+  sg_loops *ls = l->ls;
+  for (int i = 0; i < ACCEPTS_MAX; i++) {
+    if (atomic_load(&ls->conns) >= ls->max_conns) {
+      listen_set(l, 0); /* at the limit: they wait in the backlog (see the turn) */
+      return;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(ls->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        listen_set(l, 0); /* out of descriptors: look again in a moment */
+        return;
+      }
+      listen_set(l, 0); /* not a listening socket any more (drained) */
+      return;
+    }
+    sg_loop_ticket *t = ticket_take(ls, &ss);
+    if (!t) { /* over the per-address limit: closed without an answer */
+      close(fd);
+      continue;
+    }
+    atomic_fetch_add(&ls->conns, 1);
+    tl_reserved = t;
+    ls->srv.add(l->srv, fd, (struct sockaddr *)&ss, sl);
+    if (tl_reserved) { /* the server did not start it */
+      tl_reserved = NULL;
+      sg_loop_release(t);
+    }
+    l->run = 1;
+  }
+}
+
+static void *loop_main(void *arg) {
+  sg_loop *l = arg;
+  sg_loops *ls = l->ls;
+  struct epoll_event evs[EVENTS_MAX];
+  tl_loop = l;
+  if (ls->has_comp) l->comp = ls->comp.attach(ls->comp.arg, l->ep, comp_wake, l);
+  int comp_ms = SLEEP_MAX_MS;
+  while (!atomic_load(&ls->stop)) {
+    long long ms = ls->srv.timeout(l->srv);
+    if (ms < 0 || ms > SLEEP_MAX_MS) ms = SLEEP_MAX_MS;
+    if (comp_ms < ms) ms = comp_ms;
+    if (!l->listening && ls->listen_fd >= 0) {
+      if (atomic_load(&ls->conns) < ls->max_conns) listen_set(l, 1);
+      if (!l->listening && ms > PAUSED_MS) ms = PAUSED_MS;
+    }
+    atomic_store(&l->sleeping, 1);
+    if (atomic_exchange(&l->pending, 0)) l->run = 1;
+    int n = epoll_wait(l->ep, evs, EVENTS_MAX, l->run ? 0 : (int)ms);
+    atomic_store(&l->sleeping, 0);
+    if (atomic_exchange(&l->pending, 0) || n == 0) l->run = 1;
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == l->srv_fd) {
+        l->run = 1;
+      } else if (fd == l->wake) {
+        uint64_t v;
+        while (read(l->wake, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+        l->run = 1;
+      } else if (fd == ls->listen_fd && l->listening) {
+        accept_some(l);
+      } else if (l->comp) {
+        ls->comp.event(l->comp, fd, evs[i].events);
+      }
+    }
+    /* the server reads requests and runs handlers, the companion sends the calls they made
+     * (and may complete some at once, resuming connections: the server runs once more) */
+    for (int k = 0; k < 2 && (l->run || k == 0); k++) {
+      if (l->run) {
+        l->run = 0;
+        ls->srv.run(l->srv);
+      }
+      if (l->comp) comp_ms = ls->comp.turn(l->comp);
+    }
+  }
+  if (l->comp) ls->comp.detach(l->comp);
+  l->comp = NULL;
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Start and stop */
+
+static void loop_close(sg_loop *l) {
+  if (l->srv) l->ls->srv.close(l->srv);
+  if (l->ep >= 0) close(l->ep);
+  if (l->wake >= 0) close(l->wake);
+}
+
+sg_loops *sg_loops_start(int listen_fd, unsigned n, const sg_loop_limits *lim,
+                         const sg_loop_server *srv, const sg_http_companion *comp, sg_log *log,
+                         char *err, size_t errlen) {
+  sg_loops *ls = calloc(1, sizeof *ls);
+  if (!ls || !(ls->loops = calloc(n, sizeof *ls->loops))) {
+    free(ls);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  ls->listen_fd = listen_fd;
+  ls->n = n;
+  ls->srv = *srv;
+  if (comp) {
+    ls->comp = *comp;
+    ls->has_comp = 1;
+  }
+  ls->log = log;
+  ls->max_conns = lim->max_connections;
+  ls->per_ip = lim->max_connections_per_ip;
+  ls->shared.ls = ls;
+  pthread_mutex_init(&ls->ip_lock, NULL);
+  for (unsigned i = 0; i < n; i++) ls->loops[i].ep = ls->loops[i].wake = -1;
+  unsigned per_loop = ls->max_conns; /* each server may hold them all: the count is kept here */
+  for (unsigned i = 0; i < n; i++) {
+    sg_loop *l = &ls->loops[i];
+    l->ls = ls;
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->ep < 0 || l->wake < 0) {
+      snprintf(err, errlen, "cannot make an event loop: %s", strerror(errno));
+      goto fail;
+    }
+    if (!(l->srv = srv->open(srv->arg, l, per_loop))) {
+      snprintf(err, errlen, "libmicrohttpd could not start");
+      goto fail;
+    }
+    l->srv_fd = srv->fd(l->srv);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->srv_fd};
+    struct epoll_event ew = {.events = EPOLLIN, .data.fd = l->wake};
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->srv_fd, &ev) != 0 ||
+        epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake, &ew) != 0) {
+      snprintf(err, errlen, "cannot make an event loop: %s", strerror(errno));
+      goto fail;
+    }
+    listen_set(l, 1);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    if (pthread_create(&ls->loops[i].thread, NULL, loop_main, &ls->loops[i]) != 0) {
+      snprintf(err, errlen, "cannot start a server thread: %s", strerror(errno));
+      goto fail;
+    }
+    ls->loops[i].started = 1;
+  }
+  return ls;
+fail:
+  sg_loops_stop(ls);
+  return NULL;
+}
+
+void sg_loops_stop(sg_loops *ls) {
+  if (!ls) return;
+  atomic_store(&ls->stop, 1);
+  for (unsigned i = 0; i < ls->n; i++)
+    if (ls->loops[i].started) wake(&ls->loops[i]);
+  for (unsigned i = 0; i < ls->n; i++)
+    if (ls->loops[i].started) pthread_join(ls->loops[i].thread, NULL);
+  for (unsigned i = 0; i < ls->n; i++) loop_close(&ls->loops[i]);
+  for (unsigned b = 0; b < IP_BUCKETS; b++)
+    while (ls->ips[b]) { /* tickets of connections the servers closed without a notice */
+      sg_loop_ticket *t = ls->ips[b];
+      ls->ips[b] = t->next;
+      free(t);
+    }
+  pthread_mutex_destroy(&ls->ip_lock);
+  free(ls->loops);
+  free(ls);
+}
