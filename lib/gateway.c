@@ -499,6 +499,15 @@ static void registry_changed(void *ud, const char *tenant) {
   sg_registry_reload_all(gw->registry, gw->store, gw->log);
 }
 
+/* Each server thread's companion: a lane of the upstream module, so that a request's model
+ * call is sent and answered on the thread that read the request (see http.h). */
+static void *lane_attach(void *arg, int ep, void (*wake)(void *loop), void *loop) {
+  return sg_up_lane_new(((soulgw *)arg)->upstream, ep, wake, loop);
+}
+static int lane_event(void *st, int fd, unsigned events) { return sg_up_lane_event(st, fd, events); }
+static int lane_turn(void *st) { return sg_up_lane_turn(st); }
+static void lane_detach(void *st) { sg_up_lane_free(st); }
+
 /* Undoes a start that failed half-way; the gateway can be freed (not started again). */
 static void start_cleanup(soulgw *gw) {
   cluster_unwire(gw);
@@ -559,7 +568,10 @@ int soulgw_start(soulgw *gw, unsigned mode) {
                     (mode & SOULGW_START_EXTERNAL) != 0,
                     (int)c->server.header_timeout_s,
                     c->server.min_body_rate_bytes_s,
-                    (int)c->server.max_connections_per_ip};
+                    (int)c->server.max_connections_per_ip,
+                    NULL};
+  sg_http_companion lanes = {lane_attach, lane_event, lane_turn, lane_detach, gw};
+  if (!o.external) o.companion = &lanes;
   rc = sg_http_start(&gw->inflight, gw->log, &o, &gw->http, err, sizeof err);
   if (rc) {
     sg_gw_seterr(gw, "%s", err);

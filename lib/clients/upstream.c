@@ -57,8 +57,11 @@
 #define POLL_MAX_MS 1000
 #define EVENTS_MAX 64
 
+typedef struct sg_up_lane lane;
+
 typedef struct job {
   struct sg_upstream *u;
+  lane *l;                        /* where it runs (set when it is queued) */
   struct job *next;               /* queue or timer list */
   struct job *prev_act, *next_act; /* the list of transfers on the multi handle */
   CURL *easy;
@@ -88,6 +91,26 @@ typedef struct job {
    * allocation */
 } job;
 
+/* Where calls run: their timers, the calls under way and the plain way's connections.  The
+ * upstream thread has one (u->own, with libcurl's transfers as well); each loop of the HTTP
+ * server may bind one of its own (sg_up_lane_new), driven by that loop's thread on its epoll
+ * set, where the plain calls its requests make run from start to completion. */
+struct sg_up_lane {
+  sg_upstream *u;
+  job *timers;   /* by start_at */
+  job *active;   /* calls under way, both ways */
+  sg_h1 *h1;     /* the plain way's connections */
+  size_t nidle;  /* active calls with a deadline the lane checks (job.timed) */
+  uint64_t due;  /* no deadline of theirs falls before this (0: look at once) */
+  /* a loop's lane */
+  job *local, **local_tail; /* calls made on its thread, started at its next turn */
+  void (*wake)(void *);     /* makes the loop take a turn */
+  void *wake_arg;
+  unsigned cancel_seen;     /* under u->lock: the last cancel_asked it carried out */
+  unsigned gen_seen;        /* the same, the lane's own copy */
+  lane *next_lane;          /* u->lanes, under u->lock */
+};
+
 struct sg_upstream {
   sg_log *log;
   CURLM *multi; /* the thread's: made's value once the thread saw it (NULL: none yet) */
@@ -101,18 +124,16 @@ struct sg_upstream {
   pthread_mutex_t lock; /* guards the fields up to the next comment */
   pthread_cond_t cond;
   job *queue, **queue_tail;
-  int refusing;             /* cancel_all or free was called: no new calls */
+  atomic_int refusing;      /* cancel_all or free was called: no new calls */
   int stop;                 /* free was called: the thread ends */
   unsigned cancel_asked, cancel_done;
+  atomic_uint cancel_gen;   /* cancel_asked, for the lanes to look at without the lock */
+  lane *lanes;              /* the loops' lanes */
 
   /* the upstream thread's own */
-  job *timers; /* by start_at */
-  job *active;          /* calls under way, both ways */
-  sg_h1 *h1;            /* the plain way's connections */
+  lane own;
   CURL *pool[POOL_MAX];
   size_t npool;
-  size_t nidle;         /* active calls with a deadline the thread checks (job.timed) */
-  uint64_t due;         /* no deadline of theirs falls before this (0: look at once) */
   uint64_t curl_due;    /* when libcurl wants curl_multi_socket_action(TIMEOUT); 0: never */
   int no_proxy_env;     /* no proxy variable was set at start */
   int no_plain;         /* every call goes through libcurl (sg_upstream_set_plain) */
@@ -345,6 +366,9 @@ static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t, const 
 static int ensure_started(sg_upstream *u);
 static int ensure_curl(sg_upstream *u);
 
+/* The lane of the loop running on this thread, if it has one. */
+static __thread lane *tl_lane;
+
 static void wake(sg_upstream *u) {
   uint64_t one = 1;
   while (write(u->efd, &one, sizeof one) < 0 && errno == EINTR) {
@@ -358,6 +382,8 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   size_t hl = plain_ok(u, r, &t, head, sizeof head);
   int plain = hl > 0;
   job *j = NULL;
+  /* a plain call made on a loop's thread runs on that loop's lane, with no lock and no wake-up */
+  lane *l = plain && tl_lane && tl_lane->u == u ? tl_lane : NULL;
   if (!plain) {
     pthread_mutex_lock(&u->lock);
     int started = u->refusing                      ? SOULGW_ESTATE
@@ -371,6 +397,17 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
   j = job_new(r, hl, &t, head);
   if (plain) sg_wipe(head, hl < sizeof head ? hl : sizeof head); /* it may hold a key */
   if (!j) return SOULGW_ENOMEM;
+  j->u = u;
+  if (l) {
+    if (u->refusing) {
+      job_free(j);
+      return SOULGW_ESTATE;
+    }
+    j->l = l;
+    *l->local_tail = j;
+    l->local_tail = &j->next;
+    return 0;
+  }
   pthread_mutex_lock(&u->lock);
   int refused = u->refusing ? SOULGW_ESTATE : plain && ensure_started(u) ? SOULGW_EHTTP : 0;
   if (refused) {
@@ -379,7 +416,7 @@ int sg_upstream_call(sg_upstream *u, const sg_up_req *r) {
     return refused;
   }
   int was_empty = u->queue == NULL;
-  j->u = u;
+  j->l = &u->own;
   *u->queue_tail = j;
   u->queue_tail = &j->next;
   pthread_mutex_unlock(&u->lock);
@@ -542,31 +579,32 @@ static void easy_put(sg_upstream *u, CURL *e) {
   else curl_easy_cleanup(e);
 }
 
-static void active_link(sg_upstream *u, job *j) {
-  j->next_act = u->active;
-  if (u->active) u->active->prev_act = j;
-  u->active = j;
+static void active_link(lane *l, job *j) {
+  j->next_act = l->active;
+  if (l->active) l->active->prev_act = j;
+  l->active = j;
   j->timed = j->idle_timeout_ms || (j->plain && j->timeout_ms);
   if (j->timed) {
-    u->nidle++;
+    l->nidle++;
     int idle_first = j->idle_timeout_ms &&
                      (!j->plain || !j->timeout_ms || j->idle_timeout_ms < j->timeout_ms);
     long ms = idle_first ? j->idle_timeout_ms : j->timeout_ms;
     uint64_t at = j->t0 + (uint64_t)ms * 1000000u;
-    if (at < u->due) u->due = at;
+    if (at < l->due) l->due = at;
   }
 }
 
-static void active_unlink(sg_upstream *u, job *j) {
-  if (j->timed) u->nidle--;
+static void active_unlink(lane *l, job *j) {
+  if (j->timed) l->nidle--;
   j->timed = 0;
   if (j->prev_act) j->prev_act->next_act = j->next_act;
-  else u->active = j->next_act;
+  else l->active = j->next_act;
   if (j->next_act) j->next_act->prev_act = j->prev_act;
   j->prev_act = j->next_act = NULL;
 }
 
-static void complete(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
+static void complete(job *j, sg_up_err err, const char *msg) {
+  sg_upstream *u = j->u;
   sg_up_result res;
   memset(&res, 0, sizeof res);
   res.err = err;
@@ -639,17 +677,17 @@ static int plain_body(sg_h1_call *c, const char *data, size_t len, const char **
 
 static void plain_done(sg_h1_call *c, sg_up_err err, const char *msg) {
   job *j = job_of(c);
-  active_unlink(j->u, j);
-  complete(j->u, j, err, msg);
+  active_unlink(j->l, j);
+  complete(j, err, msg);
 }
 
 /* Ends a plain call early (its timeout, or the module stopping). */
-static void plain_abort(sg_upstream *u, job *j, sg_up_err err, const char *msg) {
+static void plain_abort(lane *l, job *j, sg_up_err err, const char *msg) {
   if (j->call.conn) {
-    sg_h1_abort(u->h1, &j->call, err, msg);
+    sg_h1_abort(l->h1, &j->call, err, msg);
   } else {
-    active_unlink(u, j);
-    complete(u, j, err, msg);
+    active_unlink(l, j);
+    complete(j, err, msg);
   }
 }
 
@@ -673,19 +711,20 @@ static sg_up_err classify(job *j, CURLcode rc) {
   }
 }
 
-static void start(sg_upstream *u, job *j) {
+static void start(lane *l, job *j) {
+  sg_upstream *u = l->u;
   if (j->plain) {
     j->t0 = j->last_io = sg_now_ns();
-    active_link(u, j);
-    if (!u->h1 || sg_h1_start(u->h1, &j->call) != 0) {
-      active_unlink(u, j);
-      complete(u, j, SG_UP_OTHER, "out of memory");
+    active_link(l, j);
+    if (!l->h1 || sg_h1_start(l->h1, &j->call) != 0) {
+      active_unlink(l, j);
+      complete(j, SG_UP_OTHER, "out of memory");
     }
     return;
   }
   CURL *e = easy_get(u);
   if (!e) {
-    complete(u, j, SG_UP_OTHER, "out of memory");
+    complete(j, SG_UP_OTHER, "out of memory");
     return;
   }
   j->easy = e;
@@ -716,19 +755,19 @@ static void start(sg_upstream *u, job *j) {
   }
   j->t0 = j->last_io = sg_now_ns();
   if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
-    complete(u, j, SG_UP_OTHER, "cannot add the transfer");
+    complete(j, SG_UP_OTHER, "cannot add the transfer");
     return;
   }
-  active_link(u, j);
+  active_link(l, j);
 }
 
 /* Starts j now or puts it on the timer list. */
-static void schedule(sg_upstream *u, job *j, uint64_t now) {
+static void schedule(lane *l, job *j, uint64_t now) {
   if (j->start_at <= now) {
-    start(u, j);
+    start(l, j);
     return;
   }
-  job **pp = &u->timers;
+  job **pp = &l->timers;
   while (*pp && (*pp)->start_at <= j->start_at) pp = &(*pp)->next;
   j->next = *pp;
   *pp = j;
@@ -745,7 +784,7 @@ static void finish_transfers(sg_upstream *u) {
     curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
     job *j = (job *)(void *)priv;
     curl_multi_remove_handle(u->multi, e);
-    active_unlink(u, j);
+    active_unlink(&u->own, j);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &j->status);
     sg_up_err err = classify(j, rc);
     char refused[240];
@@ -755,7 +794,7 @@ static void finish_transfers(sg_upstream *u) {
                       : j->oom                ? "out of memory"
                       : j->errbuf[0]          ? j->errbuf
                                               : curl_easy_strerror(rc);
-    complete(u, j, err, msg);
+    complete(j, err, msg);
   }
 }
 
@@ -766,19 +805,19 @@ static void finish_transfers(sg_upstream *u) {
  * early enough, and a thread busy with many calls does not walk them all at every wake-up.
  * The list may change under a completion (a retry starts a call), so after one the walk starts
  * over. */
-static int check_idle(sg_upstream *u, uint64_t now) {
+static int check_idle(lane *l, uint64_t now) {
   uint64_t next = (uint64_t)POLL_MAX_MS * 1000000u;
-  if (u->due > now) {
-    uint64_t left = u->due - now;
+  if (l->due > now) {
+    uint64_t left = l->due - now;
     return (int)(((left < next ? left : next) + 999999) / 1000000);
   }
 again:
-  for (job *j = u->active; u->nidle && j; j = j->next_act) {
+  for (job *j = l->active; l->nidle && j; j = j->next_act) {
     if (!j->timed) continue;
     if (j->plain && j->timeout_ms) {
       uint64_t limit = (uint64_t)j->timeout_ms * 1000000u, spent = now - j->t0;
       if (spent >= limit) {
-        plain_abort(u, j, SG_UP_TIMEOUT, "no complete answer within the timeout");
+        plain_abort(l, j, SG_UP_TIMEOUT, "no complete answer within the timeout");
         goto again;
       }
       if (limit - spent < next) next = limit - spent;
@@ -787,42 +826,42 @@ again:
     uint64_t limit = (uint64_t)j->idle_timeout_ms * 1000000u, idle = now - j->last_io;
     if (idle >= limit) {
       if (j->plain) {
-        plain_abort(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+        plain_abort(l, j, SG_UP_TIMEOUT, "no data within the idle timeout");
       } else {
-        active_unlink(u, j);
-        curl_multi_remove_handle(u->multi, j->easy);
-        complete(u, j, SG_UP_TIMEOUT, "no data within the idle timeout");
+        active_unlink(l, j);
+        curl_multi_remove_handle(l->u->multi, j->easy);
+        complete(j, SG_UP_TIMEOUT, "no data within the idle timeout");
       }
       goto again;
     } else if (limit - idle < next) {
       next = limit - idle;
     }
   }
-  u->due = now + next;
+  l->due = now + next;
   return (int)((next + 999999) / 1000000);
 }
 
-/* Completes every job the thread holds, and those in q, with SG_UP_CANCELLED. */
-static void cancel_everything(sg_upstream *u, job *q) {
+/* Completes every job the lane holds, and those in q, with SG_UP_CANCELLED. */
+static void cancel_everything(lane *l, job *q) {
   while (q) {
     job *n = q->next;
-    complete(u, q, SG_UP_CANCELLED, "the gateway is shutting down");
+    complete(q, SG_UP_CANCELLED, "the gateway is shutting down");
     q = n;
   }
-  while (u->timers) {
-    job *j = u->timers;
-    u->timers = j->next;
-    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+  while (l->timers) {
+    job *j = l->timers;
+    l->timers = j->next;
+    complete(j, SG_UP_CANCELLED, "the gateway is shutting down");
   }
-  while (u->active) {
-    job *j = u->active;
+  while (l->active) {
+    job *j = l->active;
     if (j->plain) {
-      plain_abort(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+      plain_abort(l, j, SG_UP_CANCELLED, "the gateway is shutting down");
       continue;
     }
-    active_unlink(u, j);
-    curl_multi_remove_handle(u->multi, j->easy);
-    complete(u, j, SG_UP_CANCELLED, "the gateway is shutting down");
+    active_unlink(l, j);
+    curl_multi_remove_handle(l->u->multi, j->easy);
+    complete(j, SG_UP_CANCELLED, "the gateway is shutting down");
   }
 }
 
@@ -897,8 +936,8 @@ static void curl_timeout_if_due(sg_upstream *u) {
  * and the first idle deadline, at most POLL_MAX_MS. */
 static int wait_ms(sg_upstream *u) {
   uint64_t now = sg_now_ns();
-  int ms = u->nidle ? check_idle(u, now) : POLL_MAX_MS;
-  uint64_t due[2] = {u->curl_due, u->timers ? u->timers->start_at : 0};
+  int ms = u->own.nidle ? check_idle(&u->own, now) : POLL_MAX_MS;
+  uint64_t due[2] = {u->curl_due, u->own.timers ? u->own.timers->start_at : 0};
   for (int i = 0; i < 2; i++) {
     if (!due[i]) continue;
     uint64_t d = due[i] > now ? (due[i] - now + 999999) / 1000000 : 0;
@@ -921,7 +960,7 @@ static void *run(void *arg) {
     int cancel = asked != u->cancel_done;
     pthread_mutex_unlock(&u->lock);
     if (cancel || stop) {
-      cancel_everything(u, q);
+      cancel_everything(&u->own, q);
       pthread_mutex_lock(&u->lock);
       u->cancel_done = asked;
       pthread_cond_broadcast(&u->cond);
@@ -933,14 +972,14 @@ static void *run(void *arg) {
     while (q) {
       job *n = q->next;
       q->next = NULL;
-      schedule(u, q, now);
+      schedule(&u->own, q, now);
       q = n;
     }
-    while (u->timers && u->timers->start_at <= now) {
-      job *j = u->timers;
-      u->timers = j->next;
+    while (u->own.timers && u->own.timers->start_at <= now) {
+      job *j = u->own.timers;
+      u->own.timers = j->next;
       j->next = NULL;
-      start(u, j);
+      start(&u->own, j);
     }
     curl_timeout_if_due(u);
     finish_transfers(u);
@@ -960,7 +999,7 @@ static void *run(void *arg) {
         }
         continue;
       }
-      if (sg_h1_event(u->h1, fd, evs[i].events)) continue;
+      if (sg_h1_event(u->own.h1, fd, evs[i].events)) continue;
       unsigned char *st = (size_t)fd < u->nfds ? &u->fds[fd] : NULL;
       if (st && (*st & FD_PARKED)) {
         fd_unwatch(u, fd, st); /* no transfer wants it; its next one adds it again */
@@ -991,6 +1030,7 @@ sg_upstream *sg_upstream_new(sg_log *log) {
   for (size_t i = 0; i < SG_ARRAY_LEN(proxy_vars); i++)
     if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) u->no_proxy_env = 0;
   u->queue_tail = &u->queue;
+  u->own.u = u;
   pthread_mutex_init(&u->lock, NULL);
   pthread_cond_init(&u->cond, NULL);
   return u;
@@ -1004,7 +1044,7 @@ static int ensure_started(sg_upstream *u) {
   struct epoll_event ev;
   u->ep = epoll_create1(EPOLL_CLOEXEC);
   u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (u->ep < 0 || u->efd < 0 || !(u->h1 = sg_h1_new(u->ep))) goto fail;
+  if (u->ep < 0 || u->efd < 0 || !(u->own.h1 = sg_h1_new(u->ep))) goto fail;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
   ev.data.fd = u->efd;
@@ -1013,8 +1053,8 @@ static int ensure_started(sg_upstream *u) {
   u->thread_started = 1;
   return 0;
 fail:
-  sg_h1_free(u->h1);
-  u->h1 = NULL;
+  sg_h1_free(u->own.h1);
+  u->own.h1 = NULL;
   if (u->ep >= 0) close(u->ep);
   if (u->efd >= 0) close(u->efd);
   u->ep = u->efd = -1;
@@ -1053,15 +1093,109 @@ void sg_upstream_cancel_all(sg_upstream *u) {
   pthread_mutex_lock(&u->lock);
   u->refusing = 1;
   unsigned want = ++u->cancel_asked;
+  atomic_store(&u->cancel_gen, want);
   int started = u->thread_started;
+  for (lane *l = u->lanes; l; l = l->next_lane) l->wake(l->wake_arg);
   pthread_mutex_unlock(&u->lock);
-  if (!started) return; /* never called out: nothing in flight */
-  int self = pthread_equal(pthread_self(), u->thread);
-  wake(u);
-  if (self) return;
+  int self = started && pthread_equal(pthread_self(), u->thread);
+  if (started) wake(u);
+  /* the calling thread's own lane, if any, cancels at its next turn (after this callback) */
   pthread_mutex_lock(&u->lock);
-  while ((int)(u->cancel_done - want) < 0) pthread_cond_wait(&u->cond, &u->lock);
+  for (;;) {
+    int waiting = started && !self && (int)(u->cancel_done - want) < 0;
+    for (lane *l = u->lanes; l && !waiting; l = l->next_lane)
+      waiting = l != tl_lane && (int)(l->cancel_seen - want) < 0;
+    if (!waiting) break;
+    pthread_cond_wait(&u->cond, &u->lock);
+  }
   pthread_mutex_unlock(&u->lock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The loops' lanes */
+
+sg_up_lane *sg_up_lane_new(sg_upstream *u, int ep, void (*wakefn)(void *), void *arg) {
+  lane *l = calloc(1, sizeof *l);
+  if (!l || !(l->h1 = sg_h1_new(ep))) {
+    free(l);
+    return NULL;
+  }
+  l->u = u;
+  l->local_tail = &l->local;
+  l->wake = wakefn;
+  l->wake_arg = arg;
+  pthread_mutex_lock(&u->lock);
+  l->cancel_seen = l->gen_seen = u->cancel_asked;
+  l->next_lane = u->lanes;
+  u->lanes = l;
+  pthread_mutex_unlock(&u->lock);
+  tl_lane = l;
+  return l;
+}
+
+int sg_up_lane_event(sg_up_lane *l, int fd, uint32_t events) {
+  return sg_h1_event(l->h1, fd, events);
+}
+
+/* Carries out a cancel_all the lane has not seen yet. */
+static void lane_cancel(lane *l) {
+  sg_upstream *u = l->u;
+  unsigned gen = atomic_load(&u->cancel_gen);
+  if (gen == l->gen_seen) return;
+  job *q = l->local;
+  l->local = NULL;
+  l->local_tail = &l->local;
+  cancel_everything(l, q);
+  l->gen_seen = gen;
+  pthread_mutex_lock(&u->lock);
+  l->cancel_seen = gen;
+  pthread_cond_broadcast(&u->cond);
+  pthread_mutex_unlock(&u->lock);
+}
+
+int sg_up_lane_turn(sg_up_lane *l) {
+  lane_cancel(l);
+  uint64_t now = sg_now_ns();
+  job *q = l->local; /* calls made from here on wait for the next turn */
+  l->local = NULL;
+  l->local_tail = &l->local;
+  while (q) {
+    job *n = q->next;
+    q->next = NULL;
+    schedule(l, q, now);
+    q = n;
+  }
+  while (l->timers && l->timers->start_at <= now) {
+    job *j = l->timers;
+    l->timers = j->next;
+    j->next = NULL;
+    start(l, j);
+  }
+  if (l->local) return 0;
+  int ms = l->nidle ? check_idle(l, sg_now_ns()) : POLL_MAX_MS;
+  if (l->timers) {
+    uint64_t at = l->timers->start_at, t = sg_now_ns();
+    uint64_t d = at > t ? (at - t + 999999) / 1000000 : 0;
+    if (d < (uint64_t)ms) ms = (int)d;
+  }
+  return ms;
+}
+
+void sg_up_lane_free(sg_up_lane *l) {
+  if (!l) return;
+  sg_upstream *u = l->u;
+  if (tl_lane == l) tl_lane = NULL; /* calls made by the callbacks below go to the thread */
+  job *q = l->local;
+  l->local = NULL;
+  cancel_everything(l, q);
+  sg_h1_free(l->h1);
+  pthread_mutex_lock(&u->lock);
+  lane **pp = &u->lanes;
+  while (*pp && *pp != l) pp = &(*pp)->next_lane;
+  if (*pp) *pp = l->next_lane;
+  pthread_cond_broadcast(&u->cond); /* a cancel_all may be waiting for it */
+  pthread_mutex_unlock(&u->lock);
+  free(l);
 }
 
 void sg_upstream_free(sg_upstream *u) {
@@ -1076,7 +1210,7 @@ void sg_upstream_free(sg_upstream *u) {
   }
   for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
   if (u->made) curl_multi_cleanup(u->made); /* closes the kept connections */
-  sg_h1_free(u->h1);
+  sg_h1_free(u->own.h1);
   if (u->ep >= 0) close(u->ep);
   if (u->efd >= 0) close(u->efd);
   free(u->fds);

@@ -22,6 +22,8 @@
 #include "base/netpolicy.h"
 #include "base/sg.h"
 
+#include <stdint.h>
+
 typedef struct sg_upstream sg_upstream;
 
 /* What happened to a call, besides its HTTP status. */
@@ -113,6 +115,27 @@ int sg_upstream_post_json(sg_upstream *u, const char *url, const char *const *ex
  * then every call goes through libcurl.  Set before the first call (the tests use it to cover
  * both ways). */
 void sg_upstream_set_plain(sg_upstream *u, int on);
+
+/* A lane for an event loop that holds both sides of the requests it reads (http/loop.c):
+ * the plain calls (see sg_upstream_set_plain) made on the calling thread from now on run on
+ * it, with their connections in the loop's epoll set ep, and complete on this thread, with no
+ * lock and no wake-up; other calls still go to the upstream thread.  wake(arg) may be called
+ * from any thread when the lane needs a turn soon (sg_upstream_cancel_all).  NULL when out of
+ * memory: the calls then go to the upstream thread.  All but wake run on the loop's thread. */
+typedef struct sg_up_lane sg_up_lane;
+sg_up_lane *sg_up_lane_new(sg_upstream *u, int ep, void (*wake)(void *), void *arg);
+
+/* An event of the loop's epoll set: 1 when fd was the lane's (and is handled), else 0. */
+int sg_up_lane_event(sg_up_lane *l, int fd, uint32_t events);
+
+/* Starts the calls made since the last turn and those whose delay is over, ends those past a
+ * timeout, carries out a cancel_all; returns the milliseconds until it needs a turn again (0:
+ * calls made during this turn wait; at most a second). */
+int sg_up_lane_turn(sg_up_lane *l);
+
+/* Completes what the lane still holds with SG_UP_CANCELLED, closes its connections and frees
+ * it; calls made on this thread go to the upstream thread again.  NULL does nothing. */
+void sg_up_lane_free(sg_up_lane *l);
 
 /* Completes every pending call with SG_UP_CANCELLED and refuses new ones (SOULGW_ESTATE).
  * Returns once the callbacks have run (at once when called on the upstream thread, which then
