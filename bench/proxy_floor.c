@@ -1,14 +1,14 @@
 /*
- * proxy_floor.c -- the cheapest proxy that can be built the way soulgw is: libmicrohttpd's
- * thread pool (epoll, as soulgw configures it) takes the request, suspends the connection and
- * hands it to one relay thread, which forwards the body with soulgw's own HTTP/1.1 client
+ * proxy_floor.c -- the cheapest proxy that can be built the way soulgw was built before its
+ * server loops (http/loop.c): libmicrohttpd's thread pool (epoll) takes the request, suspends
+ * the connection and hands it to one relay thread, which forwards the body with soulgw's own HTTP/1.1 client
  * (lib/clients/h1.c, kept-alive connections) and resumes the connection with the upstream's
  * answer.  No authentication, routing, JSON, metrics or log: what is left is libmicrohttpd's
  * deferral protocol (suspend, an inter-thread channel, resume) and the two sockets.
  *
  *   proxy_floor PORT UPSTREAM_URL [THREADS [loop]]
  *
- * With "loop", the other design: one event loop per thread holding both sides of a request, as
+ * With "loop", soulgw's design now: one event loop per thread holding both sides of a request, as
  * nginx's workers do.  Each thread runs its own libmicrohttpd daemon in external mode (epoll)
  * on the shared listening socket and its own HTTP/1.1 client on one epoll set with it; a
  * request is forwarded and resumed by the thread that read it, so no request crosses threads.

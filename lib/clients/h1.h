@@ -1,6 +1,7 @@
 /*
  * h1.h -- a small keep-alive HTTP/1.1 client for plain http:// upstreams at a literal address
- * (see h1.c), driven by the upstream thread (upstream.c), which owns it and its epoll set.
+ * (see h1.c), driven by one thread (upstream.c): the upstream thread, or a server loop's for
+ * its lane, which owns it and the epoll set it is given.
  *
  * The upstream module sends a call this way when nothing in it needs libcurl: the URL is
  * http:// with an IPv4 or IPv6 literal as its host, no user info, no proxy variable is set and

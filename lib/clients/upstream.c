@@ -9,6 +9,14 @@
  * transfer (see h1.h).  Both ways share the job, its queue, its timers and its completion; a
  * plain call's timeouts are kept here (check_idle), libcurl keeps its own whole-call timeout.
  *
+ * Lanes: the timers, the calls under way and the plain way's connections are a lane's.  The
+ * upstream thread has one; each loop of the HTTP server binds one of its own (sg_up_lane_new)
+ * on its epoll set, and a plain call made on that loop's thread goes onto the lane's local list
+ * (no lock, no wake-up), is sent at the loop's next turn and completes on that thread: a
+ * proxied request is read, relayed and answered by one thread, as in nginx's workers.  Calls
+ * that need libcurl, and calls made on other threads, go to the upstream thread.  cancel_all
+ * reaches the lanes through their loops' wake-up and waits for each, as for the thread.
+ *
  * One thread owns a curl multi handle.  sg_upstream_call() copies a call into a job and puts it
  * on a queue under a mutex, then wakes the thread through an eventfd if it sleeps (an awake
  * thread looks at the queue before it sleeps again).  The thread moves queued jobs onto the

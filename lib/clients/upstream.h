@@ -3,8 +3,11 @@
  *
  * Calls run on one thread of their own that drives a libcurl multi handle, so that waiting on an
  * upstream never holds a gateway thread: the caller defers its request, starts a call here, and
- * is called back on the upstream thread when the answer is in.  Connections are kept alive and
- * reused between calls to the same host (HTTP/1.1), which is what keeps a proxied call cheap.
+ * is called back on the upstream thread when the answer is in.  A plain call (plain http:// to
+ * an address) made on a server loop's thread runs instead on that loop's lane and is called
+ * back on that thread, so that a proxied request never crosses threads (sg_up_lane_new).
+ * Connections are kept alive and reused between calls to the same host (HTTP/1.1), which is
+ * what keeps a proxied call cheap.
  *
  * Typical use from a handler:
  *
@@ -56,12 +59,12 @@ typedef struct sg_up_result {
   long retry_after;         /* the answer's Retry-After in seconds (at most a day), 0: none */
 } sg_up_result;
 
-/* Called exactly once per call accepted by sg_upstream_call(), on the upstream thread (never
- * from within sg_upstream_call itself).  It must not block; it may start further calls (a
+/* Called exactly once per call accepted by sg_upstream_call(), on the upstream thread, or on
+ * the thread of the lane the call ran on (never from within sg_upstream_call itself).  It must not block; it may start further calls (a
  * retry) and answer gateway requests. */
 typedef void (*sg_up_done_fn)(void *ud, const sg_up_result *res);
 
-/* Streaming: called on the upstream thread with each piece of a 2xx answer's body as it
+/* Streaming: called on the call's thread (as done) with each piece of a 2xx answer's body as it
  * arrives (status is that answer's).  Return 0 to go on, non-zero to abort the transfer, which
  * then completes with SG_UP_ABORTED.  Bodies of other statuses are buffered for done. */
 typedef int (*sg_up_chunk_fn)(void *ud, long status, const char *data, size_t len);

@@ -1,7 +1,9 @@
 /*
  * http.h -- the HTTP server glue.  http/mhd.c is the only file that calls libmicrohttpd: it
  * owns the listening socket and the connections, feeds requests into the pipeline, parks
- * connections whose answer comes later (suspend/resume) and streams chunked bodies.
+ * connections whose answer comes later (suspend/resume) and streams chunked bodies.  Unless the
+ * host runs it from its own loop, it serves from one event loop per thread (http/loop.c), each
+ * with a daemon of its own and a companion on the same epoll set (the upstream module's lane).
  */
 #ifndef SG_HTTP_H
 #define SG_HTTP_H
