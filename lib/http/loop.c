@@ -70,6 +70,7 @@ struct sg_loops {
   int has_comp;
   sg_log *log;
   atomic_int stop;
+  atomic_int quiesced; /* accept no more */
   atomic_uint conns;
   unsigned max_conns, per_ip;
   sg_loop_ticket shared; /* without a per-address limit */
@@ -219,7 +220,9 @@ static void *loop_main(void *arg) {
     long long ms = ls->srv.timeout(l->srv);
     if (ms < 0 || ms > SLEEP_MAX_MS) ms = SLEEP_MAX_MS;
     if (comp_ms < ms) ms = comp_ms;
-    if (!l->listening && ls->listen_fd >= 0) {
+    if (atomic_load(&ls->quiesced)) {
+      listen_set(l, 0);
+    } else if (!l->listening) {
       if (atomic_load(&ls->conns) < ls->max_conns) listen_set(l, 1);
       if (!l->listening && ms > PAUSED_MS) ms = PAUSED_MS;
     }
@@ -324,6 +327,12 @@ sg_loops *sg_loops_start(int listen_fd, unsigned n, const sg_loop_limits *lim,
 fail:
   sg_loops_stop(ls);
   return NULL;
+}
+
+void sg_loops_quiesce(sg_loops *ls) {
+  atomic_store(&ls->quiesced, 1);
+  for (unsigned i = 0; i < ls->n; i++)
+    if (ls->loops[i].started) sg_loop_resumed(&ls->loops[i]);
 }
 
 void sg_loops_stop(sg_loops *ls) {

@@ -56,6 +56,10 @@ typedef struct sg_loop_ticket sg_loop_ticket;
 sg_loop_ticket *sg_loop_claim(void); /* NULL: the connection was not counted (none pending) */
 void sg_loop_release(sg_loop_ticket *t); /* NULL does nothing; any thread */
 
+/* The loops stop accepting (each takes the listening socket out of its set at its next turn);
+ * the connections they hold are served on. */
+void sg_loops_quiesce(sg_loops *ls);
+
 /* Stops the loops (each ends its companion on its own thread), then closes their servers. */
 void sg_loops_stop(sg_loops *ls);
 

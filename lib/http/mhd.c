@@ -820,14 +820,15 @@ int sg_http_is_external(const sg_http *h) { return h->external; }
  * The descriptor the loops (or the host's daemon) accept on is made to refer to an eventfd
  * that never becomes ready (dup3 over it): the socket's last reference goes, the kernel closes
  * it (connections are refused) and takes it out of every epoll set, at once and without a race
- * with a loop about to accept; the eventfd is closed at stop as the listening socket.  (Not
- * MHD_quiesce_daemon(): with libmicrohttpd's thread pool it raced with the workers over their
- * epoll sets and aborted the process, the rare exit 134 at SIGTERM.)  Should no eventfd be
- * available, the socket is shut down (accept() then fails and the loops stop listening), or the
- * host's daemon quiesced. */
+ * with a loop about to accept; the eventfd is closed at stop as the listening socket, and the
+ * loops stop listening at their next turn.  (Not MHD_quiesce_daemon(): with libmicrohttpd's
+ * thread pool it raced with the workers over their epoll sets and aborted the process, the rare
+ * exit 134 at SIGTERM.)  Should no eventfd be available, the socket is shut down instead, or
+ * the host's daemon quiesced. */
 void sg_http_quiesce(sg_http *h) {
   if (h->quiesced) return;
   h->quiesced = 1;
+  if (h->loops) sg_loops_quiesce(h->loops);
   int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e >= 0 && dup3(e, h->listen_fd, O_CLOEXEC) >= 0) {
     close(e);
@@ -835,7 +836,7 @@ void sg_http_quiesce(sg_http *h) {
   }
   if (e >= 0) close(e);
   if (h->loops) {
-    shutdown(h->listen_fd, SHUT_RDWR); /* accept() fails from now on: the loops stop listening */
+    shutdown(h->listen_fd, SHUT_RDWR); /* new connections are refused */
     return;
   }
   MHD_socket fd = MHD_quiesce_daemon(h->d);
