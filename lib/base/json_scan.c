@@ -9,16 +9,24 @@
 #include "base/sg.h"
 
 #define DEPTH_MAX 512
+#define KEYS_MAX 16         /* keys one scan looks for */
+#define PLAIN_NAMES_MAX 64  /* names of the open objects a plain scan compares pairwise */
+#define PLAIN_NUMBER_MAX 63  /* cJSON reads at most this many bytes of a number */
 
 typedef struct scan {
   const char *s;
   size_t i, n;
+  int plain; /* also refuse what soulgw_json_parse() would read differently (json_scan.h) */
+  int esc;   /* set by skip_string() when the string has an escape */
+  const size_t *klen; /* the lengths of the wanted keys */
+  size_t nseen, (*seen)[2]; /* a plain scan's names of the open objects: offset, length */
 } scan;
 
+/* RFC 8259's white space: the bytes skip_ws() passes. */
+static const unsigned char ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
 static void skip_ws(scan *c) {
-  while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
-                         c->s[c->i] == '\r'))
-    c->i++;
+  while (c->i < c->n && ws[(unsigned char)c->s[c->i]]) c->i++;
 }
 
 /* Four hex digits at c->i: their value, or -1. */
@@ -55,10 +63,11 @@ static int skip_string(scan *c) {
     if (ch == '"') return 0;
     if (ch < 0x20) return -1;
     if (ch != '\\') continue;
+    c->esc = 1;
     if (c->i >= c->n) return -1;
     char e = c->s[c->i++];
     if (e == 'u') {
-      if (hex4(c->s, c->i, c->n) < 0) return -1;
+      if (c->plain || hex4(c->s, c->i, c->n) < 0) return -1;
       c->i += 4;
     } else if (!memchr("\"\\/bfnrt", e, 8)) {
       return -1;
@@ -75,6 +84,7 @@ static int digits(scan *c) {
 
 /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int skip_number(scan *c) {
+  size_t at = c->i;
   if (c->s[c->i] == '-') c->i++;
   if (c->i < c->n && c->s[c->i] == '0') c->i++;
   else if (digits(c)) return -1;
@@ -87,7 +97,7 @@ static int skip_number(scan *c) {
     if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) c->i++;
     if (digits(c)) return -1;
   }
-  return 0;
+  return c->plain && c->i - at > PLAIN_NUMBER_MAX ? -1 : 0;
 }
 
 static int skip_literal(scan *c, const char *word) {
@@ -137,10 +147,10 @@ static int skip_value(scan *c, int depth) {
   return -1;
 }
 
-/* 1 when the member name raw[0..len) (between its quotes, escapes as written) decodes to key. */
-static int name_is(const char *raw, size_t len, const char *key) {
-  if (!memchr(raw, '\\', len)) return strlen(key) == len && memcmp(raw, key, len) == 0;
-  size_t i = 0, k = 0, klen = strlen(key);
+/* 1 when the member name raw[0..len) (between its quotes, escapes as written, at least one)
+ * decodes to key (klen bytes). */
+static int escaped_name_is(const char *raw, size_t len, const char *key, size_t klen) {
+  size_t i = 0, k = 0;
   while (i < len) {
     char out[4];
     size_t w = 1;
@@ -173,8 +183,21 @@ static int name_is(const char *raw, size_t len, const char *key) {
   return k == klen;
 }
 
+/* For a plain scan: 0 when the member name at c->s[name, name + len) has no escape and is not
+ * one of its object's earlier names (those from base on), which it joins. */
+static int plain_name(scan *c, size_t base, size_t name, size_t len) {
+  if (c->nseen == PLAIN_NAMES_MAX || c->esc) return -1;
+  for (size_t k = base; k < c->nseen; k++)
+    if (c->seen[k][1] == len && memcmp(c->s + c->seen[k][0], c->s + name, len) == 0) return -1;
+  c->seen[c->nseen][0] = name;
+  c->seen[c->nseen][1] = len;
+  c->nseen++;
+  return 0;
+}
+
 static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
                    sg_json_span *spans) {
+  size_t base = c->nseen; /* this object's names follow those of the objects around it */
   c->i++;
   skip_ws(c);
   if (c->i < c->n && c->s[c->i] == '}') {
@@ -185,15 +208,20 @@ static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
     skip_ws(c);
     if (c->i >= c->n || c->s[c->i] != '"') return -1;
     size_t name = c->i + 1;
+    c->esc = 0;
     if (skip_string(c)) return -1;
+    int esc = c->esc;
     size_t name_len = c->i - 1 - name;
+    if (c->plain && plain_name(c, base, name, name_len)) return -1;
     skip_ws(c);
     if (c->i >= c->n || c->s[c->i++] != ':') return -1;
     skip_ws(c);
     size_t start = c->i;
     if (skip_value(c, depth)) return -1;
     for (size_t k = 0; k < nkeys; k++) {
-      if (!spans[k].found && name_is(c->s + name, name_len, keys[k])) {
+      if (!spans[k].found &&
+          (esc ? escaped_name_is(c->s + name, name_len, keys[k], c->klen[k])
+               : name_len == c->klen[k] && memcmp(c->s + name, keys[k], name_len) == 0)) {
         spans[k].start = start;
         spans[k].end = c->i;
         spans[k].found = 1;
@@ -202,17 +230,51 @@ static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
     skip_ws(c);
     if (c->i >= c->n) return -1;
     char ch = c->s[c->i++];
-    if (ch == '}') return 0;
+    if (ch == '}') {
+      c->nseen = base;
+      return 0;
+    }
     if (ch != ',') return -1;
   }
 }
 
-int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
-                         sg_json_span *spans) {
-  scan c = {text, 0, len};
-  for (size_t k = 0; k < n; k++) spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
+static int scan_object(const char *text, size_t len, const char *const *keys, size_t n,
+                       sg_json_span *spans, int plain) {
+  size_t seen[PLAIN_NAMES_MAX][2], klen[KEYS_MAX];
+  if (n > KEYS_MAX) return -1;
+  scan c = {text, 0, len, plain, 0, klen, 0, seen};
+  for (size_t k = 0; k < n; k++) {
+    spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
+    klen[k] = strlen(keys[k]);
+  }
   skip_ws(&c);
   if (c.i >= c.n || text[c.i] != '{' || members(&c, 1, keys, n, spans)) return -1;
   skip_ws(&c);
   return c.i == c.n ? 0 : -1;
+}
+
+int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
+                         sg_json_span *spans) {
+  return scan_object(text, len, keys, n, spans, 0);
+}
+
+int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
+                       sg_json_span *spans) {
+  if (!sg_utf8_valid(text, len, NULL)) return -1;
+  return scan_object(text, len, keys, n, spans, 1);
+}
+
+int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
+  scan c = {text, 0, len, 0, 0, NULL, 0, NULL};
+  span->start = span->end = (size_t)(span->found = 0);
+  skip_ws(&c);
+  if (c.i >= c.n || text[c.i] != '[') return -1;
+  c.i++;
+  skip_ws(&c);
+  if (c.i < c.n && text[c.i] == ']') return 0;
+  span->start = c.i;
+  if (skip_value(&c, 1)) return -1;
+  span->end = c.i;
+  span->found = 1;
+  return 0;
 }

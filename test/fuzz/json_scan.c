@@ -5,7 +5,8 @@
  * where cJSON takes any control character for white space), the scanner accepts too, finds
  * exactly the members the parser finds, and each span parses as the parser's value of that
  * member.  Whatever it accepts or refuses, it never reads
- * outside the input.
+ * outside the input.  What its plain scan (sg_json_scan_plain) accepts, the parser accepts as
+ * an object, with the same members.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int strict = sg_json_compact(copy, size, &out, NULL, 0) == 0;
   free(copy);
   soulgw_json *j = NULL;
+  sg_json_span pl[5];
+  if (sg_json_scan_plain(text, size, keys, 5, pl) == 0) {
+    if (rc != 0 || soulgw_json_parse(text, size, &j, NULL, 0) != 0 ||
+        soulgw_json_typeof(j) != SOULGW_JSON_OBJECT)
+      abort();
+    for (size_t k = 0; k < 5; k++)
+      if (pl[k].found != sp[k].found || pl[k].start != sp[k].start || pl[k].end != sp[k].end)
+        abort();
+    soulgw_json_free(j);
+    j = NULL;
+  }
   if (strict && soulgw_json_parse(text, size, &j, NULL, 0) == 0 &&
       soulgw_json_typeof(j) == SOULGW_JSON_OBJECT) {
     if (rc != 0) abort();
