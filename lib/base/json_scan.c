@@ -16,7 +16,8 @@
 typedef struct scan {
   const char *s;
   size_t i, n;
-  int plain; /* also refuse what soulgw_json_parse() would read differently (json_scan.h) */
+  int plain;   /* also refuse what soulgw_json_parse() would read differently (json_scan.h) */
+  int trusted; /* the text was scanned before: values are skipped, not checked */
   int esc;   /* set by skip_string() when the string has an escape */
   const size_t *klen; /* the lengths of the wanted keys */
   size_t nseen, (*seen)[2]; /* a plain scan's names of the open objects: offset, length */
@@ -131,9 +132,38 @@ static int skip_array(scan *c, int depth) {
   }
 }
 
+/* A value of a text scanned before, at c->i: moves past it by matching brackets and skipping
+ * strings, a fraction of the cost of checking it again.  Never reads past c->n. */
+static int skip_trusted(scan *c) {
+  const unsigned char *p = (const unsigned char *)c->s;
+  size_t i = c->i, n = c->n;
+  int depth = 0;
+  for (; i < n; i++) {
+    unsigned char ch = p[i];
+    if (ch == '"') {
+      for (i++; i < n && p[i] != '"'; i++)
+        if (p[i] == '\\') i++;
+      if (i >= n) break;
+    } else if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      if (depth == 0) break;
+      if (--depth == 0) {
+        i++;
+        break;
+      }
+    } else if (depth == 0 && (ch == ',' || ws[ch])) {
+      break;
+    }
+  }
+  c->i = i < n ? i : n;
+  return 0;
+}
+
 static int skip_value(scan *c, int depth) {
   skip_ws(c);
   if (c->i >= c->n) return -1;
+  if (c->trusted) return skip_trusted(c);
   switch (c->s[c->i]) {
     case '{': return depth >= DEPTH_MAX ? -1 : members(c, depth + 1, NULL, 0, NULL);
     case '[': return depth >= DEPTH_MAX ? -1 : skip_array(c, depth + 1);
@@ -239,10 +269,10 @@ static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
 }
 
 static int scan_object(const char *text, size_t len, const char *const *keys, size_t n,
-                       sg_json_span *spans, int plain) {
+                       sg_json_span *spans, int plain, int trusted) {
   size_t seen[PLAIN_NAMES_MAX][2], klen[KEYS_MAX];
   if (n > KEYS_MAX) return -1;
-  scan c = {text, 0, len, plain, 0, klen, 0, seen};
+  scan c = {text, 0, len, plain, trusted, 0, klen, 0, seen};
   for (size_t k = 0; k < n; k++) {
     spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
     klen[k] = strlen(keys[k]);
@@ -255,17 +285,22 @@ static int scan_object(const char *text, size_t len, const char *const *keys, si
 
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans) {
-  return scan_object(text, len, keys, n, spans, 0);
+  return scan_object(text, len, keys, n, spans, 0, 0);
+}
+
+int sg_json_scan_members_of(const char *text, size_t len, const char *const *keys, size_t n,
+                            sg_json_span *spans) {
+  return scan_object(text, len, keys, n, spans, 0, 1);
 }
 
 int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
                        sg_json_span *spans) {
   if (!sg_utf8_valid(text, len, NULL)) return -1;
-  return scan_object(text, len, keys, n, spans, 1);
+  return scan_object(text, len, keys, n, spans, 1, 0);
 }
 
 int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
-  scan c = {text, 0, len, 0, 0, NULL, 0, NULL};
+  scan c = {text, 0, len, 0, 1, 0, NULL, 0, NULL};
   span->start = span->end = (size_t)(span->found = 0);
   skip_ws(&c);
   if (c.i >= c.n || text[c.i] != '[') return -1;

@@ -29,6 +29,12 @@ typedef struct sg_json_span {
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans);
 
+/* sg_json_scan_members() for an object inside a text already scanned (a span one of these
+ * functions found): the same spans, found without checking the grammar of each value again.
+ * On a text not scanned before the spans mean nothing, but no byte outside it is read. */
+int sg_json_scan_members_of(const char *text, size_t len, const char *const *keys, size_t n,
+                            sg_json_span *spans);
+
 /* sg_json_scan_members() for a text whose values are read from their spans instead of from
  * soulgw_json_parse()'s tree: 0 only when the text is also valid UTF-8, its numbers at most 63
  * bytes, its strings free of \u escapes, and no member name has an escape or repeats an earlier

@@ -325,17 +325,17 @@ static int complete_plain(oa_call *c, const char *body, size_t len) {
       cs[first.start] != '{')
     return 1;
   const char *choice = cs + first.start;
-  if (sg_json_scan_members(choice, first.end - first.start, choice_keys, 2, ch) != 0 ||
+  if (sg_json_scan_members_of(choice, first.end - first.start, choice_keys, 2, ch) != 0 ||
       !ch[0].found || choice[ch[0].start] != '{')
     return 1;
   const char *m = choice + ch[0].start;
-  if (sg_json_scan_members(m, ch[0].end - ch[0].start, msg_keys, 1, &msg) != 0) return 1;
+  if (sg_json_scan_members_of(m, ch[0].end - ch[0].start, msg_keys, 1, &msg) != 0) return 1;
   char cf = msg.found ? m[msg.start] : 'n';
   if (cf != '"' && cf != 'n') return 1; /* content neither a string nor null: the parser says */
   long long in = -1, out = -1;
   if (top[1].found && body[top[1].start] == '{') {
     const char *u = body + top[1].start;
-    if (sg_json_scan_members(u, top[1].end - top[1].start, usage_keys, 2, use) != 0 ||
+    if (sg_json_scan_members_of(u, top[1].end - top[1].start, usage_keys, 2, use) != 0 ||
         plain_count(u, &use[0], &in) || plain_count(u, &use[1], &out))
       return 1;
   }
@@ -901,7 +901,7 @@ static void usage_of_span(const char *text, const sg_json_span *u, long long *in
   sg_json_span t[2];
   *in = *out = -1;
   if (!u->found || text[u->start] != '{' ||
-      sg_json_scan_members(text + u->start, u->end - u->start, keys, 2, t) != 0)
+      sg_json_scan_members_of(text + u->start, u->end - u->start, keys, 2, t) != 0)
     return;
   *in = span_int(text + u->start, &t[0]);
   *out = span_int(text + u->start, &t[1]);

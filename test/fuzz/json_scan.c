@@ -6,7 +6,8 @@
  * exactly the members the parser finds, and each span parses as the parser's value of that
  * member.  Whatever it accepts or refuses, it never reads
  * outside the input.  What its plain scan (sg_json_scan_plain) accepts, the parser accepts as
- * an object, with the same members.
+ * an object, with the same members; on what it accepts, the scan of a text scanned before
+ * (sg_json_scan_members_of) finds the same spans, and on anything it reads no byte outside.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   copy[size] = '\0';
   int strict = sg_json_compact(copy, size, &out, NULL, 0) == 0;
   free(copy);
+  sg_json_span tr[5];
+  int trc = sg_json_scan_members_of(text, size, keys, 5, tr);
+  if (rc == 0) {
+    if (trc != 0) abort();
+    for (size_t k = 0; k < 5; k++)
+      if (tr[k].found != sp[k].found || tr[k].start != sp[k].start || tr[k].end != sp[k].end)
+        abort();
+  }
   soulgw_json *j = NULL;
   sg_json_span pl[5];
   if (sg_json_scan_plain(text, size, keys, 5, pl) == 0) {

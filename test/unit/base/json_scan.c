@@ -50,6 +50,14 @@ static void json_scan_finds_as_parser(void) {
     sg_json_span sp[3];
     int rc = sg_json_scan_members(texts[t], strlen(texts[t]), KEYS, 3, sp);
     is_int(rc, 0, "text %zu is an object", t);
+    sg_json_span tr[3];
+    is_int(sg_json_scan_members_of(texts[t], strlen(texts[t]), KEYS, 3, tr), 0,
+           "  and scanned again as one scanned before");
+    int same = 1;
+    for (size_t k = 0; k < 3; k++)
+      if (tr[k].found != sp[k].found || tr[k].start != sp[k].start || tr[k].end != sp[k].end)
+        same = 0;
+    ok(same, "  to the same spans");
     for (size_t k = 0; k < 3; k++) {
       char *want = parsed(texts[t], KEYS[k]), *got = spanned(texts[t], &sp[k]);
       ok((!want && !got) || (want && got && strcmp(want, got) == 0), "text %zu: %s as parsed", t,
