@@ -57,6 +57,9 @@ static int skip_string(scan *c) {
     /* the common bytes, with the position in a register (c->s may alias c) */
     const unsigned char *p = (const unsigned char *)c->s;
     size_t i = c->i, n = c->n;
+    while (n - i >= 4 && !(str_stop[p[i]] | str_stop[p[i + 1]] | str_stop[p[i + 2]] |
+                           str_stop[p[i + 3]]))
+      i += 4; /* four at a time: most strings run a while before their end */
     while (i < n && !str_stop[p[i]]) i++;
     c->i = i;
     if (i >= n) break;
@@ -129,6 +132,7 @@ static int skip_array(scan *c, int depth) {
     char ch = c->s[c->i++];
     if (ch == ']') return 0;
     if (ch != ',') return -1;
+    skip_ws(c);
   }
 }
 
@@ -160,8 +164,8 @@ static int skip_trusted(scan *c) {
   return 0;
 }
 
+/* The value at c->i, white space before it already skipped. */
 static int skip_value(scan *c, int depth) {
-  skip_ws(c);
   if (c->i >= c->n) return -1;
   if (c->trusted) return skip_trusted(c);
   switch (c->s[c->i]) {
