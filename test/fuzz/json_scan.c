@@ -68,7 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       soulgw_json *back = NULL;
       if (soulgw_json_parse(text + sp[k].start, sp[k].end - sp[k].start, &back, NULL, 0) != 0)
         abort();
-      if (!sg_json_equal(v, back)) abort();
+      /* compared as printed: sg_json_equal() holds an overflowing number (15e666, infinity)
+       * unequal to itself */
+      char *a = soulgw_json_print(v), *b = soulgw_json_print(back);
+      if (!a || !b || strcmp(a, b) != 0) abort();
+      free(a);
+      free(b);
       soulgw_json_free(back);
     }
   }
