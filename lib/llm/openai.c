@@ -811,6 +811,7 @@ static void openai_complete(const sg_llm_call *call, const void *self, const cha
     c->approx_in += sg_llm_count_words(soulgw_json_string(soulgw_json_get(m, "content")));
   sg_buf b;
   sg_buf_init(&b, 0);
+  sg_buf_reserve(&b, 256 + strlen(model) + strlen(p->prompt)); /* most bodies at once */
   render_complete(&b, model, p);
   launch(c, &b);
 }

@@ -170,12 +170,16 @@ static void complete_done(void *ud, const sg_llm_result *r) {
   if (!model) model = req->snap->conf->llm.default_model;
   if (r->served) model = r->served; /* an alias: the target that served */
   soulgw_reply_header(req, "X-Soulgw-Model", model);
+  const char *prompt = soulgw_json_string(soulgw_json_get(req->json, "prompt"));
   sg_buf b;
   sg_buf_init(&b, 0);
+  /* room for the answer as it is when nothing needs escaping: one allocation, not a few */
+  sg_buf_reserve(&b, 160 + strlen(req->tenant) + strlen(prompt) + r->text_len +
+                         2 * strlen(model) + strlen(r->finish));
   sg_buf_putc(&b, '{');
   put_str(&b, "tenant", req->tenant);
   sg_buf_putc(&b, ',');
-  put_str(&b, "prompt", soulgw_json_string(soulgw_json_get(req->json, "prompt")));
+  put_str(&b, "prompt", prompt);
   sg_buf_puts(&b, ",\"response\":\"");
   sg_buf_json_escape(&b, r->text, r->text_len);
   sg_buf_puts(&b, "\",");
