@@ -2,6 +2,10 @@
  * json_scan.c -- the top-level members of a JSON object found in its text (see json_scan.h):
  * a recursive-descent checker that skips every value and notes where the wanted members'
  * values lie.  Recursion is bounded by the nesting limit.
+ *
+ * Each step takes the position as a pointer and returns the position after what it passed, or
+ * NULL when the text breaks there: the position stays in a register through a scan instead of
+ * going through memory at every byte.
  */
 #include <string.h>
 
@@ -9,19 +13,30 @@
 #include "base/sg.h"
 
 #define DEPTH_MAX 512
+#define KEYS_MAX 16         /* keys one scan looks for */
+#define PLAIN_NAMES_MAX 64  /* names of the open objects a plain scan compares pairwise */
+#define PLAIN_NUMBER_MAX 63 /* cJSON reads at most this many bytes of a number */
+
+typedef const unsigned char *pos;
 
 typedef struct scan {
-  const char *s;
-  size_t i, n;
+  pos s, end; /* the text */
+  int plain;   /* also refuse what soulgw_json_parse() would read differently (json_scan.h) */
+  int trusted; /* the text was scanned before: values are skipped, not checked */
+  int esc;     /* set by skip_string() when the string has an escape */
+  const size_t *klen;       /* the lengths of the wanted keys */
+  size_t nseen, (*seen)[2]; /* a plain scan's names of the open objects: offset, length */
 } scan;
 
-static void skip_ws(scan *c) {
-  while (c->i < c->n && (c->s[c->i] == ' ' || c->s[c->i] == '\t' || c->s[c->i] == '\n' ||
-                         c->s[c->i] == '\r'))
-    c->i++;
+/* RFC 8259's white space: the bytes skip_ws() passes. */
+static const unsigned char ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+static inline pos skip_ws(pos p, pos end) {
+  while (p < end && ws[*p]) p++;
+  return p;
 }
 
-/* Four hex digits at c->i: their value, or -1. */
+/* Four hex digits at s[i]: their value, or -1. */
 static long hex4(const char *s, size_t i, size_t n) {
   if (n - i < 4) return -1;
   long v = 0;
@@ -41,106 +56,126 @@ static const unsigned char str_stop[256] = {
     [21] = 1,   [22] = 1,   [23] = 1,   [24] = 1,   [25] = 1,   [26] = 1,   [27] = 1,
     [28] = 1,   [29] = 1,   [30] = 1,   [31] = 1,   ['"'] = 1,  ['\\'] = 1};
 
-/* A string at c->i (its opening quote): moves past its closing quote.  0 or -1. */
-static int skip_string(scan *c) {
-  c->i++;
-  while (c->i < c->n) {
-    /* the common bytes, with the position in a register (c->s may alias c) */
-    const unsigned char *p = (const unsigned char *)c->s;
-    size_t i = c->i, n = c->n;
-    while (i < n && !str_stop[p[i]]) i++;
-    c->i = i;
-    if (i >= n) break;
-    unsigned char ch = (unsigned char)c->s[c->i++];
-    if (ch == '"') return 0;
-    if (ch < 0x20) return -1;
-    if (ch != '\\') continue;
-    if (c->i >= c->n) return -1;
-    char e = c->s[c->i++];
+/* A string at p (its opening quote): the position past its closing quote, or NULL. */
+static pos skip_string(scan *c, pos p) {
+  pos end = c->end;
+  p++;
+  for (;;) {
+    while (end - p >= 4 && !(str_stop[p[0]] | str_stop[p[1]] | str_stop[p[2]] | str_stop[p[3]]))
+      p += 4; /* four at a time: most strings run a while before their end */
+    while (p < end && !str_stop[*p]) p++;
+    if (p >= end) return NULL;
+    unsigned char ch = *p++;
+    if (ch == '"') return p;
+    if (ch < 0x20) return NULL;
+    /* a backslash */
+    c->esc = 1;
+    if (p >= end) return NULL;
+    char e = (char)*p++;
     if (e == 'u') {
-      if (hex4(c->s, c->i, c->n) < 0) return -1;
-      c->i += 4;
+      if (c->plain || hex4((const char *)p, 0, (size_t)(end - p)) < 0) return NULL;
+      p += 4;
     } else if (!memchr("\"\\/bfnrt", e, 8)) {
-      return -1;
+      return NULL;
     }
   }
-  return -1;
 }
 
-static int digits(scan *c) {
-  size_t at = c->i;
-  while (c->i < c->n && c->s[c->i] >= '0' && c->s[c->i] <= '9') c->i++;
-  return c->i > at ? 0 : -1;
+static pos digits(pos p, pos end) {
+  pos at = p;
+  while (p < end && *p >= '0' && *p <= '9') p++;
+  return p > at ? p : NULL;
 }
 
 /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int skip_number(scan *c) {
-  if (c->s[c->i] == '-') c->i++;
-  if (c->i < c->n && c->s[c->i] == '0') c->i++;
-  else if (digits(c)) return -1;
-  if (c->i < c->n && c->s[c->i] == '.') {
-    c->i++;
-    if (digits(c)) return -1;
+static pos skip_number(const scan *c, pos p) {
+  pos at = p, end = c->end;
+  if (*p == '-') p++;
+  if (p < end && *p == '0') p++;
+  else if (!(p = digits(p, end))) return NULL;
+  if (p < end && *p == '.' && !(p = digits(p + 1, end))) return NULL;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    p++;
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    if (!(p = digits(p, end))) return NULL;
   }
-  if (c->i < c->n && (c->s[c->i] == 'e' || c->s[c->i] == 'E')) {
-    c->i++;
-    if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-')) c->i++;
-    if (digits(c)) return -1;
-  }
-  return 0;
+  return c->plain && p - at > PLAIN_NUMBER_MAX ? NULL : p;
 }
 
-static int skip_literal(scan *c, const char *word) {
-  size_t k = strlen(word);
-  if (c->n - c->i < k || memcmp(c->s + c->i, word, k) != 0) return -1;
-  c->i += k;
-  return 0;
+static pos skip_literal(pos p, pos end, const char *word, size_t k) {
+  if ((size_t)(end - p) < k || memcmp(p, word, k) != 0) return NULL;
+  return p + k;
 }
 
-static int skip_value(scan *c, int depth);
+static pos skip_value(scan *c, pos p, int depth);
 
-/* The members of an object whose '{' is at c->i; at the top level (keys not NULL) notes the
+/* The members of an object whose '{' is at p; at the top level (keys not NULL) notes the
  * wanted ones. */
-static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
+static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nkeys,
                    sg_json_span *spans);
 
-static int skip_array(scan *c, int depth) {
-  c->i++;
-  skip_ws(c);
-  if (c->i < c->n && c->s[c->i] == ']') {
-    c->i++;
-    return 0;
-  }
+static pos skip_array(scan *c, pos p, int depth) {
+  pos end = c->end;
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == ']') return p + 1;
   for (;;) {
-    if (skip_value(c, depth)) return -1;
-    skip_ws(c);
-    if (c->i >= c->n) return -1;
-    char ch = c->s[c->i++];
-    if (ch == ']') return 0;
-    if (ch != ',') return -1;
+    if (!(p = skip_value(c, p, depth))) return NULL;
+    p = skip_ws(p, end);
+    if (p >= end) return NULL;
+    unsigned char ch = *p++;
+    if (ch == ']') return p;
+    if (ch != ',') return NULL;
+    p = skip_ws(p, end);
   }
 }
 
-static int skip_value(scan *c, int depth) {
-  skip_ws(c);
-  if (c->i >= c->n) return -1;
-  switch (c->s[c->i]) {
-    case '{': return depth >= DEPTH_MAX ? -1 : members(c, depth + 1, NULL, 0, NULL);
-    case '[': return depth >= DEPTH_MAX ? -1 : skip_array(c, depth + 1);
-    case '"': return skip_string(c);
-    case 't': return skip_literal(c, "true");
-    case 'f': return skip_literal(c, "false");
-    case 'n': return skip_literal(c, "null");
+/* A value of a text scanned before, at p: the position past it, found by matching brackets and
+ * skipping strings, a fraction of the cost of checking it again.  Never reads past the end. */
+static pos skip_trusted(const scan *c, pos p) {
+  pos end = c->end;
+  int depth = 0;
+  for (; p < end; p++) {
+    unsigned char ch = *p;
+    if (ch == '"') {
+      for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\' && end - p > 1) p++;
+      if (p >= end) break;
+    } else if (ch == '{' || ch == '[') {
+      depth++;
+    } else if (ch == '}' || ch == ']') {
+      if (depth == 0) break;
+      if (--depth == 0) {
+        p++;
+        break;
+      }
+    } else if (depth == 0 && (ch == ',' || ws[ch])) {
+      break;
+    }
+  }
+  return p < end ? p : end;
+}
+
+/* The value at p, white space before it already skipped: the position past it, or NULL. */
+static pos skip_value(scan *c, pos p, int depth) {
+  if (p >= c->end) return NULL;
+  if (c->trusted) return skip_trusted(c, p);
+  switch (*p) {
+    case '{': return depth >= DEPTH_MAX ? NULL : members(c, p, depth + 1, NULL, 0, NULL);
+    case '[': return depth >= DEPTH_MAX ? NULL : skip_array(c, p, depth + 1);
+    case '"': return skip_string(c, p);
+    case 't': return skip_literal(p, c->end, "true", 4);
+    case 'f': return skip_literal(p, c->end, "false", 5);
+    case 'n': return skip_literal(p, c->end, "null", 4);
     default: break;
   }
-  if (c->s[c->i] == '-' || (c->s[c->i] >= '0' && c->s[c->i] <= '9')) return skip_number(c);
-  return -1;
+  if (*p == '-' || (*p >= '0' && *p <= '9')) return skip_number(c, p);
+  return NULL;
 }
 
-/* 1 when the member name raw[0..len) (between its quotes, escapes as written) decodes to key. */
-static int name_is(const char *raw, size_t len, const char *key) {
-  if (!memchr(raw, '\\', len)) return strlen(key) == len && memcmp(raw, key, len) == 0;
-  size_t i = 0, k = 0, klen = strlen(key);
+/* 1 when the member name raw[0..len) (between its quotes, escapes as written, at least one)
+ * decodes to key (klen bytes). */
+static int escaped_name_is(const char *raw, size_t len, const char *key, size_t klen) {
+  size_t i = 0, k = 0;
   while (i < len) {
     char out[4];
     size_t w = 1;
@@ -173,46 +208,100 @@ static int name_is(const char *raw, size_t len, const char *key) {
   return k == klen;
 }
 
-static int members(scan *c, int depth, const char *const *keys, size_t nkeys,
+/* For a plain scan: 0 when the member name at s[name, name + len) has no escape (c->esc, as
+ * skip_string() left it) and is not one of its object's earlier names (those from base on),
+ * which it joins. */
+static int plain_name(scan *c, size_t base, size_t name, size_t len) {
+  if (c->nseen == PLAIN_NAMES_MAX || c->esc) return -1;
+  for (size_t k = base; k < c->nseen; k++)
+    if (c->seen[k][1] == len && memcmp(c->s + c->seen[k][0], c->s + name, len) == 0) return -1;
+  c->seen[c->nseen][0] = name;
+  c->seen[c->nseen][1] = len;
+  c->nseen++;
+  return 0;
+}
+
+static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nkeys,
                    sg_json_span *spans) {
-  c->i++;
-  skip_ws(c);
-  if (c->i < c->n && c->s[c->i] == '}') {
-    c->i++;
-    return 0;
-  }
+  size_t base = c->nseen; /* this object's names follow those of the objects around it */
+  pos end = c->end;
+  p = skip_ws(p + 1, end);
+  if (p < end && *p == '}') return p + 1;
   for (;;) {
-    skip_ws(c);
-    if (c->i >= c->n || c->s[c->i] != '"') return -1;
-    size_t name = c->i + 1;
-    if (skip_string(c)) return -1;
-    size_t name_len = c->i - 1 - name;
-    skip_ws(c);
-    if (c->i >= c->n || c->s[c->i++] != ':') return -1;
-    skip_ws(c);
-    size_t start = c->i;
-    if (skip_value(c, depth)) return -1;
+    if (p >= end || *p != '"') return NULL;
+    pos name = p + 1;
+    c->esc = 0;
+    if (!(p = skip_string(c, p))) return NULL;
+    size_t name_len = (size_t)(p - 1 - name);
+    if (c->plain && plain_name(c, base, (size_t)(name - c->s), name_len)) return NULL;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':') return NULL;
+    pos start = p = skip_ws(p + 1, end);
+    int esc = c->esc;
+    if (!(p = skip_value(c, p, depth))) return NULL;
     for (size_t k = 0; k < nkeys; k++) {
-      if (!spans[k].found && name_is(c->s + name, name_len, keys[k])) {
-        spans[k].start = start;
-        spans[k].end = c->i;
+      if (!spans[k].found &&
+          (esc ? escaped_name_is((const char *)name, name_len, keys[k], c->klen[k])
+               : name_len == c->klen[k] && memcmp(name, keys[k], name_len) == 0)) {
+        spans[k].start = (size_t)(start - c->s);
+        spans[k].end = (size_t)(p - c->s);
         spans[k].found = 1;
       }
     }
-    skip_ws(c);
-    if (c->i >= c->n) return -1;
-    char ch = c->s[c->i++];
-    if (ch == '}') return 0;
-    if (ch != ',') return -1;
+    p = skip_ws(p, end);
+    if (p >= end) return NULL;
+    unsigned char ch = *p++;
+    if (ch == '}') {
+      c->nseen = base;
+      return p;
+    }
+    if (ch != ',') return NULL;
+    p = skip_ws(p, end);
   }
+}
+
+static int scan_object(const char *text, size_t len, const char *const *keys, size_t n,
+                       sg_json_span *spans, int plain, int trusted) {
+  size_t seen[PLAIN_NAMES_MAX][2], klen[KEYS_MAX];
+  if (n > KEYS_MAX) return -1;
+  pos s = (pos)text;
+  scan c = {s, s + len, plain, trusted, 0, klen, 0, seen};
+  for (size_t k = 0; k < n; k++) {
+    spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
+    klen[k] = strlen(keys[k]);
+  }
+  pos p = skip_ws(s, c.end);
+  if (p >= c.end || *p != '{' || !(p = members(&c, p, 1, keys, n, spans))) return -1;
+  return skip_ws(p, c.end) == c.end ? 0 : -1;
 }
 
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans) {
-  scan c = {text, 0, len};
-  for (size_t k = 0; k < n; k++) spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
-  skip_ws(&c);
-  if (c.i >= c.n || text[c.i] != '{' || members(&c, 1, keys, n, spans)) return -1;
-  skip_ws(&c);
-  return c.i == c.n ? 0 : -1;
+  return scan_object(text, len, keys, n, spans, 0, 0);
+}
+
+int sg_json_scan_members_of(const char *text, size_t len, const char *const *keys, size_t n,
+                            sg_json_span *spans) {
+  return scan_object(text, len, keys, n, spans, 0, 1);
+}
+
+int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
+                       sg_json_span *spans) {
+  if (!sg_utf8_valid(text, len, NULL)) return -1;
+  return scan_object(text, len, keys, n, spans, 1, 0);
+}
+
+int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
+  pos s = (pos)text;
+  scan c = {s, s + len, 0, 1, 0, NULL, 0, NULL};
+  span->start = span->end = (size_t)(span->found = 0);
+  pos p = skip_ws(s, c.end);
+  if (p >= c.end || *p != '[') return -1;
+  p = skip_ws(p + 1, c.end);
+  if (p < c.end && *p == ']') return 0;
+  span->start = (size_t)(p - s);
+  if (!(p = skip_value(&c, p, 1))) return -1;
+  span->end = (size_t)(p - s);
+  span->found = 1;
+  return 0;
 }

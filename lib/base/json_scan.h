@@ -25,8 +25,28 @@ typedef struct sg_json_span {
  * and for each of the n names in keys sets spans[i] to the value of the first top-level member
  * of that name.  Member names are compared after their escapes are decoded ("mod\u0065l" is
  * "model"); a name with \u0000 or a lone surrogate matches no key.  Returns 0, or -1 when the
- * text is not a JSON object (the spans then mean nothing). */
+ * text is not a JSON object (the spans then mean nothing), or n is over 16. */
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans);
+
+/* sg_json_scan_members() for an object inside a text already scanned (a span one of these
+ * functions found): the same spans, found without checking the grammar of each value again.
+ * On a text not scanned before the spans mean nothing, but no byte outside it is read. */
+int sg_json_scan_members_of(const char *text, size_t len, const char *const *keys, size_t n,
+                            sg_json_span *spans);
+
+/* sg_json_scan_members() for a text whose values are read from their spans instead of from
+ * soulgw_json_parse()'s tree: 0 only when the text is also valid UTF-8, its numbers at most 63
+ * bytes, its strings free of \u escapes, and no member name has an escape or repeats an earlier
+ * name of its object (at any depth; the objects open at any point hold at most 64 names).  The
+ * parser (json.c) accepts such a text and reads the same values from it, a string being its
+ * bytes with the two-byte escapes decoded.  -1 otherwise: the caller must take the parser's
+ * way. */
+int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
+                       sg_json_span *spans);
+
+/* The first element of the array text[0..len) (a value already scanned, so not checked again):
+ * *span holds it, found 0 for an empty array.  0, or -1 when text is not an array. */
+int sg_json_scan_first(const char *text, size_t len, sg_json_span *span);
 
 #endif

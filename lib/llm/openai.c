@@ -274,8 +274,89 @@ static void succeed(oa_call *c, const char *text, size_t len, long long in, long
   call_free(c);
 }
 
+/* A whole number at text[span], or -1. */
+static long long span_int(const char *text, const sg_json_span *s) {
+  long long v = 0;
+  if (!s->found || s->end == s->start || s->end - s->start > 15) return -1;
+  for (size_t i = s->start; i < s->end; i++) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+/* The string value at text[span] (a plain scan's, so with two-byte escapes at most), decoded
+ * into a new NUL-terminated string; NULL when out of memory. */
+static char *plain_string(const char *text, const sg_json_span *s, size_t *len) {
+  static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+  char *out = malloc(s->end - s->start), *o = out;
+  if (!out) return NULL;
+  for (size_t i = s->start + 1; i < s->end - 1; i++)
+    *o++ = text[i] != '\\' ? text[i] : to[strchr(from, text[++i]) - from];
+  *o = '\0';
+  *len = (size_t)(o - out);
+  return out;
+}
+
+/* A usage count at text[span], as usage_int() reads it from the tree: 1 when it is not a number
+ * of up to 15 digits, which only the parser reads for sure. */
+static int plain_count(const char *text, const sg_json_span *s, long long *v) {
+  *v = -1;
+  if (!s->found) return 0;
+  char ch = text[s->start];
+  if (ch != '-' && (ch < '0' || ch > '9')) return 0; /* not a number: not a count */
+  return (*v = span_int(text, s)) < 0;
+}
+
+/* complete_from_json() without a tree, for the common answer of plain JSON (json_scan.h) whose
+ * choices[0] is an object with a "message" object: 0 when it ended the call, 1 when the parser
+ * must read the answer (for anything else, each of its failures included). */
+static int complete_plain(oa_call *c, const char *body, size_t len) {
+  static const char *const top_keys[] = {"choices", "usage"};
+  static const char *const choice_keys[] = {"message", "finish_reason"};
+  static const char *const msg_keys[] = {"content"};
+  static const char *const usage_keys[] = {"prompt_tokens", "completion_tokens"};
+  sg_json_span top[2], first, ch[2], msg, use[2];
+  if (sg_json_scan_plain(body, len, top_keys, 2, top) != 0 || !top[0].found ||
+      body[top[0].start] != '[')
+    return 1;
+  const char *cs = body + top[0].start;
+  if (sg_json_scan_first(cs, top[0].end - top[0].start, &first) != 0 || !first.found ||
+      cs[first.start] != '{')
+    return 1;
+  const char *choice = cs + first.start;
+  if (sg_json_scan_members_of(choice, first.end - first.start, choice_keys, 2, ch) != 0 ||
+      !ch[0].found || choice[ch[0].start] != '{')
+    return 1;
+  const char *m = choice + ch[0].start;
+  if (sg_json_scan_members_of(m, ch[0].end - ch[0].start, msg_keys, 1, &msg) != 0) return 1;
+  char cf = msg.found ? m[msg.start] : 'n';
+  if (cf != '"' && cf != 'n') return 1; /* content neither a string nor null: the parser says */
+  long long in = -1, out = -1;
+  if (top[1].found && body[top[1].start] == '{') {
+    const char *u = body + top[1].start;
+    if (sg_json_scan_members_of(u, top[1].end - top[1].start, usage_keys, 2, use) != 0 ||
+        plain_count(u, &use[0], &in) || plain_count(u, &use[1], &out))
+      return 1;
+  }
+  char finish[32] = "stop";
+  size_t tlen = 0, flen;
+  char *text = cf == '"' ? plain_string(m, &msg, &tlen) : NULL, *f = NULL;
+  if (ch[1].found && choice[ch[1].start] == '"' && !(f = plain_string(choice, &ch[1], &flen))) {
+    free(text);
+    return 1;
+  }
+  if (cf == '"' && !text) return 1;
+  if (f) sg_strlcpy(finish, f, sizeof finish);
+  free(f);
+  succeed(c, text ? text : "", tlen, in, out, finish, 0);
+  free(text);
+  return 0;
+}
+
 /* A whole chat completion object. */
 static void complete_from_json(oa_call *c, const char *body, size_t len) {
+  if (complete_plain(c, body, len) == 0) return;
   soulgw_json *j = NULL;
   if (soulgw_json_parse(body, len, &j, NULL, 0) != 0) {
     fail(c, SOULGW_API_PROVIDER_UNAVAILABLE, "provider %s answered with invalid JSON",
@@ -730,6 +811,7 @@ static void openai_complete(const sg_llm_call *call, const void *self, const cha
     c->approx_in += sg_llm_count_words(soulgw_json_string(soulgw_json_get(m, "content")));
   sg_buf b;
   sg_buf_init(&b, 0);
+  sg_buf_reserve(&b, 256 + strlen(model) + strlen(p->prompt)); /* most bodies at once */
   render_complete(&b, model, p);
   launch(c, &b);
 }
@@ -813,17 +895,6 @@ static void relay_succeed(oa_call *c, char *body, size_t len, long long in, long
   call_free(c);
 }
 
-/* A whole number at text[span], or -1. */
-static long long span_int(const char *text, const sg_json_span *s) {
-  long long v = 0;
-  if (!s->found || s->end == s->start || s->end - s->start > 15) return -1;
-  for (size_t i = s->start; i < s->end; i++) {
-    if (text[i] < '0' || text[i] > '9') return -1;
-    v = v * 10 + (text[i] - '0');
-  }
-  return v;
-}
-
 /* The usage counts of an answer's top-level "usage" object, -1 each when absent. */
 static void usage_of_span(const char *text, const sg_json_span *u, long long *in,
                           long long *out) {
@@ -831,7 +902,7 @@ static void usage_of_span(const char *text, const sg_json_span *u, long long *in
   sg_json_span t[2];
   *in = *out = -1;
   if (!u->found || text[u->start] != '{' ||
-      sg_json_scan_members(text + u->start, u->end - u->start, keys, 2, t) != 0)
+      sg_json_scan_members_of(text + u->start, u->end - u->start, keys, 2, t) != 0)
     return;
   *in = span_int(text + u->start, &t[0]);
   *out = span_int(text + u->start, &t[1]);

@@ -5,7 +5,9 @@
  * where cJSON takes any control character for white space), the scanner accepts too, finds
  * exactly the members the parser finds, and each span parses as the parser's value of that
  * member.  Whatever it accepts or refuses, it never reads
- * outside the input.
+ * outside the input.  What its plain scan (sg_json_scan_plain) accepts, the parser accepts as
+ * an object, with the same members; on what it accepts, the scan of a text scanned before
+ * (sg_json_scan_members_of) finds the same spans, and on anything it reads no byte outside.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +38,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   copy[size] = '\0';
   int strict = sg_json_compact(copy, size, &out, NULL, 0) == 0;
   free(copy);
+  sg_json_span tr[5];
+  int trc = sg_json_scan_members_of(text, size, keys, 5, tr);
+  if (rc == 0) {
+    if (trc != 0) abort();
+    for (size_t k = 0; k < 5; k++)
+      if (tr[k].found != sp[k].found || tr[k].start != sp[k].start || tr[k].end != sp[k].end)
+        abort();
+  }
   soulgw_json *j = NULL;
+  sg_json_span pl[5];
+  if (sg_json_scan_plain(text, size, keys, 5, pl) == 0) {
+    if (rc != 0 || soulgw_json_parse(text, size, &j, NULL, 0) != 0 ||
+        soulgw_json_typeof(j) != SOULGW_JSON_OBJECT)
+      abort();
+    for (size_t k = 0; k < 5; k++)
+      if (pl[k].found != sp[k].found || pl[k].start != sp[k].start || pl[k].end != sp[k].end)
+        abort();
+    soulgw_json_free(j);
+    j = NULL;
+  }
   if (strict && soulgw_json_parse(text, size, &j, NULL, 0) == 0 &&
       soulgw_json_typeof(j) == SOULGW_JSON_OBJECT) {
     if (rc != 0) abort();
@@ -47,7 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       soulgw_json *back = NULL;
       if (soulgw_json_parse(text + sp[k].start, sp[k].end - sp[k].start, &back, NULL, 0) != 0)
         abort();
-      if (!sg_json_equal(v, back)) abort();
+      /* compared as printed: sg_json_equal() holds an overflowing number (15e666, infinity)
+       * unequal to itself */
+      char *a = soulgw_json_print(v), *b = soulgw_json_print(back);
+      if (!a || !b || strcmp(a, b) != 0) abort();
+      free(a);
+      free(b);
       soulgw_json_free(back);
     }
   }

@@ -9,6 +9,7 @@
  *   down       always 503
  *   slow       answers after 1.5 s
  *   badjson    200 with a body that is not JSON
+ *   canned     200 with the request's "stop" string as the body
  *   e400, e401 400 / 401 with an OpenAI error object
  *   stream     with "stream": true, server-sent events "Hel", "lo ", "world", usage 5/3
  *   streambreak  one event, then the connection is cut
@@ -175,6 +176,8 @@ static enum MHD_Result mock_handle(void *cls, struct MHD_Connection *c, const ch
     for (int i = 0; i < 15 && !mock.quit; i++) usleep(100 * 1000);
     ret = mock_reply(c, 200, completion);
   } else if (!strcmp(model, "badjson")) ret = mock_reply(c, 200, "this is not json{");
+  else if (!strcmp(model, "canned"))
+    ret = mock_reply(c, 200, cJSON_GetStringValue(cJSON_GetObjectItem(req, "stop")));
   else if (!strcmp(model, "e400")) ret = mock_reply(c, 400, "{\"error\":{\"message\":\"model e400 does not exist\"}}");
   else if (!strcmp(model, "e401")) ret = mock_reply(c, 401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-te**42\"}}");
   else if (!strcmp(model, "stream") && stream) ret = reply_sse(c, sse_ok, 0);
@@ -629,6 +632,71 @@ static void integration_llm_openai_success(void) {
   ok(!gw_log_has(&gw, MOCK_KEY), "the key never appears in the log");
 }
 
+/* An answer's text, counts and finish come out the same however the upstream wrote them: plain
+ * JSON, escapes, \u escapes, numbers in other forms, members in other shapes; and what the
+ * strict parser refuses is refused as invalid JSON, the rest as an answer without content. */
+static void integration_llm_openai_answers(void) {
+  static const struct {
+    const char *answer, *want; /* want: the gateway's answer from "response" to "finish" */
+    const char *refused;       /* or the failure's message */
+  } cases[] = {
+      {"{\"choices\":[{\"message\":{\"content\":\"a\\nb \\\"c\\\" \\\\ \\/ \\t\"},"
+       "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":5}}",
+       "\"response\":\"a\\nb \\\"c\\\" \\\\ / \\t\",\"model\":\"mock:canned\",\"usage\":"
+       "{\"input_tokens\":2,\"output_tokens\":5},\"finish\":\"stop\"", NULL},
+      {"{\"choices\":[{\"message\":{\"content\":\"caf\\u00e9 \\ud83d\\ude00\"}}],"
+       "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}",
+       "\"response\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\",\"model\":\"mock:canned\",\"usage\":"
+       "{\"input_tokens\":1,\"output_tokens\":2},\"finish\":\"stop\"", NULL},
+      {"{\"usage\":{\"prompt_tokens\":3.0,\"completion_tokens\":1e1},\"choices\":[{\"index\":0,"
+       "\"finish_reason\":\"a-finish-reason-of-more-than-31-bytes\",\"message\":{\"content\":null}}]}",
+       "\"response\":\"\",\"model\":\"mock:canned\",\"usage\":{\"input_tokens\":3,"
+       "\"output_tokens\":10},\"finish\":\"a-finish-reason-of-more-than-31\"", NULL},
+      {"{\"choices\":[{\"message\":{},\"finish_reason\":\"\"}],\"usage\":{\"prompt_tokens\":-1,"
+       "\"completion_tokens\":\"7\"}}",
+       "\"response\":\"\",\"model\":\"mock:canned\",\"usage\":{\"input_tokens\":2,"
+       "\"output_tokens\":0},\"finish\":\"stop\"", NULL},
+      {"{\"choices\":[{\"message\":{\"content\":\"x y z\"},\"finish_reason\":null}],"
+       "\"usage\":{\"prompt_tokens\":1234567890123456,\"completion_tokens\":123456789012345}}",
+       "\"response\":\"x y z\",\"model\":\"mock:canned\",\"usage\":{\"input_tokens\":"
+       "1234567890123456,\"output_tokens\":123456789012345},\"finish\":\"stop\"", NULL},
+      {"{\"choices\":{\"first\":{\"message\":{\"content\":\"from an object\"}}},\"usage\":[]}",
+       "\"response\":\"from an object\",\"model\":\"mock:canned\",\"usage\":{\"input_tokens\":2,"
+       "\"output_tokens\":3},\"finish\":\"stop\"", NULL},
+      {"{\"choices\":[{\"message\":{\"content\":\"one\",\"content\":\"two\"}}]}", NULL,
+       "invalid JSON"},
+      {"{\"choices\":[{\"message\":{\"content\":\"one\"}}],\"usage\":{\"a\":1,\"a\":2}}", NULL,
+       "invalid JSON"},
+      {"{\"choices\":[{\"message\":{\"content\":\"bad \\u0000\"}}]}", NULL, "invalid JSON"},
+      {"{\"choices\":[{\"message\":{\"content\":\"x\"}}]} trailing", NULL, "invalid JSON"},
+      {"{\"choices\":[{\"message\":{\"content\":7}}]}", NULL, "without choices[0].message.content"},
+      {"{\"choices\":[{\"message\":\"text\"}]}", NULL, "without choices[0].message.content"},
+      {"{\"choices\":[]}", NULL, "without choices[0].message.content"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "prompt", "a b");
+    cJSON_AddStringToObject(req, "model", "mock:canned");
+    cJSON_AddStringToObject(req, "stop", cases[i].answer);
+    char *body = cJSON_PrintUnformatted(req);
+    if (cases[i].want) {
+      http_resp r;
+      http_post(&gw, "/api/llm/complete", TOKEN, body, &r);
+      char want[2048];
+      snprintf(want, sizeof want,
+               "{\"tenant\":\"tenant-demo\",\"prompt\":\"a b\",%s,\"provider\":\"mock\"}",
+               cases[i].want);
+      is_int(r.status, 200, "answer %zu is read", i);
+      is_str(r.body, want, "  to the same answer");
+      resp_free(&r);
+    } else {
+      expect("/api/llm/complete", body, 503, "PROVIDER.UNAVAILABLE", cases[i].refused);
+    }
+    free(body);
+    cJSON_Delete(req);
+  }
+}
+
 static void integration_llm_openai_retries(void) {
   mock_reset();
   cJSON *j = NULL;
@@ -896,7 +964,8 @@ static const tap_test tests[] = {
     TEST(integration_llm_field_types),          TEST(integration_llm_messages_history),
     TEST(integration_llm_stream_echo),          TEST(integration_llm_stream_unknown_provider),
     TEST(integration_llm_embed),                TEST(integration_llm_host_provider),
-    TEST(integration_llm_openai_success),       TEST(integration_llm_openai_retries),
+    TEST(integration_llm_openai_success),       TEST(integration_llm_openai_answers),
+    TEST(integration_llm_openai_retries),
     TEST(integration_llm_openai_timeout),       TEST(integration_llm_openai_refused),
     TEST(integration_llm_openai_stream),        TEST(integration_llm_openai_embed),
     TEST(integration_llm_keepalive),            TEST(integration_llm_concurrent),

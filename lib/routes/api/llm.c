@@ -115,10 +115,23 @@ static int read_params(soulgw_req *req, sg_llm_params *p) {
 /* ------------------------------------------------------------------------------------------ */
 /* complete */
 
+/* "key":"s" (key needs no escape).  Built without printf: an answer is a handful of these, and
+ * a format string costs more than the bytes it writes. */
 static void put_str(sg_buf *b, const char *key, const char *s) {
-  sg_buf_printf(b, "\"%s\":\"", key);
+  sg_buf_putc(b, '"');
+  sg_buf_puts(b, key);
+  sg_buf_append(b, "\":\"", 3);
   sg_buf_json_escape(b, s, (size_t)-1);
   sg_buf_putc(b, '"');
+}
+
+/* n in decimal, as "%lld" writes it. */
+static void put_ll(sg_buf *b, long long n) {
+  char tmp[24], *p = tmp + sizeof tmp;
+  unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+  do *--p = (char)('0' + u % 10); while (u /= 10);
+  if (n < 0) *--p = '-';
+  sg_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* What a provider call runs with: the gateway's provider environment, the configured providers
@@ -131,8 +144,11 @@ static sg_llm_call llm_call(soulgw_req *req, void *ud) {
 }
 
 static void put_usage(sg_buf *b, const sg_llm_result *r) {
-  sg_buf_printf(b, "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld}", r->input_tokens,
-                r->output_tokens);
+  sg_buf_puts(b, "\"usage\":{\"input_tokens\":");
+  put_ll(b, r->input_tokens);
+  sg_buf_puts(b, ",\"output_tokens\":");
+  put_ll(b, r->output_tokens);
+  sg_buf_putc(b, '}');
 }
 
 /* Counts a completion in the usage ledger (before its answer, which may release req). */
@@ -154,12 +170,16 @@ static void complete_done(void *ud, const sg_llm_result *r) {
   if (!model) model = req->snap->conf->llm.default_model;
   if (r->served) model = r->served; /* an alias: the target that served */
   soulgw_reply_header(req, "X-Soulgw-Model", model);
+  const char *prompt = soulgw_json_string(soulgw_json_get(req->json, "prompt"));
   sg_buf b;
   sg_buf_init(&b, 0);
+  /* room for the answer as it is when nothing needs escaping: one allocation, not a few */
+  sg_buf_reserve(&b, 160 + strlen(req->tenant) + strlen(prompt) + r->text_len +
+                         2 * strlen(model) + strlen(r->finish));
   sg_buf_putc(&b, '{');
   put_str(&b, "tenant", req->tenant);
   sg_buf_putc(&b, ',');
-  put_str(&b, "prompt", soulgw_json_string(soulgw_json_get(req->json, "prompt")));
+  put_str(&b, "prompt", prompt);
   sg_buf_puts(&b, ",\"response\":\"");
   sg_buf_json_escape(&b, r->text, r->text_len);
   sg_buf_puts(&b, "\",");

@@ -50,6 +50,14 @@ static void json_scan_finds_as_parser(void) {
     sg_json_span sp[3];
     int rc = sg_json_scan_members(texts[t], strlen(texts[t]), KEYS, 3, sp);
     is_int(rc, 0, "text %zu is an object", t);
+    sg_json_span tr[3];
+    is_int(sg_json_scan_members_of(texts[t], strlen(texts[t]), KEYS, 3, tr), 0,
+           "  and scanned again as one scanned before");
+    int same = 1;
+    for (size_t k = 0; k < 3; k++)
+      if (tr[k].found != sp[k].found || tr[k].start != sp[k].start || tr[k].end != sp[k].end)
+        same = 0;
+    ok(same, "  to the same spans");
     for (size_t k = 0; k < 3; k++) {
       char *want = parsed(texts[t], KEYS[k]), *got = spanned(texts[t], &sp[k]);
       ok((!want && !got) || (want && got && strcmp(want, got) == 0), "text %zu: %s as parsed", t,
@@ -140,10 +148,80 @@ static void json_scan_depth(void) {
   sg_buf_free(&b);
 }
 
+/* The plain scan takes only what the parser reads the same way; what it takes, the parser
+ * takes too, with the same members. */
+static void json_scan_plain(void) {
+  static const char *const plain[] = {
+      "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":3},\"choices\":[{\"a\":1},{\"a\":2}]}",
+      "{\"model\":\"quote \\\" and \\\\ and \\/ \\n \\t \\b \\f \\r\",\"usage\":\"\xc3\xa9\"}",
+      "{\"a\":{\"b\":1},\"c\":{\"b\":2},\"b\":3}",
+      "{}",
+      " {\"stream\":true,\"x\":[null,false,-0.5e-2]} ",
+  };
+  static const char *const not_plain[] = {
+      "{\"model\":\"\\u00e9\"}",                 /* \u escapes */
+      "{\"mod\\u0065l\":1}",                       /* an escaped name */
+      "{\"a\\/b\":1,\"a/b\":2}",                   /* the same name, written two ways */
+      "{\"model\":1,\"model\":2}",                 /* a duplicate name */
+      "{\"a\":[{\"x\":1,\"x\":2}]}",               /* one deep in an array */
+      "{\"model\":\"\xff\"}",                     /* invalid UTF-8 */
+      "[1]",                                       /* not an object */
+      "{\"model\":1} x",                            /* not JSON */
+  };
+  static const char *const keys[] = {"model", "usage", "stream"};
+  sg_json_span sp[3], full[3];
+  for (size_t t = 0; t < SG_ARRAY_LEN(plain); t++) {
+    size_t n = strlen(plain[t]);
+    soulgw_json *j = NULL;
+    is_int(sg_json_scan_plain(plain[t], n, keys, 3, sp), 0, "plain: %s", plain[t]);
+    ok(soulgw_json_parse(plain[t], n, &j, NULL, 0) == 0, "  the parser takes it");
+    soulgw_json_free(j);
+    sg_json_scan_members(plain[t], n, keys, 3, full);
+    int same = 1;
+    for (size_t k = 0; k < 3; k++)
+      if (sp[k].found != full[k].found || sp[k].start != full[k].start || sp[k].end != full[k].end)
+        same = 0;
+    ok(same, "  with the spans of the full scan");
+  }
+  for (size_t t = 0; t < SG_ARRAY_LEN(not_plain); t++)
+    is_int(sg_json_scan_plain(not_plain[t], strlen(not_plain[t]), keys, 3, sp), -1,
+           "not plain: %s", not_plain[t]);
+  /* numbers cJSON reads whole; a longer one it would cut */
+  char num[80] = "{\"a\":";
+  memset(num + 5, '1', 63);
+  strcpy(num + 68, "}");
+  is_int(sg_json_scan_plain(num, strlen(num), keys, 3, sp), 0, "a 63-digit number is plain");
+  memset(num + 5, '1', 64);
+  strcpy(num + 69, "}");
+  is_int(sg_json_scan_plain(num, strlen(num), keys, 3, sp), -1, "a 64-digit one is not");
+  /* names of open objects are compared only within their object */
+  sg_buf b;
+  sg_buf_init(&b, 0);
+  sg_buf_putc(&b, '{');
+  for (int i = 0; i < 64; i++) sg_buf_printf(&b, "%s\"k%d\":0", i ? "," : "", i);
+  sg_buf_putc(&b, '}');
+  is_int(sg_json_scan_plain(b.ptr, b.len, keys, 3, sp), 0, "64 names in one object are plain");
+  sg_buf_reset(&b);
+  sg_buf_putc(&b, '{');
+  for (int i = 0; i < 65; i++) sg_buf_printf(&b, "%s\"k%d\":0", i ? "," : "", i);
+  sg_buf_putc(&b, '}');
+  is_int(sg_json_scan_plain(b.ptr, b.len, keys, 3, sp), -1, "65 are left to the parser");
+  sg_buf_free(&b);
+  /* the first element of an array */
+  const char *arr = " [ {\"a\":1} , 2]", *none = "[ ]";
+  sg_json_span f;
+  is_int(sg_json_scan_first(arr, strlen(arr), &f), 0, "an array's first element");
+  ok(f.found && f.start == 3 && f.end == 10, "  spans {\"a\":1}");
+  is_int(sg_json_scan_first(none, strlen(none), &f), 0, "an empty array");
+  ok(!f.found, "  has none");
+  is_int(sg_json_scan_first("{}", 2, &f), -1, "an object is not an array");
+}
+
 static const tap_test tests[] = {
     TEST(json_scan_finds_as_parser),
     TEST(json_scan_refuses),
     TEST(json_scan_depth),
+    TEST(json_scan_plain),
 };
 
 int main(void) {
