@@ -31,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/sg.h"
 #include "http/loop.h"
 
 #define EVENTS_MAX 64
@@ -54,6 +55,7 @@ struct sg_loop {
   void *comp;
   int ep, srv_fd, wake;
   int listening; /* the listening socket is in ep */
+  uint64_t relisten_at; /* accept() failed: not before this (monotonic ns) */
   int run;       /* run the server before sleeping (this thread's own marks) */
   atomic_int pending; /* run it: marked by another thread */
   atomic_int sleeping;
@@ -186,11 +188,10 @@ static void accept_some(sg_loop *l) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        listen_set(l, 0); /* out of descriptors: look again in a moment */
-        return;
-      }
-      listen_set(l, 0); /* not a listening socket any more (drained) */
+      /* out of descriptors or memory, or not a listening socket any more (drained): look
+       * again in a moment rather than at once, which would spin */
+      listen_set(l, 0);
+      l->relisten_at = sg_now_ns() + (uint64_t)PAUSED_MS * 1000000u;
       return;
     }
     sg_loop_ticket *t = ticket_take(ls, &ss);
@@ -223,7 +224,9 @@ static void *loop_main(void *arg) {
     if (atomic_load(&ls->quiesced)) {
       listen_set(l, 0);
     } else if (!l->listening) {
-      if (atomic_load(&ls->conns) < ls->max_conns) listen_set(l, 1);
+      if (atomic_load(&ls->conns) < ls->max_conns &&
+          (!l->relisten_at || sg_now_ns() >= l->relisten_at))
+        listen_set(l, 1);
       if (!l->listening && ms > PAUSED_MS) ms = PAUSED_MS;
     }
     atomic_store(&l->sleeping, 1);
