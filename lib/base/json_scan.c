@@ -305,3 +305,24 @@ int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
   span->found = 1;
   return 0;
 }
+
+int sg_json_scan_next(const char *text, size_t len, sg_json_span *span) {
+  pos s = (pos)text;
+  scan c = {s, s + len, 0, 1, 0, NULL, 0, NULL};
+  pos p;
+  if (!span->found) {
+    p = skip_ws(s, c.end);
+    if (p >= c.end || *p != '[') return -1;
+    p = skip_ws(p + 1, c.end);
+    if (p < c.end && *p == ']') return 0;
+  } else {
+    p = skip_ws(s + span->end, c.end);
+    span->found = 0;
+    if (p >= c.end || *p != ',') return 0; /* the closing ']' */
+    p = skip_ws(p + 1, c.end);
+  }
+  span->start = (size_t)(p - s);
+  span->end = (size_t)(skip_trusted(&c, p) - s);
+  span->found = span->end > span->start;
+  return span->found;
+}
