@@ -3,7 +3,8 @@
  * soulgw's providers.
  *
  * The request is checked field by field (a mistake is 400 invalid_request_error, an unknown
- * model 404 model_not_found).  A provider whose backend relays (kind "openai") gets the
+ * model 404 model_not_found); the common request is read from its text without a tree
+ * (chat_scan.c), anything else through the field table below.  A provider whose backend relays (kind "openai") gets the
  * client's body as it is, with only "model" rewritten, and its answer or its stream comes back
  * with "model" set back (llm/openai.c); local and host providers answer through
  * sg_llm_complete(), their text shaped here as a chat.completion or as chat.completion.chunk
