@@ -24,7 +24,6 @@ typedef struct scan {
   int plain;   /* also refuse what soulgw_json_parse() would read differently (json_scan.h) */
   int trusted; /* the text was scanned before: values are skipped, not checked */
   int esc;     /* set by skip_string() when the string has an escape */
-  const size_t *klen;       /* the lengths of the wanted keys */
   size_t nseen, (*seen)[2]; /* a plain scan's names of the open objects: offset, length */
 } scan;
 
@@ -208,6 +207,16 @@ static int escaped_name_is(const char *raw, size_t len, const char *key, size_t 
   return k == klen;
 }
 
+/* 1 when the member name raw[0..len) (between its quotes, without escapes) is key.  Compared
+ * byte by byte, without the key's length: a scan looks for many keys and meets few members, so
+ * measuring every key (or a call per comparison) costs more than the few bytes compared before
+ * most names and keys differ.  The raw name holds no NUL, so the loop stops within key. */
+static inline int name_is(const unsigned char *raw, size_t len, const char *key) {
+  size_t i = 0;
+  while (i < len && (unsigned char)key[i] == raw[i]) i++;
+  return i == len && key[len] == '\0';
+}
+
 /* For a plain scan: 0 when the member name at s[name, name + len) has no escape (c->esc, as
  * skip_string() left it) and is not one of its object's earlier names (those from base on),
  * which it joins. */
@@ -241,8 +250,8 @@ static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nk
     if (!(p = skip_value(c, p, depth))) return NULL;
     for (size_t k = 0; k < nkeys; k++) {
       if (!spans[k].found &&
-          (esc ? escaped_name_is((const char *)name, name_len, keys[k], c->klen[k])
-               : name_len == c->klen[k] && memcmp(name, keys[k], name_len) == 0)) {
+          (esc ? escaped_name_is((const char *)name, name_len, keys[k], strlen(keys[k]))
+               : name_is(name, name_len, keys[k]))) {
         spans[k].start = (size_t)(start - c->s);
         spans[k].end = (size_t)(p - c->s);
         spans[k].found = 1;
@@ -262,14 +271,11 @@ static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nk
 
 static int scan_object(const char *text, size_t len, const char *const *keys, size_t n,
                        sg_json_span *spans, int plain, int trusted) {
-  size_t seen[PLAIN_NAMES_MAX][2], klen[KEYS_MAX];
+  size_t seen[PLAIN_NAMES_MAX][2];
   if (n > KEYS_MAX) return -1;
   pos s = (pos)text;
-  scan c = {s, s + len, plain, trusted, 0, klen, 0, seen};
-  for (size_t k = 0; k < n; k++) {
-    spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
-    klen[k] = strlen(keys[k]);
-  }
+  scan c = {s, s + len, plain, trusted, 0, 0, seen};
+  for (size_t k = 0; k < n; k++) spans[k].start = spans[k].end = (size_t)(spans[k].found = 0);
   pos p = skip_ws(s, c.end);
   if (p >= c.end || *p != '{' || !(p = members(&c, p, 1, keys, n, spans))) return -1;
   return skip_ws(p, c.end) == c.end ? 0 : -1;
@@ -293,7 +299,7 @@ int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, si
 
 int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
   pos s = (pos)text;
-  scan c = {s, s + len, 0, 1, 0, NULL, 0, NULL};
+  scan c = {s, s + len, 0, 1, 0, 0, NULL};
   span->start = span->end = (size_t)(span->found = 0);
   pos p = skip_ws(s, c.end);
   if (p >= c.end || *p != '[') return -1;
@@ -304,4 +310,25 @@ int sg_json_scan_first(const char *text, size_t len, sg_json_span *span) {
   span->end = (size_t)(p - s);
   span->found = 1;
   return 0;
+}
+
+int sg_json_scan_next(const char *text, size_t len, sg_json_span *span) {
+  pos s = (pos)text;
+  scan c = {s, s + len, 0, 1, 0, 0, NULL};
+  pos p;
+  if (!span->found) {
+    p = skip_ws(s, c.end);
+    if (p >= c.end || *p != '[') return -1;
+    p = skip_ws(p + 1, c.end);
+    if (p < c.end && *p == ']') return 0;
+  } else {
+    p = skip_ws(s + span->end, c.end);
+    span->found = 0;
+    if (p >= c.end || *p != ',') return 0; /* the closing ']' */
+    p = skip_ws(p + 1, c.end);
+  }
+  span->start = (size_t)(p - s);
+  span->end = (size_t)(skip_trusted(&c, p) - s);
+  span->found = span->end > span->start;
+  return span->found;
 }

@@ -49,4 +49,9 @@ int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, si
  * *span holds it, found 0 for an empty array.  0, or -1 when text is not an array. */
 int sg_json_scan_first(const char *text, size_t len, sg_json_span *span);
 
+/* The elements of the array text[0..len) one by one (a value already scanned, so not checked
+ * again): with span->found 0 finds the first, else the one after *span.  1 with *span the
+ * element, 0 past the last (span->found then 0), or -1 when text is not an array. */
+int sg_json_scan_next(const char *text, size_t len, sg_json_span *span);
+
 #endif

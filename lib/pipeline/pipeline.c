@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "base/json.h"
+#include "base/json_scan.h"
 #include "pipeline/auth.h"
 #include "pipeline/inflight.h"
 #include "pipeline/pipeline.h"
@@ -220,9 +221,18 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
   return 0;
 }
 
-/* The body as JSON (when there is one). */
+/* The body as JSON (when there is one).  An OpenAI body is checked by a scan instead of a
+ * parse when the scan can vouch that the parser accepts it (json_scan.h's plain text): the
+ * relay forwards the body's bytes and reads a few members from them, so the tree of every
+ * value would mostly be built to be freed; it is built later if a reader asks (sg_req_json()).
+ * Anything the scan cannot vouch for is parsed here as before, for the parser's own verdict. */
 static int body_stage(soulgw_req *req, sg_verdict *v) {
   if (!req->has_body || !req->body.len) return 0;
+  if (req->dialect == SG_DIALECT_OPENAI &&
+      sg_json_scan_plain(req->body.ptr, req->body.len, NULL, 0, NULL) == 0) {
+    req->json_pending = 1;
+    return 0;
+  }
   char why[160];
   int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
   if (rc == SOULGW_ENOMEM)

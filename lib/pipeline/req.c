@@ -9,6 +9,7 @@
  * handler's reference, taken by soulgw_req_defer() or soulgw_stream_open(), is dropped by the
  * final answer (a reply, or closing the stream).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,26 @@ const char *soulgw_req_method(const soulgw_req *req) { return req->method; }
 const char *soulgw_req_path(const soulgw_req *req) { return req->path; }
 const char *soulgw_req_id(const soulgw_req *req) { return req->id; }
 const char *soulgw_req_tenant(const soulgw_req *req) { return req->tenant; }
-const soulgw_json *soulgw_req_json(const soulgw_req *req) { return req->json; }
+int sg_req_json(soulgw_req *req, const soulgw_json **out) {
+  if (req->json_pending) {
+    /* the body stage's scan guarantees that the parse succeeds: only memory can fail it */
+    if (soulgw_json_parse(req->body.ptr, req->body.len, &req->json, NULL, 0) != 0) {
+      *out = NULL;
+      return SOULGW_ENOMEM;
+    }
+    req->json_pending = 0;
+  }
+  *out = req->json;
+  return 0;
+}
+
+/* The public accessor may build the tree, which is the request's own state, not the caller's:
+ * hence the cast. */
+const soulgw_json *soulgw_req_json(const soulgw_req *req) {
+  const soulgw_json *j;
+  sg_req_json((soulgw_req *)(uintptr_t)req, &j);
+  return j;
+}
 soulgw *soulgw_req_gateway(const soulgw_req *req) { return req->gw; }
 
 const char *soulgw_req_principal(const soulgw_req *req) {

@@ -67,7 +67,7 @@ struct soulgw_req {
                                * by begin before any check; SOULGW until then */
   unsigned char stage;        /* sg_stage: the stage that refused the request (verdict.h), or
                                * the handler's once it runs; EDGE until begin refuses */
-  soulgw_json *json;
+  soulgw_json *json; /* the body's tree; while json_pending, not built yet (sg_req_json()) */
   const sg_principal *principal;
   const sg_hmac_pending *hmac_pending; /* auth.c: a signature to record once authorized */
   const char *tenant;
@@ -78,6 +78,9 @@ struct soulgw_req {
   unsigned char glue_discard; /* body over the limit: the rest is read and dropped, then 413 */
   unsigned char glue_busy;    /* body over the unauthenticated budget: dropped, then 503 */
   unsigned char glue_close;   /* close the connection after the answer */
+  /* set by the pipeline's body stage (here, where padding leaves room for it): the body was
+   * checked by a scan that the parser is known to accept, and its tree waits for a reader */
+  unsigned char json_pending;
   long long glue_received;    /* body bytes received */
 
   /* answer; everything below is guarded by lock once the handler has run */
@@ -119,6 +122,12 @@ void sg_req_close(soulgw_req *req);
 /* The trace id (32 lower-case hex digits, not all zero) of a W3C traceparent header value
  * "00-<trace id>-<parent id>-<flags>", copied into out: 1, or 0 when tp is not one. */
 int sg_traceparent_trace_id(const char *tp, char out[33]);
+
+/* The body's tree in *out (NULL without a body), built on the first call when the pipeline
+ * only scanned the body (json_pending): a route that reads the body from its text never pays
+ * for a tree.  Returns 0, or SOULGW_ENOMEM (*out NULL).  Not for two threads at once: the
+ * handler's thread, before it defers. */
+int sg_req_json(soulgw_req *req, const soulgw_json **out);
 
 /* Error answers are soulgw_reply_error() (soulgw.h), for the pipeline and handlers alike,
  * rendered in the request's dialect. */

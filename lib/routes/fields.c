@@ -37,7 +37,10 @@ int sg_fields_begin(soulgw_req *req, const soulgw_json **body) {
   *body = NULL;
   if (!req->tenant)
     return sg_invalid(req, "no tenant: set \"tenant\" in the body or the X-Soul-Tenant header");
-  const soulgw_json *b = soulgw_req_json(req);
+  const soulgw_json *b;
+  if (sg_req_json(req, &b))
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory parsing the body"),
+           -1;
   if (b && soulgw_json_typeof(b) != SOULGW_JSON_OBJECT)
     return sg_invalid(req, "body must be a JSON object, not %s", sg_json_type_phrase(b));
   *body = b;

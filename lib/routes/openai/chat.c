@@ -3,7 +3,8 @@
  * soulgw's providers.
  *
  * The request is checked field by field (a mistake is 400 invalid_request_error, an unknown
- * model 404 model_not_found).  A provider whose backend relays (kind "openai") gets the
+ * model 404 model_not_found); the common request is read from its text without a tree
+ * (chat_scan.c), anything else through the field table below.  A provider whose backend relays (kind "openai") gets the
  * client's body as it is, with only "model" rewritten, and its answer or its stream comes back
  * with "model" set back (llm/openai.c); local and host providers answer through
  * sg_llm_complete(), their text shaped here as a chat.completion or as chat.completion.chunk
@@ -24,12 +25,11 @@
 #include "routes/fields.h"
 #include "routes/api/usage.h"
 #include "routes/ctx.h"
+#include "routes/openai/chat_scan.h"
 #include "routes/openai/v1.h"
 #include "routes/routes.h"
 
-#define MESSAGES_MAX 10000
 #define STOP_MAX 4
-#define TOOLS_MAX 128
 
 /* ------------------------------------------------------------------------------------------ */
 /* The request */
@@ -134,21 +134,22 @@ static int check_tool_choice(soulgw_req *req, void *out) {
 }
 
 static const sg_field_spec chat_fields[] = {
-    {SG_F_TEXT(chat_in, model), .required = 1, .max = 512},
-    {SG_F_ARRAY(chat_in, messages), .required = 1, .max = MESSAGES_MAX, .check = check_messages},
+    {SG_F_TEXT(chat_in, model), .required = 1, .max = SG_CHAT_MODEL_MAX},
+    {SG_F_ARRAY(chat_in, messages), .required = 1, .max = SG_CHAT_MESSAGES_MAX,
+     .check = check_messages},
     {SG_F_BOOL(chat_in, stream)},
     {SG_F_OBJECT(chat_in, stream_options), .check = check_stream_options},
     {SG_F_INT(chat_in, n), .min = 0, .max = 1000, .def = 1, .check = check_n},
-    {SG_F_INT(chat_in, max_tokens), .min = 1, .max = 1000000000},
-    {SG_F_INT(chat_in, max_completion_tokens), .min = 1, .max = 1000000000},
+    {SG_F_INT(chat_in, max_tokens), .min = 1, .max = SG_CHAT_TOKENS_MAX},
+    {SG_F_INT(chat_in, max_completion_tokens), .min = 1, .max = SG_CHAT_TOKENS_MAX},
     {SG_F_NUMBER(chat_in, temperature), .min = 0, .max = 2,
      .has = SG_F_HAS(chat_in, has_temperature)},
     {SG_F_NUMBER(chat_in, top_p), .min = 0, .max = 1, .has = SG_F_HAS(chat_in, has_top_p)},
     {SG_F_VALUE(chat_in, stop), .check = check_stop},
-    {SG_F_INT(chat_in, seed), .min = -9007199254740991LL, .max = 9007199254740991LL,
+    {SG_F_INT(chat_in, seed), .min = -SG_CHAT_SEED_MAX, .max = SG_CHAT_SEED_MAX,
      .has = SG_F_HAS(chat_in, has_seed)},
-    {SG_F_TEXT(chat_in, user), .max = 256},
-    {SG_F_ARRAY(chat_in, tools), .max = TOOLS_MAX},
+    {SG_F_TEXT(chat_in, user), .max = SG_CHAT_USER_MAX},
+    {SG_F_ARRAY(chat_in, tools), .max = SG_CHAT_TOOLS_MAX},
     {SG_F_VALUE(chat_in, tool_choice), .check = check_tool_choice},
     {0}};
 
@@ -443,17 +444,22 @@ static int run_local(chat_ctx *x, const chat_in *in, const sg_llm_call *call) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static int run_relay(chat_ctx *x, const chat_in *in, const sg_llm_call *call, int *relayed) {
+/* sc: the body as chat_scan.c read it, or NULL when it was read through the field table. */
+static int run_relay(chat_ctx *x, const chat_in *in, const sg_chat_scan *sc,
+                     const sg_llm_call *call, int *relayed) {
   static const char *const keys[] = {"model", "stream_options"};
   sg_json_span sp[2];
   size_t len;
   const char *body = soulgw_req_body(x->req, &len);
   *relayed = 0;
-  if (!body || sg_json_scan_members(body, len, keys, 2, sp) != 0 || !sp[0].found)
+  if (sc) {
+    sp[0] = sc->model_at;
+    sp[1].found = sc->has_stream_options;
+  } else if (!body || sg_json_scan_members(body, len, keys, 2, sp) != 0 || !sp[0].found) {
     return 0; /* cannot happen for a body the pipeline parsed: the other way then */
-  const soulgw_json *iu = soulgw_json_get(in->stream_options, "include_usage");
+  }
   sg_llm_relay_req r = {in->model, body, len, sp[0].start, sp[0].end, in->stream,
-                        soulgw_json_bool(iu, 0), sp[1].found, NULL};
+                        x->include_usage, sp[1].found, NULL};
   if (sg_llm_route_relay(call, &r, &relay_ops, x) == 0) *relayed = 1;
   return 0;
 }
@@ -469,9 +475,23 @@ static void set_id(char *dst, size_t size, const char *rid) {
   dst[sizeof pre - 1 + n] = '\0';
 }
 
+/* The request's fields: read from the body's text when it is the common request (no tree is
+ * built), else through the field table, which answers a mistake.  *scanned says which.
+ * Returns 0, or -1 after answering. */
+static int read_in(soulgw_req *req, chat_in *in, sg_chat_scan *sc, int *scanned) {
+  *scanned = sg_chat_scan_body(req, sc) == 0;
+  if (!*scanned) return sg_fields_body(req, chat_fields, in);
+  memset(in, 0, sizeof *in); /* the relay reads model and stream only */
+  in->model = sc->model;
+  in->stream = sc->stream;
+  return 0;
+}
+
 int sg_route_openai_chat(soulgw_req *req, void *ud) {
   chat_in in;
-  if (sg_fields_body(req, chat_fields, &in)) return 0;
+  sg_chat_scan sc;
+  int scanned;
+  if (read_in(req, &in, &sc, &scanned)) return 0;
   sg_llm_call call = sg_v1_call(req, ud);
   if (sg_v1_model(req, &call, in.model, 0) || sg_budget_refused(req, SG_USAGE_LLM)) return 0;
   chat_ctx *x = sg_arena_calloc(&req->arena, sizeof *x);
@@ -481,13 +501,18 @@ int sg_route_openai_chat(soulgw_req *req, void *ud) {
   set_id(x->id, sizeof x->id, req->id);
   x->created = (long long)time(NULL);
   x->stream = in.stream;
-  x->include_usage = soulgw_json_bool(soulgw_json_get(in.stream_options, "include_usage"), 0);
+  x->include_usage = scanned ? sc.include_usage
+                             : soulgw_json_bool(soulgw_json_get(in.stream_options,
+                                                                "include_usage"), 0);
   sg_buf_init(&x->ev, 0);
   sg_buf_init(&x->held, 0);
   sg_buf_init(&x->prompt, 0);
   if (soulgw_req_defer(req)) return 0;
   int relayed;
-  run_relay(x, &in, &call, &relayed);
+  run_relay(x, &in, scanned ? &sc : NULL, &call, &relayed);
   if (relayed) return 0;
+  /* local and host providers read the messages from the tree: the table reads it now, and
+   * accepts it, as the scan did (x holds nothing yet that its answer would leak) */
+  if (scanned && sg_fields_body(req, chat_fields, &in)) return 0;
   return run_local(x, &in, &call);
 }

@@ -217,11 +217,28 @@ static void json_scan_plain(void) {
   is_int(sg_json_scan_first("{}", 2, &f), -1, "an object is not an array");
 }
 
+static void json_scan_next(void) {
+  const char *arr = " [ {\"a\":[1,2]} , \"x,]\" ,3 ,null]";
+  sg_json_span e = {0, 0, 0};
+  const char *want[] = {"{\"a\":[1,2]}", "\"x,]\"", "3", "null"};
+  for (size_t i = 0; i < 4; i++) {
+    is_int(sg_json_scan_next(arr, strlen(arr), &e), 1, "element %zu is found", i);
+    ok(e.end - e.start == strlen(want[i]) && memcmp(arr + e.start, want[i], strlen(want[i])) == 0,
+       "  spans %s", want[i]);
+  }
+  is_int(sg_json_scan_next(arr, strlen(arr), &e), 0, "none after the last");
+  ok(!e.found, "  and found is cleared");
+  sg_json_span z = {0, 0, 0};
+  is_int(sg_json_scan_next("[ ]", 3, &z), 0, "an empty array has none");
+  is_int(sg_json_scan_next("{}", 2, &z), -1, "an object is not an array");
+}
+
 static const tap_test tests[] = {
     TEST(json_scan_finds_as_parser),
     TEST(json_scan_refuses),
     TEST(json_scan_depth),
     TEST(json_scan_plain),
+    TEST(json_scan_next),
 };
 
 int main(void) {
