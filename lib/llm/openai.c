@@ -4,9 +4,10 @@
  *
  * A call renders the upstream body once, then runs one or more attempts through
  * clients/upstream.c.
- * Everything an attempt needs is copied into the call, since the completion runs on the
- * upstream thread and the caller's request may be gone by the time a retry starts.  Retries go
- * through the upstream thread's timers, so backoff never holds a thread either.
+ * Everything an attempt needs is copied into the call, since the completion runs later (on the
+ * upstream thread, or on the server thread's lane for a provider at a plain http:// address)
+ * and the caller's request may be gone by the time a retry starts.  Retries go through the
+ * upstream module's timers, so backoff never holds a thread either.
  *
  * Streams ("stream": true) are relayed piece by piece: the upstream's server-sent events are
  * split into lines, each "data:" line is parsed, and choices[0].delta.content goes out as a

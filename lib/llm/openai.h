@@ -11,10 +11,11 @@
  * the gateway.
  *
  * complete forwards to base_url + "/chat/completions" (streaming with "stream": true when
- * p->stream); embed to base_url + "/embeddings".  Both run on the upstream thread and retry
+ * p->stream); embed to base_url + "/embeddings".  Both run in the upstream module (on its
+ * thread, or on the calling server thread's lane for a plain http:// base_url) and retry
  * connection failures and 5xx answers `retries` times with exponential backoff (100 ms,
- * 200 ms, ...) as long as nothing was streamed yet.  Each ends in exactly one done, on the
- * upstream thread, or at once on the calling thread when the call cannot be started. */
+ * 200 ms, ...) as long as nothing was streamed yet.  Each ends in exactly one done, later on
+ * that thread, or at once on the calling thread when the call cannot be started. */
 extern const sg_llm_backend sg_llm_openai;
 
 #endif

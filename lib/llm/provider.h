@@ -11,8 +11,9 @@
  *
  * The route handlers (routes/api/llm.c) validate a request into sg_llm_params and hand it here;
  * the answer comes back through a callback, either at once on the handler's thread (local and
- * host providers, and every error found before a call goes out) or later on the upstream thread
- * (configured providers, which never hold a gateway thread while they wait).  Providers are
+ * host providers, and every error found before a call goes out) or later, on the upstream
+ * thread or on the handler's own server thread (configured providers, which never hold a
+ * gateway thread while they wait; see clients/upstream.h on lanes).  Providers are
  * looked up per call in the request's configuration snapshot, so reloads take effect on the
  * next request and a call in flight keeps the provider settings it started with.
  */

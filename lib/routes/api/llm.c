@@ -2,7 +2,7 @@
  * llm.c -- the model routes of SPEC 4.2: POST /api/llm/complete, /api/llm/stream and
  * /api/llm/embed.  Each checks its request field by field (one precise 422 per mistake), hands
  * it to the providers (llm/provider.c) and shapes their answer.  A configured upstream answers
- * later from the upstream thread, so complete defers its request and stream opens its event
+ * later (from the upstream thread, or from this thread's lane), so complete defers its request and stream opens its event
  * stream before the call goes out; no gateway thread waits on a model.
  *
  * Streams are server-sent events: "event: delta" with {"delta":"..."} for each piece, then
