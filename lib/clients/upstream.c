@@ -1163,6 +1163,7 @@ static void lane_cancel(lane *l) {
 
 int sg_up_lane_turn(sg_up_lane *l) {
   lane_cancel(l);
+  if (!l->local && !l->timers && !l->nidle) return POLL_MAX_MS; /* most turns: no clock read */
   uint64_t now = sg_now_ns();
   job *q = l->local; /* calls made from here on wait for the next turn */
   l->local = NULL;
