@@ -29,6 +29,7 @@
 #include "clients/h1.h"
 
 #define RBUF_MIN (16u * 1024u)   /* read buffer; grows for a long head */
+#define SPARE_MAX 16             /* read buffers kept for the next answers (256 KB at most) */
 #define HEAD_MAX (64u * 1024u)   /* the answer's status line and fields, at most */
 #define IDLE_MAX 1024            /* kept-alive idle connections per address (libcurl's cache) */
 #define IDLE_AGE_NS (118ull * 1000000000ull) /* older idle connections are not reused (libcurl's) */
@@ -84,7 +85,20 @@ struct sg_h1 {
   origin *origins;
   sg_h1_conn **byfd; /* the connection of each descriptor, or NULL */
   size_t nbyfd;
+  /* Read buffers of connections gone idle, for the next answers to be read: an idle connection
+   * holds none, and without these every answer would cost a 16 KB malloc and free (beyond
+   * malloc's per-thread cache, about a thousand instructions a call). */
+  char *spare[SPARE_MAX];
+  size_t nspare;
 };
+
+/* A connection's read buffer goes back to the spares (or to malloc). */
+static void rbuf_drop(sg_h1 *h, sg_h1_conn *c) {
+  if (c->rbuf && c->rcap == RBUF_MIN && h->nspare < SPARE_MAX) h->spare[h->nspare++] = c->rbuf;
+  else free(c->rbuf);
+  c->rbuf = NULL;
+  c->rcap = 0;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* URLs and heads */
@@ -246,7 +260,7 @@ static void conn_close(sg_h1 *h, sg_h1_conn *c) {
     if ((size_t)c->fd < h->nbyfd) h->byfd[c->fd] = NULL;
     close(c->fd);
   }
-  free(c->rbuf);
+  rbuf_drop(h, c);
   free(c);
 }
 
@@ -324,9 +338,7 @@ static void finish(sg_h1 *h, sg_h1_conn *c, int keep, sg_up_err err, const char 
     c->idle_since = sg_now_ns();
     c->rlen = c->rpos = 0;
     /* an idle connection holds no buffer: a thousand of them would otherwise hold 16 MB */
-    free(c->rbuf);
-    c->rbuf = NULL;
-    c->rcap = 0;
+    rbuf_drop(h, c);
     c->next_idle = c->org->idle;
     c->org->idle = c;
     c->org->nidle++;
@@ -652,7 +664,7 @@ static int room(sg_h1_conn *c) {
 
 static void readable(sg_h1 *h, sg_h1_conn *c) {
   if (!c->rbuf) {
-    c->rbuf = malloc(RBUF_MIN);
+    c->rbuf = h->nspare ? h->spare[--h->nspare] : malloc(RBUF_MIN);
     if (!c->rbuf) {
       finish(h, c, 0, SG_UP_OTHER, "out of memory");
       return;
@@ -788,6 +800,7 @@ void sg_h1_free(sg_h1 *h) {
     }
     free(o);
   }
+  while (h->nspare) free(h->spare[--h->nspare]);
   free(h->byfd);
   free(h);
 }
