@@ -8,6 +8,11 @@
  * then calls the access handler again and the answer is queued.  Streamed answers use a content
  * reader that suspends the connection when it has no data yet, as microhttpd.h prescribes.
  *
+ * Daemons run in external mode: the host's one from its own loop, or one per server thread
+ * from that thread's event loop (loop.c), which accepts the connections and hands them over
+ * (MHD_add_connection).  A loop's connection resumed on the loop's own thread only marks the
+ * loop to run its daemon again; resumed from another thread, it wakes the loop.
+ *
  * The edge is hostile, so before the pipeline sees a request the glue refuses, and closes, what
  * two HTTP parsers could read differently (RFC 9112 section 6): two Content-Lengths, a
  * Content-Length with a Transfer-Encoding, any Transfer-Encoding but "chunked" (the one
@@ -753,7 +758,10 @@ static void *srv_open(void *arg, sg_loop *l, unsigned limit) {
   (void)l;
   return daemon_start(arg, 1, limit);
 }
-static int srv_fd(void *d) { return MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd; }
+static int srv_fd(void *d) {
+  const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+  return i ? i->epoll_fd : -1;
+}
 static int srv_add(void *d, int fd, const struct sockaddr *a, socklen_t len) {
   return MHD_add_connection(d, fd, a, len) == MHD_YES ? 0 : -1;
 }
@@ -802,6 +810,7 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
     sg_loop_server srv = {srv_open, srv_fd, srv_add, srv_run, srv_timeout, srv_close, h};
     h->loops = sg_loops_start(fd, threads, &lim, &srv, o->companion, log, err, errlen);
   }
+  h->opts.companion = NULL; /* the loops have their copy; the caller's may go */
   if (!h->d && !h->loops) {
     watch_stop(h);
     close(fd);
