@@ -1,8 +1,11 @@
 /*
  * loop.c -- one event loop per thread (see loop.h).
  *
- * Each loop waits in epoll_wait() on one set holding the listening socket (EPOLLEXCLUSIVE, so
- * that a new connection wakes one loop), its server's descriptor (libmicrohttpd's own epoll set,
+ * Each loop waits in epoll_wait() on one set holding the listening socket (every idle loop
+ * wakes for a new connection and they race to accept it, one each per wake-up, as the workers
+ * of libmicrohttpd's thread pool did: with EPOLLEXCLUSIVE the first loop in the socket's wait
+ * queue took every connection made while it was idle, so a client that connected at leisure
+ * had all its connections on one thread), its server's descriptor (libmicrohttpd's own epoll set,
  * readable when a connection has something), its wake-up eventfd and its companion's
  * descriptors (the upstream connections of the calls its requests made).  A turn runs the
  * server when it has work (which reads requests and runs their handlers), then the companion
@@ -38,7 +41,7 @@
 /* Connections accepted per wake-up, as nginx's multi_accept off: a loop that took a burst of
  * them at once (16 at a time did) could end up with all of a client's connections while the
  * others idle, halving /health's throughput in two starts out of four; one at a time, the loops
- * take turns (the listening socket stays ready for the next turn, and wakes the others). */
+ * take turns. */
 #define ACCEPTS_MAX 1
 #define SLEEP_MAX_MS 1000
 #define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
@@ -173,7 +176,7 @@ static void comp_wake(void *loop) { sg_loop_resumed(loop); }
 
 static void listen_set(sg_loop *l, int on) {
   if (l->listening == on) return;
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = l->ls->listen_fd};
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->ls->listen_fd};
   if (on ? epoll_ctl(l->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0
          : (epoll_ctl(l->ep, EPOLL_CTL_DEL, ev.data.fd, NULL), 1))
     l->listening = on;

@@ -5,7 +5,7 @@
  * loop is handled, sent upstream, answered and written by that loop's thread; nothing crosses
  * threads unless a handler hands work to another thread, which then wakes the loop.
  *
- * The loops share the listening socket (EPOLLEXCLUSIVE: one loop wakes per new connection) and
+ * The loops share the listening socket (the idle ones race to accept a new connection) and
  * accept themselves, so the limits over all of them are kept here: the connection limit (past
  * it, connections wait to be accepted) and the per-address limit (past it, a connection is
  * closed at once, as libmicrohttpd does).
