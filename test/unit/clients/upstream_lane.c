@@ -269,12 +269,17 @@ static void unit_lane_libcurl_calls_go_to_the_thread(void) {
   ok(!c.on_loop, "and completes on the upstream thread, not the loop's");
 }
 
+/* Makes h a call the upstream never answers, under way on the lane when this returns. */
+static void start_hanging(call *h) {
+  call_init(h, "/hang");
+  h->timeout_ms = 60000;
+  post(start_call, h);
+  usleep(200 * 1000);
+}
+
 static void unit_lane_cancel_all_from_another_thread(void) {
   call h;
-  call_init(&h, "/hang");
-  h.timeout_ms = 60000;
-  post(start_call, &h);
-  usleep(200 * 1000); /* the call is under way on the lane */
+  start_hanging(&h);
   pthread_mutex_lock(&L.lock);
   int woken = L.woken;
   pthread_mutex_unlock(&L.lock);
@@ -304,10 +309,7 @@ static const tap_test tests[] = {
 /* The lane's end completes a call it still holds (a second upstream: the first refuses). */
 static void unit_lane_free_cancels(void) {
   call h;
-  call_init(&h, "/hang");
-  h.timeout_ms = 60000;
-  post(start_call, &h);
-  usleep(200 * 1000);
+  start_hanging(&h);
   loop_stop();
   ok(h.done && h.err == SG_UP_CANCELLED, "the lane's end completes its call with SG_UP_CANCELLED");
   ok(h.on_loop, "on the loop's thread");
