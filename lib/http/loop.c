@@ -45,6 +45,7 @@
 #define ACCEPTS_MAX 1
 #define SLEEP_MAX_MS 1000
 #define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
+#define HOLD_WAIT_MS 1    /* the wait of a turn after one that found nothing, connections held */
 #define IP_BUCKETS 1024
 
 /* A ticket: the connections of one address (per-address limit), or the one ticket every
@@ -64,6 +65,7 @@ struct sg_loop {
   int listening; /* the listening socket is in ep */
   uint64_t relisten_at; /* accept() failed: not before this (monotonic ns) */
   int run;       /* run the server before sleeping (this thread's own marks) */
+  int held;      /* connections its server holds (sg_loop_hold) */
   atomic_int pending; /* run it: marked by another thread */
   atomic_int sleeping;
   pthread_t thread;
@@ -91,6 +93,10 @@ static __thread sg_loop *tl_loop;
 static __thread sg_loop_ticket *tl_reserved; /* accepted, not yet claimed by the server */
 
 sg_loop *sg_loop_current(void) { return tl_loop; }
+
+void sg_loop_hold(int delta) {
+  if (tl_loop) tl_loop->held += delta;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tickets */
@@ -224,9 +230,13 @@ static void *loop_main(void *arg) {
   tl_loop = l;
   if (ls->has_comp) l->comp = ls->comp.attach(ls->comp.arg, l->ep, comp_wake, l);
   int comp_ms = SLEEP_MAX_MS;
+  int idle = 0; /* the last wait returned no event */
   while (!atomic_load(&ls->stop)) {
     long long ms = ls->srv.timeout(l->srv);
     if (ms < 0 || ms > SLEEP_MAX_MS) ms = SLEEP_MAX_MS;
+    /* held connections keep the server's timeout at 0: after a turn that found nothing, their
+     * answers (or anything else) are waited for, not spun for */
+    if (ms == 0 && l->held > 0 && idle) ms = HOLD_WAIT_MS;
     if (comp_ms < ms) ms = comp_ms;
     if (atomic_load(&ls->quiesced)) {
       listen_set(l, 0);
@@ -240,6 +250,7 @@ static void *loop_main(void *arg) {
     if (atomic_exchange(&l->pending, 0)) l->run = 1;
     int n = epoll_wait(l->ep, evs, EVENTS_MAX, l->run ? 0 : (int)ms);
     atomic_store(&l->sleeping, 0);
+    idle = n == 0;
     if (atomic_exchange(&l->pending, 0) || n == 0) l->run = 1;
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;

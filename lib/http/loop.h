@@ -47,6 +47,13 @@ sg_loops *sg_loops_start(int listen_fd, unsigned n, const sg_loop_limits *lim,
 /* The loop running on this thread, or NULL. */
 sg_loop *sg_loop_current(void);
 
+/* The connections the server on this thread holds without suspending them, waiting for an
+ * answer that may come back soon: +1 when it begins holding one, -1 when it stops.  The server
+ * keeps them among its ready ones, so its timeout is 0 while it holds any; a turn that finds
+ * nothing new then waits a little (HOLD_WAIT_MS) for an event instead of spinning.  Does
+ * nothing off a loop's thread. */
+void sg_loop_hold(int delta);
+
 /* A connection of l was resumed, from any thread: l runs its server before it sleeps again. */
 void sg_loop_resumed(sg_loop *l);
 

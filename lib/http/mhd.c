@@ -115,7 +115,15 @@ static void io_resume(void *ctx) {
   if (k && k->loop) sg_loop_resumed(k->loop);
 }
 
-static const sg_req_io mhd_io = {io_header, io_query, io_resume};
+/* A held connection's answer is ready: its loop runs the daemon again before it sleeps, and
+ * the daemon, which still has the connection among its ready ones, calls the access handler. */
+static void io_poke(void *ctx) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(ctx, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  sg_conn *k = ci ? ci->socket_context : NULL;
+  if (k && k->loop) sg_loop_resumed(k->loop);
+}
+
+static const sg_req_io mhd_io = {io_header, io_query, io_resume, io_poke};
 
 /* libmicrohttpd's fatal errors ("MHD_stop_daemon() called while we have suspended
  * connections", ...): said on stderr in one line with where, then abort() as its own handler
@@ -491,6 +499,23 @@ static enum MHD_Result on_body(sg_http *h, struct MHD_Connection *c, soulgw_req 
   return MHD_YES;
 }
 
+/* Whether a request still without its answer is held (lock held): its connection left among
+ * libmicrohttpd's ready ones, which calls the access handler again on each run of the loop's
+ * daemon, instead of suspended.  Suspending costs three system calls per request: the
+ * connection out of the epoll set, back in, and a read that finds nothing once it is resumed.
+ * An answer that comes back soon (a model on loopback or a fast network) pokes the loop and is
+ * sent on the daemon's next run, as a proxy with the client's socket in its epoll set would.
+ * Once the request is HOLD_MAX_NS old it is suspended as before: a slow answer costs the loop
+ * no more than a few short waits (loop.c), and the connection never nears libmicrohttpd's idle
+ * timeout, which a suspended connection does not have. */
+#define HOLD_MAX_NS (20u * 1000u * 1000u)
+static int hold(soulgw_req *req) {
+  int keep = sg_now_ns() - req->t0 < HOLD_MAX_NS;
+  if (keep != req->held) sg_loop_hold(keep ? 1 : -1);
+  req->held = (unsigned char)keep;
+  return keep;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls) {
@@ -520,8 +545,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     pthread_mutex_lock(&req->lock);
   }
   if (req->answered) {
+    if (req->held) sg_loop_hold(-1);
+    req->held = 0;
     pthread_mutex_unlock(&req->lock);
     return queue(req, c);
+  }
+  if (!h->external && hold(req)) {
+    pthread_mutex_unlock(&req->lock);
+    return MHD_YES;
   }
   req->suspended = 1;
   MHD_suspend_connection(c);
@@ -537,6 +568,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
   /* a kept-alive connection now waits for its next head */
   watch(conn_of(h, c), h->next_head_ms, 0);
+  if (req->held) sg_loop_hold(-1); /* held only by this thread, which sg_req_close() ends */
   sg_req_close(req);
   sg_pipeline_done(req, toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
   sg_req_release(req);

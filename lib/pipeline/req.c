@@ -5,7 +5,9 @@
  *
  * An answer is set exactly once, under the request's lock.  If the glue has parked the
  * connection (it does so when a handler returns without having answered, and when a stream has
- * no data ready), setting the answer or adding stream data wakes it through io->resume.  The
+ * no data ready), setting the answer or adding stream data wakes it through io->resume; if it
+ * only holds the connection for a turn of its server (the first time a handler has not
+ * answered), through io->poke.  The
  * handler's reference, taken by soulgw_req_defer() or soulgw_stream_open(), is dropped by the
  * final answer (a reply, or closing the stream).
  */
@@ -111,9 +113,21 @@ int sg_req_body_reserve(soulgw_req *req, long long n) {
   return 0;
 }
 
+/* The answer (or stream data) is ready: the glue, if it is waiting for it, looks again.  Lock
+ * held. */
+static void wake_glue(soulgw_req *req) {
+  if (req->suspended) {
+    req->suspended = 0;
+    req->io->resume(req->io_ctx);
+  } else if (req->held) {
+    req->io->poke(req->io_ctx); /* the glue ends the hold on its own thread */
+  }
+}
+
 void sg_req_close(soulgw_req *req) {
   pthread_mutex_lock(&req->lock);
   req->closed = 1;
+  req->held = 0; /* the connection is going: nothing may poke it any more */
   pthread_mutex_unlock(&req->lock);
 }
 
@@ -232,10 +246,7 @@ static int answer_as(soulgw_req *req, int status, const char *body, char *owned,
   req->answered = 1;
   release_owner = req->deferred;
   req->deferred = 0;
-  if (req->suspended) {
-    req->suspended = 0;
-    req->io->resume(req->io_ctx);
-  }
+  wake_glue(req);
   pthread_mutex_unlock(&req->lock);
   if (release_owner) {
     sg_inflight_deferred_remove(req->inflight, req);
@@ -373,10 +384,7 @@ int soulgw_stream_open(soulgw_req *req, int status, const char *content_type) {
     req->resp_type = type;
     req->answered = 1;
     added = take_owner(req);
-    if (req->suspended) {
-      req->suspended = 0;
-      req->io->resume(req->io_ctx);
-    }
+    wake_glue(req);
   }
   pthread_mutex_unlock(&req->lock);
   free(s);
@@ -394,9 +402,8 @@ int soulgw_stream_write(soulgw_req *req, const void *data, size_t len) {
     rc = SOULGW_ECLOSED;
   } else if (sg_buf_append(&s->data, data, len)) {
     rc = SOULGW_ENOMEM;
-  } else if (req->suspended) {
-    req->suspended = 0;
-    req->io->resume(req->io_ctx);
+  } else {
+    wake_glue(req);
   }
   pthread_mutex_unlock(&req->lock);
   return rc;
@@ -410,10 +417,7 @@ int soulgw_stream_close(soulgw_req *req) {
     rc = SOULGW_ESTATE;
   } else {
     s->closed = 1;
-    if (req->suspended) {
-      req->suspended = 0;
-      req->io->resume(req->io_ctx);
-    }
+    wake_glue(req);
     owner = req->deferred;
     req->deferred = 0;
   }
@@ -460,10 +464,7 @@ void sg_req_force_answer(soulgw_req *req) {
   } else if (req->stream) {
     req->stream->closed = 1;
   }
-  if (req->suspended) {
-    req->suspended = 0;
-    req->io->resume(req->io_ctx);
-  }
+  wake_glue(req);
   pthread_mutex_unlock(&req->lock);
   free(body);
 }

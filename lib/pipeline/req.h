@@ -26,6 +26,10 @@ typedef struct sg_req_io {
   /* The answer (or stream data) became ready while the glue had the connection suspended.
    * Called with the request's lock held. */
   void (*resume)(void *ctx);
+  /* The answer became ready while the glue held the connection without suspending it (held
+   * below): its server should look at it again before it sleeps.  Called with the request's
+   * lock held, never after the connection closed. */
+  void (*poke)(void *ctx);
 } sg_req_io;
 
 typedef struct sg_kv {
@@ -89,6 +93,7 @@ struct soulgw_req {
   unsigned char answered;  /* status/body (or stream) are set */
   unsigned char deferred;  /* a handler holds a reference and will answer */
   unsigned char suspended; /* the glue parked the connection waiting for the answer or stream data */
+  unsigned char held;      /* the glue left the connection among its server's ready ones instead */
   unsigned char closed;    /* the connection is gone; late answers are dropped */
   int status;
   const char *resp; /* the body ... */

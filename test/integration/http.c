@@ -267,6 +267,53 @@ static void integration_http_deferred(void) {
   ok(took < 5000, "they overlapped on one thread (%lld ms for 20 x 500 ms)", took);
 }
 
+/* A handler's answer from another thread at once races the glue, which holds the connection
+ * for a turn of its loop before it suspends it: answered while held, while suspending, or once
+ * suspended, every request gets its answer, and a client gone meanwhile costs nothing. */
+typedef struct burst {
+  int good;
+} burst;
+
+static void *do_burst(void *arg) {
+  burst *b = arg;
+  for (int i = 0; i < 50; i++) {
+    http_resp r;
+    http_get(&gw, "/test/slow?ms=0", &r);
+    b->good += r.status == 200 && r.body && !strcmp(r.body, "{\"slept_ms\":0}");
+    resp_free(&r);
+  }
+  return NULL;
+}
+
+static void integration_http_deferred_at_once(void) {
+  enum { T = 4 };
+  burst b[T] = {{0}};
+  pthread_t t[T];
+  for (int i = 0; i < T; i++) pthread_create(&t[i], NULL, do_burst, &b[i]);
+  int good = 0;
+  for (int i = 0; i < T; i++) {
+    pthread_join(t[i], NULL);
+    good += b[i].good;
+  }
+  is_int(good, 4 * 50, "200 requests answered at once from other threads: every one 200");
+  /* clients that send and go at once, the answer landing as the connection closes */
+  static const char req[] = "GET /test/slow?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 50; i++) {
+    int fd = raw_connect(&gw);
+    if (fd < 0) break;
+    if (write(fd, req, sizeof req - 1) < 0) {
+      close(fd);
+      break;
+    }
+    close(fd);
+  }
+  usleep(200 * 1000);
+  http_resp r;
+  http_get(&gw, "/test/slow?ms=0", &r);
+  is_int(r.status, 200, "the gateway serves on after 50 clients left before their answer");
+  resp_free(&r);
+}
+
 static void integration_http_stream(void) {
   http_resp r;
   http(&gw, "GET", "/test/stream?n=5&ms=20", NULL, NULL, &r);
@@ -373,6 +420,7 @@ static const tap_test tests[] = {
     TEST(integration_http_strict_json),     TEST(integration_http_tenant),
     TEST(integration_http_params_query_headers), TEST(integration_http_auth_required),
     TEST(integration_http_handler_failure), TEST(integration_http_deferred),
+    TEST(integration_http_deferred_at_once),
     TEST(integration_http_stream),          TEST(integration_http_slow_client),
 };
 
