@@ -248,10 +248,14 @@ static void *loop_main(void *arg) {
     }
     atomic_store(&l->sleeping, 1);
     if (atomic_exchange(&l->pending, 0)) l->run = 1;
+    int was_run = l->run;
     int n = epoll_wait(l->ep, evs, EVENTS_MAX, l->run ? 0 : (int)ms);
     atomic_store(&l->sleeping, 0);
-    idle = n == 0;
-    if (atomic_exchange(&l->pending, 0) || n == 0) l->run = 1;
+    int pend = atomic_exchange(&l->pending, 0);
+    /* nothing new: no event, and no connection resumed or poked (whose answer the next run
+     * writes, which must not wait) */
+    idle = n == 0 && !was_run && !pend;
+    if (pend || n == 0) l->run = 1;
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if (fd == l->srv_fd) {
@@ -272,6 +276,7 @@ static void *loop_main(void *arg) {
     for (int k = 0; k < 2 && (l->run || k == 0); k++) {
       if (l->run) {
         l->run = 0;
+        idle &= k == 0; /* a run for what the companion completed: its answers are written next */
         ls->srv.run(l->srv);
       }
       if (l->comp) comp_ms = ls->comp.turn(l->comp);
