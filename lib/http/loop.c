@@ -17,6 +17,10 @@
  * marks the loop and writes its eventfd only when the loop sleeps or is about to: a loop looks
  * at the mark after it says it sleeps, and again when it wakes.
  *
+ * The server may hold connections waiting for an answer without suspending them (mhd.c): they
+ * keep its timeout at 0, so after a turn that found nothing new the loop waits HOLD_WAIT_MS for
+ * their answers (an event, or a poke) instead of spinning.
+ *
  * Limits: a connection is counted from its accept() to its close.  accept() reserves a ticket
  * (the count of its address, when there is a per-address limit); the server's start notice,
  * called within add on the same thread, claims it; a connection the server never started gives

@@ -3,9 +3,12 @@
  *
  * The access handler is called once when a request's headers are in (the pipeline may answer
  * at once), once per piece of body, and once more when the body is complete (the pipeline runs
- * the handler).  When the handler has not answered by then it has deferred: the connection is
- * suspended and the request's resume hook wakes it when the answer comes, from any thread; MHD
- * then calls the access handler again and the answer is queued.  Streamed answers use a content
+ * the handler).  When the handler has not answered by then it has deferred.  On a loop the
+ * connection is first held among MHD's ready ones, which call the access handler again on each
+ * run, for up to 20 ms (see hold()); an answer in that time pokes the loop and is queued on the
+ * next call.  Past that, and in the host's external mode at once, the connection is suspended
+ * and the request's resume hook wakes it when the answer comes, from any thread; MHD then calls
+ * the access handler again and the answer is queued.  Streamed answers use a content
  * reader that suspends the connection when it has no data yet, as microhttpd.h prescribes.
  *
  * Daemons run in external mode: the host's one from its own loop, or one per server thread
