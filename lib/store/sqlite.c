@@ -414,6 +414,16 @@ static int sq_migrate(sg_drv *d, sg_conn *base, int *schema, char *err, size_t e
       return -1;
     }
   }
+  /* The writer keeps the journal of its savepoints in memory.  A savepoint journals the
+   * original of every page its writes touch; appends touch leaves all over the record and edge
+   * indexes (ids sort as text), so a batch's journal passes SQLite's 64 KiB spill at once and
+   * goes to a temporary file that is created, written and deleted at every commit (an open, an
+   * unlink and their page-cache work each time).  It holds no more than the pages one batch
+   * touches.  Set after the migrations, whose sorts may be large, and outside a transaction,
+   * where SQLite refuses it. */
+  if (sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL) != SQLITE_OK && d->log)
+    sg_log(d->log, SOULGW_LOG_WARN, "the writer's savepoints will be journaled on disk",
+           SG_S("path", d->path));
   *schema = SCHEMA_VERSION;
   return 0;
 }
