@@ -436,6 +436,7 @@ void sg_store_close(sg_store *st) {
   pthread_cond_destroy(&st->qcond);
   pthread_mutex_destroy(&st->rlock);
   pthread_cond_destroy(&st->rcond);
+  free(st->appends);
   free(st);
 }
 

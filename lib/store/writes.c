@@ -514,8 +514,13 @@ static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
     *last = w;
     n++;
   }
-  sg_append *a = calloc(n, sizeof *a);
-  if (!a) return SG_DRV_NOMEM;
+  if (n > st->nappends) { /* kept for the next run: a batch's array is tens of KiB */
+    sg_append *grown = realloc(st->appends, APPEND_RUN_MAX * sizeof *grown);
+    if (!grown) return SG_DRV_NOMEM;
+    st->appends = grown;
+    st->nappends = APPEND_RUN_MAX;
+  }
+  sg_append *a = st->appends;
   int rc = 0;
   size_t i = 0;
   for (wop *w = first; i < n && !rc; w = w->next, i++) {
@@ -530,7 +535,6 @@ static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
     sg_store_count_error(st, "record insert", rc, c);
   i = 0;
   for (wop *w = first; i < n && !rc; w = w->next, i++) rc = append_outcome(st, c, w, &a[i]);
-  free(a);
   return rc;
 }
 
