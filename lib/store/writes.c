@@ -426,6 +426,20 @@ static size_t distinct_edges(const sg_edge_in *e, size_t n, const char *record_i
   return count;
 }
 
+/* The answer of append w, stored as id: the one its caller built (w->j1), with the record_id
+ * set when it was generated; NULL when out of memory.  Built on the caller's thread, where the
+ * answer is serialised and freed, so that the writer allocates one string for it instead of
+ * the whole object (about 8% of the writer's instructions per append). */
+static soulgw_json *appended(wop *w, const char *id) {
+  soulgw_json *o = w->j1;
+  w->j1 = NULL;
+  if (o && !w->s2 && soulgw_json_set(o, "record_id", soulgw_json_new_string(id))) {
+    soulgw_json_free(o);
+    o = NULL;
+  }
+  return o;
+}
+
 /* op_repo_append in one statement, for a driver that has record_append. */
 static sg_st repo_append_one(sg_store *st, sg_conn *c, wop *w) {
   sg_edge_text *e = sg_arena_alloc(&w->arena, (w->nedges ? w->nedges : 1) * sizeof *e);
@@ -443,7 +457,7 @@ static sg_st repo_append_one(sg_store *st, sg_conn *c, wop *w) {
   if (rc == SG_DRV_CONFLICT)
     FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", w->s2 ? w->s2 : "(generated)");
   if (rc) return sg_store_write_failed(st, w, "record insert", rc, c);
-  w->result = sg_shape_appended(w->tenant, w->s1, id, w->now, w->n);
+  w->result = appended(w, id);
   return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
@@ -473,7 +487,7 @@ static sg_st op_repo_append(sg_store *st, sg_conn *c, wop *w) {
   }
   /* distinct edges: counted by the caller, except that "from" defaulting to a generated id is
    * only known here, and such edges are distinct from each other by their other fields */
-  w->result = sg_shape_appended(w->tenant, w->s1, record_id, w->now, w->n);
+  w->result = appended(w, record_id);
   return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
@@ -500,7 +514,7 @@ static int append_outcome(sg_store *st, sg_conn *c, wop *w, const sg_append *a) 
     w->st = sg_store_write_failed(st, w, "record insert", a->rc, c);
     if (d->fatal(c, a->rc)) return a->rc;
   } else {
-    w->result = sg_shape_appended(w->tenant, w->s1, a->id, w->now, w->n);
+    w->result = appended(w, a->id);
     w->st = w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
   }
   return 0;
@@ -551,6 +565,7 @@ void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
     w->now = now_ms;
     w->nedges = nedges;
     w->n = (int64_t)distinct_edges(edges, nedges, record_id ? record_id : "\x01generated");
+    if (!(w->j1 = sg_shape_appended(tenant, repo, record_id, now_ms, w->n))) oom = 1;
     if (nedges) {
       w->edges = sg_arena_alloc(&w->arena, nedges * sizeof *w->edges);
       w->props = sg_arena_calloc(&w->arena, nedges * sizeof *w->props);
