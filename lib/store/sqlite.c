@@ -743,6 +743,25 @@ static int run_seq_store(conn *c) {
   return 0;
 }
 
+/* "<repo>::<n>" into id (len bytes, cut short when it has fewer): what snprintf would write,
+ * without its cost (2% of the writer's instructions, once per generated id). */
+static void generated_id(char *id, size_t len, const char *repo, int64_t n) {
+  char digits[24], *d = digits + sizeof digits;
+  uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+  do *--d = (char)('0' + u % 10); while ((u /= 10));
+  if (n < 0) *--d = '-';
+  size_t nr = strlen(repo), nd = (size_t)(digits + sizeof digits - d), at = 0;
+  if (!len) return;
+  const char *parts[3] = {repo, "::", d};
+  size_t lens[3] = {nr, 2, nd};
+  for (int k = 0; k < 3; k++) {
+    size_t take = lens[k] < len - 1 - at ? lens[k] : len - 1 - at;
+    memcpy(id + at, parts[k], take);
+    at += take;
+  }
+  id[at] = '\0';
+}
+
 /* Stores append a, its record and then its edges.  A generated id takes the next number of the
  * tenant's sequence: from the run's count in memory when run, else from the table (seq_next);
  * one that is taken is spent and the next one tried, up to tries.  0 with a->id;
@@ -759,7 +778,7 @@ static int append_store(conn *c, sg_append *a, int run, int tries) {
       int64_t n;
       if (s) n = ++s->value;
       else if ((rc = sq_seq_next(&c->base, a->tenant, "record", &n))) return rc;
-      snprintf(a->id, sizeof a->id, "%s::%lld", a->repo, (long long)n);
+      generated_id(a->id, sizeof a->id, a->repo, n);
       id = a->id;
     }
     rc = exec_q(c, Q_REC_INSERT, ARGS(A_TXT(a->tenant), A_TXT(id), A_TXT(a->repo),

@@ -543,7 +543,17 @@ static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
     for (size_t k = 0; e && k < w->nedges; k++)
       e[k] = (sg_edge_text){w->edges[k].from, w->edges[k].to,
                             w->edges[k].label ? w->edges[k].label : "related", w->props[k]};
-    a[i] = (sg_append){w->tenant, w->s1, w->s2, w->s3, w->now, w->nedges, e, 0, ""};
+    /* member by member: a compound literal would clear all 512 bytes of id, each time */
+    sg_append *p = &a[i];
+    p->tenant = w->tenant;
+    p->repo = w->s1;
+    p->record_id = w->s2;
+    p->data = w->s3;
+    p->stored_at = w->now;
+    p->nedges = w->nedges;
+    p->edges = e;
+    p->rc = 0;
+    p->id[0] = '\0';
   }
   if (!rc && (rc = c->drv->record_append_many(c, a, n)))
     sg_store_count_error(st, "record insert", rc, c);
