@@ -11,6 +11,11 @@
  * function (which reads the columns it needs with sq_text() and sq_integer()), reset.
  * Statements without rows go through exec_q().
  *
+ * The appends of a batch run together (sq_record_append_many): under one savepoint, with each
+ * tenant's "record" sequence read once, counted in memory and written back once, since the
+ * writer holds the database's write lock for the whole batch.  Only when one fails otherwise
+ * than by a conflict do they go again one savepoint each.
+ *
  * ":memory:" (tests) is a private in-memory database shared by the store's connections.
  */
 #include <errno.h>
