@@ -236,10 +236,11 @@ struct sg_store_driver {
                        const char *data, int64_t stored_at, size_t n, const sg_edge_text *edges,
                        char *id, size_t idlen);
   /* Optional (NULL: record_append one by one): the n appends of a batch in as few round trips
-   * as the engine allows, each in a savepoint of its own that the driver opens, and rolls back
-   * when the append fails (a[i].rc the error; the others go on).  a[i].rc 0 with a[i].id, or
-   * SG_DRV_CONFLICT (nothing stored, the savepoint kept).  Returns 0, or an error that broke
-   * the transaction (the batch fails). */
+   * (or statements) as the engine allows, as if each ran in a savepoint of its own: an append
+   * that fails is undone alone, numbers it took given back (a[i].rc the error; the others go
+   * on).  The driver may run them under one savepoint and go one savepoint each only when one
+   * fails.  a[i].rc 0 with a[i].id, or SG_DRV_CONFLICT (nothing stored).  Returns 0, or an
+   * error that broke the transaction (the batch fails). */
   int (*record_append_many)(sg_conn *c, sg_append *a, size_t n);
   /* Rows: (repo, data, stored_at). */
   int (*record_get)(sg_conn *c, const char *tenant, const char *record_id, sg_row_fn fn,

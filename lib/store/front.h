@@ -71,6 +71,8 @@ struct sg_store {
   int nfree;       /* readers in free_readers */
   int writer_busy; /* a batch runs (under rlock, with nfree) */
   int schema_version;
+  sg_append *appends; /* the writer's array for a run of appends (writes.c), nappends long */
+  size_t nappends;
 };
 
 /* Fills w->msg and returns code from a write's function. */

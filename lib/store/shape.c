@@ -182,7 +182,7 @@ static soulgw_json *record_object(const char *tenant, const char *repo, const ch
   soulgw_json *o = soulgw_json_object();
   soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant));
   soulgw_json_set(o, "repo", soulgw_json_new_string(repo));
-  soulgw_json_set(o, "record_id", soulgw_json_new_string(record_id));
+  soulgw_json_set(o, "record_id", record_id ? soulgw_json_new_string(record_id) : soulgw_json_null());
   soulgw_json_set(o, "data", data);
   soulgw_json_set(o, "stored_at", sg_json_new_int(stored_at));
   return o;
@@ -254,7 +254,7 @@ soulgw_json *sg_shape_appended(const char *tenant, const char *repo, const char 
   soulgw_json *o = soulgw_json_object();
   soulgw_json_set(o, "tenant", soulgw_json_new_string(tenant));
   soulgw_json_set(o, "repo", soulgw_json_new_string(repo));
-  soulgw_json_set(o, "record_id", soulgw_json_new_string(record_id));
+  soulgw_json_set(o, "record_id", record_id ? soulgw_json_new_string(record_id) : soulgw_json_null());
   soulgw_json_set(o, "stored_at", sg_json_new_int(stored_at));
   soulgw_json_set(o, "edges", sg_json_new_int(edges));
   return o;

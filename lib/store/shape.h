@@ -47,7 +47,8 @@ int sg_shape_record(sg_conn *c, const char *tenant, const char *record_id, soulg
  * after (< 0: from the first). */
 int sg_shape_records(sg_conn *c, const char *tenant, const char *repo, int64_t after, int limit,
                      soulgw_json **out);
-/* An append's answer {"tenant","repo","record_id","stored_at","edges"}, or NULL. */
+/* An append's answer {"tenant","repo","record_id","stored_at","edges"}, or NULL.  record_id
+ * NULL: null, for a generated id to be set once it is known. */
 soulgw_json *sg_shape_appended(const char *tenant, const char *repo, const char *record_id,
                                int64_t stored_at, int64_t edges);
 

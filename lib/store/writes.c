@@ -426,6 +426,20 @@ static size_t distinct_edges(const sg_edge_in *e, size_t n, const char *record_i
   return count;
 }
 
+/* The answer of append w, stored as id: the one its caller built (w->j1), with the record_id
+ * set when it was generated; NULL when out of memory.  Built on the caller's thread, where the
+ * answer is serialised and freed, so that the writer allocates one string for it instead of
+ * the whole object (about 8% of the writer's instructions per append). */
+static soulgw_json *appended(wop *w, const char *id) {
+  soulgw_json *o = w->j1;
+  w->j1 = NULL;
+  if (o && !w->s2 && soulgw_json_set(o, "record_id", soulgw_json_new_string(id))) {
+    soulgw_json_free(o);
+    o = NULL;
+  }
+  return o;
+}
+
 /* op_repo_append in one statement, for a driver that has record_append. */
 static sg_st repo_append_one(sg_store *st, sg_conn *c, wop *w) {
   sg_edge_text *e = sg_arena_alloc(&w->arena, (w->nedges ? w->nedges : 1) * sizeof *e);
@@ -443,7 +457,7 @@ static sg_st repo_append_one(sg_store *st, sg_conn *c, wop *w) {
   if (rc == SG_DRV_CONFLICT)
     FAIL(w, SG_ST_CONFLICT, "record_id %.100s already exists", w->s2 ? w->s2 : "(generated)");
   if (rc) return sg_store_write_failed(st, w, "record insert", rc, c);
-  w->result = sg_shape_appended(w->tenant, w->s1, id, w->now, w->n);
+  w->result = appended(w, id);
   return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
@@ -473,7 +487,7 @@ static sg_st op_repo_append(sg_store *st, sg_conn *c, wop *w) {
   }
   /* distinct edges: counted by the caller, except that "from" defaulting to a generated id is
    * only known here, and such edges are distinct from each other by their other fields */
-  w->result = sg_shape_appended(w->tenant, w->s1, record_id, w->now, w->n);
+  w->result = appended(w, record_id);
   return w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
 }
 
@@ -500,7 +514,7 @@ static int append_outcome(sg_store *st, sg_conn *c, wop *w, const sg_append *a) 
     w->st = sg_store_write_failed(st, w, "record insert", a->rc, c);
     if (d->fatal(c, a->rc)) return a->rc;
   } else {
-    w->result = sg_shape_appended(w->tenant, w->s1, a->id, w->now, w->n);
+    w->result = appended(w, a->id);
     w->st = w->result ? SG_ST_OK : SG_ST_UNAVAILABLE;
   }
   return 0;
@@ -514,8 +528,13 @@ static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
     *last = w;
     n++;
   }
-  sg_append *a = calloc(n, sizeof *a);
-  if (!a) return SG_DRV_NOMEM;
+  if (n > st->nappends) { /* kept for the next run: a batch's array is tens of KiB */
+    sg_append *grown = realloc(st->appends, APPEND_RUN_MAX * sizeof *grown);
+    if (!grown) return SG_DRV_NOMEM;
+    st->appends = grown;
+    st->nappends = APPEND_RUN_MAX;
+  }
+  sg_append *a = st->appends;
   int rc = 0;
   size_t i = 0;
   for (wop *w = first; i < n && !rc; w = w->next, i++) {
@@ -524,13 +543,22 @@ static int append_run(sg_store *st, sg_conn *c, wop *first, wop **last) {
     for (size_t k = 0; e && k < w->nedges; k++)
       e[k] = (sg_edge_text){w->edges[k].from, w->edges[k].to,
                             w->edges[k].label ? w->edges[k].label : "related", w->props[k]};
-    a[i] = (sg_append){w->tenant, w->s1, w->s2, w->s3, w->now, w->nedges, e, 0, ""};
+    /* member by member: a compound literal would clear all 512 bytes of id, each time */
+    sg_append *p = &a[i];
+    p->tenant = w->tenant;
+    p->repo = w->s1;
+    p->record_id = w->s2;
+    p->data = w->s3;
+    p->stored_at = w->now;
+    p->nedges = w->nedges;
+    p->edges = e;
+    p->rc = 0;
+    p->id[0] = '\0';
   }
   if (!rc && (rc = c->drv->record_append_many(c, a, n)))
     sg_store_count_error(st, "record insert", rc, c);
   i = 0;
   for (wop *w = first; i < n && !rc; w = w->next, i++) rc = append_outcome(st, c, w, &a[i]);
-  free(a);
   return rc;
 }
 
@@ -547,6 +575,7 @@ void sg_store_repo_append(sg_store *st, const char *tenant, const char *repo,
     w->now = now_ms;
     w->nedges = nedges;
     w->n = (int64_t)distinct_edges(edges, nedges, record_id ? record_id : "\x01generated");
+    if (!(w->j1 = sg_shape_appended(tenant, repo, record_id, now_ms, w->n))) oom = 1;
     if (nedges) {
       w->edges = sg_arena_alloc(&w->arena, nedges * sizeof *w->edges);
       w->props = sg_arena_calloc(&w->arena, nedges * sizeof *w->props);
