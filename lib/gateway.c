@@ -81,6 +81,8 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   rt.dialect = k->dialect;
   rt.flags = SOULGW_ROUTE_TENANT;
   if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;
+  /* tool execution reads its common body from the text (routes/api/tool_scan.c) */
+  if (k->id == SG_KIND_TOOL_EXECUTE) rt.flags |= SG_ROUTE_BODY_SCAN;
   if (sc && sc->has_scopes) {
     rt.scopes = sc->scopes;
   } else if (def) {

@@ -332,3 +332,22 @@ int sg_json_scan_next(const char *text, size_t len, sg_json_span *span) {
   span->found = span->end > span->start;
   return span->found;
 }
+
+size_t sg_json_plain_string(const char *text, const sg_json_span *span, char *out) {
+  static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+  const char *s = text + span->start + 1, *end = text + span->end - 1;
+  size_t n = 0;
+  while (s < end) {
+    const char *bs = memchr(s, '\\', (size_t)(end - s));
+    size_t run = (size_t)((bs ? bs : end) - s);
+    memcpy(out + n, s, run);
+    n += run;
+    s += run;
+    if (!bs) break;
+    /* a plain text's escapes are the two-byte ones (no \u) */
+    out[n++] = to[strchr(from, s[1]) - from];
+    s += 2;
+  }
+  out[n] = '\0';
+  return n;
+}

@@ -45,6 +45,11 @@ int sg_json_scan_members_of(const char *text, size_t len, const char *const *key
 int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
                        sg_json_span *spans);
 
+/* The string value text[span->start, span->end) of a text sg_json_scan_plain() accepted (its
+ * first byte a quote) as the parser reads it: its bytes with the two-byte escapes decoded, into
+ * out, which holds span->end - span->start - 1 bytes; NUL-terminated.  Returns its length. */
+size_t sg_json_plain_string(const char *text, const sg_json_span *span, char *out);
+
 /* The first element of the array text[0..len) (a value already scanned, so not checked again):
  * *span holds it, found 0 for an empty array.  0, or -1 when text is not an array. */
 int sg_json_scan_first(const char *text, size_t len, sg_json_span *span);

@@ -18,6 +18,9 @@
 #define SG_ROUTE_OPS 0x100u /* operations route: no authentication, tenant or body stage */
 #define SG_ROUTE_SLASH 0x200u /* a literal pattern that ends with '/' (the console's page),
                                * matched exactly like any literal */
+#define SG_ROUTE_BODY_SCAN 0x400u /* the body is checked by a scan and its tree built only when
+                                   * the handler asks (pipeline.c body_stage): a handler that
+                                   * reads its common bodies from their text */
 
 typedef struct sg_route {
   const char *name, *pattern, *kind, *description;
