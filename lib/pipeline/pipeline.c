@@ -222,24 +222,25 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
 }
 
 /* The body as JSON (when there is one).  An OpenAI body, and the body of a route that reads
- * its body from the text (SG_ROUTE_BODY_SCAN), is checked by a scan instead of a parse when the
+ * its body from the text (one with body_keys), is checked by a scan instead of a parse when the
  * scan can vouch that the parser accepts it (json_scan.h's plain text): the relay forwards the
  * body's bytes and reads a few members from them, and a tool's execution reads a few members
  * and echoes one, so the tree of every value would mostly be built to be freed; it is built
- * later if a reader asks (sg_req_json()).  For soulgw's own body the scan also finds "tenant"
- * (in *tenant), for the tenant stage.  Anything the scan cannot vouch for is parsed here as
- * before, for the parser's own verdict. */
-static int body_stage(soulgw_req *req, sg_json_span *tenant, sg_verdict *v) {
-  static const char *const tenant_key[] = {"tenant"};
-  tenant->found = 0;
+ * later if a reader asks (sg_req_json()).  For soulgw's own body the scan finds the route's
+ * body_keys in the same pass, into spans ("tenant" first, for the tenant stage).  Anything the
+ * scan cannot vouch for is parsed here as before, for the parser's own verdict. */
+static int body_stage(soulgw_req *req, sg_json_span *spans, sg_verdict *v) {
+  const sg_route *rt = req->route;
+  int own = req->dialect == SG_DIALECT_SOULGW && rt->body_keys;
+  spans[0].found = 0;
   if (!req->has_body || !req->body.len) return 0;
-  int own = req->dialect == SG_DIALECT_SOULGW;
-  if ((req->dialect == SG_DIALECT_OPENAI || (own && (req->route->flags & SG_ROUTE_BODY_SCAN))) &&
-      sg_json_scan_plain(req->body.ptr, req->body.len, own ? tenant_key : NULL, own, tenant) == 0) {
+  if ((req->dialect == SG_DIALECT_OPENAI || own) &&
+      sg_json_scan_plain(req->body.ptr, req->body.len, own ? rt->body_keys : NULL,
+                         own ? rt->nbody_keys : 0, spans) == 0) {
     req->json_pending = 1;
     return 0;
   }
-  tenant->found = 0;
+  spans[0].found = 0;
   char why[160];
   int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
   if (rc == SOULGW_ENOMEM)
@@ -321,6 +322,7 @@ void sg_pipeline_run(soulgw_req *req) {
   const sg_principal *p = req->principal;
   sg_auth *auth = req->snap->auth;
   sg_verdict v;
+  sg_json_span spans[16]; /* a scanned body's members (body_stage), for the handler's call */
 
   /* an SB-HMAC request with a body: its signature passed with the headers; now the whole of it,
    * body hash and replay cache included */
@@ -332,12 +334,11 @@ void sg_pipeline_run(soulgw_req *req) {
     req->principal = p;
   }
   if (!(rt->flags & SG_ROUTE_OPS)) {
-    sg_json_span tenant;
-    if (body_stage(req, &tenant, &v)) {
+    if (body_stage(req, spans, &v)) {
       refuse(req, SG_STAGE_BODY, &v);
       return;
     }
-    if (tenant_stage(req, p, &tenant, &v)) {
+    if (tenant_stage(req, p, &spans[0], &v)) {
       refuse(req, SG_STAGE_TENANT, &v);
       return;
     }
@@ -355,7 +356,10 @@ void sg_pipeline_run(soulgw_req *req) {
   }
 
   req->stage = SG_STAGE_HANDLER;
+  /* a scanned body's spans are the handler's to read while it runs (then spans goes) */
+  req->body_spans = req->json_pending && rt->body_keys ? spans : NULL;
   int rc = rt->fn(req, rt->ud);
+  req->body_spans = NULL;
   pthread_mutex_lock(&req->lock);
   int pending = !req->answered && !req->deferred;
   pthread_mutex_unlock(&req->lock);

@@ -6,7 +6,8 @@
  * character, not all spaces), and actor and origin, which the table checks for shape, send the
  * body to the table whatever they hold.  Members the table does not read are ignored, as the
  * table ignores them.  The text has passed json_scan.h's plain scan (no repeated name, no \u
- * escape, valid UTF-8), so a value's first byte names its type.
+ * escape, valid UTF-8), so a value's first byte names its type; that scan found the members
+ * too (the route's body_keys), so the text is not read again but for the values taken.
  */
 #include <string.h>
 
@@ -15,10 +16,11 @@
 #include "routes/fields.h"
 #include "routes/api/tool_scan.h"
 
-enum { K_TOOL_ID, K_INPUT, K_CALL_ID, K_IDEM_KEY, K_ACTOR, K_ORIGIN, K_COUNT };
+enum { K_TENANT, K_TOOL_ID, K_INPUT, K_CALL_ID, K_IDEM_KEY, K_ACTOR, K_ORIGIN, K_COUNT };
 
-static const char *const KEYS[K_COUNT] = {"tool_id", "input", "call_id", "idempotency_key",
-                                          "actor", "origin"};
+_Static_assert(K_COUNT == SG_TOOL_SCAN_NKEYS, "one key a member");
+const char *const sg_tool_scan_keys[SG_TOOL_SCAN_NKEYS] = {
+    "tenant", "tool_id", "input", "call_id", "idempotency_key", "actor", "origin"};
 
 /* The identifier at span, copied into the request's arena: 0, or -1 when it is not a string
  * the field table surely accepts as it is. */
@@ -49,9 +51,8 @@ static int optional_id(soulgw_req *req, const sg_json_span *span, const char **o
 }
 
 int sg_tool_scan(soulgw_req *req, sg_exec_call *call) {
-  sg_json_span sp[K_COUNT];
-  if (!req->json_pending || !req->tenant) return -1;
-  if (sg_json_scan_members_of(req->body.ptr, req->body.len, KEYS, K_COUNT, sp) != 0) return -1;
+  const sg_json_span *sp = req->body_spans;
+  if (!req->json_pending || !sp || !req->tenant) return -1;
   if (sp[K_ACTOR].found || sp[K_ORIGIN].found || !sp[K_TOOL_ID].found) return -1;
   if (plain_id(req, &sp[K_TOOL_ID], &call->tool_id) ||
       optional_id(req, &sp[K_CALL_ID], &call->call_id) ||

@@ -14,8 +14,14 @@
 #include "pipeline/req.h"
 #include "routes/api/tool_exec.h"
 
+/* The members the route reads from the text, "tenant" first: its route's body_keys
+ * (router.h), which the pipeline's scan finds into req->body_spans. */
+#define SG_TOOL_SCAN_NKEYS 7
+extern const char *const sg_tool_scan_keys[SG_TOOL_SCAN_NKEYS];
+
 /* Fills call (tool_id, call_id, idem_key: in the request's arena; the input as its canonical
- * text in the body, "{}" when absent) from a body the pipeline only scanned (json_pending).
+ * text in the body, "{}" when absent) from a body the pipeline only scanned (json_pending,
+ * with the spans of sg_tool_scan_keys in req->body_spans).
  * Returns 0, or -1 when the body is not the common one or memory ran out: the caller then reads
  * it through the tree, which answers any mistake.  Sets neither ops nor input_tree. */
 int sg_tool_scan(soulgw_req *req, sg_exec_call *call);
