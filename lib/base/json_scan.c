@@ -249,12 +249,14 @@ static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nk
     int esc = c->esc;
     if (!(p = skip_value(c, p, depth))) return NULL;
     for (size_t k = 0; k < nkeys; k++) {
-      if (!spans[k].found &&
-          (esc ? escaped_name_is((const char *)name, name_len, keys[k], strlen(keys[k]))
-               : name_is(name, name_len, keys[k]))) {
-        spans[k].start = (size_t)(start - c->s);
-        spans[k].end = (size_t)(p - c->s);
-        spans[k].found = 1;
+      if (esc ? escaped_name_is((const char *)name, name_len, keys[k], strlen(keys[k]))
+              : name_is(name, name_len, keys[k])) {
+        if (!spans[k].found) { /* the first member of the name counts */
+          spans[k].start = (size_t)(start - c->s);
+          spans[k].end = (size_t)(p - c->s);
+          spans[k].found = 1;
+        }
+        break; /* the keys are distinct: no other one is this name */
       }
     }
     p = skip_ws(p, end);
