@@ -23,9 +23,9 @@ typedef struct sg_json_span {
  * 8259's grammar on every byte (strings and their escapes, numbers, the three literals,
  * nesting at most 512 levels deep; not whether strings are valid UTF-8, nor duplicate keys),
  * and for each of the n names in keys (distinct) sets spans[i] to the value of the first
- * top-level member of that name.  Member names are compared after their escapes are decoded ("mod\u0065l" is
- * "model"); a name with \u0000 or a lone surrogate matches no key.  Returns 0, or -1 when the
- * text is not a JSON object (the spans then mean nothing), or n is over 16. */
+ * top-level member of that name.  Member names are compared after their escapes are decoded
+ * ("mod\u0065l" is "model"); a name with \u0000 or a lone surrogate matches no key.  Returns
+ * 0, or -1 when the text is not a JSON object (the spans then mean nothing), or n is over 16. */
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans);
 

@@ -253,8 +253,9 @@ static int body_stage(soulgw_req *req, sg_json_span *spans, sg_verdict *v) {
 }
 
 /* The body's "tenant", as the tenant stage reads it: 0 with *t the string (NULL when absent or
- * null), 1 when it is another type, or SOULGW_ENOMEM.  From the tree, or from the text when the body stage
- * only scanned it (span: where the scan found it), decoded as the parser decodes it. */
+ * null), 1 when it is another type, or SOULGW_ENOMEM.  From the tree, or from the text when the
+ * body stage only scanned it (span: where the scan found it), decoded as the parser decodes
+ * it. */
 static int body_tenant(soulgw_req *req, const sg_json_span *span, const char **t) {
   *t = NULL;
   if (!req->json_pending) {
