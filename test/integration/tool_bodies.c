@@ -6,8 +6,8 @@
  * from the gateway before tool bodies were read from their text.
  *
  * Every request carries the same X-Request-Id (unless a case names its own), so call ids,
- * evidence refs and correlation ids are the same each run; only "duration_ms" is masked.  The cases run in order: an
- * idempotency key is recorded by one case and replayed by the next.
+ * evidence refs and correlation ids are the same each run; only "duration_ms" is masked.  The
+ * cases run in order: an idempotency key is recorded by one case and replayed by the next.
  */
 #include <stdio.h>
 #include <stdlib.h>
