@@ -249,12 +249,14 @@ static pos members(scan *c, pos p, int depth, const char *const *keys, size_t nk
     int esc = c->esc;
     if (!(p = skip_value(c, p, depth))) return NULL;
     for (size_t k = 0; k < nkeys; k++) {
-      if (!spans[k].found &&
-          (esc ? escaped_name_is((const char *)name, name_len, keys[k], strlen(keys[k]))
-               : name_is(name, name_len, keys[k]))) {
-        spans[k].start = (size_t)(start - c->s);
-        spans[k].end = (size_t)(p - c->s);
-        spans[k].found = 1;
+      if (esc ? escaped_name_is((const char *)name, name_len, keys[k], strlen(keys[k]))
+              : name_is(name, name_len, keys[k])) {
+        if (!spans[k].found) { /* the first member of the name counts */
+          spans[k].start = (size_t)(start - c->s);
+          spans[k].end = (size_t)(p - c->s);
+          spans[k].found = 1;
+        }
+        break; /* the keys are distinct: no other one is this name */
       }
     }
     p = skip_ws(p, end);
@@ -331,4 +333,23 @@ int sg_json_scan_next(const char *text, size_t len, sg_json_span *span) {
   span->end = (size_t)(skip_trusted(&c, p) - s);
   span->found = span->end > span->start;
   return span->found;
+}
+
+size_t sg_json_plain_string(const char *text, const sg_json_span *span, char *out) {
+  static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+  const char *s = text + span->start + 1, *end = text + span->end - 1;
+  size_t n = 0;
+  while (s < end) {
+    const char *bs = memchr(s, '\\', (size_t)(end - s));
+    size_t run = (size_t)((bs ? bs : end) - s);
+    memcpy(out + n, s, run);
+    n += run;
+    s += run;
+    if (!bs) break;
+    /* a plain text's escapes are the two-byte ones (no \u) */
+    out[n++] = to[strchr(from, s[1]) - from];
+    s += 2;
+  }
+  out[n] = '\0';
+  return n;
 }

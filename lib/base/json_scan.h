@@ -22,10 +22,10 @@ typedef struct sg_json_span {
 /* Scans text[0..len) as one JSON object with optional white space around it, checking RFC
  * 8259's grammar on every byte (strings and their escapes, numbers, the three literals,
  * nesting at most 512 levels deep; not whether strings are valid UTF-8, nor duplicate keys),
- * and for each of the n names in keys sets spans[i] to the value of the first top-level member
- * of that name.  Member names are compared after their escapes are decoded ("mod\u0065l" is
- * "model"); a name with \u0000 or a lone surrogate matches no key.  Returns 0, or -1 when the
- * text is not a JSON object (the spans then mean nothing), or n is over 16. */
+ * and for each of the n names in keys (distinct) sets spans[i] to the value of the first
+ * top-level member of that name.  Member names are compared after their escapes are decoded
+ * ("mod\u0065l" is "model"); a name with \u0000 or a lone surrogate matches no key.  Returns
+ * 0, or -1 when the text is not a JSON object (the spans then mean nothing), or n is over 16. */
 int sg_json_scan_members(const char *text, size_t len, const char *const *keys, size_t n,
                          sg_json_span *spans);
 
@@ -44,6 +44,11 @@ int sg_json_scan_members_of(const char *text, size_t len, const char *const *key
  * way. */
 int sg_json_scan_plain(const char *text, size_t len, const char *const *keys, size_t n,
                        sg_json_span *spans);
+
+/* The string value text[span->start, span->end) of a text sg_json_scan_plain() accepted (its
+ * first byte a quote) as the parser reads it: its bytes with the two-byte escapes decoded, into
+ * out, which holds span->end - span->start - 1 bytes; NUL-terminated.  Returns its length. */
+size_t sg_json_plain_string(const char *text, const sg_json_span *span, char *out);
 
 /* The first element of the array text[0..len) (a value already scanned, so not checked again):
  * *span holds it, found 0 for an empty array.  0, or -1 when text is not an array. */

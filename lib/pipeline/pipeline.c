@@ -221,18 +221,26 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
   return 0;
 }
 
-/* The body as JSON (when there is one).  An OpenAI body is checked by a scan instead of a
- * parse when the scan can vouch that the parser accepts it (json_scan.h's plain text): the
- * relay forwards the body's bytes and reads a few members from them, so the tree of every
- * value would mostly be built to be freed; it is built later if a reader asks (sg_req_json()).
- * Anything the scan cannot vouch for is parsed here as before, for the parser's own verdict. */
-static int body_stage(soulgw_req *req, sg_verdict *v) {
+/* The body as JSON (when there is one).  An OpenAI body, and the body of a route that reads
+ * its body from the text (one with body_keys), is checked by a scan instead of a parse when the
+ * scan can vouch that the parser accepts it (json_scan.h's plain text): the relay forwards the
+ * body's bytes and reads a few members from them, and a tool's execution reads a few members
+ * and echoes one, so the tree of every value would mostly be built to be freed; it is built
+ * later if a reader asks (sg_req_json()).  For soulgw's own body the scan finds the route's
+ * body_keys in the same pass, into spans ("tenant" first, for the tenant stage).  Anything the
+ * scan cannot vouch for is parsed here as before, for the parser's own verdict. */
+static int body_stage(soulgw_req *req, sg_json_span *spans, sg_verdict *v) {
+  const sg_route *rt = req->route;
+  int own = req->dialect == SG_DIALECT_SOULGW && rt->body_keys;
+  spans[0].found = 0;
   if (!req->has_body || !req->body.len) return 0;
-  if (req->dialect == SG_DIALECT_OPENAI &&
-      sg_json_scan_plain(req->body.ptr, req->body.len, NULL, 0, NULL) == 0) {
+  if ((req->dialect == SG_DIALECT_OPENAI || own) &&
+      sg_json_scan_plain(req->body.ptr, req->body.len, own ? rt->body_keys : NULL,
+                         own ? rt->nbody_keys : 0, spans) == 0) {
     req->json_pending = 1;
     return 0;
   }
+  spans[0].found = 0;
   char why[160];
   int rc = soulgw_json_parse(req->body.ptr, req->body.len, &req->json, why, sizeof why);
   if (rc == SOULGW_ENOMEM)
@@ -241,6 +249,29 @@ static int body_stage(soulgw_req *req, sg_verdict *v) {
   if (rc)
     return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
                           "body is not valid JSON: %s", why);
+  return 0;
+}
+
+/* The body's "tenant", as the tenant stage reads it: 0 with *t the string (NULL when absent or
+ * null), 1 when it is another type, or SOULGW_ENOMEM.  From the tree, or from the text when the
+ * body stage only scanned it (span: where the scan found it), decoded as the parser decodes
+ * it. */
+static int body_tenant(soulgw_req *req, const sg_json_span *span, const char **t) {
+  *t = NULL;
+  if (!req->json_pending) {
+    const soulgw_json *j = soulgw_json_get(req->json, "tenant");
+    if (!j || soulgw_json_typeof(j) == SOULGW_JSON_NULL) return 0;
+    *t = soulgw_json_string(j);
+    return *t ? 0 : 1;
+  }
+  if (!span->found) return 0;
+  char c = req->body.ptr[span->start];
+  if (c == 'n') return 0;
+  if (c != '"') return 1;
+  char *s = sg_arena_alloc(&req->arena, span->end - span->start - 1);
+  if (!s) return SOULGW_ENOMEM;
+  sg_json_plain_string(req->body.ptr, span, s);
+  *t = s;
   return 0;
 }
 
@@ -255,16 +286,16 @@ static int tenant_ok(const char *t) {
 /* Resolves the tenant: path {tenant}, body "tenant", X-Soul-Tenant (or x-tenant-id), the
  * principal's.  The body of a foreign protocol (OpenAI's, JSON-RPC) is the client's own format,
  * where a "tenant" member means nothing to soulgw: only soulgw's own bodies name a tenant. */
-static int tenant_stage(soulgw_req *req, const sg_principal *p, sg_verdict *v) {
+static int tenant_stage(soulgw_req *req, const sg_principal *p, const sg_json_span *span,
+                        sg_verdict *v) {
   const char *t = soulgw_req_param(req, "tenant");
   int own_body = req->dialect == SG_DIALECT_SOULGW || req->dialect == SG_DIALECT_LEGACY;
-  const soulgw_json *j = own_body ? soulgw_json_get(req->json, "tenant") : NULL;
-  if (!t && j && soulgw_json_typeof(j) != SOULGW_JSON_NULL) {
-    t = soulgw_json_string(j);
-    if (!t)
-      return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
-                            "tenant must be a string");
-  }
+  int rc = !t && own_body ? body_tenant(req, span, &t) : 0;
+  if (rc == SOULGW_ENOMEM)
+    return sg_verdict_set(v, SOULGW_API_UNKNOWN_INTERNAL, NULL, "out of memory");
+  if (rc)
+    return sg_verdict_set(v, SOULGW_API_SCHEMA_VALIDATION_FAILED, NULL,
+                          "tenant must be a string");
   if (!t) {
     t = soulgw_req_header(req, "X-Soul-Tenant");
     if (!t || !*t) t = soulgw_req_header(req, "x-tenant-id"); /* the soulseed-agi client's */
@@ -292,6 +323,7 @@ void sg_pipeline_run(soulgw_req *req) {
   const sg_principal *p = req->principal;
   sg_auth *auth = req->snap->auth;
   sg_verdict v;
+  sg_json_span spans[16]; /* a scanned body's members (body_stage), for the handler's call */
 
   /* an SB-HMAC request with a body: its signature passed with the headers; now the whole of it,
    * body hash and replay cache included */
@@ -303,11 +335,11 @@ void sg_pipeline_run(soulgw_req *req) {
     req->principal = p;
   }
   if (!(rt->flags & SG_ROUTE_OPS)) {
-    if (body_stage(req, &v)) {
+    if (body_stage(req, spans, &v)) {
       refuse(req, SG_STAGE_BODY, &v);
       return;
     }
-    if (tenant_stage(req, p, &v)) {
+    if (tenant_stage(req, p, &spans[0], &v)) {
       refuse(req, SG_STAGE_TENANT, &v);
       return;
     }
@@ -325,7 +357,10 @@ void sg_pipeline_run(soulgw_req *req) {
   }
 
   req->stage = SG_STAGE_HANDLER;
+  /* a scanned body's spans are the handler's to read while it runs (then spans goes) */
+  req->body_spans = req->json_pending && rt->body_keys ? spans : NULL;
   int rc = rt->fn(req, rt->ud);
+  req->body_spans = NULL;
   pthread_mutex_lock(&req->lock);
   int pending = !req->answered && !req->deferred;
   pthread_mutex_unlock(&req->lock);

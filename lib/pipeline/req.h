@@ -85,6 +85,7 @@ struct soulgw_req {
   /* set by the pipeline's body stage (here, where padding leaves room for it): the body was
    * checked by a scan that the parser is known to accept, and its tree waits for a reader */
   unsigned char json_pending;
+  unsigned char on_deferred_list; /* (inflight's, under its lock) */
   long long glue_received;    /* body bytes received */
 
   /* answer; everything below is guarded by lock once the handler has run */
@@ -108,7 +109,9 @@ struct soulgw_req {
   sg_stream *stream;
   const char *err_code; /* for the access log: the error code answered, if any */
   soulgw_req *next_deferred, *prev_deferred; /* inflight's list of deferred requests */
-  int on_deferred_list;
+  /* while the handler of a route with body_keys runs on a scanned body (json_pending): where
+   * the body's text holds each of those members (on the pipeline's stack; NULL otherwise) */
+  const struct sg_json_span *body_spans;
 
   /* The arena's first block: most requests allocate nothing more.  Sized so that the whole
    * struct stays within glibc's per-thread cache (1032 bytes), which keeps malloc off the

@@ -28,6 +28,12 @@ typedef struct sg_route {
   unsigned flags;
   int metric_id; /* set by the gateway: a stable index for metrics */
   sg_dialect dialect; /* the shape of its errors (its kind's; SOULGW for host routes) */
+  /* For a handler that reads its common bodies from their text: the top-level members it reads,
+   * "tenant" first, at most 16.  Its body is then checked by a scan and its tree built only
+   * when asked for (pipeline.c body_stage); the handler finds the members' spans in
+   * req->body_spans.  NULL: the body is parsed. */
+  const char *const *body_keys;
+  size_t nbody_keys;
 } sg_route;
 
 typedef struct sg_param {

@@ -106,7 +106,7 @@ int sg_route_legacy_tools_execute(soulgw_req *req, void *ud) {
   if (!(node = soulgw_json_first(nodes))) return invalid(req, "plan.nodes must not be empty"), 0;
   if (soulgw_json_typeof(node) != SOULGW_JSON_OBJECT)
     return invalid(req, "plan.nodes[0] must be an object, not %s", sg_json_type_phrase(node)), 0;
-  sg_exec_call call = {NULL, NULL, NULL, NULL, NULL, NULL};
+  sg_exec_call call = {0};
   if (get_id(req, node, "plan.nodes[0].tool_id", "tool_id", 1, &call.tool_id) ||
       get_id(req, node, "plan.nodes[0].id", "id", 0, &call.call_id))
     return 0;

@@ -1,7 +1,8 @@
 /*
  * run.c -- running a tool for a manifest and an input (see run.h).
  *
- *   builtin:echo   the input is the result (no copy: the result points at the input)
+ *   builtin:echo   the input is the result (no copy: the result points at the input, or at its
+ *                  text when the caller has it as canonical text)
  *   host C tools   looked up by the handler name among those the host registered, and called
  *                  on the calling thread
  *   http(s) URLs   the input is POSTed as JSON through the upstream module within
@@ -164,6 +165,8 @@ void sg_tool_run_clear(sg_tool_run *run) {
   free(run->text);
   run->text = NULL;
   run->text_len = 0;
+  run->result_text = NULL;
+  run->result_text_len = 0;
 }
 
 /* Checks the output against the manifest's limits and output_schema, then counts the run. */
@@ -171,15 +174,17 @@ static void finish(sg_tool_run *run) {
   const sg_manifest *m = run->m;
   /* a relayed text was held to its limits as it arrived, and checked against output_schema */
   if (!run->failed && !run->text && m->max_bytes_out > 0) {
-    size_t size = run->result == run->input && run->input_bytes
-                      ? run->input_bytes
-                      : sg_json_text_size(run->result, (size_t)m->max_bytes_out);
+    /* a canonical text is as long as its compact JSON */
+    size_t size = run->result_text                               ? run->result_text_len
+                  : run->result == run->input && run->input_bytes ? run->input_bytes
+                  : sg_json_text_size(run->result, (size_t)m->max_bytes_out);
     if (size > (size_t)m->max_bytes_out)
       fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
            "tool %.128s answered more than its limits.max_bytes_out of %lld bytes", m->id,
            m->max_bytes_out);
   }
-  if (!run->failed && !run->text && !m->output_trivial) {
+  /* (an echoed text comes only for a trivial output_schema: see run.h) */
+  if (!run->failed && !run->text && !run->result_text && !m->output_trivial) {
     char why[256];
     if (sg_schema_validate(m->output_schema, run->result, "output", why, sizeof why))
       fail(run, SOULGW_API_PROVIDER_UNAVAILABLE,
@@ -378,6 +383,8 @@ int sg_tools_run(sg_tool_run *run) {
   run->owned = NULL;
   run->text = NULL;
   run->text_len = 0;
+  run->result_text = NULL;
+  run->result_text_len = 0;
   run->ns = 0;
   if (m->max_concurrency > 0 &&
       atomic_fetch_add_explicit(m->running, 1, memory_order_relaxed) >= m->max_concurrency) {
@@ -390,6 +397,10 @@ int sg_tools_run(sg_tool_run *run) {
   switch (m->kind) {
     case SG_TOOL_ECHO:
       run->result = run->input;
+      if (!run->input) {
+        run->result_text = run->input_text;
+        run->result_text_len = run->input_text_len;
+      }
       break;
     case SG_TOOL_HOST:
       run_host(run);

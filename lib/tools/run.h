@@ -46,6 +46,10 @@ struct sg_tool_run {
   const sg_tool_env *env;
   const sg_manifest *m;
   const soulgw_json *input;
+  /* or, with input NULL, the input as canonical JSON text (json_canon.h), part of the request
+   * body: for builtin:echo with a trivial output_schema only, which answers it as it is */
+  const char *input_text;
+  size_t input_text_len;
   const char *request_id, *tenant, *call_id; /* passed to HTTP tools as headers */
   size_t input_bytes;        /* the input's size as compact JSON, when known (else 0) */
   const sg_conf *conf;       /* the request's configuration ([tools] allowed_hosts and
@@ -63,6 +67,8 @@ struct sg_tool_run {
   char *text;                /* an HTTP tool's output as compact JSON text, relayed as it is
                                 (owned, freed by sg_tool_run_clear()), or NULL */
   size_t text_len;
+  const char *result_text;   /* or builtin:echo's output as the input's text (not owned) */
+  size_t result_text_len;
   uint64_t ns;               /* how long the tool ran */
 };
 

@@ -6,7 +6,8 @@
  * exactly the members the parser finds, and each span parses as the parser's value of that
  * member.  Whatever it accepts or refuses, it never reads
  * outside the input.  What its plain scan (sg_json_scan_plain) accepts, the parser accepts as
- * an object, with the same members; on what it accepts, the scan of a text scanned before
+ * an object, with the same members, and its strings decode (sg_json_plain_string) to the
+ * parser's; on what it accepts, the scan of a text scanned before
  * (sg_json_scan_members_of) finds the same spans, and on anything it reads no byte outside.
  */
 #include <stdint.h>
@@ -52,9 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc != 0 || soulgw_json_parse(text, size, &j, NULL, 0) != 0 ||
         soulgw_json_typeof(j) != SOULGW_JSON_OBJECT)
       abort();
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < 5; k++) {
       if (pl[k].found != sp[k].found || pl[k].start != sp[k].start || pl[k].end != sp[k].end)
         abort();
+      /* a string value decodes from the text as the parser decodes it */
+      if (!pl[k].found || text[pl[k].start] != '"') continue;
+      char *s = malloc(pl[k].end - pl[k].start - 1);
+      const char *want = soulgw_json_string(soulgw_json_get(j, keys[k]));
+      if (!s) continue;
+      size_t n = sg_json_plain_string(text, &pl[k], s);
+      if (!want || n != strlen(want) || memcmp(s, want, n + 1) != 0) abort();
+      free(s);
+    }
     soulgw_json_free(j);
     j = NULL;
   }

@@ -12,7 +12,10 @@
  * runs the tool again.
  *
  * The hot path (builtin:echo, no key) reads no store, copies nothing of the input, and builds
- * its answer in one buffer whose text is handed to the response as is.
+ * its answer in one buffer whose text is handed to the response as is.  When the caller has
+ * the input as canonical text (POST /api/tools/execute's common body, read from its text), the
+ * hot path never builds its tree either: the text is measured by its length, checked as an
+ * object by its first byte, and copied into the answer.
  *
  * A caller with ops (MCP) gets every outcome through them instead: the failures as their code
  * and message, the success as the body its text() builds from the result (that body is what an
@@ -86,9 +89,11 @@ static void put_str_n(sg_buf *b, const char *key, size_t keylen, const char *s) 
   sg_buf_putc(b, '"');
 }
 
-/* Appends the run's output: an HTTP tool's text as it is, any other output written out. */
+/* Appends the run's output: an HTTP tool's text or an echoed canonical text as it is, any other
+ * output written out. */
 static void put_result(sg_buf *b, const sg_tool_run *run) {
   if (run->text) sg_buf_append(b, run->text, run->text_len);
+  else if (run->result_text) sg_buf_append(b, run->result_text, run->result_text_len);
   else if (sg_json_write(b, run->result)) b->failed = 1;
 }
 
@@ -137,7 +142,7 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
   if (x->ops) return ops_text(x, len);
   sg_buf b;
   sg_buf_init(&b, 0);
-  sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len);
+  sg_buf_reserve(&b, 320 + x->run.input_bytes + x->run.text_len + x->run.result_text_len);
   if (req->dialect != SG_DIALECT_LEGACY) {
     /* the manifest's strings, escaped once when it was loaded (it is the request's tenant's:
      * the registry holds a tenant's manifests under that tenant) */
@@ -154,7 +159,14 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
       PUT_STR(&b, ",\"tool_version\":", m->version);
       PUT_STR(&b, ",\"tenant\":", req->tenant);
     }
-    PUT_STR(&b, ",\"call_id\":", x->call_id);
+    if (x->call_id == req->id) {
+      /* the request's own id: its characters need no escape (req.c keeps it to [A-Za-z0-9-_.:]) */
+      PUT_LIT(&b, ",\"call_id\":\"");
+      sg_buf_puts(&b, req->id);
+      sg_buf_putc(&b, '"');
+    } else {
+      PUT_STR(&b, ",\"call_id\":", x->call_id);
+    }
     PUT_LIT(&b, ",\"result\":");
     put_result(&b, &x->run);
     PUT_LIT(&b, ",\"duration_ms\":");
@@ -163,7 +175,8 @@ static char *answer_text(exec *x, const sg_manifest *m, size_t *len) {
     if (built) sg_buf_append(&b, m->tenant_pct, m->tenant_pct_len);
     else sg_buf_pct_encode(&b, req->tenant);
     sg_buf_putc(&b, '/');
-    sg_buf_pct_encode(&b, x->call_id);
+    if (x->call_id == req->id && !strchr(req->id, ':')) sg_buf_puts(&b, req->id); /* unreserved */
+    else sg_buf_pct_encode(&b, x->call_id);
     PUT_LIT(&b, "\"}");
   } else {
     PUT_STR(&b, "{\"success\":true,\"data\":{\"invocation\":{\"tool_id\":", m->id);
@@ -272,6 +285,30 @@ static void run_done(sg_tool_run *run) { complete(run->ud); }
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* The input's size n (as compact JSON) against limits.max_bytes_in, as sg_exec_check()
+ * reports it. */
+static const char *size_check(const sg_manifest *m, size_t n, soulgw_api_error *code,
+                              size_t *input_bytes, char *detail, size_t detail_len) {
+  if (n > (size_t)m->max_bytes_in) {
+    *code = SOULGW_API_REQUEST_TOO_LARGE;
+    snprintf(detail, detail_len,
+             "input is over tool %.128s's limits.max_bytes_in of %lld bytes (as compact JSON)",
+             m->id, m->max_bytes_in);
+    return "input_too_large";
+  }
+  *input_bytes = n;
+  return NULL;
+}
+
+/* 1 when a call with its input as text can run on the text alone: builtin:echo answered in
+ * HTTP, no idempotency record (which stores the tree), no output_schema, and an input_schema
+ * that is trivial or asks only for an object, which the text's first byte tells. */
+static int text_will_do(const soulgw_req *req, const sg_manifest *m, const sg_exec_call *call) {
+  return m->kind == SG_TOOL_ECHO && !call->ops && !call->idem_key &&
+         req->dialect != SG_DIALECT_LEGACY && m->output_trivial &&
+         (m->schema_trivial || (m->schema_object && call->input_text[0] == '{'));
+}
+
 const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const soulgw_json *input,
                           soulgw_api_error *code, size_t *input_bytes, char *detail,
                           size_t detail_len) {
@@ -294,17 +331,9 @@ const char *sg_exec_check(const soulgw_req *req, const sg_manifest *m, const sou
       return "input_invalid";
     }
   }
-  if (m->max_bytes_in > 0) {
-    size_t n = sg_json_text_size(input, (size_t)m->max_bytes_in);
-    if (n > (size_t)m->max_bytes_in) {
-      *code = SOULGW_API_REQUEST_TOO_LARGE;
-      snprintf(detail, detail_len,
-               "input is over tool %.128s's limits.max_bytes_in of %lld bytes (as compact JSON)",
-               m->id, m->max_bytes_in);
-      return "input_too_large";
-    }
-    *input_bytes = n;
-  }
+  if (m->max_bytes_in > 0)
+    return size_check(m, sg_json_text_size(input, (size_t)m->max_bytes_in), code, input_bytes,
+                      detail, detail_len);
   return NULL;
 }
 
@@ -319,7 +348,20 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   soulgw_api_error code;
   size_t input_bytes;
   char detail[700];
-  if (sg_exec_check(req, m, call->input, &code, &input_bytes, detail, sizeof detail)) {
+  const soulgw_json *input = call->input;
+  const char *text = NULL; /* the input as canonical text, when the run needs no tree */
+  if (!input && call->input_text) {
+    if (text_will_do(req, m, call)) {
+      text = call->input_text;
+    } else if (call->input_tree(req, &input)) {
+      sg_toolset_release(ref);
+      return fail(req, ops, call->ud, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
+    }
+  }
+  /* with text, sg_exec_check() checks the scopes only; the size is the text's length */
+  if (sg_exec_check(req, m, input, &code, &input_bytes, detail, sizeof detail) ||
+      (text && m->max_bytes_in > 0 &&
+       size_check(m, call->input_len, &code, &input_bytes, detail, sizeof detail))) {
     sg_toolset_release(ref);
     return fail(req, ops, call->ud, code, "%s", detail);
   }
@@ -329,7 +371,7 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
     if (st != SG_ST_NOTFOUND) {
       sg_toolset_release(ref);
       if (st == SG_ST_OK)
-        replay(req, ops, call->ud, rec, call->tool_id, call->input, call->idem_key);
+        replay(req, ops, call->ud, rec, call->tool_id, input, call->idem_key);
       else
         fail(req, ops, call->ud, SOULGW_API_STORAGE_UNAVAILABLE,
              "cannot read idempotency records: storage unavailable");
@@ -355,12 +397,14 @@ int sg_exec_tool(soulgw_req *req, const sg_exec_call *call) {
   x->tool_id = call->tool_id;
   x->call_id = call->call_id ? call->call_id : req->id;
   x->idem_key = call->idem_key;
-  x->input = call->input;
+  x->input = input;
   x->ops = ops;
   x->ud = call->ud;
   x->run.env = ctx->tools;
   x->run.m = m;
-  x->run.input = call->input;
+  x->run.input = input;
+  x->run.input_text = text;
+  x->run.input_text_len = text ? call->input_len : 0;
   x->run.input_bytes = input_bytes;
   x->run.conf = req->snap->conf;
   x->run.request_id = req->id;

@@ -34,6 +34,13 @@ typedef struct sg_exec_call {
   const char *idem_key;      /* NULL: none */
   const sg_exec_ops *ops;    /* NULL: answer in HTTP, in the route's shape */
   void *ud;                  /* the ops' own, valid until answered */
+  /* Or, with input NULL, the input as canonical JSON text (json_canon.h), valid until
+   * answered, and how to get its tree: sg_exec_tool() answers builtin:echo from the text and
+   * asks for the tree only when something reads the value (a schema to check, an idempotency
+   * record, another tool).  input_tree returns 0 with *input set, or -1 (out of memory). */
+  const char *input_text;
+  size_t input_len;
+  int (*input_tree)(soulgw_req *req, const soulgw_json **input);
 } sg_exec_call;
 
 /* Executes a tool for the request's tenant and answers, now or later (it defers the request

@@ -1,7 +1,8 @@
 /*
  * tools.c -- the tool routes of SPEC 4.2: execute, preflight, list.  They read the tenant's
  * active registry in memory (never the store, except for idempotency records) and run tools
- * through tool_exec.c.
+ * through tool_exec.c.  Execute reads its common body from the text (tool_scan.c), the rest
+ * through the field table below.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "routes/fields.h"
 #include "routes/routes.h"
 #include "routes/api/tool_exec.h"
+#include "routes/api/tool_scan.h"
 
 /* POST /api/tools/execute {tool_id, tenant, input, call_id, idempotency_key, actor, origin}.
  * An absent input is {} (an explicit null is null).  actor {kind, subject_id, claims} and
@@ -53,19 +55,31 @@ static const sg_field_spec execute_fields[] = {
     {SG_F_VALUE(execute_in, origin), .check = check_origin},
     {0}};
 
+/* The body's "input" as a tree: {} when absent, attached to the body so that it lives until
+ * the request ends.  0, or -1 when out of memory. */
+static int body_input(soulgw_req *req, const soulgw_json **input) {
+  const soulgw_json *body;
+  if (sg_req_json(req, &body)) return -1;
+  *input = soulgw_json_get(body, "input");
+  if (*input) return 0;
+  soulgw_json *empty = soulgw_json_object();
+  if (!empty || soulgw_json_set(req->json, "input", empty)) return -1;
+  *input = empty;
+  return 0;
+}
+
 int sg_route_tool_execute(soulgw_req *req, void *ud) {
   (void)ud;
+  sg_exec_call call = {0};
+  call.input_tree = body_input;
+  /* the common body from its text (tool_scan.h); anything else through the field table */
+  if (sg_tool_scan(req, &call) == 0) return sg_exec_tool(req, &call);
   execute_in in;
   if (sg_fields_body(req, execute_fields, &in)) return 0;
-  sg_exec_call call = {in.tool_id, soulgw_json_get(req->json, "input"), in.call_id,
-                       in.idempotency_key, NULL, NULL};
-  if (!call.input) {
-    /* kept until the request ends: attached to the body */
-    soulgw_json *empty = soulgw_json_object();
-    if (!empty || soulgw_json_set(req->json, "input", empty))
-      return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
-    call.input = empty;
-  }
+  call = (sg_exec_call){.tool_id = in.tool_id, .call_id = in.call_id,
+                        .idem_key = in.idempotency_key};
+  if (body_input(req, &call.input))
+    return soulgw_reply_error(req, SOULGW_API_UNKNOWN_INTERNAL, "out of memory");
   return sg_exec_tool(req, &call);
 }
 

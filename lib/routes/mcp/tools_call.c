@@ -141,6 +141,7 @@ int sg_mcp_tools_call(soulgw_req *req, const sg_rpc_msg *m) {
                         "out of memory");
   c->id = m->id;
   c->name = name;
-  sg_exec_call ec = {name, args, call_id, recorded, &mcp_ops, c};
+  sg_exec_call ec = {.tool_id = name, .input = args, .call_id = call_id, .idem_key = recorded,
+                     .ops = &mcp_ops, .ud = c};
   return sg_exec_tool(req, &ec);
 }
