@@ -603,3 +603,15 @@ int tap_with_gateway(gwproc *g, const char *bin, const char *toml, const char *c
   is_int(gw_stop(g), 0, "SIGTERM: exit status 0");
   return tap_done();
 }
+
+void print_c_literal(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; s && *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+    else if (ch == '\n') fprintf(f, "\\n");
+    else if (ch < 0x20 || ch >= 0x7f) fprintf(f, "\\x%02x\"\"", ch);
+    else fputc(ch, f);
+  }
+  fputc('"', f);
+}

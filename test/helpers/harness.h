@@ -10,6 +10,7 @@
 #define HARNESS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "tap.h"
@@ -116,5 +117,10 @@ long post_json(gwproc *g, const char *token, const char *path, const char *body,
  * NULL) a message containing fragment; what names the case. */
 void expect_error_as(gwproc *g, const char *token, const char *path, const char *body,
                      long status, const char *code, const char *fragment, const char *what);
+ 
+/* Writes s (NULL: empty) to f as a C string literal, for tables a test records from a gateway
+ * (a byte outside printable ASCII as \xNN, its literal closed so the next byte is not read as
+ * more hex). */
+void print_c_literal(FILE *f, const char *s);
 
 #endif

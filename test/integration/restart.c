@@ -30,6 +30,19 @@ static long post(gwproc *g, const char *path, const char *body, char *out, size_
 }
 
 /* Writes one of everything; tag keeps the two runs apart.  Every write must be acknowledged. */
+/* Kills the gateway without a chance to flush anything and starts it again on the same
+ * database: 0, or -1 after a failed check. */
+static int kill_and_restart(gwproc *g, const char *const *env) {
+  kill(g->pid, SIGKILL);
+  waitpid(g->pid, NULL, 0);
+  g->pid = 0;
+  if (gw_restart(g, env) != 0) {
+    ok(0, "restarts after SIGKILL");
+    return -1;
+  }
+  return 0;
+}
+
 static void write_everything(gwproc *g, const char *tag) {
   char body[1024], out[4096];
   snprintf(body, sizeof body,
@@ -103,13 +116,7 @@ static void integration_restart_reads_everything_back(void) {
   read_everything(&g, "clean");
   /* acknowledged, then killed without a chance to flush anything */
   write_everything(&g, "killed");
-  kill(g.pid, SIGKILL);
-  waitpid(g.pid, NULL, 0);
-  g.pid = 0;
-  if (gw_restart(&g, full) != 0) {
-    ok(0, "restarts after SIGKILL");
-    return;
-  }
+  if (kill_and_restart(&g, full) != 0) return;
   read_everything(&g, "killed");
   read_everything(&g, "clean");
   g.keep_db = 0;
@@ -158,13 +165,7 @@ static void integration_restart_keeps_a_burst_of_appends(void) {
     if (sscanf(ids[i], "burst::%d", &n) != 1 || n < 1 || n > BURST || seen[n]++) bad++;
   }
   is_int(bad, 0, "%d concurrent appends acknowledged, ids burst::1..%d each once", BURST, BURST);
-  kill(g.pid, SIGKILL);
-  waitpid(g.pid, NULL, 0);
-  g.pid = 0;
-  if (gw_restart(&g, full) != 0) {
-    ok(0, "restarts after SIGKILL");
-    return;
-  }
+  if (kill_and_restart(&g, full) != 0) return;
   int missing = 0;
   for (int i = 0; i < BURST; i++) {
     char body[128], out[1024];

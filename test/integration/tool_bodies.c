@@ -54,31 +54,19 @@ typedef struct tool_case {
 
 /* Prints the answers as table entries into the file TOOL_BODIES_PRINT names, for taking a new
  * table from a gateway. */
-static void print_c(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch == '\n') fprintf(f, "\\n");
-    else if (ch < 0x20 || ch >= 0x7f) fprintf(f, "\\x%02x\"\"", ch);
-    else fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void print_case(FILE *f, const tool_case *c, long status, const char *type,
                        const char *replayed, const char *answer) {
   fprintf(f, "    {");
-  print_c(f, c->body);
+  print_c_literal(f, c->body);
   fprintf(f, ", ");
-  if (c->header) print_c(f, c->header);
+  if (c->header) print_c_literal(f, c->header);
   else fprintf(f, "NULL");
   fprintf(f, ",\n     %ld, ", status);
-  print_c(f, type);
+  print_c_literal(f, type);
   fprintf(f, ", ");
-  print_c(f, replayed);
+  print_c_literal(f, replayed);
   fprintf(f, ",\n     ");
-  print_c(f, answer);
+  print_c_literal(f, answer);
   fprintf(f, "},\n");
 }
 

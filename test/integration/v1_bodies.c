@@ -77,30 +77,18 @@ typedef struct v1_case {
 
 /* Prints the answers as table entries into the file V1_BODIES_PRINT names, for taking a new
  * table from a gateway. */
-static void print_c(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; s && *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch == '\n') fprintf(f, "\\n");
-    else if (ch < 0x20 || ch >= 0x7f) fprintf(f, "\\x%02x\"\"", ch);
-    else fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
 static void print_case(FILE *f, const char *body, long status, const char *type,
                        const char *model, const char *answer, const char *up) {
   fprintf(f, "    {");
-  print_c(f, body);
+  print_c_literal(f, body);
   fprintf(f, ",\n     %ld, ", status);
-  print_c(f, type);
+  print_c_literal(f, type);
   fprintf(f, ", ");
-  print_c(f, model);
+  print_c_literal(f, model);
   fprintf(f, ",\n     ");
-  print_c(f, answer);
+  print_c_literal(f, answer);
   fprintf(f, ",\n     ");
-  if (up[0]) print_c(f, up);
+  if (up[0]) print_c_literal(f, up);
   else fprintf(f, "NULL");
   fprintf(f, "},\n");
 }
