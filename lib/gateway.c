@@ -323,10 +323,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->initial = sg_conf_ref(conf);
   gw->log = sg_log_new();
   gw->metrics = sg_metrics_new();
-  sg_inflight_init(&gw->inflight, gw, gw->log, gw->metrics);
+  int no_inflight = sg_inflight_init(&gw->inflight, gw, gw->log, gw->metrics);
   gw->replay = sg_replay_new(1u << 16);
   if (sg_conf_source_copy(&gw->src, sg_config_source(cfg)) || !gw->log || !gw->metrics ||
-      !gw->replay)
+      !gw->replay || no_inflight)
     goto fail;
   sg_log_configure(gw->log, conf->log.level, conf->log.json);
   sg_metrics_set_build(gw->metrics, soulgw_version(), soulgw_commit());
@@ -648,9 +648,10 @@ int soulgw_stop(soulgw *gw, int timeout_ms) {
   sg_watch_stop(gw->watch); /* first: no reload starts from here on */
   gw->watch = NULL;
   if (timeout_ms < 0) {
-    sg_snap *s = sg_inflight_acquire(&gw->inflight);
+    int lent;
+    sg_snap *s = sg_inflight_acquire(&gw->inflight, &lent);
     timeout_ms = (int)s->conf->server.drain_timeout_s * 1000;
-    sg_snap_release(s);
+    sg_inflight_put(&gw->inflight, s, lent);
   }
   soulgw_drain(gw);
   uint64_t t0 = sg_now_ns();

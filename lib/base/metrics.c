@@ -1,7 +1,9 @@
 /*
  * metrics.c -- see metrics.h.  Per-route request metrics are a fixed array indexed by a stable
  * route id; other families keep an append-only series table whose entries are published with
- * a release store and never move, so readers need no lock.
+ * a release store and never move, so readers need no lock.  What a request adds to (a route's
+ * counts, a series' counts, the in-flight gauge) is kept per shard (shard.h): each copy is
+ * allocated on its thread's first count, and readers add the copies up.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include "base/metrics.h"
 #include "base/metrics_recent.h"
 #include "base/route_syntax.h"
+#include "base/shard.h"
 
 typedef atomic_uint_fast64_t counter;
 
@@ -28,19 +31,36 @@ static const double duration_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025
                                           1,      2.5,     5,      10};
 #define NBUCKETS SG_ARRAY_LEN(duration_buckets)
 
-typedef struct route_stats {
-  char *name;
+/* One shard's counts of a route. */
+typedef struct route_counts {
   counter by[SG_METHOD_COUNT + 1][NCODES]; /* + unknown method */
   counter buckets[NBUCKETS + 1];           /* + +Inf */
   counter sum_ns, count, errors;
+} route_counts;
+
+/* A route's counts added up over the shards. */
+typedef struct route_total {
+  uint64_t by[SG_METHOD_COUNT + 1][NCODES];
+  uint64_t buckets[NBUCKETS + 1];
+  uint64_t sum_ns, count, errors;
+} route_total;
+
+typedef struct route_stats {
+  char *name;
+  route_counts *_Atomic shard[SG_SHARDS];
 } route_stats;
+
+/* One shard's counts of a series: a counter's value, or a histogram's count, sum and buckets. */
+typedef struct series_counts {
+  counter value, sum_ns;
+  counter buckets[]; /* nbounds + 1 for a histogram */
+} series_counts;
 
 typedef struct series {
   uint64_t hash;
   char **values;
-  counter value; /* counter, or histogram count */
-  counter sum_ns;
-  counter *buckets;
+  atomic_int_fast64_t gauge; /* a gauge's value */
+  series_counts *_Atomic shard[SG_SHARDS];
 } series;
 
 struct sg_family {
@@ -60,7 +80,9 @@ struct sg_metrics {
   route_stats *_Atomic routes[SG_METRICS_MAX_ROUTES];
   atomic_int nroutes;
   pthread_mutex_t lock;
-  atomic_int inflight;
+  struct {
+    _Alignas(SG_CACHE_LINE) atomic_int n;
+  } inflight[SG_SHARDS];
   atomic_int tenant_labels;
   sg_family *families;
   char *version, *commit;
@@ -69,7 +91,7 @@ struct sg_metrics {
 };
 
 sg_metrics *sg_metrics_new(void) {
-  sg_metrics *m = calloc(1, sizeof *m);
+  sg_metrics *m = sg_shard_calloc(sizeof *m); /* its in-flight shards are line-aligned */
   if (!m) return NULL;
   pthread_mutex_init(&m->lock, NULL);
   m->start_time = (double)sg_wall_ms() / 1000.0;
@@ -86,7 +108,7 @@ static void family_free(sg_family *f) {
   for (size_t i = 0; i < n; i++) {
     for (size_t k = 0; k < f->nlabels; k++) free(f->slots[i].values[k]);
     free(f->slots[i].values);
-    free(f->slots[i].buckets);
+    for (int k = 0; k < SG_SHARDS; k++) free(f->slots[i].shard[k]);
   }
   for (size_t k = 0; k < f->nlabels; k++) free(f->labels[k]);
   free(f->labels);
@@ -101,6 +123,7 @@ static void family_free(sg_family *f) {
 void sg_metrics_free(sg_metrics *m) {
   if (!m) return;
   for (int i = 0; i < atomic_load(&m->nroutes); i++) {
+    for (int k = 0; k < SG_SHARDS; k++) free(m->routes[i]->shard[k]);
     free(m->routes[i]->name);
     free(m->routes[i]);
   }
@@ -166,10 +189,41 @@ static void code_label(size_t idx, char out[8]) {
   else snprintf(out, 8, "%dxx", (int)(idx - SG_ARRAY_LEN(known_codes)) + 1);
 }
 
+/* The calling thread's copy in shards, allocated (n bytes) on its first use; NULL when out of
+ * memory.  Two threads of one shard may race to allocate it: one copy wins, the other is freed. */
+static void *shard_of(void *_Atomic *shards, size_t n) {
+  void *_Atomic *slot = &shards[sg_shard()];
+  void *p = atomic_load_explicit(slot, memory_order_acquire), *fresh;
+  if (p || !(fresh = sg_shard_calloc(n))) return p;
+  if (atomic_compare_exchange_strong_explicit(slot, &p, fresh, memory_order_acq_rel,
+                                              memory_order_acquire))
+    return fresh;
+  free(fresh);
+  return p;
+}
+
+static void route_sum(route_stats *rs, route_total *t) {
+  memset(t, 0, sizeof *t);
+  for (int k = 0; k < SG_SHARDS; k++) {
+    route_counts *c = atomic_load_explicit(&rs->shard[k], memory_order_acquire);
+    if (!c) continue;
+    for (unsigned mi = 0; mi <= SG_METHOD_COUNT; mi++)
+      for (size_t i = 0; i < NCODES; i++)
+        t->by[mi][i] += atomic_load_explicit(&c->by[mi][i], memory_order_relaxed);
+    for (size_t b = 0; b <= NBUCKETS; b++)
+      t->buckets[b] += atomic_load_explicit(&c->buckets[b], memory_order_relaxed);
+    t->sum_ns += atomic_load_explicit(&c->sum_ns, memory_order_relaxed);
+    t->count += atomic_load_explicit(&c->count, memory_order_relaxed);
+    t->errors += atomic_load_explicit(&c->errors, memory_order_relaxed);
+  }
+}
+
 void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, uint64_t ns) {
   if (route < 0 || route >= atomic_load_explicit(&m->nroutes, memory_order_acquire))
     route = SG_METRICS_UNMATCHED;
-  route_stats *rs = atomic_load_explicit(&m->routes[route], memory_order_acquire);
+  route_stats *rs0 = atomic_load_explicit(&m->routes[route], memory_order_acquire);
+  route_counts *rs = shard_of((void *_Atomic *)rs0->shard, sizeof *rs);
+  if (!rs) return;
   atomic_fetch_add_explicit(&rs->by[sg_method_index(method)][code_index(status)], 1,
                             memory_order_relaxed);
   double secs = (double)ns / 1e9;
@@ -182,10 +236,16 @@ void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, u
 }
 
 void sg_metrics_inflight(sg_metrics *m, int delta) {
-  atomic_fetch_add_explicit(&m->inflight, delta, memory_order_relaxed);
+  atomic_fetch_add_explicit(&m->inflight[sg_shard()].n, delta, memory_order_relaxed);
 }
 
-int sg_metrics_inflight_value(sg_metrics *m) { return atomic_load(&m->inflight); }
+/* A request counted in on one shard may be counted out on another: only the sum means
+ * anything. */
+int sg_metrics_inflight_value(sg_metrics *m) {
+  int n = 0;
+  for (int k = 0; k < SG_SHARDS; k++) n += atomic_load(&m->inflight[k].n);
+  return n;
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Families */
@@ -282,7 +342,6 @@ static series *find_series(sg_family *f, const char *const *values, int create) 
   if (!ns->values) goto out;
   for (size_t k = 0; k < f->nlabels; k++)
     if (!(ns->values[k] = sg_strdup(values[k] ? values[k] : ""))) goto undo;
-  if (f->bounds && !(ns->buckets = calloc(f->nbounds + 1, sizeof *ns->buckets))) goto undo;
   atomic_store_explicit(&f->nslots, n + 1, memory_order_release);
   s = ns;
   goto out;
@@ -295,9 +354,31 @@ out:
   return s;
 }
 
+/* The calling thread's copy of a series' counts, or NULL. */
+static series_counts *counts_of(const sg_family *f, series *s) {
+  size_t n = sizeof(series_counts) + (f->bounds ? (f->nbounds + 1) * sizeof(counter) : 0);
+  return s ? shard_of((void *_Atomic *)s->shard, n) : NULL;
+}
+
+/* A series' counts added up over the shards: value, sum and (when buckets) buckets. */
+static uint64_t series_sum(const sg_family *f, series *s, uint64_t *sum_ns, uint64_t *buckets) {
+  uint64_t v = 0;
+  if (sum_ns) *sum_ns = 0;
+  if (buckets) memset(buckets, 0, (f->nbounds + 1) * sizeof *buckets);
+  for (int k = 0; k < SG_SHARDS; k++) {
+    series_counts *c = atomic_load_explicit(&s->shard[k], memory_order_acquire);
+    if (!c) continue;
+    v += atomic_load_explicit(&c->value, memory_order_relaxed);
+    if (sum_ns) *sum_ns += atomic_load_explicit(&c->sum_ns, memory_order_relaxed);
+    for (size_t b = 0; buckets && b <= f->nbounds; b++)
+      buckets[b] += atomic_load_explicit(&c->buckets[b], memory_order_relaxed);
+  }
+  return v;
+}
+
 void sg_family_add(sg_family *f, const char *const *values, uint64_t v) {
-  series *s = f ? find_series(f, values, 1) : NULL;
-  if (s) atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
+  series_counts *c = f ? counts_of(f, find_series(f, values, 1)) : NULL;
+  if (c) atomic_fetch_add_explicit(&c->value, v, memory_order_relaxed);
 }
 
 sg_family *sg_metrics_gauge(sg_metrics *m, const char *name, const char *help,
@@ -309,23 +390,24 @@ sg_family *sg_metrics_gauge(sg_metrics *m, const char *name, const char *help,
 
 void sg_family_set(sg_family *f, const char *const *values, int64_t v) {
   series *s = f ? find_series(f, values, 1) : NULL;
-  if (s) atomic_store_explicit(&s->value, (uint64_t)v, memory_order_relaxed);
+  if (s) atomic_store_explicit(&s->gauge, v, memory_order_relaxed);
 }
 
 void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns) {
-  series *s = f && f->bounds ? find_series(f, values, 1) : NULL;
-  if (!s) return;
+  series_counts *c = f && f->bounds ? counts_of(f, find_series(f, values, 1)) : NULL;
+  if (!c) return;
   double secs = (double)ns / 1e9;
   size_t b = 0;
   while (b < f->nbounds && secs > f->bounds[b]) b++;
-  atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->sum_ns, ns, memory_order_relaxed);
-  atomic_fetch_add_explicit(&s->value, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->buckets[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->sum_ns, ns, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->value, 1, memory_order_relaxed);
 }
 
 uint64_t sg_family_get(sg_family *f, const char *const *values) {
   series *s = f ? find_series(f, values, 0) : NULL;
-  return s ? atomic_load(&s->value) : 0;
+  if (!s) return 0;
+  return f->gauge ? (uint64_t)atomic_load(&s->gauge) : series_sum(f, s, NULL, NULL);
 }
 
 void sg_metrics_set_tenant_labels(sg_metrics *m, int on) {
@@ -380,14 +462,15 @@ static void render_family(sg_buf *b, sg_family *f) {
     if (!f->bounds) {
       sg_buf_puts(b, f->name);
       series_labels(b, f, s, NULL, NULL);
-      if (f->gauge) sg_buf_printf(b, " %lld\n", (long long)(int64_t)atomic_load(&s->value));
-      else sg_buf_printf(b, " %llu\n", (unsigned long long)atomic_load(&s->value));
+      if (f->gauge) sg_buf_printf(b, " %lld\n", (long long)atomic_load(&s->gauge));
+      else sg_buf_printf(b, " %llu\n", (unsigned long long)series_sum(f, s, NULL, NULL));
       continue;
     }
-    uint64_t cum = 0;
+    uint64_t cum = 0, sum_ns, buckets[f->nbounds + 1];
+    uint64_t count = series_sum(f, s, &sum_ns, buckets);
     char le[32];
     for (size_t k = 0; k <= f->nbounds; k++) {
-      cum += atomic_load(&s->buckets[k]);
+      cum += buckets[k];
       if (k < f->nbounds) snprintf(le, sizeof le, "%g", f->bounds[k]);
       else snprintf(le, sizeof le, "+Inf");
       sg_buf_printf(b, "%s_bucket", f->name);
@@ -396,10 +479,10 @@ static void render_family(sg_buf *b, sg_family *f) {
     }
     sg_buf_printf(b, "%s_sum", f->name);
     series_labels(b, f, s, NULL, NULL);
-    sg_buf_printf(b, " %.9f\n", (double)atomic_load(&s->sum_ns) / 1e9);
+    sg_buf_printf(b, " %.9f\n", (double)sum_ns / 1e9);
     sg_buf_printf(b, "%s_count", f->name);
     series_labels(b, f, s, NULL, NULL);
-    sg_buf_printf(b, " %llu\n", (unsigned long long)atomic_load(&s->value));
+    sg_buf_printf(b, " %llu\n", (unsigned long long)count);
   }
 }
 
@@ -423,12 +506,16 @@ static long open_fds(void) {
 
 int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
   int nr = atomic_load_explicit(&m->nroutes, memory_order_acquire);
+  route_total *totals = malloc((size_t)nr * sizeof *totals);
+  if (!totals) return SOULGW_ENOMEM;
+  for (int r = 0; r < nr; r++)
+    route_sum(atomic_load_explicit(&m->routes[r], memory_order_acquire), &totals[r]);
   header(b, "soulgw_http_requests_total", "counter", "HTTP requests by route, method and status.");
   for (int r = 0; r < nr; r++) {
     route_stats *rs = atomic_load_explicit(&m->routes[r], memory_order_acquire);
     for (unsigned mi = 0; mi <= SG_METHOD_COUNT; mi++)
       for (size_t c = 0; c < NCODES; c++) {
-        uint64_t v = atomic_load_explicit(&rs->by[mi][c], memory_order_relaxed);
+        uint64_t v = totals[r].by[mi][c];
         if (!v) continue;
         char code[8];
         code_label(c, code);
@@ -443,11 +530,11 @@ int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
          "Time from the request's headers to the end of its answer, by route.");
   for (int r = 0; r < nr; r++) {
     route_stats *rs = atomic_load_explicit(&m->routes[r], memory_order_acquire);
-    uint64_t count = atomic_load(&rs->count);
+    uint64_t count = totals[r].count;
     if (!count) continue;
     uint64_t cum = 0;
     for (size_t k = 0; k <= NBUCKETS; k++) {
-      cum += atomic_load(&rs->buckets[k]);
+      cum += totals[r].buckets[k];
       sg_buf_puts(b, "soulgw_http_request_duration_seconds_bucket{route=\"");
       label_value(b, rs->name);
       if (k < NBUCKETS) sg_buf_printf(b, "\",le=\"%g\"} %llu\n", duration_buckets[k], (unsigned long long)cum);
@@ -455,13 +542,14 @@ int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
     }
     sg_buf_puts(b, "soulgw_http_request_duration_seconds_sum{route=\"");
     label_value(b, rs->name);
-    sg_buf_printf(b, "\"} %.9f\n", (double)atomic_load(&rs->sum_ns) / 1e9);
+    sg_buf_printf(b, "\"} %.9f\n", (double)totals[r].sum_ns / 1e9);
     sg_buf_puts(b, "soulgw_http_request_duration_seconds_count{route=\"");
     label_value(b, rs->name);
     sg_buf_printf(b, "\"} %llu\n", (unsigned long long)count);
   }
+  free(totals);
   header(b, "soulgw_http_requests_in_flight", "gauge", "Requests received and not yet answered.");
-  sg_buf_printf(b, "soulgw_http_requests_in_flight %d\n", atomic_load(&m->inflight));
+  sg_buf_printf(b, "soulgw_http_requests_in_flight %d\n", sg_metrics_inflight_value(m));
   pthread_mutex_lock(&m->lock);
   sg_family *fams = m->families;
   pthread_mutex_unlock(&m->lock);
@@ -490,26 +578,30 @@ int sg_metrics_render_text(sg_metrics *m, sg_buf *b) {
 
 int sg_metrics_render_json(sg_metrics *m, sg_buf *b) {
   int nr = atomic_load_explicit(&m->nroutes, memory_order_acquire);
+  route_total *totals = malloc((size_t)nr * sizeof *totals);
+  if (!totals) return SOULGW_ENOMEM;
   uint64_t total = 0, errors = 0;
   for (int r = 0; r < nr; r++) {
-    route_stats *rs = atomic_load_explicit(&m->routes[r], memory_order_acquire);
-    total += atomic_load(&rs->count);
-    errors += atomic_load(&rs->errors);
+    route_sum(atomic_load_explicit(&m->routes[r], memory_order_acquire), &totals[r]);
+    total += totals[r].count;
+    errors += totals[r].errors;
   }
   sg_buf_printf(b, "{\"total_requests\":%llu,\"total_errors\":%llu,\"in_flight\":%d,\"routes\":[",
-                (unsigned long long)total, (unsigned long long)errors, atomic_load(&m->inflight));
+                (unsigned long long)total, (unsigned long long)errors,
+                sg_metrics_inflight_value(m));
   int first = 1;
   for (int r = 0; r < nr; r++) {
     route_stats *rs = atomic_load_explicit(&m->routes[r], memory_order_acquire);
-    uint64_t count = atomic_load(&rs->count);
+    uint64_t count = totals[r].count;
     if (!count) continue;
     sg_buf_puts(b, first ? "{\"route\":\"" : ",{\"route\":\"");
     first = 0;
     sg_buf_json_escape(b, rs->name, (size_t)-1);
     sg_buf_printf(b, "\",\"requests\":%llu,\"errors\":%llu,\"avg_latency_ms\":%.3f}",
-                  (unsigned long long)count, (unsigned long long)atomic_load(&rs->errors),
-                  (double)atomic_load(&rs->sum_ns) / 1e6 / (double)count);
+                  (unsigned long long)count, (unsigned long long)totals[r].errors,
+                  (double)totals[r].sum_ns / 1e6 / (double)count);
   }
+  free(totals);
   sg_buf_puts(b, "]}");
   return sg_buf_failed(b) ? SOULGW_ENOMEM : 0;
 }

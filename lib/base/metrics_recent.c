@@ -1,13 +1,16 @@
 /*
  * metrics_recent.c -- see metrics_recent.h.  Each route has a ring of slots, one per 5-second
  * step; a slot names the step it holds, so a stale slot is recognised and recycled by the first
- * request of a new step (under the route's mutex, once) and skipped by readers.
+ * request of a new step (under the ring's mutex, once) and skipped by readers.  A route has one
+ * ring per shard (shard.h), so that two loops never count into the same cache line; readers add
+ * the rings up.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/metrics_recent.h"
+#include "base/shard.h"
 
 typedef atomic_uint_fast64_t counter;
 
@@ -31,7 +34,7 @@ typedef struct ring {
 
 struct sg_recent {
   int nroutes;
-  ring *_Atomic *rings;
+  ring *_Atomic *rings; /* nroutes * SG_SHARDS: route r's ring of shard k at r * SG_SHARDS + k */
   pthread_mutex_t lock; /* guards the errors ring and ring creation */
   sg_recent_err errs[SG_RECENT_ERRORS];
   size_t nerrs, next; /* kept, and the slot the next one takes */
@@ -41,7 +44,7 @@ sg_recent *sg_recent_new(int nroutes) {
   sg_recent *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->nroutes = nroutes;
-  r->rings = calloc((size_t)nroutes, sizeof *r->rings);
+  r->rings = calloc((size_t)nroutes * SG_SHARDS, sizeof *r->rings);
   if (!r->rings) {
     free(r);
     return NULL;
@@ -52,7 +55,7 @@ sg_recent *sg_recent_new(int nroutes) {
 
 void sg_recent_free(sg_recent *r) {
   if (!r) return;
-  for (int i = 0; i < r->nroutes; i++) {
+  for (int i = 0; i < r->nroutes * SG_SHARDS; i++) {
     ring *g = atomic_load(&r->rings[i]);
     if (!g) continue;
     pthread_mutex_destroy(&g->lock);
@@ -63,15 +66,16 @@ void sg_recent_free(sg_recent *r) {
   free(r);
 }
 
-static ring *ring_of(sg_recent *r, int route, int create) {
+static ring *ring_of(sg_recent *r, int route, int shard, int create) {
   if (route < 0 || route >= r->nroutes) return NULL;
-  ring *g = atomic_load_explicit(&r->rings[route], memory_order_acquire);
+  ring *_Atomic *at = &r->rings[route * SG_SHARDS + shard];
+  ring *g = atomic_load_explicit(at, memory_order_acquire);
   if (g || !create) return g;
   pthread_mutex_lock(&r->lock);
-  g = atomic_load(&r->rings[route]);
-  if (!g && (g = calloc(1, sizeof *g))) {
+  g = atomic_load(at);
+  if (!g && (g = sg_shard_calloc(sizeof *g))) {
     pthread_mutex_init(&g->lock, NULL);
-    atomic_store_explicit(&r->rings[route], g, memory_order_release);
+    atomic_store_explicit(at, g, memory_order_release);
   }
   pthread_mutex_unlock(&r->lock);
   return g;
@@ -93,7 +97,7 @@ static slot *slot_for(ring *g, int64_t step) {
 }
 
 void sg_recent_request(sg_recent *r, int route, int status, uint64_t ns, int64_t now_ms) {
-  ring *g = r ? ring_of(r, route, 1) : NULL;
+  ring *g = r ? ring_of(r, route, sg_shard(), 1) : NULL;
   if (!g || now_ms < 0) return;
   slot *s = slot_for(g, now_ms / 1000 / SG_RECENT_STEP_S);
   double secs = (double)ns / 1e9;
@@ -183,15 +187,11 @@ size_t sg_recent_series(sg_recent *r, int route, int64_t now_ms, int window_s, i
     uint64_t hist[NBOUNDS + 1] = {0}, count = 0, errors = 0;
     int64_t from = first + (int64_t)i * per;
     for (int k = 0; k < per; k++) {
-      if (route >= 0) {
-        ring *g = ring_of(r, route, 0);
-        if (g) add_step(g, from + k, &count, &errors, hist);
-        continue;
-      }
-      for (int q = 0; q < r->nroutes; q++) {
-        ring *g = ring_of(r, q, 0);
-        if (g) add_step(g, from + k, &count, &errors, hist);
-      }
+      for (int q = route >= 0 ? route : 0; q < (route >= 0 ? route + 1 : r->nroutes); q++)
+        for (int sh = 0; sh < SG_SHARDS; sh++) {
+          ring *g = ring_of(r, q, sh, 0);
+          if (g) add_step(g, from + k, &count, &errors, hist);
+        }
     }
     out[i].t = from * SG_RECENT_STEP_S;
     out[i].count = count;

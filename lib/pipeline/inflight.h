@@ -8,6 +8,12 @@
  * aside and swaps the pointer, so that requests in flight finish on the old one, which is freed
  * when the last of them ends.
  *
+ * Nothing here is written by every request on a line another loop writes too (shard.h): each
+ * thread's shard holds one reference to the current snapshot and counts the requests that
+ * borrow it under its own mutex, and keeps its own request-id counter and deferred list.  Only
+ * a reload, or a thread whose shard still lends out an older snapshot, touches the snapshot's
+ * shared count.
+ *
  * The gateway owns one sg_inflight: it installs snapshots, drains and, at stop, answers what is
  * still deferred.  The HTTP glue creates requests from it (sg_req_new) and reads the draining
  * flag; the pipeline logs and counts through it.
@@ -34,41 +40,46 @@ struct sg_snap {
   sg_auth *auth;
 };
 
+typedef struct sg_inflight_shard sg_inflight_shard; /* inflight.c */
+
 typedef struct sg_inflight {
   soulgw *gw;          /* opaque here: what soulgw_req_gateway() returns */
   sg_log *log;         /* the pipeline's log (handlers that did not answer, the access log) */
   sg_metrics *metrics; /* requests in flight, per-route request metrics */
 
-  pthread_mutex_t snap_lock;
-  sg_snap *snap; /* the current snapshot; NULL before the first sg_inflight_swap() */
+  pthread_mutex_t snap_lock; /* held to swap snap, and to take a shared reference to it */
+  sg_snap *_Atomic snap;     /* the current snapshot; NULL before the first sg_inflight_swap() */
+  sg_inflight_shard *shards; /* SG_SHARDS of them */
 
   atomic_int draining;
   atomic_int closing; /* the HTTP side is stopping: see sg_inflight_close() */
   atomic_llong unauth_body_bytes; /* bodies read without a principal, held now (req.c) */
-  pthread_mutex_t defer_lock;
-  soulgw_req *deferred; /* requests a handler still has to answer */
 
   char rid_prefix[16]; /* the random first half of generated request ids, in hex */
-  atomic_uint_fast64_t rid_counter;
 } sg_inflight;
 
-/* Sets f up for the gateway gw; log and metrics are borrowed and must outlive f. */
-void sg_inflight_init(sg_inflight *f, soulgw *gw, sg_log *log, sg_metrics *metrics);
+/* Sets f up for the gateway gw; log and metrics are borrowed and must outlive f.  Returns
+ * SOULGW_ENOMEM when out of memory. */
+int sg_inflight_init(sg_inflight *f, soulgw *gw, sg_log *log, sg_metrics *metrics);
 /* Releases the current snapshot and the locks.  No request may be left. */
 void sg_inflight_destroy(sg_inflight *f);
 
-/* The current snapshot with one more reference, and its release (s may be NULL). */
-sg_snap *sg_inflight_acquire(sg_inflight *f);
+/* The current snapshot, lent through the calling thread's shard (*shard says which, or -1 for a
+ * reference of its own), and its return, from any thread, with the same shard. */
+sg_snap *sg_inflight_acquire(sg_inflight *f, int *shard);
+void sg_inflight_put(sg_inflight *f, sg_snap *s, int shard);
+/* Drops a reference of its own (as sg_inflight_swap() hands back; s may be NULL). */
 void sg_snap_release(sg_snap *s);
 /* Installs s as the current snapshot (taking over the caller's reference) and returns the one
  * it replaces (NULL the first time), whose reference the caller now holds. */
 sg_snap *sg_inflight_swap(sg_inflight *f, sg_snap *s);
 
-/* Writes a fresh request id (32 hex digits) into out. */
-void sg_inflight_request_id(sg_inflight *f, char out[33]);
+/* Writes a fresh request id (32 hex digits) into out: the random prefix, the shard's digit and
+ * the shard's count. */
+void sg_inflight_request_id(sg_inflight *f, int shard, char out[33]);
 
-/* Deferred-request bookkeeping: a request enters the list when a handler takes its reference
- * (defer, stream) and leaves it with its final answer. */
+/* Deferred-request bookkeeping: a request enters the list (its shard's, req->shard) when a
+ * handler takes its reference (defer, stream) and leaves it with its final answer. */
 void sg_inflight_deferred_add(sg_inflight *f, soulgw_req *req);
 void sg_inflight_deferred_remove(sg_inflight *f, soulgw_req *req);
 /* At stop: empties the list, calling answer (sg_req_force_answer) on each request; returns how

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/shard.h"
 #include "pipeline/auth.h"
 #include "pipeline/dialect.h"
 #include "pipeline/inflight.h"
@@ -61,7 +62,10 @@ soulgw_req *sg_req_new(sg_inflight *f, const sg_req_io *io, void *io_ctx, const 
   atomic_init(&req->refs, 1);
   req->gw = f->gw;
   req->inflight = f;
-  req->snap = sg_inflight_acquire(f);
+  int lent;
+  req->snap = sg_inflight_acquire(f, &lent);
+  req->snap_shard = (signed char)lent;
+  req->shard = (unsigned char)sg_shard();
   req->io = io;
   req->io_ctx = io_ctx;
   req->method = method;
@@ -77,7 +81,7 @@ soulgw_req *sg_req_new(sg_inflight *f, const sg_req_io *io, void *io_ctx, const 
   } else if ((tp = io->header(io_ctx, "traceparent")) && sg_traceparent_trace_id(tp, tid)) {
     memcpy(req->id, tid, sizeof tid);
   } else {
-    sg_inflight_request_id(f, req->id);
+    sg_inflight_request_id(f, req->shard, req->id);
   }
   sg_metrics_inflight(f->metrics, 1);
   return req;
@@ -97,7 +101,7 @@ void sg_req_release(soulgw_req *req) {
     free(req->stream);
   }
   pthread_mutex_destroy(&req->lock);
-  sg_snap_release(req->snap);
+  sg_inflight_put(req->inflight, req->snap, req->snap_shard);
   sg_arena_release(&req->arena);
   free(req);
 }

@@ -85,7 +85,9 @@ struct soulgw_req {
   /* set by the pipeline's body stage (here, where padding leaves room for it): the body was
    * checked by a scan that the parser is known to accept, and its tree waits for a reader */
   unsigned char json_pending;
-  unsigned char on_deferred_list; /* (inflight's, under its lock) */
+  unsigned char on_deferred_list; /* (its shard's deferred list's, under that list's lock) */
+  unsigned char shard;      /* the shard (shard.h) of the thread that made it: its deferred list */
+  signed char snap_shard;   /* the shard that lent snap, or -1: a reference of its own */
   long long glue_received;    /* body bytes received */
 
   /* answer; everything below is guarded by lock once the handler has run */

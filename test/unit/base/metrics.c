@@ -1,8 +1,10 @@
 /*
  * metrics.c -- unit tests of lib/base/metrics.c: stable route ids, per-route request counters and
  * duration histograms in the Prometheus text format and in JSON, labelled families with a
- * bounded number of series, label escaping and build information.
+ * bounded number of series, label escaping and build information; counts made on many threads
+ * (more than there are shards) add up exactly.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +328,82 @@ static void unit_metrics_tenant_labels(void) {
   sg_metrics_free(m);
 }
 
+
+/* Counts made at once on more threads than there are shards (shard.h) add up exactly, whichever
+ * shard a thread counted into; a request counted in on one thread and out on another leaves the
+ * in-flight gauge at 0. */
+#define COUNTERS 20
+#define COUNTS 5000
+typedef struct counter_arg {
+  sg_metrics *m;
+  sg_family *fam, *hist;
+  int route;
+  pthread_barrier_t *go;
+} counter_arg;
+
+static void *count_main(void *p) {
+  counter_arg *a = p;
+  const char *v[] = {"echo"};
+  pthread_barrier_wait(a->go);
+  for (int i = 0; i < COUNTS; i++) {
+    sg_metrics_inflight(a->m, 1);
+    sg_metrics_request(a->m, a->route, SG_M_POST, i % 10 ? 200 : 503, 150000);
+    sg_family_add(a->fam, v, 2);
+    sg_family_observe(a->hist, v, 5000000);
+  }
+  return NULL;
+}
+
+static void *uncount_main(void *p) {
+  counter_arg *a = p;
+  pthread_barrier_wait(a->go);
+  for (int i = 0; i < COUNTS; i++) sg_metrics_inflight(a->m, -1);
+  return NULL;
+}
+
+static void unit_metrics_threads_add_up(void) {
+  sg_metrics *m = sg_metrics_new();
+  static const double buckets[] = {0.01, 0.1, 0};
+  counter_arg a = {m, sg_metrics_family(m, "soulgw_t_total", "T.", "tool", 4, NULL),
+                   sg_metrics_family(m, "soulgw_t_seconds", "T.", "tool", 4, buckets),
+                   sg_metrics_route(m, "tools_execute"), NULL};
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, 2 * COUNTERS);
+  a.go = &go;
+  pthread_t t[2 * COUNTERS];
+  for (int i = 0; i < 2 * COUNTERS; i++)
+    pthread_create(&t[i], NULL, i % 2 ? uncount_main : count_main, &a);
+  for (int i = 0; i < 2 * COUNTERS; i++) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&go);
+  const char *v[] = {"echo"};
+  is_int(sg_family_get(a.fam, v), 2 * COUNTERS * COUNTS, "a counter added to on %d threads",
+         COUNTERS);
+  is_int(sg_family_get(a.hist, v), COUNTERS * COUNTS, "a histogram observed on %d threads",
+         COUNTERS);
+  is_int(sg_metrics_inflight_value(m), 0, "counted in on some threads, out on others: 0");
+  char *t_ = render_text(m);
+  char line[160];
+  snprintf(line, sizeof line, RT "method=\"POST\",code=\"200\"} %d", COUNTERS * COUNTS * 9 / 10);
+  has_line_ok(t_, line, "the 200s of every thread");
+  snprintf(line, sizeof line, RT "method=\"POST\",code=\"503\"} %d", COUNTERS * COUNTS / 10);
+  has_line_ok(t_, line, "the 503s of every thread");
+  snprintf(line, sizeof line,
+           "soulgw_http_request_duration_seconds_count{route=\"tools_execute\"} %d",
+           COUNTERS * COUNTS);
+  has_line_ok(t_, line, "the duration count of every thread");
+  snprintf(line, sizeof line, "soulgw_t_seconds_bucket{tool=\"echo\",le=\"0.01\"} %d",
+           COUNTERS * COUNTS);
+  has_line_ok(t_, line, "a family's buckets of every thread");
+  has_line_ok(t_, "soulgw_http_requests_in_flight 0", "the in-flight gauge");
+  free(t_);
+  char *j = render_json(m);
+  snprintf(line, sizeof line, "\"total_requests\":%d,\"total_errors\":%d,\"in_flight\":0",
+           COUNTERS * COUNTS, COUNTERS * COUNTS / 10);
+  has_str(j, line, "JSON totals of every thread");
+  free(j);
+  sg_metrics_free(m);
+}
+
 static const tap_test tests[] = {
     TEST(unit_metrics_route_ids_stable),
     TEST(unit_metrics_request_counters_text),
@@ -335,6 +413,7 @@ static const tap_test tests[] = {
     TEST(unit_metrics_label_escaping),
     TEST(unit_metrics_family_histogram),
     TEST(unit_metrics_tenant_labels),
+    TEST(unit_metrics_threads_add_up),
 };
 
 int main(void) {

@@ -2,9 +2,11 @@
  * metrics_recent.c -- unit tests of lib/base/metrics_recent.c: the 0.99 quantile from histogram
  * buckets as Prometheus' histogram_quantile computes it, series over a window in steps (and a
  * slot of an older step never counted), the errors ring bounded to its last 200 answers,
- * newest first, messages cut at 200 bytes on a UTF-8 boundary.
+ * newest first, messages cut at 200 bytes on a UTF-8 boundary; counts made on more threads than
+ * there are shards add up.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,10 +95,40 @@ static void unit_recent_errors_ring(void) {
   ok(sg_recent_errors(NULL, out, 1) == 0, "no ring: nothing");
 }
 
+
+#define RECORDERS 20
+#define RECORDS 3000
+static sg_recent *shared;
+static const int64_t t_shared = 1700000000000LL;
+
+static void *record_main(void *p) {
+  (void)p;
+  for (int i = 0; i < RECORDS; i++)
+    sg_recent_request(shared, 2, i % 3 ? 200 : 500, 2000000, t_shared + (i % 2) * 5000);
+  return NULL;
+}
+
+static void unit_recent_threads_add_up(void) {
+  shared = sg_recent_new(4);
+  pthread_t t[RECORDERS];
+  for (int i = 0; i < RECORDERS; i++) pthread_create(&t[i], NULL, record_main, NULL);
+  for (int i = 0; i < RECORDERS; i++) pthread_join(t[i], NULL);
+  sg_recent_point p[200];
+  size_t n = sg_recent_series(shared, 2, t_shared + 9000, 10, 5, p, 200);
+  is_int(n, 2, "two 5 s steps");
+  is_int(p[0].count + p[1].count, RECORDERS * RECORDS, "every thread's requests, in both steps");
+  is_int(p[0].count, RECORDERS * RECORDS / 2, "half in the first");
+  is_int(p[0].errors + p[1].errors, RECORDERS * RECORDS / 3, "and every thread's errors");
+  n = sg_recent_series(shared, -1, t_shared + 9000, 900, 900, p, 200);
+  is_int(p[0].count, RECORDERS * RECORDS, "the same over every route");
+  sg_recent_free(shared);
+}
+
 static const tap_test tests[] = {
     TEST(unit_recent_quantile),
     TEST(unit_recent_series),
     TEST(unit_recent_errors_ring),
+    TEST(unit_recent_threads_add_up),
 };
 
 int main(void) {
