@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "base/crypto.h"
+#include "base/recycle.h"
 #include "clients/h1.h"
 #include "clients/upstream.h"
 
@@ -249,7 +250,7 @@ static void job_free(job *j) {
   if (j->plain) sg_wipe((char *)(uintptr_t)j->call.head, j->call.head_len);
   sg_buf_free(&j->resp);
   sg_netpolicy_release(j->policy);
-  free(j);
+  sg_recycle_free(j);
 }
 
 /* "host:port" of a URL, without user info, for log lines. */
@@ -295,7 +296,7 @@ static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t, const 
   const char *label = r->label ? r->label : "upstream";
   size_t ml = strlen(method) + 1, ul = strlen(r->url) + 1, ll = strlen(label) + 1;
   size_t bl = r->body ? r->body_len : 0;
-  job *j = malloc(sizeof *j + ml + ul + ll + bl + 1 + hl);
+  job *j = sg_recycle_alloc(sizeof *j + ml + ul + ll + bl + 1 + hl); /* see recycle.h */
   if (!j) return NULL;
   memset(j, 0, sizeof *j);
   char *p = (char *)(j + 1);
@@ -357,7 +358,7 @@ static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t, const 
     h = n;
   }
   if (!h) {
-    free(j);
+    sg_recycle_free(j);
     return NULL;
   }
   j->headers = h;

@@ -28,6 +28,7 @@
 #include "base/json.h"
 #include "base/json_scan.h"
 #include "llm/openai.h"
+#include "base/recycle.h"
 #include "base/redact.h"
 
 #define LINE_MAX_BYTES (4u << 20)   /* one SSE line */
@@ -88,7 +89,7 @@ static void call_free(oa_call *c) {
   sg_buf_free(&c->line);
   sg_buf_free(&c->text);
   sg_buf_free(&c->raw);
-  free(c);
+  sg_recycle_free(c);
 }
 
 static void reset_attempt(oa_call *c) {
@@ -181,8 +182,9 @@ static void join(char *dst, size_t size, const char *prefix, const char *s) {
 
 static oa_call *call_new(const sg_llm_call *call, const sg_provider_conf *pc, const char *full,
                          const char *path) {
-  oa_call *c = calloc(1, sizeof *c);
+  oa_call *c = sg_recycle_alloc(sizeof *c); /* over malloc's thread cache (recycle.h) */
   if (!c) return NULL;
+  memset(c, 0, sizeof *c);
   c->env = call->env;
   sg_strlcpy(c->rid, call->request_id, sizeof c->rid);
   join(c->rid_header, sizeof c->rid_header, "X-Request-Id: ", call->request_id);
