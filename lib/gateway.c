@@ -20,6 +20,7 @@
 #include "gateway.h"
 #include "llm/openai.h"
 #include "routes/api/tool_scan.h"
+#include "routes/openai/chat_scan.h"
 #include "routes/mcp/session.h"
 #include "routes/routes.h"
 #include "routes/table.h"
@@ -82,10 +83,14 @@ static int bind_service(soulgw *gw, sg_router *r, const sg_service_def *def,
   rt.dialect = k->dialect;
   rt.flags = SOULGW_ROUTE_TENANT;
   if (sc && sc->allow_anonymous == 1) rt.flags |= SOULGW_ROUTE_ANONYMOUS;
-  /* tool execution reads its common body from the text (routes/api/tool_scan.c) */
+  /* tool execution and chat completions read their common body from the text
+   * (routes/api/tool_scan.c, routes/openai/chat_scan.c) */
   if (k->id == SG_KIND_TOOL_EXECUTE) {
     rt.body_keys = sg_tool_scan_keys;
     rt.nbody_keys = SG_TOOL_SCAN_NKEYS;
+  } else if (k->id == SG_KIND_OPENAI_CHAT) {
+    rt.body_keys = sg_chat_scan_keys;
+    rt.nbody_keys = SG_CHAT_SCAN_NKEYS;
   }
   if (sc && sc->has_scopes) {
     rt.scopes = sc->scopes;

@@ -226,8 +226,8 @@ int sg_pipeline_begin(soulgw_req *req, int has_body, long long content_length,
  * scan can vouch that the parser accepts it (json_scan.h's plain text): the relay forwards the
  * body's bytes and reads a few members from them, and a tool's execution reads a few members
  * and echoes one, so the tree of every value would mostly be built to be freed; it is built
- * later if a reader asks (sg_req_json()).  For soulgw's own body the scan finds the route's
- * body_keys in the same pass, into spans ("tenant" first, for the tenant stage).  Anything the
+ * later if a reader asks (sg_req_json()).  The scan finds the route's body_keys in the same
+ * pass, into spans (for soulgw's own body "tenant" first, for the tenant stage).  Anything the
  * scan cannot vouch for is parsed here as before, for the parser's own verdict. */
 static int body_stage(soulgw_req *req, sg_json_span *spans, sg_verdict *v) {
   const sg_route *rt = req->route;
@@ -235,8 +235,8 @@ static int body_stage(soulgw_req *req, sg_json_span *spans, sg_verdict *v) {
   spans[0].found = 0;
   if (!req->has_body || !req->body.len) return 0;
   if ((req->dialect == SG_DIALECT_OPENAI || own) &&
-      sg_json_scan_plain(req->body.ptr, req->body.len, own ? rt->body_keys : NULL,
-                         own ? rt->nbody_keys : 0, spans) == 0) {
+      sg_json_scan_plain(req->body.ptr, req->body.len, rt->body_keys, rt->nbody_keys, spans) ==
+          0) {
     req->json_pending = 1;
     return 0;
   }

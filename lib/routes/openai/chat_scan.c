@@ -31,10 +31,11 @@ enum {
   K_COUNT
 };
 
-static const char *const KEYS[K_COUNT] = {
+const char *const sg_chat_scan_keys[SG_CHAT_SCAN_NKEYS] = {
     "model", "messages", "stream", "stream_options", "n", "max_tokens",
     "max_completion_tokens", "temperature", "top_p", "stop", "seed", "user", "tools",
     "tool_choice"};
+_Static_assert(K_COUNT == SG_CHAT_SCAN_NKEYS, "one key per field");
 
 static const char *const ROLES[] = {"system", "developer", "user", "assistant", "tool"};
 
@@ -165,7 +166,11 @@ int sg_chat_scan_body(soulgw_req *req, sg_chat_scan *out) {
   /* sg_fields_begin()'s refusals, left to it: no tenant, no body or not an object */
   if (!req->json_pending || !req->tenant) return -1;
   const char *body = req->body.ptr;
-  if (sg_json_scan_members_of(body, req->body.len, KEYS, K_COUNT, sp) != 0) return -1;
+  /* the pipeline's scan found them (the route's body_keys); else the text is read again */
+  if (req->body_spans)
+    memcpy(sp, req->body_spans, sizeof sp);
+  else if (sg_json_scan_members_of(body, req->body.len, sg_chat_scan_keys, K_COUNT, sp) != 0)
+    return -1;
   for (size_t k = 0; k < K_COUNT; k++) f[k] = val_of(body, &sp[k]);
   if (!f[K_MODEL].found || !plain_string(f[K_MODEL], SG_CHAT_MODEL_MAX, &model, &model_len) ||
       !plain_messages(f[K_MESSAGES]) ||

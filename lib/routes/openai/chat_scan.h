@@ -22,6 +22,11 @@
 #define SG_CHAT_TOKENS_MAX 1000000000 /* max_tokens, max_completion_tokens */
 #define SG_CHAT_SEED_MAX 9007199254740991LL /* |seed|: 2^53 - 1 */
 
+/* The members read from the text: the route's body_keys, so that the pipeline's scan of the
+ * body finds them in the same pass. */
+#define SG_CHAT_SCAN_NKEYS 14
+extern const char *const sg_chat_scan_keys[SG_CHAT_SCAN_NKEYS];
+
 typedef struct sg_chat_scan {
   const char *model;      /* the client's "model", in the request's arena */
   int stream;             /* "stream": true */
