@@ -1,12 +1,15 @@
 /*
  * json_scan.c -- unit tests of lib/base/json_scan.c: the span it finds reads back as the value
  * soulgw_json_parse() finds under the same key, names with escapes match, and what is not one
- * JSON object is refused, however it breaks.
+ * JSON object is refused, however it breaks; strings whose quotes, escapes and control
+ * characters fall at every offset of the eight-byte steps are read as the strict checker reads
+ * them.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/json_compact.h"
 #include "base/json_scan.h"
 #include "base/sg.h"
 #include "tap.h"
@@ -233,12 +236,62 @@ static void json_scan_next(void) {
   is_int(sg_json_scan_next("{}", 2, &z), -1, "an object is not an array");
 }
 
+
+/* Random strings of the bytes that end or break a run, at every offset of the scanner's eight-
+ * byte steps and near the end of the text: accepted exactly when the strict checker accepts
+ * the object, and the span found ends where the string does. */
+static void json_scan_string_steps(void) {
+  /* pieces, so that the text stays UTF-8 (the member scan leaves that check to the plain one) */
+  static const char *const alphabet[] = {"a", "Z", " ", "\"", "\\", "n", "u", "0", "\x01",
+                                         "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "/",
+                                         "\\u00e9", "\\n", "\\\""};
+  static const char *const key[] = {"k"};
+  unsigned seed = 12345;
+  int disagree = 0, accepted = 0;
+  for (int i = 0; i < 200000; i++) {
+    char text[160];
+    size_t n = 0;
+    memcpy(text, "{\"k\":\"", 6);
+    n = 6;
+    seed = seed * 1103515245u + 12345u;
+    size_t len = (seed >> 16) % 24; /* pieces of up to 6 bytes: within text */
+    for (size_t k = 0; k < len; k++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = (seed >> 16) % 64;
+      const char *piece = r < SG_ARRAY_LEN(alphabet) ? alphabet[r] : "abcdefghijklmnopqrstuvwxyz" + r % 26;
+      size_t pl = r < SG_ARRAY_LEN(alphabet) ? strlen(piece) : 1;
+      memcpy(text + n, piece, pl);
+      n += pl;
+    }
+    text[n++] = '"';
+    text[n++] = '}';
+    char *exact = malloc(n); /* as long as the text: ASan sees a read past it */
+    memcpy(exact, text, n);
+    sg_json_span sp;
+    int got = sg_json_scan_members(exact, n, key, 1, &sp) == 0;
+    char copy[161];
+    size_t out;
+    memcpy(copy, text, n);
+    copy[n] = '\0';
+    int want = sg_json_compact(copy, n, &out, NULL, 0) == 0;
+    if (got != want || (got && (!sp.found || sp.start != 5 || sp.end != n - 1))) {
+      if (disagree++ < 3) tap_diag("scan %d, checker %d: %.*s", got, want, (int)n, text);
+    }
+    accepted += got;
+    free(exact);
+  }
+  is_int(disagree, 0, "200000 strings: the scan and the strict checker agree (%d accepted)",
+         accepted);
+  ok(accepted > 1000 && accepted < 199000, "both kinds were tried");
+}
+
 static const tap_test tests[] = {
     TEST(json_scan_finds_as_parser),
     TEST(json_scan_refuses),
     TEST(json_scan_depth),
     TEST(json_scan_plain),
     TEST(json_scan_next),
+    TEST(json_scan_string_steps),
 };
 
 int main(void) {
