@@ -75,24 +75,26 @@ static inline uint64_t str_stops(uint64_t x) {
   return (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & high;
 }
 
-/* A string at p (its opening quote): the position past its closing quote, or NULL. */
-static pos skip_string(scan *c, pos p) {
+/* The run of a string's bytes from p that need no look: the position of the first that does
+ * (a quote, a backslash, a control character), or end. */
+static inline pos plain_run(pos p, pos end) {
+  /* eight bytes at a time (most strings are short: one step finds their end) */
+  while (SWAR && end - p >= 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t m = str_stops(x);
+    if (m) return p + FIRST_MARKED(m);
+    p += 8;
+  }
+  while (p < end && !str_stop[*p]) p++;
+  return p;
+}
+
+/* The rest of a string from p, where plain_run() stopped short of its closing quote: escapes,
+ * and what breaks it.  Apart from skip_string() so that the common string costs no call. */
+static pos string_rest(scan *c, pos p) {
   pos end = c->end;
-  p++;
   for (;;) {
-    /* eight bytes at a time, to the first that ends the run (most strings are short: one step
-     * finds their end) */
-    while (SWAR && end - p >= 8) {
-      uint64_t x;
-      memcpy(&x, p, 8);
-      uint64_t m = str_stops(x);
-      if (m) {
-        p += FIRST_MARKED(m);
-        break;
-      }
-      p += 8;
-    }
-    while (p < end && !str_stop[*p]) p++;
     if (p >= end) return NULL;
     unsigned char ch = *p++;
     if (ch == '"') return p;
@@ -107,7 +109,15 @@ static pos skip_string(scan *c, pos p) {
     } else if (!memchr("\"\\/bfnrt", e, 8)) {
       return NULL;
     }
+    p = plain_run(p, end);
   }
+}
+
+/* A string at p (its opening quote): the position past its closing quote, or NULL. */
+static inline pos skip_string(scan *c, pos p) {
+  p = plain_run(p + 1, c->end);
+  if (p < c->end && *p == '"') return p + 1;
+  return string_rest(c, p);
 }
 
 static pos digits(pos p, pos end) {
