@@ -35,6 +35,9 @@ static int echo(soulgw_req *req, void *ud) {
   soulgw_json_set(o, "body", body ? soulgw_json_dup(body) : soulgw_json_null());
   soulgw_json_set(o, "x", x ? soulgw_json_new_string(x) : soulgw_json_null());
   soulgw_json_set(o, "x_test", h ? soulgw_json_new_string(h) : soulgw_json_null());
+  /* ?h=NAME: that header's value, as a handler reads it */
+  const char *hn = soulgw_req_query(req, "h"), *hv = hn ? soulgw_req_header(req, hn) : NULL;
+  soulgw_json_set(o, "h", hv ? soulgw_json_new_string(hv) : soulgw_json_null());
   soulgw_reply_header(req, "X-Echo", "1");
   return soulgw_reply_json(req, 200, o);
 }

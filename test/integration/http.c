@@ -2,7 +2,8 @@
  * http.c -- integration tests of the HTTP core and the request pipeline, against the test host
  * (libsoulgw plus test routes): body limits, content types, strict JSON, tenant resolution,
  * path parameters, deferred answers from other threads, streaming, handler failures, slow
- * clients, the external-select mode, and draining.
+ * clients, the external-select mode, and draining; header fields read in any case, the first
+ * of two, request after request on one connection.
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -415,10 +416,69 @@ static void integration_http_external_mode(void) {
   is_int(gw_stop(&gw), 0, "external mode: SIGTERM drains and exits 0");
 }
 
+
+/* The body of a raw answer, parsed (NULL when none). */
+static cJSON *raw_json(const char *got) {
+  const char *b = got ? strstr(got, "\r\n\r\n") : NULL;
+  return b ? cJSON_Parse(b + 4) : NULL;
+}
+
+/* The value of a header in a raw answer, into out ("" when absent). */
+static const char *raw_header(const char *got, const char *name, char *out, size_t len) {
+  char key[64];
+  snprintf(key, sizeof key, "\r\n%s: ", name);
+  const char *p = got ? strstr(got, key) : NULL;
+  out[0] = '\0';
+  if (p) {
+    p += strlen(key);
+    size_t n = strcspn(p, "\r\n");
+    snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p);
+  }
+  return out;
+}
+
+static void integration_http_known_fields(void) {
+  int fd = raw_connect(&gw);
+  char id[80];
+  char *got = raw_request(fd,
+                          "GET /test/echo?h=x-soul-tenant HTTP/1.1\r\nHost: x\r\n"
+                          "X-SOUL-TENANT: one\r\nx-soul-tenant: two\r\nx-REQUEST-id: first-id\r\n"
+                          "X-Request-Id: second-id\r\nX-Test: t1\r\n\r\n",
+                          3000);
+  cJSON *j = raw_json(got);
+  is_str(json_str(j, "h"), "one", "a known field in any case: the first of two, as MHD's lookup");
+  is_str(json_str(j, "tenant"), "one", "and the tenant stage reads the same");
+  is_str(json_str(j, "x_test"), "t1", "a field outside the table is still found");
+  is_str(raw_header(got, "X-Request-Id", id, sizeof id), "first-id",
+         "the first X-Request-Id is the request's id");
+  cJSON_Delete(j);
+  free(got);
+  got = raw_request(fd, "GET /test/echo?h=x-soul-tenant HTTP/1.1\r\nHost: x\r\n\r\n", 3000);
+  j = raw_json(got);
+  ok(j && cJSON_IsNull(cJSON_GetObjectItem(j, "h")),
+     "the next request on the connection, without the field: none (nothing kept from before)");
+  ok(cJSON_IsNull(cJSON_GetObjectItem(j, "tenant")), "and no tenant");
+  raw_header(got, "X-Request-Id", id, sizeof id);
+  ok(strlen(id) == 32 && strcmp(id, "first-id") != 0, "and an id of its own (%s)", id);
+  cJSON_Delete(j);
+  free(got);
+  got = raw_request(fd,
+                    "POST /test/echo?h=Content-Type HTTP/1.1\r\nHost: x\r\n"
+                    "content-type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+                    3000);
+  j = raw_json(got);
+  is_str(json_str(j, "h"), "application/json", "the body's type, as the handler reads it");
+  ok(got && strstr(got, "200 OK"), "and the body stage read it too");
+  cJSON_Delete(j);
+  free(got);
+  close(fd);
+}
+
 static const tap_test tests[] = {
     TEST(integration_http_body_limits),     TEST(integration_http_content_type),
     TEST(integration_http_strict_json),     TEST(integration_http_tenant),
     TEST(integration_http_params_query_headers), TEST(integration_http_auth_required),
+    TEST(integration_http_known_fields),
     TEST(integration_http_handler_failure), TEST(integration_http_deferred),
     TEST(integration_http_deferred_at_once),
     TEST(integration_http_stream),          TEST(integration_http_slow_client),
