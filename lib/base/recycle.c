@@ -1,6 +1,8 @@
 /*
- * recycle.c -- see recycle.h.  A block starts with a header holding its capacity; sizes are
- * rounded up to a multiple of GRAIN so that requests of nearby sizes share blocks.
+ * recycle.c -- see recycle.h.  A block starts with a header holding its capacity: the request's
+ * size rounded up to a multiple of GRAIN, its class.  A request takes the most recently kept
+ * block of its class (a kept block is never cut down for a smaller class, which would leave its
+ * own class to malloc next time).
  */
 #include <pthread.h>
 #include <stdalign.h>
@@ -32,38 +34,44 @@ typedef struct head {
 
 typedef struct kept {
   head *blk[SG_RECYCLE_KEEP];
+  size_t cap[SG_RECYCLE_KEEP]; /* each one's capacity, read without touching the block */
   int n;
+  size_t bytes;   /* their capacities together */
   int registered; /* the exit destructor knows this thread's blocks */
 } kept;
 
 static _Thread_local kept mine;
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static int exit_keyed;
 
 static void on_exit_thread(void *arg) {
   kept *k = arg;
-  for (int i = 0; i < k->n; i++) free(k->blk[i]);
+  for (int i = 0; i < k->n; i++) {
+    UNPOISON(k->blk[i], sizeof(head) + k->cap[i]);
+    free(k->blk[i]);
+  }
   k->n = 0;
+  k->bytes = 0;
 }
 
-static void make_key(void) {
-  if (pthread_key_create(&exit_key, on_exit_thread) != 0) exit_key = (pthread_key_t)-1;
-}
+static void make_key(void) { exit_keyed = pthread_key_create(&exit_key, on_exit_thread) == 0; }
+
+static size_t class_of(size_t n) { return n ? (n + GRAIN - 1) / GRAIN * GRAIN : GRAIN; }
 
 void *sg_recycle_alloc(size_t n) {
   kept *k = &mine;
+  size_t cap = n <= SG_RECYCLE_MAX_BYTES ? class_of(n) : n;
   for (int i = k->n - 1; i >= 0; i--) {
+    if (k->cap[i] != cap) continue;
     head *h = k->blk[i];
-    UNPOISON(h, sizeof *h);
-    if (h->cap >= n) {
-      k->blk[i] = k->blk[--k->n];
-      UNPOISON(h + 1, h->cap);
-      return h + 1;
-    }
-    POISON(h, sizeof *h);
+    k->n--;
+    k->blk[i] = k->blk[k->n];
+    k->cap[i] = k->cap[k->n];
+    k->bytes -= cap;
+    UNPOISON(h, sizeof *h + cap);
+    return h + 1;
   }
-  size_t cap = n <= SG_RECYCLE_MAX_BYTES ? (n + GRAIN - 1) / GRAIN * GRAIN : n;
-  if (cap < n) return NULL; /* overflow */
   head *h = malloc(sizeof *h + cap);
   if (!h) return NULL;
   h->cap = cap;
@@ -74,18 +82,23 @@ void sg_recycle_free(void *p) {
   if (!p) return;
   head *h = (head *)p - 1;
   kept *k = &mine;
-  if (h->cap > SG_RECYCLE_MAX_BYTES || k->n == SG_RECYCLE_KEEP) {
+  size_t cap = h->cap;
+  if (cap > SG_RECYCLE_MAX_BYTES || k->n == SG_RECYCLE_KEEP ||
+      k->bytes + cap > SG_RECYCLE_KEPT_BYTES) {
     free(h);
     return;
   }
   if (!k->registered) {
     pthread_once(&exit_once, make_key);
-    if (exit_key == (pthread_key_t)-1 || pthread_setspecific(exit_key, k) != 0) {
+    if (!exit_keyed || pthread_setspecific(exit_key, k) != 0) {
       free(h);
       return;
     }
     k->registered = 1;
   }
-  POISON(h, sizeof *h + h->cap);
-  k->blk[k->n++] = h;
+  POISON(h, sizeof *h + cap);
+  k->blk[k->n] = h;
+  k->cap[k->n] = cap;
+  k->n++;
+  k->bytes += cap;
 }

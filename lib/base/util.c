@@ -2,13 +2,13 @@
  * util.c -- the arena, the growable buffer and the string and time helpers of sg.h.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "base/recycle.h"
 #include "base/sg.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -22,45 +22,17 @@ struct sg_arena_block {
 
 #define SG_ALIGN (sizeof(max_align_t))
 #define SG_ARENA_BLOCK 4096
-#define SPARE_BLOCKS 4
 
-/* Blocks of the usual size released on this thread, for the next arenas: a request's arena
- * takes one block past its first, and a 4 KB malloc and free (beyond malloc's per-thread
- * cache) cost about a thousand instructions a request.  A thread's spares are freed when it
- * ends (the key's destructor). */
-static __thread sg_arena_block *tl_spare[SPARE_BLOCKS];
-static __thread int tl_nspare, tl_keyed;
-static pthread_key_t spare_key;
-static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
-static int spare_keyed;
-
-static void spare_free(void *unused) {
-  (void)unused;
-  while (tl_nspare) free(tl_spare[--tl_nspare]);
-}
-
-static void spare_init(void) { spare_keyed = pthread_key_create(&spare_key, spare_free) == 0; }
-
+/* A request's arena takes one block past its first: its blocks come from the thread's recycled
+ * ones (recycle.h), as a 4 KB malloc and free (beyond malloc's per-thread cache) cost about a
+ * thousand instructions a request. */
 static sg_arena_block *block_get(size_t size) {
-  if (size == SG_ARENA_BLOCK && tl_nspare) return tl_spare[--tl_nspare];
-  sg_arena_block *b = malloc(sizeof *b + size);
+  sg_arena_block *b = sg_recycle_alloc(sizeof *b + size);
   if (b) b->size = size;
   return b;
 }
 
-static void block_put(sg_arena_block *b) {
-  if (b->size == SG_ARENA_BLOCK && tl_nspare < SPARE_BLOCKS) {
-    if (!tl_keyed) { /* the thread's first: its end must free the spares */
-      pthread_once(&spare_once, spare_init);
-      tl_keyed = spare_keyed && pthread_setspecific(spare_key, &tl_keyed) == 0;
-    }
-    if (tl_keyed) {
-      tl_spare[tl_nspare++] = b;
-      return;
-    }
-  }
-  free(b);
-}
+static void block_put(sg_arena_block *b) { sg_recycle_free(b); }
 
 void sg_arena_init(sg_arena *a, void *first, size_t first_len, size_t limit) {
   a->head = NULL;

@@ -1,8 +1,9 @@
 /*
- * recycle.c -- unit tests of lib/base/recycle.c: a freed block comes back for a request of no
- * more than its size, and not for a bigger one; a thread keeps at most SG_RECYCLE_KEEP blocks,
- * and nothing over SG_RECYCLE_MAX_BYTES; blocks freed on another thread, and those a thread
- * keeps when it exits, are not leaked (LeakSanitizer checks at exit); a kept block is poisoned.
+ * recycle.c -- unit tests of lib/base/recycle.c: a freed block comes back for a request of its
+ * size class, and not for one of another class, bigger or smaller; a thread keeps at most
+ * SG_RECYCLE_KEEP blocks and SG_RECYCLE_KEPT_BYTES, and nothing over SG_RECYCLE_MAX_BYTES;
+ * blocks freed on another thread, and those a thread keeps when it exits, are not leaked
+ * (LeakSanitizer checks at exit); a kept block is poisoned.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -29,8 +30,11 @@ static void unit_recycle_reuse(void) {
   ok(b == a, "a smaller request gets the kept block back");
   memset(b, 'y', 1700);
   sg_recycle_free(b);
+  char *small = sg_recycle_alloc(100);
+  ok(small != a, "a request of a smaller class does not take it");
+  sg_recycle_free(small);
   char *c = sg_recycle_alloc(5000);
-  ok(c != a, "a bigger one does not");
+  ok(c != a, "nor one of a bigger class");
   memset(c, 'z', 5000);
   char *d = sg_recycle_alloc(1800);
   ok(d == a, "and the kept block still waits for its size");
@@ -47,6 +51,11 @@ static void unit_recycle_reuse(void) {
   sg_recycle_free(again);
   ok(1, "is given back to malloc (LeakSanitizer would see a kept one only at exit)");
 
+}
+
+/* On a thread of its own, so that nothing is kept before: the count bound. */
+static void *count_main(void *unused) {
+  (void)unused;
   void *many[3 * SG_RECYCLE_KEEP];
   for (int i = 0; i < 3 * SG_RECYCLE_KEEP; i++) many[i] = sg_recycle_alloc(100 + (size_t)i);
   for (int i = 0; i < 3 * SG_RECYCLE_KEEP; i++) sg_recycle_free(many[i]);
@@ -60,6 +69,13 @@ static void unit_recycle_reuse(void) {
   is_int(reused, SG_RECYCLE_KEEP, "%d blocks freed at once: %d kept, the rest freed",
          3 * SG_RECYCLE_KEEP, SG_RECYCLE_KEEP);
   for (int i = 0; i < 3 * SG_RECYCLE_KEEP; i++) sg_recycle_free(kept[i]);
+  return NULL;
+}
+
+static void unit_recycle_count_bound(void) {
+  pthread_t t;
+  pthread_create(&t, NULL, count_main, NULL);
+  pthread_join(t, NULL);
 }
 
 static void *take_main(void *p) {
@@ -74,7 +90,7 @@ static void *take_main(void *p) {
 static void *give_main(void *p) {
   void **blocks = p;
   for (int i = 0; i < 2 * SG_RECYCLE_KEEP; i++) sg_recycle_free(blocks[i]);
-  char *mine = sg_recycle_alloc(1000);
+  char *mine = sg_recycle_alloc(1400);
   ok(mine == blocks[SG_RECYCLE_KEEP - 1], "a thread takes back what it kept, whoever took it");
   sg_recycle_free(mine);
   return NULL; /* exits with blocks kept: its destructor frees them */
@@ -90,9 +106,35 @@ static void unit_recycle_threads(void) {
   ok(1, "taken on one thread, freed on another which then exits (LeakSanitizer checks)");
 }
 
+static void *bytes_main(void *unused) {
+  (void)unused;
+  /* 8 KB blocks: the byte bound, not the count, limits what is kept */
+  enum { N = SG_RECYCLE_KEPT_BYTES / 8192 + 8 };
+  void *b[N], *again[N];
+  for (int i = 0; i < N; i++) b[i] = sg_recycle_alloc(8192);
+  for (int i = 0; i < N; i++) sg_recycle_free(b[i]);
+  int reused = 0;
+  for (int i = 0; i < N; i++) {
+    again[i] = sg_recycle_alloc(8192);
+    for (int k = 0; k < N; k++) reused += again[i] == b[k];
+  }
+  is_int(reused, (int)(SG_RECYCLE_KEPT_BYTES / 8192), "%d blocks of 8 KB kept: %u bytes, no more",
+         reused, SG_RECYCLE_KEPT_BYTES);
+  for (int i = 0; i < N; i++) sg_recycle_free(again[i]);
+  return NULL;
+}
+
+static void unit_recycle_bytes_bound(void) {
+  pthread_t t;
+  pthread_create(&t, NULL, bytes_main, NULL);
+  pthread_join(t, NULL);
+}
+
 static const tap_test tests[] = {
     TEST(unit_recycle_reuse),
+    TEST(unit_recycle_count_bound),
     TEST(unit_recycle_threads),
+    TEST(unit_recycle_bytes_bound),
 };
 
 int main(void) {
