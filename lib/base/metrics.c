@@ -47,7 +47,7 @@ typedef struct route_total {
 
 typedef struct route_stats {
   char *name;
-  route_counts *_Atomic shard[SG_SHARDS];
+  void *_Atomic shard[SG_SHARDS]; /* route_counts, each thread's in its shard */
 } route_stats;
 
 /* One shard's counts of a series: a counter's value, or a histogram's count, sum and buckets. */
@@ -60,7 +60,7 @@ typedef struct series {
   uint64_t hash;
   char **values;
   atomic_int_fast64_t gauge; /* a gauge's value */
-  series_counts *_Atomic shard[SG_SHARDS];
+  void *_Atomic shard[SG_SHARDS]; /* series_counts, each thread's in its shard */
 } series;
 
 struct sg_family {
@@ -222,7 +222,7 @@ void sg_metrics_request(sg_metrics *m, int route, unsigned method, int status, u
   if (route < 0 || route >= atomic_load_explicit(&m->nroutes, memory_order_acquire))
     route = SG_METRICS_UNMATCHED;
   route_stats *rs0 = atomic_load_explicit(&m->routes[route], memory_order_acquire);
-  route_counts *rs = shard_of((void *_Atomic *)rs0->shard, sizeof *rs);
+  route_counts *rs = shard_of(rs0->shard, sizeof *rs);
   if (!rs) return;
   atomic_fetch_add_explicit(&rs->by[sg_method_index(method)][code_index(status)], 1,
                             memory_order_relaxed);
@@ -357,7 +357,7 @@ out:
 /* The calling thread's copy of a series' counts, or NULL. */
 static series_counts *counts_of(const sg_family *f, series *s) {
   size_t n = sizeof(series_counts) + (f->bounds ? (f->nbounds + 1) * sizeof(counter) : 0);
-  return s ? shard_of((void *_Atomic *)s->shard, n) : NULL;
+  return s ? shard_of(s->shard, n) : NULL;
 }
 
 /* A series' counts added up over the shards: value, sum and (when buckets) buckets. */

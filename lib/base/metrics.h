@@ -1,7 +1,8 @@
 /*
  * metrics.h -- counters, gauges and histograms, rendered as Prometheus text or JSON.
  *
- * Everything is updated with relaxed atomics and no lock on the request path.  Label values are
+ * Everything is updated with relaxed atomics and no lock on the request path, each thread in its
+ * own shard's copy (shard.h), which readers add up; a gauge is one value.  Label values are
  * fixed in advance or bounded: a family refuses new series beyond its limit and counts them under
  * the label value "other", so no client can grow the exposition.
  */

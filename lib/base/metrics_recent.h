@@ -4,8 +4,9 @@
  * error answers.  Bounded memory, nothing stored.
  *
  * Kept by the metrics module (sg_metrics_recent() hands out its instance).  Recording takes no
- * lock except once per route and step (when a step's slot is recycled) and, for an error
- * answer, the errors ring's mutex.  A reader may see a step that is being recycled as empty.
+ * lock except once per route, shard (shard.h) and step (when a step's slot is recycled) and,
+ * for an error answer, the errors ring's mutex.  A reader may see a step that is being
+ * recycled as empty.
  */
 #ifndef SG_METRICS_RECENT_H
 #define SG_METRICS_RECENT_H
