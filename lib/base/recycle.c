@@ -6,6 +6,7 @@
  */
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "base/recycle.h"
@@ -72,6 +73,7 @@ void *sg_recycle_alloc(size_t n) {
     UNPOISON(h, sizeof *h + cap);
     return h + 1;
   }
+  if (cap > SIZE_MAX - sizeof(head)) return NULL; /* no such block */
   head *h = malloc(sizeof *h + cap);
   if (!h) return NULL;
   h->cap = cap;
