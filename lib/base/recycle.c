@@ -54,6 +54,7 @@ static void on_exit_thread(void *arg) {
   }
   k->n = 0;
   k->bytes = 0;
+  k->registered = 0; /* a block freed by a later destructor registers again, and is freed too */
 }
 
 static void make_key(void) { exit_keyed = pthread_key_create(&exit_key, on_exit_thread) == 0; }
