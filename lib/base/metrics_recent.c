@@ -183,11 +183,12 @@ size_t sg_recent_series(sg_recent *r, int route, int64_t now_ms, int window_s, i
   int per = step_s / SG_RECENT_STEP_S;
   int64_t last = now_ms / 1000 / SG_RECENT_STEP_S; /* the current step */
   int64_t first = last - (int64_t)n * per + 1;
+  int lo = route >= 0 ? route : 0, hi = route >= 0 ? route + 1 : r->nroutes; /* routes summed */
   for (size_t i = 0; i < n; i++) {
     uint64_t hist[NBOUNDS + 1] = {0}, count = 0, errors = 0;
     int64_t from = first + (int64_t)i * per;
     for (int k = 0; k < per; k++) {
-      for (int q = route >= 0 ? route : 0; q < (route >= 0 ? route + 1 : r->nroutes); q++)
+      for (int q = lo; q < hi; q++)
         for (int sh = 0; sh < SG_SHARDS; sh++) {
           ring *g = ring_of(r, q, sh, 0);
           if (g) add_step(g, from + k, &count, &errors, hist);

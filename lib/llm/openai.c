@@ -27,9 +27,9 @@
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/json_scan.h"
-#include "llm/openai.h"
 #include "base/recycle.h"
 #include "base/redact.h"
+#include "llm/openai.h"
 
 #define LINE_MAX_BYTES (4u << 20)   /* one SSE line */
 #define TEXT_MAX_BYTES (16u << 20)  /* a streamed answer kept for word counts */
