@@ -350,7 +350,10 @@ soulgw *soulgw_new(const soulgw_config *cfg) {
   gw->storage_pool = sg_metrics_gauge(gw->metrics, "soulgw_storage_pool_connections",
                                       "Database connections of the store (the writer and the "
                                       "readers), by state: idle or busy.", "state", 2);
-  if (!gw->storage_errors || !gw->storage_pool) goto fail;
+  gw->http_connections = sg_metrics_gauge(gw->metrics, "soulgw_http_connections",
+                                          "Open client connections, by the event loop (server "
+                                          "thread) serving them.", "loop", 1024);
+  if (!gw->storage_errors || !gw->storage_pool || !gw->http_connections) goto fail;
   for (size_t i = 0; i < 4; i++)
     sg_family_add(gw->storage_errors,
                   (const char *[]){(const char *[]){"connect", "timeout", "conflict", "other"}[i]},
@@ -580,7 +583,8 @@ int soulgw_start(soulgw *gw, unsigned mode) {
                     (int)c->server.header_timeout_s,
                     c->server.min_body_rate_bytes_s,
                     (int)c->server.max_connections_per_ip,
-                    NULL};
+                    NULL,
+                    gw->http_connections};
   sg_http_companion lanes = {lane_attach, lane_event, lane_turn, lane_detach, gw};
   if (!o.external) o.companion = &lanes;
   rc = sg_http_start(&gw->inflight, gw->log, &o, &gw->http, err, sizeof err);

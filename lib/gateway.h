@@ -56,6 +56,7 @@ struct soulgw {
   sg_family *registry_notifications; /* registry changes LISTEN/NOTIFY delivered */
   sg_family *storage_errors;     /* {kind} */
   sg_family *storage_pool;       /* {state}, gauge */
+  sg_family *http_connections;   /* {loop}, gauge */
   sg_replay *replay;
   sg_redis *redis;       /* [cluster] redis_url: from start to free (NULL: no Redis) */
   sg_limiter *limiter;   /* rate limits: memory or Redis, from start to free */

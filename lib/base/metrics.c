@@ -393,6 +393,11 @@ void sg_family_set(sg_family *f, const char *const *values, int64_t v) {
   if (s) atomic_store_explicit(&s->gauge, v, memory_order_relaxed);
 }
 
+void sg_family_move(sg_family *f, const char *const *values, int64_t delta) {
+  series *s = f ? find_series(f, values, 1) : NULL;
+  if (s) atomic_fetch_add_explicit(&s->gauge, delta, memory_order_relaxed);
+}
+
 void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns) {
   series_counts *c = f && f->bounds ? counts_of(f, find_series(f, values, 1)) : NULL;
   if (!c) return;

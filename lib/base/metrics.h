@@ -41,6 +41,9 @@ sg_family *sg_metrics_gauge(sg_metrics *m, const char *name, const char *help,
                             const char *labels, size_t max_series);
 /* Sets the series named by values of a gauge to v. */
 void sg_family_set(sg_family *f, const char *const *values, int64_t v);
+/* Moves the series named by values of a gauge by delta (+1 when a thing opens, -1 when it
+ * closes), from any thread. */
+void sg_family_move(sg_family *f, const char *const *values, int64_t delta);
 /* Observes a duration in a histogram family. */
 void sg_family_observe(sg_family *f, const char *const *values, uint64_t ns);
 /* The current value of a counter series (0 when absent); for tests and JSON. */

@@ -11,6 +11,7 @@
 #include <sys/select.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "pipeline/inflight.h"
 
 typedef struct sg_http sg_http;
@@ -39,6 +40,7 @@ typedef struct sg_http_opts {
   long long min_body_rate;   /* bytes/s a body must keep up after header_timeout_s; 0 none */
   int max_connections_per_ip; /* 0 none */
   const sg_http_companion *companion; /* NULL: none; not with external */
+  sg_family *connections; /* a gauge labelled "loop": open connections by loop; NULL none */
 } sg_http_opts;
 
 /* Binds and starts serving requests created from f (which must outlive the server); the

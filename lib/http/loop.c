@@ -2,10 +2,9 @@
  * loop.c -- one event loop per thread (see loop.h).
  *
  * Each loop waits in epoll_wait() on one set holding the listening socket (every idle loop
- * wakes for a new connection and they race to accept it, one each per wake-up, as the workers
- * of libmicrohttpd's thread pool did: with EPOLLEXCLUSIVE the first loop in the socket's wait
- * queue took every connection made while it was idle, so a client that connected at leisure
- * had all its connections on one thread), its server's descriptor (libmicrohttpd's own epoll set,
+ * wakes for a new connection and they race to accept it, one per wake-up: with EPOLLEXCLUSIVE
+ * the first loop in the socket's wait queue took every connection made while it was idle), its
+ * server's descriptor (libmicrohttpd's own epoll set,
  * readable when a connection has something), its wake-up eventfd and its companion's
  * descriptors (the upstream connections of the calls its requests made).  A turn runs the
  * server when it has work (which reads requests and runs their handlers), then the companion
@@ -20,6 +19,14 @@
  * The server may hold connections waiting for an answer without suspending them (mhd.c): they
  * keep its timeout at 0, so after a turn that found nothing new the loop waits HOLD_WAIT_MS for
  * their answers (an event, or a poke) instead of spinning.
+ *
+ * Balance: the loop that accepts a connection serves it only when no other loop serves fewer;
+ * otherwise it hands it to the one that serves fewest (its inbox, then a wake-up), which adds it
+ * to its server at its next turn.  Racing alone did not spread a burst: when the clients'
+ * threads held the other cores, the first loop to wake accepted one connection after another
+ * before the others ran, and all 64 connections of a wrk run ended up on one loop in two runs
+ * out of six, halving throughput.  A loop with INBOX_MAX connections not yet taken is busy in a
+ * handler and is passed over.
  *
  * Limits: a connection is counted from its accept() to its close.  accept() reserves a ticket
  * (the count of its address, when there is a per-address limit); the server's start notice,
@@ -51,6 +58,7 @@
 #define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
 #define HOLD_WAIT_MS 1    /* the wait of a turn after one that found nothing, connections held */
 #define IP_BUCKETS 1024
+#define INBOX_MAX 8       /* connections handed to a loop and not yet taken by it */
 
 /* A ticket: the connections of one address (per-address limit), or the one ticket every
  * connection shares when there is no such limit. */
@@ -61,8 +69,17 @@ struct sg_loop_ticket {
   unsigned char key[17]; /* family, then the address (IPv4 in the first 4 bytes) */
 };
 
+/* A connection accepted by one loop for another. */
+typedef struct sg_handed {
+  int fd;
+  socklen_t len;
+  struct sockaddr_storage addr;
+  sg_loop_ticket *t;
+} sg_handed;
+
 struct sg_loop {
   sg_loops *ls;
+  char label[12]; /* its index, the label of its connections gauge */
   void *srv;
   void *comp;
   int ep, srv_fd, wake;
@@ -74,6 +91,10 @@ struct sg_loop {
   atomic_int sleeping;
   pthread_t thread;
   int started;
+  atomic_uint conns; /* the connections it serves or was handed */
+  pthread_mutex_t inbox_lock;
+  atomic_uint inbox_n;
+  sg_handed inbox[INBOX_MAX];
 };
 
 struct sg_loops {
@@ -84,6 +105,7 @@ struct sg_loops {
   sg_http_companion comp;
   int has_comp;
   sg_log *log;
+  sg_family *gauge; /* soulgw_http_connections{loop}, or NULL */
   atomic_int stop;
   atomic_int quiesced; /* accept no more */
   atomic_uint conns;
@@ -143,9 +165,16 @@ static sg_loop_ticket *ticket_take(sg_loops *ls, const struct sockaddr_storage *
   return t;
 }
 
-void sg_loop_release(sg_loop_ticket *t) {
+/* The connections l serves move by delta. */
+static void loop_count(sg_loop *l, int delta) {
+  atomic_fetch_add_explicit(&l->conns, (unsigned)delta, memory_order_relaxed);
+  sg_family_move(l->ls->gauge, (const char *[]){l->label}, delta);
+}
+
+void sg_loop_release(sg_loop *l, sg_loop_ticket *t) {
   if (!t) return;
   sg_loops *ls = t->ls;
+  if (l) loop_count(l, -1);
   atomic_fetch_sub(&ls->conns, 1);
   if (t == &ls->shared) return;
   pthread_mutex_lock(&ls->ip_lock);
@@ -192,6 +221,62 @@ static void listen_set(sg_loop *l, int on) {
     l->listening = on;
 }
 
+/* Adds a connection counted on l to l's server, on l's thread. */
+static void serve(sg_loop *l, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                  sg_loop_ticket *t) {
+  tl_reserved = t;
+  l->ls->srv.add(l->srv, fd, (const struct sockaddr *)ss, sl);
+  if (tl_reserved) { /* the server did not start it */
+    tl_reserved = NULL;
+    sg_loop_release(l, t);
+  }
+  l->run = 1;
+}
+
+/* The loop that is to serve a connection accepted by self: the one serving fewest, self
+ * on a tie, passing over loops that have not taken what they were handed. */
+static sg_loop *pick(sg_loop *self) {
+  sg_loops *ls = self->ls;
+  sg_loop *best = self;
+  unsigned least = atomic_load_explicit(&self->conns, memory_order_relaxed);
+  for (unsigned i = 0; i < ls->n && least > 0; i++) {
+    sg_loop *o = &ls->loops[i];
+    unsigned c = atomic_load_explicit(&o->conns, memory_order_relaxed);
+    if (c < least && atomic_load_explicit(&o->inbox_n, memory_order_relaxed) < INBOX_MAX) {
+      best = o;
+      least = c;
+    }
+  }
+  return best;
+}
+
+/* Hands a connection counted on to to it: 0, or -1 when its inbox is full. */
+static int hand(sg_loop *to, int fd, const struct sockaddr_storage *ss, socklen_t sl,
+                sg_loop_ticket *t) {
+  pthread_mutex_lock(&to->inbox_lock);
+  unsigned n = atomic_load_explicit(&to->inbox_n, memory_order_relaxed);
+  if (n < INBOX_MAX) {
+    to->inbox[n] = (sg_handed){fd, sl, *ss, t};
+    atomic_store_explicit(&to->inbox_n, n + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&to->inbox_lock);
+  if (n == INBOX_MAX) return -1;
+  sg_loop_resumed(to);
+  return 0;
+}
+
+/* Serves what other loops handed to l. */
+static void take_handed(sg_loop *l) {
+  if (!atomic_load_explicit(&l->inbox_n, memory_order_acquire)) return;
+  sg_handed in[INBOX_MAX];
+  pthread_mutex_lock(&l->inbox_lock);
+  unsigned n = atomic_load_explicit(&l->inbox_n, memory_order_relaxed);
+  memcpy(in, l->inbox, n * sizeof *in);
+  atomic_store_explicit(&l->inbox_n, 0, memory_order_relaxed);
+  pthread_mutex_unlock(&l->inbox_lock);
+  for (unsigned i = 0; i < n; i++) serve(l, in[i].fd, &in[i].addr, in[i].len, in[i].t);
+}
+
 static void accept_some(sg_loop *l) {
   sg_loops *ls = l->ls;
   for (int i = 0; i < ACCEPTS_MAX; i++) {
@@ -217,13 +302,14 @@ static void accept_some(sg_loop *l) {
       continue;
     }
     atomic_fetch_add(&ls->conns, 1);
-    tl_reserved = t;
-    ls->srv.add(l->srv, fd, (struct sockaddr *)&ss, sl);
-    if (tl_reserved) { /* the server did not start it */
-      tl_reserved = NULL;
-      sg_loop_release(t);
+    sg_loop *to = pick(l);
+    loop_count(to, 1);
+    if (to != l && hand(to, fd, &ss, sl, t) == 0) continue;
+    if (to != l) { /* its inbox filled meanwhile */
+      loop_count(to, -1);
+      loop_count(l, 1);
     }
-    l->run = 1;
+    serve(l, fd, &ss, sl, t);
   }
 }
 
@@ -256,6 +342,7 @@ static void *loop_main(void *arg) {
     int n = epoll_wait(l->ep, evs, EVENTS_MAX, l->run ? 0 : (int)ms);
     atomic_store(&l->sleeping, 0);
     int pend = atomic_exchange(&l->pending, 0);
+    take_handed(l);
     /* nothing new: no event, and no connection resumed or poked (whose answer the next run
      * writes, which must not wait) */
     idle = n == 0 && !was_run && !pend;
@@ -317,11 +404,18 @@ sg_loops *sg_loops_start(int listen_fd, unsigned n, const sg_loop_limits *lim,
     ls->has_comp = 1;
   }
   ls->log = log;
+  ls->gauge = lim->gauge;
   ls->max_conns = lim->max_connections;
   ls->per_ip = lim->max_connections_per_ip;
   ls->shared.ls = ls;
   pthread_mutex_init(&ls->ip_lock, NULL);
-  for (unsigned i = 0; i < n; i++) ls->loops[i].ep = ls->loops[i].wake = -1;
+  for (unsigned i = 0; i < n; i++) {
+    sg_loop *l = &ls->loops[i];
+    l->ep = l->wake = -1;
+    pthread_mutex_init(&l->inbox_lock, NULL);
+    snprintf(l->label, sizeof l->label, "%u", i);
+    sg_family_set(ls->gauge, (const char *[]){l->label}, 0); /* shown before it has any */
+  }
   unsigned per_loop = ls->max_conns; /* each server may hold them all: the count is kept here */
   for (unsigned i = 0; i < n; i++) {
     sg_loop *l = &ls->loops[i];
@@ -372,7 +466,15 @@ void sg_loops_stop(sg_loops *ls) {
     if (ls->loops[i].started) wake(&ls->loops[i]);
   for (unsigned i = 0; i < ls->n; i++)
     if (ls->loops[i].started) pthread_join(ls->loops[i].thread, NULL);
-  for (unsigned i = 0; i < ls->n; i++) loop_close(&ls->loops[i]);
+  for (unsigned i = 0; i < ls->n; i++) {
+    sg_loop *l = &ls->loops[i];
+    for (unsigned k = 0; k < l->inbox_n; k++) { /* handed to it after its last turn */
+      close(l->inbox[k].fd);
+      sg_loop_release(l, l->inbox[k].t);
+    }
+    loop_close(l);
+    pthread_mutex_destroy(&l->inbox_lock);
+  }
   for (unsigned b = 0; b < IP_BUCKETS; b++)
     while (ls->ips[b]) { /* tickets of connections the servers closed without a notice */
       sg_loop_ticket *t = ls->ips[b];

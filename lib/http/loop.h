@@ -6,7 +6,8 @@
  * threads unless a handler hands work to another thread, which then wakes the loop.
  *
  * The loops share the listening socket (the idle ones race to accept a new connection) and
- * accept themselves, so the limits over all of them are kept here: the connection limit (past
+ * accept themselves; the one that accepts hands the connection to the loop serving fewest, so
+ * a burst of connections is spread evenly.  The limits over all of them are kept here: the connection limit (past
  * it, connections wait to be accepted) and the per-address limit (past it, a connection is
  * closed at once, as libmicrohttpd does).
  */
@@ -16,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/http.h"
 
 typedef struct sg_loops sg_loops;
@@ -37,6 +39,7 @@ typedef struct sg_loop_server {
 typedef struct sg_loop_limits {
   unsigned max_connections;        /* over all loops */
   unsigned max_connections_per_ip; /* 0: none */
+  sg_family *gauge; /* a gauge labelled "loop": the connections each serves; NULL: none */
 } sg_loop_limits;
 
 /* Starts n loops accepting on listen_fd (not closed by the loops).  NULL with err filled. */
@@ -61,7 +64,8 @@ void sg_loop_resumed(sg_loop *l);
  * (on the loop's thread, within add) and gives it back when the connection closes. */
 typedef struct sg_loop_ticket sg_loop_ticket;
 sg_loop_ticket *sg_loop_claim(void); /* NULL: the connection was not counted (none pending) */
-void sg_loop_release(sg_loop_ticket *t); /* NULL does nothing; any thread */
+/* The connection served by l closed (t NULL does nothing); any thread. */
+void sg_loop_release(sg_loop *l, sg_loop_ticket *t);
 
 /* The loops stop accepting (each takes the listening socket out of its set at its next turn);
  * the connections they hold are served on. */

@@ -415,7 +415,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
       if (k->next) k->next->prev = k->prev;
       pthread_mutex_unlock(&h->conns_lock);
     }
-    sg_loop_release(k->ticket);
+    sg_loop_release(k->loop, k->ticket);
     free(k);
     *socket_context = NULL;
   }
@@ -840,8 +840,9 @@ int sg_http_start(sg_inflight *f, sg_log *log, const sg_http_opts *o, sg_http **
   } else {
     int one = 1; /* the loops accept without blocking */
     ioctl(fd, FIONBIO, &one);
-    sg_loop_limits lim = {h->limit, (unsigned)(o->max_connections_per_ip > 0
-                                                   ? o->max_connections_per_ip : 0)};
+    sg_loop_limits lim = {h->limit,
+                          (unsigned)(o->max_connections_per_ip > 0 ? o->max_connections_per_ip : 0),
+                          o->connections};
     sg_loop_server srv = {srv_open, srv_fd, srv_add, srv_run, srv_timeout, srv_close, h};
     h->loops = sg_loops_start(fd, threads, &lim, &srv, o->companion, log, err, errlen);
   }

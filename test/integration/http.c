@@ -3,7 +3,8 @@
  * (libsoulgw plus test routes): body limits, content types, strict JSON, tenant resolution,
  * path parameters, deferred answers from other threads, streaming, handler failures, slow
  * clients, the external-select mode, and draining; header fields read in any case, the first
- * of two, request after request on one connection.
+ * of two, request after request on one connection; connections spread evenly over the server's
+ * event loops, one after another or in a burst, as soulgw_http_connections{loop} shows.
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -474,6 +475,79 @@ static void integration_http_known_fields(void) {
   close(fd);
 }
 
+#define LOOPS 3
+
+/* soulgw_http_connections{loop} of every loop into counts (the /metrics connection among
+ * them); their sum, or -1 when a loop is missing. */
+static int loop_counts(int counts[LOOPS]) {
+  http_resp r;
+  http_get(&gw, "/metrics", &r);
+  int sum = 0;
+  for (int k = 0; k < LOOPS; k++) {
+    char key[64];
+    snprintf(key, sizeof key, "\nsoulgw_http_connections{loop=\"%d\"} ", k);
+    const char *p = r.body ? strstr(r.body, key) : NULL;
+    counts[k] = p ? atoi(p + strlen(key)) : -1;
+    if (!p) sum = -1;
+    else if (sum >= 0) sum += counts[k];
+  }
+  resp_free(&r);
+  return sum;
+}
+
+/* 1 when every loop serves between lo and hi connections. */
+static int counts_within(const int counts[LOOPS], int lo, int hi) {
+  for (int k = 0; k < LOOPS; k++)
+    if (counts[k] < lo || counts[k] > hi) return 0;
+  return 1;
+}
+
+static void integration_http_loops_balanced(void) {
+  static const char *const toml = "[server]\nport = 0\nthreads = 3\n";
+  if (gw_start(&gw, harness_testhost_bin(), toml, NULL, NULL) != 0) {
+    ok(0, "the test host starts with three loops");
+    return;
+  }
+  int counts[LOOPS];
+  is_int(loop_counts(counts), 1, "each loop has its series from the start (only /metrics open)");
+  /* one after another: each goes to the loop serving fewest, so they are even at every step */
+  enum { SEQ = 30, BURST = 60 };
+  int fds[BURST], served = 0;
+  for (int i = 0; i < SEQ; i++) {
+    fds[i] = raw_connect(&gw);
+    char *got = fds[i] >= 0 ? raw_request(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 5000)
+                            : NULL;
+    served += got && strstr(got, "200 OK");
+    free(got);
+  }
+  is_int(served, SEQ, "%d kept-alive connections made one after another are served", SEQ);
+  is_int(loop_counts(counts), SEQ + 1, "the gauge counts them all");
+  ok(counts_within(counts, SEQ / LOOPS, SEQ / LOOPS + 1),
+     "each loop serves a third of them: %d %d %d", counts[0], counts[1], counts[2]);
+  for (int i = 0; i < SEQ; i++) close(fds[i]);
+  int sum = 0;
+  for (long long t0 = now_ms(); now_ms() - t0 < 5000; usleep(20000))
+    if ((sum = loop_counts(counts)) == 1) break;
+  is_int(sum, 1, "closed connections leave the gauge");
+  /* a burst: all connected before any request, then a request on each */
+  for (int i = 0; i < BURST; i++) fds[i] = raw_connect(&gw);
+  served = 0;
+  for (int i = 0; i < BURST; i++) {
+    char *got = fds[i] >= 0 ? raw_request(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 5000)
+                            : NULL;
+    served += got && strstr(got, "200 OK");
+    free(got);
+  }
+  is_int(served, BURST, "%d connections made at once are served", BURST);
+  is_int(loop_counts(counts), BURST + 1, "the gauge counts them all");
+  /* handed connections a busy loop has not taken yet stay with the one that accepted them, so
+   * a burst may come out a little uneven, never all on one loop */
+  ok(counts_within(counts, BURST / LOOPS / 2, BURST),
+     "each loop serves its share of the burst: %d %d %d", counts[0], counts[1], counts[2]);
+  for (int i = 0; i < BURST; i++) close(fds[i]);
+  is_int(gw_stop(&gw), 0, "stops");
+}
+
 static const tap_test tests[] = {
     TEST(integration_http_body_limits),     TEST(integration_http_content_type),
     TEST(integration_http_strict_json),     TEST(integration_http_tenant),
@@ -496,5 +570,6 @@ int main(void) {
   }
   RUN(integration_http_drain_timeout);
   RUN(integration_http_external_mode);
+  RUN(integration_http_loops_balanced);
   return tap_done();
 }

@@ -339,6 +339,7 @@ typedef struct counter_arg {
   sg_family *fam, *hist;
   int route;
   pthread_barrier_t *go;
+  sg_family *gauge; /* moved up by the counters, down by the others */
 } counter_arg;
 
 static void *count_main(void *p) {
@@ -350,6 +351,7 @@ static void *count_main(void *p) {
     sg_metrics_request(a->m, a->route, SG_M_POST, i % 10 ? 200 : 503, 150000);
     sg_family_add(a->fam, v, 2);
     sg_family_observe(a->hist, v, 5000000);
+    sg_family_move(a->gauge, v, 1);
   }
   return NULL;
 }
@@ -357,7 +359,11 @@ static void *count_main(void *p) {
 static void *uncount_main(void *p) {
   counter_arg *a = p;
   pthread_barrier_wait(a->go);
-  for (int i = 0; i < COUNTS; i++) sg_metrics_inflight(a->m, -1);
+  const char *v[] = {"echo"};
+  for (int i = 0; i < COUNTS; i++) {
+    sg_metrics_inflight(a->m, -1);
+    sg_family_move(a->gauge, v, i % 2 ? -2 : 0);
+  }
   return NULL;
 }
 
@@ -366,7 +372,8 @@ static void unit_metrics_threads_add_up(void) {
   static const double buckets[] = {0.01, 0.1, 0};
   counter_arg a = {m, sg_metrics_family(m, "soulgw_t_total", "T.", "tool", 4, NULL),
                    sg_metrics_family(m, "soulgw_t_seconds", "T.", "tool", 4, buckets),
-                   sg_metrics_route(m, "tools_execute"), NULL};
+                   sg_metrics_route(m, "tools_execute"), NULL,
+                   sg_metrics_gauge(m, "soulgw_t_open", "T.", "tool", 4)};
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, 2 * COUNTERS);
   a.go = &go;
@@ -381,6 +388,7 @@ static void unit_metrics_threads_add_up(void) {
   is_int(sg_family_get(a.hist, v), COUNTERS * COUNTS, "a histogram observed on %d threads",
          COUNTERS);
   is_int(sg_metrics_inflight_value(m), 0, "counted in on some threads, out on others: 0");
+  is_int(sg_family_get(a.gauge, v), 0, "a gauge moved up on some threads, down on others: 0");
   char *t_ = render_text(m);
   char line[160];
   snprintf(line, sizeof line, RT "method=\"POST\",code=\"200\"} %d", COUNTERS * COUNTS * 9 / 10);
@@ -395,6 +403,7 @@ static void unit_metrics_threads_add_up(void) {
            COUNTERS * COUNTS);
   has_line_ok(t_, line, "a family's buckets of every thread");
   has_line_ok(t_, "soulgw_http_requests_in_flight 0", "the in-flight gauge");
+  has_line_ok(t_, "soulgw_t_open{tool=\"echo\"} 0", "a moved gauge");
   free(t_);
   char *j = render_json(m);
   snprintf(line, sizeof line, "\"total_requests\":%d,\"total_errors\":%d,\"in_flight\":0",
