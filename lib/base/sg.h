@@ -123,6 +123,11 @@ int sg_is_blank(const char *s);
 
 uint64_t sg_now_ns(void);   /* monotonic */
 int64_t sg_wall_ms(void);   /* Unix epoch milliseconds */
+/* The same clocks as the kernel last ticked them (a few ms behind, at most one tick): a third
+ * of the cost, for deadlines, idle ages and timestamps kept in ms.  Not for durations measured
+ * from sg_now_ns(), which the coarse clock may trail. */
+uint64_t sg_coarse_ns(void);
+int64_t sg_wall_coarse_ms(void);
 /* RFC 3339 UTC with milliseconds, "2025-01-01T00:00:00.000Z"; out needs 25 bytes. */
 void sg_format_time_ms(int64_t ms, char out[32]);
 

@@ -445,6 +445,20 @@ int64_t sg_wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A precise read costs about 66 ns here (a TSC read in a VM), a coarse one 18 ns; a model call
+ * read the clock 14 times. */
+uint64_t sg_coarse_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t sg_wall_coarse_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void sg_format_time_ms(int64_t ms, char out[32]) {
   int64_t rem = ms % 1000;
   if (rem < 0) rem += 1000; /* floor division for times before 1970 */

@@ -278,7 +278,7 @@ static origin *origin_of(sg_h1 *h, const sg_h1_target *t) {
 
 /* A kept-alive connection to o young enough to reuse, or NULL. */
 static sg_h1_conn *take_idle(sg_h1 *h, origin *o) {
-  uint64_t now = sg_now_ns();
+  uint64_t now = sg_coarse_ns();
   while (o->idle) {
     sg_h1_conn *c = o->idle;
     o->idle = c->next_idle;
@@ -335,7 +335,7 @@ static void finish(sg_h1 *h, sg_h1_conn *c, int keep, sg_up_err err, const char 
     if (c->want_out) watch(h, c, 0, EPOLL_CTL_MOD);
     c->state = C_IDLE;
     c->reused = 1;
-    c->idle_since = sg_now_ns();
+    c->idle_since = sg_coarse_ns(); /* read by take_idle with the same clock */
     c->rlen = c->rpos = 0;
     /* an idle connection holds no buffer: a thousand of them would otherwise hold 16 MB */
     rbuf_drop(h, c);

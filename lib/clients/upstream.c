@@ -314,7 +314,7 @@ static job *job_new(const sg_up_req *r, size_t hl, const sg_h1_target *t, const 
   j->timeout_ms = r->timeout_ms > 0 ? r->timeout_ms : 0;
   j->idle_timeout_ms = r->idle_timeout_ms > 0 ? r->idle_timeout_ms : 0;
   j->max_response = r->max_response ? r->max_response : DEFAULT_MAX_RESPONSE;
-  j->start_at = sg_now_ns() + (r->delay_ms > 0 ? (uint64_t)r->delay_ms * 1000000u : 0);
+  j->start_at = r->delay_ms > 0 ? sg_now_ns() + (uint64_t)r->delay_ms * 1000000u : 0; /* 0: now */
   sg_buf_init(&j->resp, 0);
   if (hl) {
     /* the target points into the job's own copy of the URL */

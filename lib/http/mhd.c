@@ -361,7 +361,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
 /* ------------------------------------------------------------------------------------------ */
 /* Deadlines (the watchdog is below) */
 
-static long long mono_ms(void) { return (long long)(sg_now_ns() / 1000000u); }
+static long long mono_ms(void) { return (long long)(sg_coarse_ns() / 1000000u); }
 
 /* The connection's watchdog entry, or NULL. */
 static sg_conn *conn_of(sg_http *h, struct MHD_Connection *c) {
@@ -513,7 +513,8 @@ static enum MHD_Result on_body(sg_http *h, struct MHD_Connection *c, soulgw_req 
  * timeout, which a suspended connection does not have. */
 #define HOLD_MAX_NS (20u * 1000u * 1000u)
 static int hold(soulgw_req *req) {
-  int keep = sg_now_ns() - req->t0 < HOLD_MAX_NS;
+  /* the coarse clock may trail t0 (signed): held up to a tick longer */
+  int keep = (int64_t)(sg_coarse_ns() - req->t0) < (int64_t)HOLD_MAX_NS;
   if (keep != req->held) sg_loop_hold(keep ? 1 : -1);
   req->held = (unsigned char)keep;
   return keep;

@@ -22,7 +22,7 @@ static const char *message_of(const soulgw_json *body) {
 void sg_recent_note(soulgw_req *req, int status, uint64_t ns) {
   sg_metrics *m = req->inflight->metrics;
   sg_recent *r = sg_metrics_recent(m);
-  int64_t now = sg_wall_ms();
+  int64_t now = sg_wall_coarse_ms();
   sg_recent_request(r, req->metric_route, status, ns, now);
   if (status < 400) return;
   pthread_mutex_lock(&req->lock);

@@ -573,6 +573,14 @@ static void unit_util_format_time_ms(void) {
   ok(b2 >= a, "sg_now_ns is monotonic");
   int64_t w = sg_wall_ms();
   ok(w > 1700000000000LL, "sg_wall_ms is epoch milliseconds (%lld)", (long long)w);
+  /* the coarse clocks: the same clocks, never ahead of the precise ones, a tick behind at most
+   * (50 ms allows for a descheduled test) */
+  uint64_t p0 = sg_now_ns(), c = sg_coarse_ns(), p1 = sg_now_ns();
+  ok(c <= p1 && p0 - c < 50000000u, "sg_coarse_ns trails sg_now_ns by at most a tick (%lld ns)",
+     (long long)(p0 - c));
+  int64_t w0 = sg_wall_ms(), wc = sg_wall_coarse_ms(), w1 = sg_wall_ms();
+  ok(wc <= w1 && w0 - wc < 50, "sg_wall_coarse_ms trails sg_wall_ms by at most a tick (%lld ms)",
+     (long long)(w0 - wc));
 }
 
 static const tap_test tests[] = {
