@@ -3,7 +3,7 @@
  * (its own epoll set, on the test's thread) against a raw socket server in this process that
  * answers each request with the bytes a test scripts: framing (Content-Length, chunked with
  * extensions and trailers, up to the close), interim 1xx answers, HTTP/1.0, connection reuse
- * and when not to reuse, a kept-alive connection the upstream closed unseen (sent again on a
+ * and when not to reuse, a connection renewed after 1000 answers, a kept-alive connection the upstream closed unseen (sent again on a
  * new one), malformed and truncated answers, refusals from on_head, the request head and URL
  * reading.
  */
@@ -228,6 +228,24 @@ static void unit_h1_content_length_and_reuse(void) {
   }
   is_int(o.err, SG_UP_OK, "five more calls");
   is_int(accepted() - before, 1, "all on one kept-alive connection");
+}
+
+static void unit_h1_renewed_after_1000(void) {
+  reset_client();
+  script(OK_200, 0);
+  int before = accepted(), fine = 0;
+  outcome o;
+  for (int i = 0; i < 1000; i++) {
+    call(&o, "GET", "/r", NULL);
+    fine += o.done == 1 && o.err == SG_UP_OK && o.call.status == 200;
+    sg_buf_free(&o.body);
+  }
+  is_int(fine, 1000, "1000 calls answered");
+  is_int(accepted() - before, 1, "on one kept-alive connection");
+  call(&o, "GET", "/r", NULL);
+  sg_buf_free(&o.body);
+  ok(o.done == 1 && o.err == SG_UP_OK, "the 1001st is answered too");
+  is_int(accepted() - before, 2, "on a new connection: the first closed after its 1000th answer");
 }
 
 static void unit_h1_chunked(void) {
@@ -459,7 +477,8 @@ static void unit_h1_connect_refused(void) {
 
 static const tap_test tests[] = {
     TEST(unit_h1_parse_url),         TEST(unit_h1_head),
-    TEST(unit_h1_content_length_and_reuse), TEST(unit_h1_chunked),
+    TEST(unit_h1_content_length_and_reuse), TEST(unit_h1_renewed_after_1000),
+    TEST(unit_h1_chunked),
     TEST(unit_h1_interim_and_http10), TEST(unit_h1_not_reused),
     TEST(unit_h1_broken_answers),    TEST(unit_h1_stale_connection),
     TEST(unit_h1_refusals),          TEST(unit_h1_retry_after_and_abort),
