@@ -433,31 +433,25 @@ int sg_is_blank(const char *s) {
   return 1;
 }
 
-uint64_t sg_now_ns(void) {
+static uint64_t clock_ns(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int64_t sg_wall_ms(void) {
+static int64_t clock_ms(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(id, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+uint64_t sg_now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+int64_t sg_wall_ms(void) { return clock_ms(CLOCK_REALTIME); }
 
 /* A precise read costs about 66 ns here (a TSC read in a VM), a coarse one 18 ns; a model call
  * read the clock 14 times. */
-uint64_t sg_coarse_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t sg_wall_coarse_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+uint64_t sg_coarse_ns(void) { return clock_ns(CLOCK_MONOTONIC_COARSE); }
+int64_t sg_wall_coarse_ms(void) { return clock_ms(CLOCK_REALTIME_COARSE); }
 
 void sg_format_time_ms(int64_t ms, char out[32]) {
   int64_t rem = ms % 1000;

@@ -4,8 +4,8 @@
  * Each loop waits in epoll_wait() on one set holding the listening socket (every idle loop
  * wakes for a new connection and they race to accept it, one per wake-up: with EPOLLEXCLUSIVE
  * the first loop in the socket's wait queue took every connection made while it was idle), its
- * server's descriptor (libmicrohttpd's own epoll set,
- * readable when a connection has something), its wake-up eventfd and its companion's
+ * server's descriptor (libmicrohttpd's own epoll set, readable when a connection has
+ * something), its wake-up eventfd and its companion's
  * descriptors (the upstream connections of the calls its requests made).  A turn runs the
  * server when it has work (which reads requests and runs their handlers), then the companion
  * (which sends the calls those handlers made); an answer from upstream completes its call on

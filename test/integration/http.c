@@ -502,6 +502,14 @@ static int counts_within(const int counts[LOOPS], int lo, int hi) {
   return 1;
 }
 
+/* 1 when GET /health on the connection fd (may be -1) answers 200, kept alive. */
+static int health_on(int fd) {
+  char *got = fd >= 0 ? raw_request(fd, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 5000) : NULL;
+  int good = got && strstr(got, "200 OK");
+  free(got);
+  return good;
+}
+
 static void integration_http_loops_balanced(void) {
   static const char *const toml = "[server]\nport = 0\nthreads = 3\n";
   if (gw_start(&gw, harness_testhost_bin(), toml, NULL, NULL) != 0) {
@@ -515,10 +523,7 @@ static void integration_http_loops_balanced(void) {
   int fds[BURST], served = 0;
   for (int i = 0; i < SEQ; i++) {
     fds[i] = raw_connect(&gw);
-    char *got = fds[i] >= 0 ? raw_request(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 5000)
-                            : NULL;
-    served += got && strstr(got, "200 OK");
-    free(got);
+    served += health_on(fds[i]);
   }
   is_int(served, SEQ, "%d kept-alive connections made one after another are served", SEQ);
   is_int(loop_counts(counts), SEQ + 1, "the gauge counts them all");
@@ -532,12 +537,7 @@ static void integration_http_loops_balanced(void) {
   /* a burst: all connected before any request, then a request on each */
   for (int i = 0; i < BURST; i++) fds[i] = raw_connect(&gw);
   served = 0;
-  for (int i = 0; i < BURST; i++) {
-    char *got = fds[i] >= 0 ? raw_request(fds[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 5000)
-                            : NULL;
-    served += got && strstr(got, "200 OK");
-    free(got);
-  }
+  for (int i = 0; i < BURST; i++) served += health_on(fds[i]);
   is_int(served, BURST, "%d connections made at once are served", BURST);
   is_int(loop_counts(counts), BURST + 1, "the gauge counts them all");
   /* handed connections a busy loop has not taken yet stay with the one that accepted them, so
