@@ -2,8 +2,9 @@
  * loop.c -- one event loop per thread (see loop.h).
  *
  * Each loop waits in epoll_wait() on one set holding the listening socket (every idle loop
- * wakes for a new connection and they race to accept it, one per wake-up: with EPOLLEXCLUSIVE
- * the first loop in the socket's wait queue took every connection made while it was idle), its
+ * wakes for a new connection and they race to accept it, up to ACCEPTS_MAX per wake-up: with
+ * EPOLLEXCLUSIVE the first loop in the socket's wait queue took every connection made while it
+ * was idle), its
  * server's descriptor (libmicrohttpd's own epoll set, readable when a connection has
  * something), its wake-up eventfd and its companion's
  * descriptors (the upstream connections of the calls its requests made).  A turn runs the
@@ -49,16 +50,17 @@
 #include "http/loop.h"
 
 #define EVENTS_MAX 64
-/* Connections accepted per wake-up, as nginx's multi_accept off: a loop that took a burst of
- * them at once (16 at a time did) could end up with all of a client's connections while the
- * others idle, halving /health's throughput in two starts out of four; one at a time, the loops
- * take turns. */
-#define ACCEPTS_MAX 1
+/* Connections accepted per wake-up.  Each goes to the loop serving fewest (pick), so a burst
+ * taken at once is spread as one taken connection by connection.  One per wake-up (nginx's
+ * multi_accept off) left a burst's last connections in the backlog for as many turns: with 1024
+ * connections made at once to /api/llm/complete, a turn took tens of milliseconds, the backlog
+ * held ~50 for half a second, and those requests waited up to 2 s. */
+#define ACCEPTS_MAX SG_LOOP_ACCEPTS_MAX
 #define SLEEP_MAX_MS 1000
 #define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
 #define HOLD_WAIT_MS 1    /* the wait of a turn after one that found nothing, connections held */
 #define IP_BUCKETS 1024
-#define INBOX_MAX 8       /* connections handed to a loop and not yet taken by it */
+#define INBOX_MAX ACCEPTS_MAX /* connections handed to a loop and not yet taken by it */
 
 /* A ticket: the connections of one address (per-address limit), or the one ticket every
  * connection shares when there is no such limit. */
@@ -234,19 +236,22 @@ static void serve(sg_loop *l, int fd, const struct sockaddr_storage *ss, socklen
 }
 
 /* The loop that is to serve a connection accepted by self: the one serving fewest, self
- * on a tie, passing over loops that have not taken what they were handed. */
-static sg_loop *pick(sg_loop *self) {
+ * on a tie, passing over loops that have not taken what they were handed.  *fair is 0 when
+ * one passed over serves fewer than the one picked. */
+static sg_loop *pick(sg_loop *self, int *fair) {
   sg_loops *ls = self->ls;
   sg_loop *best = self;
-  unsigned least = atomic_load_explicit(&self->conns, memory_order_relaxed);
-  for (unsigned i = 0; i < ls->n && least > 0; i++) {
+  unsigned least = atomic_load_explicit(&self->conns, memory_order_relaxed), floor = least;
+  for (unsigned i = 0; i < ls->n; i++) {
     sg_loop *o = &ls->loops[i];
     unsigned c = atomic_load_explicit(&o->conns, memory_order_relaxed);
+    if (c < floor) floor = c;
     if (c < least && atomic_load_explicit(&o->inbox_n, memory_order_relaxed) < INBOX_MAX) {
       best = o;
       least = c;
     }
   }
+  *fair = least == floor;
   return best;
 }
 
@@ -280,13 +285,28 @@ static void take_handed(sg_loop *l) {
 static void accept_some(sg_loop *l) {
   sg_loops *ls = l->ls;
   for (int i = 0; i < ACCEPTS_MAX; i++) {
-    if (atomic_load(&ls->conns) >= ls->max_conns) {
+    /* a place under the limit is taken before the accept, so that loops accepting at the same
+     * time never pass the limit together (checked, then counted, they passed it by one) */
+    if (atomic_fetch_add(&ls->conns, 1) >= ls->max_conns) {
+      atomic_fetch_sub(&ls->conns, 1);
       listen_set(l, 0); /* at the limit: they wait in the backlog (see the turn) */
+      return;
+    }
+    /* Past the first, a connection is taken only while it can go to a loop serving fewest:
+     * when that loop is busy (its inbox full), the rest wait for it to accept them itself.
+     * Taking them all here left 48 of a wrk run's 64 connections on one loop in one run of
+     * four.  The first is always taken, so a loop stuck in a handler delays no accept. */
+    int fair;
+    sg_loop *to = pick(l, &fair);
+    if (i > 0 && !fair) {
+      atomic_fetch_sub(&ls->conns, 1);
       return;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int fd = accept4(ls->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sg_loop_ticket *t = fd < 0 ? NULL : ticket_take(ls, &ss);
+    if (!t) atomic_fetch_sub(&ls->conns, 1);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -296,13 +316,10 @@ static void accept_some(sg_loop *l) {
       l->relisten_at = sg_now_ns() + (uint64_t)PAUSED_MS * 1000000u;
       return;
     }
-    sg_loop_ticket *t = ticket_take(ls, &ss);
     if (!t) { /* over the per-address limit: closed without an answer */
       close(fd);
       continue;
     }
-    atomic_fetch_add(&ls->conns, 1);
-    sg_loop *to = pick(l);
     loop_count(to, 1);
     if (to != l && hand(to, fd, &ss, sl, t) == 0) continue;
     if (to != l) { /* its inbox filled meanwhile */

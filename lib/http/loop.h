@@ -42,6 +42,10 @@ typedef struct sg_loop_limits {
   sg_family *gauge; /* a gauge labelled "loop": the connections each serves; NULL: none */
 } sg_loop_limits;
 
+/* Connections a loop accepts at most per wake-up of the listening socket; each goes to the
+ * loop serving fewest.  The rest of a burst waits in the backlog for the next turn. */
+#define SG_LOOP_ACCEPTS_MAX 16
+
 /* Starts n loops accepting on listen_fd (not closed by the loops).  NULL with err filled. */
 sg_loops *sg_loops_start(int listen_fd, unsigned n, const sg_loop_limits *lim,
                          const sg_loop_server *srv, const sg_http_companion *comp, sg_log *log,
