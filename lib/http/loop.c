@@ -4,14 +4,12 @@
  * Each loop waits in epoll_wait() on one set holding the listening socket (every idle loop
  * wakes for a new connection and they race to accept it, up to ACCEPTS_MAX per wake-up: with
  * EPOLLEXCLUSIVE the first loop in the socket's wait queue took every connection made while it
- * was idle), its
- * server's descriptor (libmicrohttpd's own epoll set, readable when a connection has
- * something), its wake-up eventfd and its companion's
- * descriptors (the upstream connections of the calls its requests made).  A turn runs the
- * server when it has work (which reads requests and runs their handlers), then the companion
- * (which sends the calls those handlers made); an answer from upstream completes its call on
- * the same thread, which resumes the connection, and the server runs again before the loop
- * sleeps.
+ * was idle), its server's descriptor (libmicrohttpd's own epoll set, readable when a connection
+ * has something), its wake-up eventfd and its companion's descriptors (the upstream
+ * connections of the calls its requests made).  A turn runs the server when it has work
+ * (which reads requests and runs their handlers), then the companion (which sends the calls
+ * those handlers made); an answer from upstream completes its call on the same thread, which
+ * resumes the connection, and the server runs again before the loop sleeps.
  *
  * Another thread that resumes a connection of a loop (a handler answering from elsewhere)
  * marks the loop and writes its eventfd only when the loop sleeps or is about to: a loop looks
@@ -54,7 +52,7 @@
  * taken at once is spread as one taken connection by connection.  One per wake-up (nginx's
  * multi_accept off) left a burst's last connections in the backlog for as many turns: with 1024
  * connections made at once to /api/llm/complete, a turn took tens of milliseconds, the backlog
- * held ~50 for half a second, and those requests waited up to 2 s. */
+ * held 50 to 400 for up to a second, and those requests waited up to 2 s. */
 #define ACCEPTS_MAX SG_LOOP_ACCEPTS_MAX
 #define SLEEP_MAX_MS 1000
 #define PAUSED_MS 50      /* how often a loop at the connection limit looks again */
