@@ -482,12 +482,12 @@ long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int raw_connect(gwproc *g) {
+int raw_connect_port(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
-  sa.sin_port = htons((unsigned short)g->port);
+  sa.sin_port = htons((unsigned short)port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     if (fd >= 0) close(fd);
@@ -495,6 +495,8 @@ int raw_connect(gwproc *g) {
   }
   return fd;
 }
+
+int raw_connect(gwproc *g) { return raw_connect_port(g->port); }
 
 char *raw_request(int fd, const char *req, int timeout_ms) {
   /* MSG_NOSIGNAL: a peer that closed (an answer given before the body) is a NULL, not SIGPIPE */

@@ -92,6 +92,7 @@ char *raw_exchange(gwproc *g, const char *data, size_t len, int timeout_ms);
  * sends req and reads one answer (headers and Content-Length body); NULL when the peer closed
  * or nothing came within timeout_ms. */
 int raw_connect(gwproc *g);
+int raw_connect_port(int port); /* the same to 127.0.0.1:port */
 char *raw_request(int fd, const char *req, int timeout_ms);
 
 /* Milliseconds on a monotonic clock. */

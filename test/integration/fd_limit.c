@@ -31,17 +31,6 @@ static const char *const toml =
     "connection_timeout_s = 60\nheader_timeout_s = 60\ndrain_timeout_s = 5\n"
     "[log]\nlevel = \"info\"\naccess = false\n";
 
-static int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /* How a crowd of connections fared. */
 typedef struct outcome {
   int first;    /* answered while all of them stayed open */
@@ -95,7 +84,7 @@ static outcome crowd(int port, int n) {
   int *fds = calloc((size_t)n, sizeof *fds);
   char *done = calloc((size_t)n, 1), *ans = calloc((size_t)n, 1);
   for (int i = 0; i < n; i++) {
-    fds[i] = connect_to(port);
+    fds[i] = raw_connect_port(port);
     if (fds[i] < 0 || send(fds[i], req, sizeof req - 1, MSG_NOSIGNAL) < 0) {
       o.closed++;
       done[i] = 1;

@@ -2,12 +2,11 @@
  * loop.c -- unit tests of lib/http/loop.c with a server of the test's own in place of
  * libmicrohttpd: it records the connections each turn added and can keep a turn busy, as a
  * handler that takes long would.  The connections made meanwhile wait in the backlog; the turn
- * after the busy one must take SG_LOOP_ACCEPTS_MAX of them at once, not one (one per turn left
- * the end of a 1024-connection burst waiting up to 2 s behind turns of tens of milliseconds).
+ * after the busy one must take at least 16 of them at once, not one (one per turn left the end
+ * of a 1024-connection burst waiting up to 2 s behind turns of tens of milliseconds).
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "http/loop.h"
 #include "tap.h"
 
@@ -104,17 +104,6 @@ static int listen_local(int *port) {
   return fd;
 }
 
-static int connect_local(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 static void unit_loop_burst_after_busy_turn(void) {
   int port, lfd = listen_local(&port);
   F.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -128,10 +117,10 @@ static void unit_loop_burst_after_busy_turn(void) {
   /* the first connection's turn stays busy while the others connect */
   F.block_next = 1;
   int clients[WAITING + 1];
-  clients[0] = connect_local(port);
+  clients[0] = raw_connect_port(port);
   ok(clients[0] >= 0 && wait_for(&F.blocked, 1) == 0, "the loop is busy in a turn");
   int made = 0;
-  for (int i = 1; i <= WAITING; i++) made += (clients[i] = connect_local(port)) >= 0;
+  for (int i = 1; i <= WAITING; i++) made += (clients[i] = raw_connect_port(port)) >= 0;
   is_int(made, WAITING, "%d connections made meanwhile (in the backlog)", WAITING);
   pthread_mutex_lock(&F.lock);
   int busy_turn = F.nturns - 1;
